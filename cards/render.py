@@ -1,0 +1,464 @@
+"""Printed member cards: ISO/IEC 7810 ID-1 front and back at 300 dpi, as PNG and PDF."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from PIL import Image, ImageDraw
+
+from cards.qr import QUIET_ZONE, QrSymbol, make_qr
+from cards.text import FittedText, Weight, fit_text, font, nfc
+
+__all__ = [
+    "CARD_HEIGHT_MM",
+    "CARD_PX",
+    "CARD_WIDTH_MM",
+    "DPI",
+    "MIN_MODULE_PX",
+    "CardFace",
+    "CardImages",
+    "CardLayoutError",
+    "card_pdf",
+    "card_texts",
+    "module_px",
+    "png_bytes",
+    "render_back",
+    "render_card",
+    "render_front",
+]
+
+#: ISO/IEC 7810 ID-1 size.
+CARD_WIDTH_MM = 85.60
+CARD_HEIGHT_MM = 53.98
+DPI = 300
+#: The card at 300 dpi, in pixels (85.60 mm = 1011 px, 53.98 mm = 637.6 px).
+CARD_PX = (1011, 638)
+#: Smallest QR module: 4 px at 300 dpi = 0.339 mm (phone cameras need >= 0.33 mm).
+MIN_MODULE_PX = 4
+_MAX_MODULE_PX = 5
+
+W, H = CARD_PX
+_MIN_TEXT = 30  # 7.2 pt, the smallest text on the card
+_MARGIN = 44  # 3.7 mm safe zone from the trimmed edge
+
+# Colours: the deep blue and red of the labour movement, a near-black ink and a muted grey.
+NAVY = (13, 47, 112)
+RED = (196, 18, 48)
+INK = (24, 28, 38)
+MUTED = (92, 102, 120)
+PALE = (236, 241, 249)
+WHITE = (255, 255, 255)
+
+# Front: header band, title, a text column on the left, the QR on the right.
+_BAND = 104
+_STRIPE = 8
+_QR_BOX = 345  # largest visible QR side (modules x module size), px
+_QR_TOP = _BAND + _STRIPE + 26  # below the stripe with room for the quiet zone
+_QR_RIGHT = W - _MARGIN
+_QR_GAP = 26  # between the text column and the QR's dark modules
+_TEXT_BOTTOM = H - 30
+_FOOT = 10
+
+HEADER_TOP = "TỔNG LIÊN ĐOÀN LAO ĐỘNG VIỆT NAM"
+HEADER_MAIN = "CÔNG ĐOÀN VIỆT NAM"
+TITLE = "THẺ ĐOÀN VIÊN"
+QR_CAPTION = ("Quét mã QR", "để xác thực thẻ")
+LABELS = {
+    "birth_date": "Ngày sinh",
+    "sex": "Giới tính",
+    "member_number": "Số thẻ",
+    "union_name": "Công đoàn",
+    "province_name": "Tỉnh/TP",
+    "validity": "Hiệu lực",
+    "emergency": "Y tế",
+    "serial": "Số seri",
+    "issuer_name": "Nơi cấp",
+}
+CLINIC_HEADING = "Dành cho cơ sở y tế"
+CLINIC_NOTES = (
+    "Quét mã QR ở mặt trước để xác thực thẻ. Mã được ký số, kiểm tra được cả khi không có mạng.",
+    "Hồ sơ sức khỏe chỉ được xem khi đoàn viên đồng ý.",
+)
+LOST_HEADING = "Khi mất thẻ"
+LOST_NOTES = (
+    "Báo ngay cho công đoàn cơ sở để khóa thẻ và làm thủ tục cấp lại.",
+    "Người nhặt được thẻ xin gửi lại công đoàn cơ sở nơi cấp.",
+)
+BACK_FOOTER = "Thẻ chỉ có giá trị với đoàn viên có tên ở mặt trước."
+
+
+class CardLayoutError(ValueError):
+    """The card cannot be laid out (e.g. the QR symbol is too large for the card)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardFace:
+    """Everything printed on a card, as plain values (dates as `date`, text in any Unicode form)."""
+
+    name: str
+    birth_date: date
+    member_number: str
+    union_name: str
+    province_name: str
+    valid_from: date
+    valid_until: date
+    serial: str
+    issuer_name: str
+    qr_text: str
+    sex: str | None = None
+    emergency: str | None = None
+
+
+def _dmy(d: date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+def card_texts(face: CardFace) -> tuple[str, ...]:
+    """Every string that the front and back of this card draw (for glyph-coverage checks)."""
+    texts = [HEADER_TOP, HEADER_MAIN, TITLE, *QR_CAPTION, *LABELS.values()]
+    texts += [CLINIC_HEADING, *CLINIC_NOTES, LOST_HEADING, *LOST_NOTES, BACK_FOOTER, "•", "…"]
+    texts += [nfc(face.name).upper(), face.member_number, face.union_name, face.province_name]
+    texts += [_dmy(face.birth_date), _validity(face), face.serial, face.issuer_name]
+    texts += [t for t in (face.sex, face.emergency) if t]
+    return tuple(nfc(t) for t in texts)
+
+
+def _validity(face: CardFace) -> str:
+    return f"{_dmy(face.valid_from)} – {_dmy(face.valid_until)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Static artwork, drawn once and copied per card.
+
+
+def _emblem(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int) -> None:
+    """An abstract mark (a white cogwheel around a red disc and a gold star); no real logo."""
+    teeth = 12
+    points = []
+    for i in range(teeth * 4):
+        # Each tooth: two points on the outer radius, then two in the gap between teeth.
+        rad = r if i % 4 in (1, 2) else r * 0.84
+        a = 2 * math.pi * (i - 0.5) / (teeth * 4)
+        points.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
+    draw.polygon(points, fill=WHITE)
+    inner = r * 0.66
+    draw.ellipse((cx - inner, cy - inner, cx + inner, cy + inner), fill=RED)
+    outer, core = inner * 0.78, inner * 0.31
+    star = []
+    for i in range(10):
+        rad = outer if i % 2 == 0 else core
+        a = -math.pi / 2 + i * math.pi / 5
+        star.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
+    draw.polygon(star, fill=(255, 214, 0))
+
+
+def _guilloche(draw: ImageDraw.ImageDraw, cx: int, cy: int, top: int) -> None:
+    """Faint concentric arcs as a background security pattern."""
+    for r in range(60, 900, 18):
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=PALE, width=2)
+    draw.rectangle((0, 0, W, top), fill=WHITE)
+
+
+@lru_cache(maxsize=1)
+def _front_template() -> Image.Image:
+    img = Image.new("RGB", CARD_PX, WHITE)
+    draw = ImageDraw.Draw(img)
+    _guilloche(draw, -120, H + 160, _BAND)
+    draw.rectangle((0, 0, W, _BAND), fill=NAVY)
+    draw.rectangle((0, _BAND, W, _BAND + _STRIPE), fill=RED)
+    draw.rectangle((0, H - _FOOT, W, H), fill=NAVY)
+    _emblem(draw, _MARGIN + 38, _BAND // 2, 38)
+    x = _MARGIN + 96
+    draw.text((x, 44), HEADER_TOP, font=font(_MIN_TEXT), fill=(198, 214, 240), anchor="ls")
+    draw.text((x, 88), HEADER_MAIN, font=font(42, "bold"), fill=WHITE, anchor="ls")
+    return img
+
+
+@lru_cache(maxsize=1)
+def _back_template() -> Image.Image:
+    img = Image.new("RGB", CARD_PX, WHITE)
+    draw = ImageDraw.Draw(img)
+    _guilloche(draw, W + 120, H + 160, 80)
+    draw.rectangle((0, 0, W, 80), fill=NAVY)
+    draw.rectangle((0, 80, W, 80 + _STRIPE), fill=RED)
+    draw.rectangle((0, H - _FOOT, W, H), fill=NAVY)
+    draw.text((_MARGIN, 54), TITLE, font=font(36, "bold"), fill=WHITE, anchor="ls")
+    draw.text(
+        (W - _MARGIN, 54), HEADER_MAIN, font=font(_MIN_TEXT), fill=(198, 214, 240), anchor="rs"
+    )
+    return img
+
+
+# ---------------------------------------------------------------------------------------------
+# Text layout helpers.
+
+
+def _draw_lines(
+    draw: ImageDraw.ImageDraw,
+    x: float,
+    top: float,
+    fitted: FittedText,
+    fill: tuple[int, int, int],
+    anchor: str = "ls",
+) -> float:
+    """Draw fitted lines from `top`; return the y just below the last line."""
+    ascent, _ = fitted.face.getmetrics()
+    y = top + ascent
+    for line in fitted.lines:
+        draw.text((x, y), line, font=fitted.face, fill=fill, anchor=anchor)
+        y += fitted.line_height
+    return top + fitted.height
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    label: str
+    value: str
+    weight: Weight = "regular"
+    max_lines: int = 1
+    fill: tuple[int, int, int] = INK
+    aside: tuple[str, str] | None = None  # a second label and value on the same line
+
+
+def _front_rows(face: CardFace, split_sex: bool) -> list[_Row]:
+    birth = _dmy(face.birth_date)
+    rows = [_Row(LABELS["birth_date"], birth)]
+    if face.sex and split_sex:
+        rows.append(_Row(LABELS["sex"], face.sex))
+    elif face.sex:
+        rows[0] = _Row(LABELS["birth_date"], birth, aside=(LABELS["sex"], face.sex))
+    rows += [
+        _Row(LABELS["member_number"], face.member_number, "bold", fill=NAVY),
+        _Row(LABELS["union_name"], face.union_name, max_lines=2),
+        _Row(LABELS["province_name"], face.province_name),
+        _Row(LABELS["validity"], _validity(face)),
+    ]
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    """One step of the shrink ladder tried until the front's text column fits."""
+
+    name_sizes: tuple[int, ...]
+    name_lines: int
+    value_size: int
+    row_gap: int
+    wrap_lines: int  # cap on lines for multi-line rows
+
+
+_LEVELS = (
+    _Level((44, 42, 40, 38, 36), 1, 34, 6, 2),
+    _Level((44, 42, 40, 38, 36, 34), 2, 32, 4, 2),
+    _Level((36, 34, 32, 30), 2, _MIN_TEXT, 2, 2),
+    _Level((36, 34, 32, 30), 1, _MIN_TEXT, 2, 1),
+)
+_ASIDE_GAP = 36
+
+
+@dataclass(frozen=True, slots=True)
+class _FrontPlan:
+    name: FittedText
+    label_w: float
+    rows: tuple[tuple[_Row, FittedText], ...]
+    emergency: FittedText | None
+    row_gap: int
+    height: int
+
+
+def _plan_front(face: CardFace, level: _Level, right: int) -> _FrontPlan:
+    """Fit the front's text column (from the margin to `right`) at one shrink level."""
+    col = right - _MARGIN
+    name = fit_text(nfc(face.name).upper(), level.name_sizes, col, level.name_lines, "bold")
+    label_face = font(_MIN_TEXT)
+    sizes = tuple(range(level.value_size, _MIN_TEXT - 1, -2))
+    for split_sex in (False, True):
+        rows = _front_rows(face, split_sex)
+        label_w = max(label_face.getlength(r.label) for r in rows) + 18
+        fitted_rows: list[tuple[_Row, FittedText]] = []
+        height = name.height + 10
+        fits = True
+        for row in rows:
+            lines = min(row.max_lines, level.wrap_lines)
+            fitted = fit_text(row.value, sizes, col - label_w, lines, row.weight)
+            if row.aside is not None:
+                aside_w = label_face.getlength(f"{row.aside[0]} ") + fitted.face.getlength(
+                    nfc(row.aside[1])
+                )
+                used = fitted.face.getlength(fitted.lines[0])
+                fits = used + _ASIDE_GAP + aside_w <= col - label_w and not fitted.truncated
+            fitted_rows.append((row, fitted))
+            height += fitted.height + level.row_gap
+        if fits:
+            break
+    emergency = None
+    if face.emergency:
+        text = f"{LABELS['emergency']}: {face.emergency}"
+        emergency = fit_text(text, (_MIN_TEXT,), col - 30, 2, "bold")
+        height += emergency.height + 22
+    return _FrontPlan(name, label_w, tuple(fitted_rows), emergency, level.row_gap, height)
+
+
+def _check_qr(face: CardFace, qr: QrSymbol | None) -> QrSymbol:
+    if qr is None:
+        return make_qr(face.qr_text)
+    if qr.text != face.qr_text:
+        raise ValueError("the QR symbol does not encode this card's qr_text")
+    return qr
+
+
+def module_px(qr: QrSymbol) -> int:
+    """Pixels per module on the card: the largest integer (at most 5) that fits the QR box.
+
+    Raises:
+        CardLayoutError: even 4 px per module does not fit (the text is too long for a card).
+    """
+    scale = min(_MAX_MODULE_PX, _QR_BOX // qr.size)
+    if scale < MIN_MODULE_PX:
+        raise CardLayoutError(
+            f"a version {qr.version} QR needs {qr.size * MIN_MODULE_PX} px at "
+            f"{MIN_MODULE_PX} px per module; the card has room for {_QR_BOX} px"
+        )
+    return scale
+
+
+def render_front(face: CardFace, qr: QrSymbol | None = None) -> Image.Image:
+    """The front of the card, 1011 x 638 px RGB at 300 dpi, QR drawn pixel-exact.
+
+    Pass `qr` (from `make_qr(face.qr_text)`) to avoid encoding the QR twice.
+
+    Raises:
+        QrError: `face.qr_text` cannot be encoded.
+        CardLayoutError: the QR symbol is too large for the card.
+    """
+    qr = _check_qr(face, qr)
+    scale = module_px(qr)
+    img = _front_template().copy()
+    draw = ImageDraw.Draw(img)
+
+    # QR, top-right: the dark modules align with the right margin, the quiet zone is white.
+    visible = qr.size * scale
+    qr_left = _QR_RIGHT - visible
+    img.paste(qr.image(scale), (qr_left - QUIET_ZONE * scale, _QR_TOP - QUIET_ZONE * scale))
+    caption = font(_MIN_TEXT)
+    caption_y = _QR_TOP + visible + 48
+    for line in QR_CAPTION:
+        draw.text((qr_left + visible / 2, caption_y), line, font=caption, fill=MUTED, anchor="ms")
+        caption_y += 36
+
+    # Title, then the text column, shrinking step by step until it fits.
+    draw.text((_MARGIN, 176), TITLE, font=font(50, "bold"), fill=RED, anchor="ls")
+    right = qr_left - _QR_GAP
+    top = 196
+    for level in _LEVELS:
+        plan = _plan_front(face, level, right)
+        if top + plan.height <= _TEXT_BOTTOM:
+            break
+    y = _draw_lines(draw, _MARGIN, top, plan.name, NAVY) + 10
+    label_face = font(_MIN_TEXT)
+    for row, fitted in plan.rows:
+        ascent, _ = fitted.face.getmetrics()
+        baseline = y + ascent
+        draw.text((_MARGIN, baseline), row.label, font=label_face, fill=MUTED, anchor="ls")
+        x = _MARGIN + plan.label_w
+        end = _draw_lines(draw, x, y, fitted, row.fill)
+        if row.aside is not None:
+            x += fitted.face.getlength(fitted.lines[0]) + _ASIDE_GAP
+            label = f"{row.aside[0]} "
+            draw.text((x, baseline), label, font=label_face, fill=MUTED, anchor="ls")
+            x += label_face.getlength(label)
+            draw.text((x, baseline), nfc(row.aside[1]), font=fitted.face, fill=row.fill,
+                      anchor="ls")
+        y = end + plan.row_gap
+    if plan.emergency is not None:
+        box_top = y + 8
+        box_bottom = box_top + plan.emergency.height + 12
+        draw.rectangle((_MARGIN, box_top, right, box_bottom), fill=(253, 236, 238))
+        draw.rectangle((_MARGIN, box_top, _MARGIN + 8, box_bottom), fill=RED)
+        _draw_lines(draw, _MARGIN + 22, box_top + 6, plan.emergency, (150, 10, 30))
+    return img
+
+
+def render_back(face: CardFace) -> Image.Image:
+    """The back of the card: serial, issuer, notes for clinics and for a lost card."""
+    img = _back_template().copy()
+    draw = ImageDraw.Draw(img)
+    col = W - 2 * _MARGIN
+    label_face = font(_MIN_TEXT)
+    label_w = max(label_face.getlength(LABELS[k]) for k in ("serial", "issuer_name")) + 18
+    y = 104.0
+    for key, value, weight in (
+        ("serial", face.serial, "bold"),
+        ("issuer_name", face.issuer_name, "regular"),
+    ):
+        fitted = fit_text(value, (32, _MIN_TEXT), col - label_w, 1 if key == "serial" else 2, weight)  # type: ignore[arg-type]
+        ascent, _ = fitted.face.getmetrics()
+        draw.text((_MARGIN, y + ascent), LABELS[key], font=label_face, fill=MUTED, anchor="ls")
+        y = _draw_lines(draw, _MARGIN + label_w, y, fitted, INK) + 4
+    y += 12
+    bullet_face = font(_MIN_TEXT)
+    indent = 30
+    for heading, notes, colour in (
+        (CLINIC_HEADING, CLINIC_NOTES, NAVY),
+        (LOST_HEADING, LOST_NOTES, RED),
+    ):
+        head = fit_text(heading, (32,), col, 1, "bold")
+        y = _draw_lines(draw, _MARGIN, y, head, colour) + 2
+        for note in notes:
+            fitted = fit_text(note, (_MIN_TEXT,), col - indent, 2)
+            ascent, _ = bullet_face.getmetrics()
+            draw.text((_MARGIN + 6, y + ascent), "•", font=bullet_face, fill=colour, anchor="ls")
+            y = _draw_lines(draw, _MARGIN + indent, y, fitted, INK)
+        y += 10
+    draw.text(
+        (W / 2, H - _FOOT - 18), BACK_FOOTER, font=font(_MIN_TEXT), fill=MUTED, anchor="ms"
+    )
+    return img
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Encode a rendered side as PNG, tagged 300 dpi."""
+    buf = io.BytesIO()
+    image.save(buf, "PNG", dpi=(DPI, DPI), compress_level=6)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class CardImages:
+    """Both rendered sides of one card."""
+
+    front: Image.Image
+    back: Image.Image
+
+    def front_png(self) -> bytes:
+        """The front as a 300 dpi PNG."""
+        return png_bytes(self.front)
+
+    def back_png(self) -> bytes:
+        """The back as a 300 dpi PNG."""
+        return png_bytes(self.back)
+
+    def pdf(self) -> bytes:
+        """Front and back as a two-page PDF at the physical ID-1 size."""
+        from cards.sheet import card_pdf_from_images
+
+        return card_pdf_from_images(self)
+
+
+def render_card(face: CardFace, qr: QrSymbol | None = None) -> CardImages:
+    """Render both sides of a card.
+
+    Raises:
+        QrError: `face.qr_text` cannot be encoded.
+        CardLayoutError: the QR symbol is too large for the card.
+    """
+    return CardImages(front=render_front(face, qr), back=render_back(face))
+
+
+def card_pdf(face: CardFace, qr: QrSymbol | None = None) -> bytes:
+    """Front and back of a card as a two-page PDF, 85.60 x 53.98 mm per page."""
+    return render_card(face, qr).pdf()
