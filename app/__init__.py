@@ -1,0 +1,42 @@
+"""The unioncard Flask service: ``create_app()`` wires configuration, extensions and routes."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    Raises:
+        app.config.ConfigError: missing secrets in production, or invalid settings.
+    """
+    from app import api as api_package
+    from app import requests, web
+    from app.config import load_config
+    from app.errors import register_error_handlers
+    from app.extensions import api, db, limiter
+
+    app = Flask(__name__)
+    load_config(app, config)
+    requests.configure_logging(app)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    db.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs={
+        "info": {"description": "unioncard: union member cards that carry the member's "
+                                "electronic health record, under the member's consent."},
+    })
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api_package.register(api)
+    register_error_handlers(app)
+    requests.init_app(app)
+    web.init_app(app)
+    from app import cli
+
+    cli.register(app)
+    return app

@@ -1,0 +1,14 @@
+"""The REST API: one flask-smorest Blueprint per resource."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+
+def register(api: Api) -> None:
+    """Register every API blueprint."""
+    from app.api import auth, system, users
+
+    api.register_blueprint(system.blp)
+    api.register_blueprint(auth.blp)
+    api.register_blueprint(users.blp)

@@ -1,0 +1,68 @@
+"""Authentication: bearer tokens for staff, and who-am-I."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.errors import ProblemSchema
+from app.extensions import db, limiter
+from app.requests import accepts
+from app.schemas.auth import PrincipalSchema, TokenRequestSchema, TokenSchema
+from app.security import BEARER, current_principal, token_service
+from app.services import accounts
+from app.services.tokens import Principal
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
+                description="Bearer tokens (OAuth 2 token endpoint) and the current caller.")
+# The token endpoint takes JSON or an OAuth 2 form; the spec documents the JSON body.
+blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+    **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING, "json_or_form": "application/json"}
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _login_key() -> str:
+    """Rate-limit logins per client address and username."""
+    data = request.get_json(silent=True) if request.is_json else request.form
+    username = data.get("username", "") if isinstance(data, Mapping) else ""
+    return f"{request.remote_addr}|{str(username).strip().lower()[:64]}"
+
+
+@blp.route("/token")
+class TokenView(MethodView):
+    """The token endpoint."""
+
+    decorators = [limiter.limit(_login_limit, key_func=_login_key, methods=["POST"])]
+
+    @accepts("application/json", "application/x-www-form-urlencoded")
+    @blp.arguments(TokenRequestSchema, location="json_or_form")
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description="Wrong username or password")
+    @blp.alt_response(429, schema=ProblemSchema, description="Too many attempts")
+    def post(self, args: dict[str, Any]) -> Any:
+        """Exchange a username and password for a short-lived bearer token."""
+        user = accounts.authenticate(db.session, args["username"], args["password"])
+        token = token_service().issue(Principal(
+            kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
+            union_code=user.union_code, token_version=user.token_version))
+        db.session.commit()
+        return token
+
+
+@blp.route("/me")
+class MeView(MethodView):
+    """The authenticated caller."""
+
+    @blp.response(200, PrincipalSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description="Missing or invalid token")
+    @blp.doc(security=BEARER)
+    def get(self) -> Any:
+        """Show who the bearer token belongs to and its scope."""
+        return current_principal()

@@ -1,0 +1,154 @@
+"""The ``unioncard`` operator command: migrations, accounts, demo data."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+
+from app.config import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _make_app() -> Flask:
+    from app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def with_app(func: F) -> F:
+    """Run the command inside an app context, turning expected errors into one-line messages."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from app.services.errors import DomainError
+
+        app = _make_app()
+        with app.app_context():
+            try:
+                return func(app, *args, **kwargs)
+            except DomainError as exc:
+                details = "; ".join(f"{e['field']}: {e['detail']}" for e in exc.errors)
+                raise click.ClickException(details or exc.detail) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def cli() -> None:
+    """unioncard: union member cards carrying the member's electronic health record."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_app
+def db_upgrade(app: Flask, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from app import migrate
+
+    migrate.upgrade(app.config["SQLALCHEMY_URL"], revision)
+    click.echo(f"database at {migrate.revisions(_engine(app))[0]}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_app
+def db_downgrade(app: Flask, revision: str) -> None:
+    """Revert migrations down to REVISION (``base`` removes every table)."""
+    from app import migrate
+
+    migrate.downgrade(app.config["SQLALCHEMY_URL"], revision)
+    click.echo(f"database at {migrate.revisions(_engine(app))[0]}")
+
+
+@db.command("current")
+@with_app
+def db_current(app: Flask) -> None:
+    """Show the database's revision and the newest one."""
+    from app import migrate
+
+    current, head = migrate.revisions(_engine(app))
+    click.echo(f"current: {current}\nhead:    {head}")
+
+
+def _engine(app: Flask) -> Any:
+    from app.extensions import db as database
+
+    return database.engine_for(app)
+
+
+@cli.group()
+def users() -> None:
+    """Staff accounts (administrators and officers)."""
+
+
+@users.command("create")
+@click.option("--role", type=click.Choice(["admin", "officer"]), required=True)
+@click.option("--username", required=True)
+@click.option("--province", "province_code", help="Province code (officers).")
+@click.option("--union", "union_code", help="Grassroots union code (officers, optional).")
+@click.option("--full-name", default="")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from standard input (required: never on the command line).")
+@with_app
+def users_create(app: Flask, role: str, username: str, province_code: str | None,
+                 union_code: str | None, full_name: str, password_stdin: bool) -> None:
+    """Create a staff account (bootstraps a fresh production install)."""
+    from app.extensions import db as database
+    from app.models import Role
+    from app.services import accounts
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    session = database.new_session(app)
+    with session.begin():
+        user = accounts.create_user(session, username=username, password=password,
+                                    role=Role(role), province_code=province_code,
+                                    union_code=union_code, full_name=full_name)
+    scope = f" province {province_code}" if province_code else " (national)"
+    scope += f" union {union_code}" if union_code else ""
+    click.echo(f"created {role} {user.username}{scope}")
+
+
+@cli.group()
+def demo() -> None:
+    """Demo data for development."""
+
+
+@demo.command("load")
+@with_app
+def demo_load(app: Flask) -> None:
+    """Load demo data into an empty database (idempotent; refused in production)."""
+    from app.extensions import db as database
+    from app.services import demo as demo_service
+
+    if app.config["ENV"] == "production":
+        raise click.ClickException("demo data is for development only (UNIONCARD_ENV=production)")
+    session = database.new_session(app)
+    with session.begin():
+        report = demo_service.load(session)
+    for line in report.lines():
+        click.echo(line)
+
+
+def register(app: Flask) -> None:
+    """Expose the operator commands under ``flask`` too (``flask --app app db upgrade``)."""
+    for name, command in cli.commands.items():
+        app.cli.add_command(command, name)
+
+
+def main() -> None:
+    """Entry point of the ``unioncard`` console script."""
+    cli(prog_name="unioncard")

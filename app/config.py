@@ -1,0 +1,123 @@
+"""Configuration: defaults, then ``UNIONCARD_*`` environment variables, then a test mapping."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+ENV_PREFIX = "UNIONCARD"
+
+#: Secrets that production must receive from the environment (never defaulted there).
+REQUIRED_SECRETS = ("SECRET_KEY", "DATA_KEY", "KEY_PASSPHRASE")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is missing or has an invalid value."""
+
+
+def _defaults(root: Path) -> dict[str, Any]:
+    return {
+        "ENV": "production",
+        "DATABASE_URL": f"sqlite:///{root / 'var' / 'unioncard.db'}",
+        "DATABASE_ECHO": False,
+        "TOKEN_TTL_SECONDS": 900,
+        "TOKEN_ISSUER": "unioncard",
+        "LOGIN_RATE_LIMIT": "10 per minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_ENABLED": True,
+        "JSON_MAX_BYTES": 64 * 1024,
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        "LOG_LEVEL": "INFO",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        # flask-smorest / OpenAPI
+        "API_TITLE": "unioncard API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "api/v1/openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+    }
+
+
+def _dev_secrets(instance_dir: Path) -> dict[str, str]:
+    """Load or create per-checkout development secrets, so a dev database stays readable."""
+    path = instance_dir / "dev-secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "KEY_PASSPHRASE": secrets.token_urlsafe(24),
+    }
+    path.write_text(json.dumps(values, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+    return values
+
+
+def _coerce(value: str) -> Any:
+    """Read an environment string as JSON where it is JSON (numbers, booleans), else as text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill ``app.config`` and fail fast on missing or invalid settings.
+
+    Raises:
+        ConfigError: production mode without real secrets, or an invalid value.
+    """
+    root = Path(os.environ.get(f"{ENV_PREFIX}_ROOT", Path.cwd()))
+    app.config.update(_defaults(root))
+    prefix = f"{ENV_PREFIX}_"
+    for key, value in os.environ.items():
+        if key.startswith(prefix) and key != f"{ENV_PREFIX}_ROOT":
+            app.config[key[len(prefix):]] = _coerce(value)
+    if "PORT" in os.environ:
+        app.config.setdefault("PORT", _coerce(os.environ["PORT"]))
+    if overrides:
+        app.config.update(overrides)
+
+    env = app.config["ENV"]
+    if env not in ("production", "development", "testing"):
+        raise ConfigError(f"UNIONCARD_ENV must be production, development or testing, not {env!r}")
+    app.config["TESTING"] = env == "testing" or bool(app.config.get("TESTING"))
+
+    missing = [name for name in REQUIRED_SECRETS if not app.config.get(name)]
+    if missing and env == "development":
+        generated = _dev_secrets(root / "var")
+        for name in missing:
+            app.config[name] = generated[name]
+        missing = []
+    if missing:
+        names = ", ".join(f"{prefix}{name}" for name in missing)
+        raise ConfigError(f"{env} mode needs these secrets set: {names}")
+
+    if env == "production" and len(str(app.config["SECRET_KEY"])) < 32:
+        raise ConfigError(f"{prefix}SECRET_KEY must be at least 32 characters in production")
+    app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
+    app.config["SQLALCHEMY_URL"] = app.config["DATABASE_URL"]
+
+
+def decode_data_key(value: str) -> bytes:
+    """Decode the base64 AES-256 data-encryption key.
+
+    Raises:
+        ConfigError: the value is not base64 of exactly 32 bytes.
+    """
+    try:
+        key = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}_DATA_KEY must be base64") from exc
+    if len(key) != 32:
+        raise ConfigError(f"{ENV_PREFIX}_DATA_KEY must decode to 32 bytes (AES-256)")
+    return key

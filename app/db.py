@@ -1,0 +1,126 @@
+"""The SQLAlchemy declarative base, and the per-app engine and per-request session."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model; constraints get stable names for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and real transactions (SAVEPOINT-safe)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+class Database:
+    """Flask extension: one engine per app, one session per request or app context."""
+
+    def __init__(self) -> None:
+        self._engines: dict[int, Engine] = {}
+
+    def init_app(self, app: Flask) -> None:
+        """Create the engine from ``SQLALCHEMY_URL`` and close sessions at teardown."""
+        engine = make_engine(app.config["SQLALCHEMY_URL"], echo=bool(app.config["DATABASE_ECHO"]))
+        app.extensions["unioncard.db"] = {
+            "engine": engine,
+            "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
+        }
+        app.teardown_appcontext(self._remove)
+
+    @staticmethod
+    def state(app: Flask) -> dict[str, Any]:
+        return app.extensions["unioncard.db"]  # type: ignore[no-any-return]
+
+    def engine_for(self, app: Flask) -> Engine:
+        """The app's engine."""
+        return self.state(app)["engine"]  # type: ignore[no-any-return]
+
+    def bind_app_to(self, app: Flask, connection: Connection) -> None:
+        """Make the app's sessions join an outer transaction on ``connection`` (tests)."""
+        self.state(app)["sessionmaker"] = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def new_session(self, app: Flask) -> Session:
+        """A new session outside any request (CLI, jobs)."""
+        maker: sessionmaker[Session] = self.state(app)["sessionmaker"]
+        return maker()
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, created on first use."""
+        from flask import current_app
+
+        if "db_session" not in g:
+            g.db_session = self.new_session(current_app)
+        return g.db_session  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _remove(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()

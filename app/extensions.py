@@ -1,0 +1,13 @@
+"""Unbound extension objects; ``create_app`` binds them to an app."""
+
+from __future__ import annotations
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from app.db import Database
+from app.errors import ProblemApi
+
+api = ProblemApi()
+db = Database()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: the API's contract, named by role."""

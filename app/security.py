@@ -1,0 +1,133 @@
+"""Access control in one place: who is calling, which role, and which province/union scope."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+from sqlalchemy import ColumnElement, Select, and_, true
+
+from app.extensions import db
+from app.models import User
+from app.services.errors import Forbidden, NotFound, Unauthenticated
+from app.services.tokens import Principal, TokenService
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: OpenAPI security requirement for bearer-token endpoints.
+BEARER = [{"bearerAuth": []}]
+
+
+def token_service() -> TokenService:
+    """The app's token service, built from configuration."""
+    service = current_app.extensions.get("unioncard.tokens")
+    if service is None:
+        service = TokenService(
+            str(current_app.config["SECRET_KEY"]),
+            issuer=str(current_app.config["TOKEN_ISSUER"]),
+            ttl_seconds=int(current_app.config["TOKEN_TTL_SECONDS"]),
+        )
+        current_app.extensions["unioncard.tokens"] = service
+    return service  # type: ignore[no-any-return]
+
+
+def current_principal(required: bool = True) -> Principal | None:
+    """The authenticated caller of this request, from its bearer token.
+
+    Raises:
+        Unauthenticated: no token, or an invalid/expired/revoked one (when ``required``).
+    """
+    if "principal" in g:
+        return g.principal  # type: ignore[no-any-return]
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        if required:
+            raise Unauthenticated("A bearer token is required.")
+        return None
+    principal = token_service().decode(token.strip())
+    if principal.kind == "user":
+        user = db.session.get(User, principal.id)
+        if user is None or not user.is_active or user.token_version != principal.token_version:
+            raise Unauthenticated("The access token has been revoked.")
+    g.principal = principal
+    return principal
+
+
+def requires(*roles: str) -> Callable[[F], F]:
+    """Decorator: the caller must be authenticated and hold one of ``roles``."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            assert principal is not None
+            if roles and principal.role not in roles:
+                raise Forbidden("Your role may not perform this action.")
+            return view(*args, **kwargs)
+
+        wrapper._roles = roles  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+class Scope:
+    """The part of the register a principal may see: everything, a province, or one union."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_national(self) -> bool:
+        """Administrators see every province."""
+        return self.principal.role == "admin"
+
+    def allows(self, province_code: str | None, union_code: str | None = None) -> bool:
+        """Whether a record of this province (and union) lies inside the scope."""
+        if self.is_national:
+            return True
+        if province_code is None or province_code != self.principal.province_code:
+            return False
+        if self.principal.union_code is not None:
+            return union_code == self.principal.union_code
+        return True
+
+    def ensure(self, province_code: str | None, union_code: str | None = None,
+               what: str = "resource") -> None:
+        """Raise 404 (not 403) for a record outside the scope, so existence does not leak.
+
+        Raises:
+            NotFound: the record is outside the scope.
+        """
+        if not self.allows(province_code, union_code):
+            raise NotFound(f"No such {what}.")
+
+    def condition(self, province_col: Any, union_col: Any | None = None) -> ColumnElement[bool]:
+        """A SQL condition restricting rows to the scope."""
+        if self.is_national:
+            return true()
+        clauses = [province_col == self.principal.province_code]
+        if self.principal.union_code is not None:
+            if union_col is None:
+                raise ValueError("a union-scoped principal needs a union column to filter on")
+            clauses.append(union_col == self.principal.union_code)
+        return and_(*clauses)
+
+    def filter(self, stmt: Select[Any], province_col: Any,
+               union_col: Any | None = None) -> Select[Any]:
+        """Apply ``condition`` to a select."""
+        return stmt.where(self.condition(province_col, union_col))
+
+
+def current_scope() -> Scope:
+    """The scope of the authenticated caller.
+
+    Raises:
+        Unauthenticated: nobody is authenticated.
+    """
+    principal = current_principal()
+    assert principal is not None
+    return Scope(principal)

@@ -1,0 +1,47 @@
+"""Web pages: landing page, problem-type documentation, and the locally served API docs assets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, render_template, send_from_directory
+
+from app.problems import PROBLEM_TYPES
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+
+@bp.get("/")
+def index() -> str:
+    """The landing page with links to every part of the service."""
+    return render_template("index.html")
+
+
+@bp.get("/problems/")
+def problem_index() -> str:
+    """Every problem type the API can answer with."""
+    return render_template("problems.html", problems=sorted(PROBLEM_TYPES.values(),
+                                                          key=lambda p: (p.status, p.slug)))
+
+
+@bp.get("/problems/<slug>")
+def problem_type(slug: str) -> Any:
+    """Documentation of one problem type (the target of a problem's ``type`` URI)."""
+    problem = PROBLEM_TYPES.get(slug)
+    if problem is None:
+        abort(404)
+    return render_template("problems.html", problems=[problem])
+
+
+@bp.get("/docs/assets/<path:filename>")
+def docs_assets(filename: str) -> Any:
+    """Swagger UI's files, served from the installed package (no CDN needed)."""
+    import swagger_ui_bundle
+
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages."""
+    app.register_blueprint(bp)

@@ -1,0 +1,149 @@
+"""Tokens: issuance, expiry, forgery, revocation; passwords hashed with argon2id."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from flask.testing import FlaskClient
+
+from app.services.errors import Unauthenticated
+from app.services.tokens import Principal, TokenService
+from tests.conftest import PASSWORD
+
+
+def test_password_grant_issues_a_working_token(client: FlaskClient, factory) -> None:
+    user = factory.user("officer", "79", username="lan.officer")
+    response = client.post("/api/v1/auth/token",
+                           json={"username": "Lan.Officer", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.get_json() == {"subject": f"user:{user.id}", "role": "officer",
+                             "province_code": "79", "union_code": None}
+
+
+def test_form_encoded_oauth_request_works(client: FlaskClient, factory) -> None:
+    factory.user("admin", username="form.admin")
+    response = client.post("/api/v1/auth/token", data={
+        "grant_type": "password", "username": "form.admin", "password": PASSWORD})
+    assert response.status_code == 200
+
+
+def test_wrong_password_and_unknown_user_look_the_same(client: FlaskClient, factory) -> None:
+    factory.user("admin", username="real.admin")
+    wrong = client.post("/api/v1/auth/token", json={"username": "real.admin", "password": "x"})
+    ghost = client.post("/api/v1/auth/token", json={"username": "ghost", "password": "x"})
+    assert wrong.status_code == ghost.status_code == 401
+    assert wrong.get_json()["detail"] == ghost.get_json()["detail"]
+
+
+def test_disabled_account_cannot_log_in_and_its_tokens_stop(client: FlaskClient, factory,
+                                                            session) -> None:
+    user = factory.user("admin", username="leaving.admin")
+    headers = factory.headers(user)
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    user.is_active = False
+    session.commit()
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
+    login = client.post("/api/v1/auth/token",
+                        json={"username": "leaving.admin", "password": PASSWORD})
+    assert login.status_code == 401
+
+
+def test_password_is_stored_as_argon2id(factory) -> None:
+    user = factory.user("admin")
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+def test_token_expires_by_the_injected_clock() -> None:
+    now = [1_800_000_000.0]
+    service = TokenService("s" * 40, issuer="t", ttl_seconds=60, clock=lambda: now[0])
+    token = service.issue(Principal(kind="user", id=7, role="admin")).access_token
+    assert service.decode(token).id == 7
+    now[0] += 64  # inside the 5 s leeway
+    assert service.decode(token).id == 7
+    now[0] += 2
+    with pytest.raises(Unauthenticated, match="expired"):
+        service.decode(token)
+
+
+def test_expired_token_is_401(client: FlaskClient, factory, app) -> None:
+    user = factory.user("admin")
+    past = TokenService(app.config["SECRET_KEY"], issuer=app.config["TOKEN_ISSUER"],
+                        ttl_seconds=60, clock=lambda: 1_000_000_000.0)
+    token = past.issue(Principal(kind="user", id=user.id, role="admin")).access_token
+    response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "expired" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("alg_token", ["none", "other-key", "garbage", "hs512"])
+def test_forged_tokens_are_rejected(client: FlaskClient, factory, app, alg_token: str) -> None:
+    user = factory.user("admin")
+    claims = {"iss": app.config["TOKEN_ISSUER"], "aud": "unioncard-api", "sub": f"user:{user.id}",
+              "role": "admin", "iat": 1_900_000_000, "exp": 4_000_000_000, "ver": 0}
+    key = ("unioncard-access-token:" + app.config["SECRET_KEY"]).encode()
+    token = {
+        "none": jwt.encode(claims, None, algorithm="none"),
+        "other-key": jwt.encode(claims, "another-secret-key-of-enough-length", algorithm="HS256"),
+        "garbage": "not.a.token",
+        "hs512": jwt.encode(claims, key, algorithm="HS512"),
+    }[alg_token]
+    response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_officer_cannot_create_accounts_but_admin_can(client: FlaskClient, factory) -> None:
+    admin, officer = factory.user("admin"), factory.user("officer", "24")
+    body = {"username": "new.officer", "password": "p" * 12, "role": "officer",
+            "province_code": "24", "union_code": "CD-24-001"}
+    assert client.post("/api/v1/users", json=body,
+                       headers=factory.headers(officer)).status_code == 403
+    created = client.post("/api/v1/users", json=body, headers=factory.headers(admin))
+    assert created.status_code == 201
+    assert created.get_json()["union_code"] == "CD-24-001"
+    assert "password" not in created.get_json() and "password_hash" not in created.get_json()
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"role": "officer"}, "province"),
+    ({"role": "officer", "province_code": "99"}, "province"),
+    ({"role": "admin", "province_code": "24"}, "province"),
+    ({"role": "officer", "province_code": "24", "username": "Bad Name!"}, "username"),
+])
+def test_account_rules_are_checked(client: FlaskClient, factory, body, field) -> None:
+    admin = factory.user("admin")
+    payload = {"username": "someone", "password": "p" * 12, **body}
+    response = client.post("/api/v1/users", json=payload, headers=factory.headers(admin))
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == field
+
+
+def test_cli_creates_users_from_stdin(test_databases, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from app import migrate
+    from tests.conftest import TEST_CONFIG
+
+    url = test_databases.new("cli")
+    migrate.upgrade(url)
+    env = {**os.environ, **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()},
+           "UNIONCARD_DATABASE_URL": url}
+    run = lambda *args, stdin="": subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "app", "users", "create", *args], input=stdin, env=env,
+        capture_output=True, text=True, timeout=60)
+    ok = run("--role", "officer", "--username", "cli.officer", "--province", "24",
+             "--password-stdin", stdin="a long enough password\n")
+    assert ok.returncode == 0, ok.stderr
+    assert "created officer cli.officer province 24" in ok.stdout
+    dup = run("--role", "officer", "--username", "cli.officer", "--province", "24",
+              "--password-stdin", stdin="a long enough password\n")
+    assert dup.returncode == 1 and dup.stderr.strip() == \
+        "Error: The username 'cli.officer' is taken."
+    weak = run("--role", "admin", "--username", "cli.admin", "--password-stdin", stdin="short\n")
+    assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
+    assert "Traceback" not in weak.stderr + dup.stderr

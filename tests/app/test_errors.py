@@ -1,0 +1,187 @@
+"""Every error response is RFC 9457 problem+json with a stable type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.get_json(force=True)
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    assert body["instance"] == response.request.path
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return dict(body)
+
+
+def test_unknown_route_is_404(client: FlaskClient) -> None:
+    assert_problem(client.get("/no/such/page"), 404, "not-found")
+
+
+def test_unknown_api_route_is_404(client: FlaskClient) -> None:
+    assert_problem(client.post("/api/v1/nothing", json={}), 404, "not-found")
+
+
+def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
+    response = client.delete("/api/v1/auth/token")
+    assert_problem(response, 405, "method-not-allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_malformed_json_is_400(client: FlaskClient) -> None:
+    response = client.post("/api/v1/auth/token", data=b'{"username": ',
+                           content_type="application/json")
+    assert_problem(response, 400, "malformed-json")
+
+
+def test_invalid_utf8_json_is_400(client: FlaskClient) -> None:
+    response = client.post("/api/v1/auth/token", data=b'{"username": "\xff"}',
+                           content_type="application/json")
+    assert_problem(response, 400, "malformed-json")
+
+
+def test_wrong_content_type_is_415(client: FlaskClient) -> None:
+    response = client.post("/api/v1/auth/token", data="username=a", content_type="text/csv")
+    body = assert_problem(response, 415, "unsupported-media-type")
+    assert "text/csv" in body["detail"]
+
+
+def test_missing_and_invalid_fields_are_422_per_field(client: FlaskClient) -> None:
+    response = client.post("/api/v1/auth/token", json={"username": "", "grant_type": "magic"})
+    body = assert_problem(response, 422, "validation-error")
+    fields = {e["field"]: e for e in body["errors"]}
+    assert set(fields) == {"username", "password", "grant_type"}
+    assert fields["password"]["pointer"] == "#/password"
+    assert "Missing" in fields["password"]["detail"]
+
+
+def test_oversized_json_body_is_413(client: FlaskClient, app: Flask) -> None:
+    payload = {"username": "a", "password": "x" * (app.config["JSON_MAX_BYTES"] + 10)}
+    assert_problem(client.post("/api/v1/auth/token", json=payload), 413, "payload-too-large")
+
+
+def test_body_over_global_limit_is_413(client: FlaskClient, app: Flask) -> None:
+    data = b"a=" + b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = client.post("/api/v1/auth/token", data=data,
+                           content_type="application/x-www-form-urlencoded")
+    assert_problem(response, 413, "payload-too-large")
+
+
+def test_missing_token_is_401_with_challenge(client: FlaskClient) -> None:
+    response = client.get("/api/v1/users")
+    assert_problem(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_wrong_role_is_403(client: FlaskClient, factory) -> None:
+    officer = factory.user("officer", "24")
+    response = client.post("/api/v1/users", json={"username": "newbie", "password": "x" * 12,
+                                                  "role": "admin"},
+                           headers=factory.headers(officer))
+    assert_problem(response, 403, "forbidden")
+
+
+def test_duplicate_is_409(client: FlaskClient, factory) -> None:
+    admin = factory.user("admin")
+    body = {"username": "dup.user", "password": "p" * 12, "role": "officer",
+            "province_code": "01"}
+    assert client.post("/api/v1/users", json=body, headers=factory.headers(admin)).status_code \
+        == 201
+    response = client.post("/api/v1/users", json=body, headers=factory.headers(admin))
+    assert_problem(response, 409, "conflict")
+
+
+def test_rate_limit_is_429_with_retry_after(client: FlaskClient, app: Flask) -> None:
+    limit = int(str(app.config["LOGIN_RATE_LIMIT"]).split()[0])
+    for _ in range(limit):
+        client.post("/api/v1/auth/token", json={"username": "ghost", "password": "nope"})
+    response = client.post("/api/v1/auth/token", json={"username": "ghost", "password": "nope"})
+    assert_problem(response, 429, "rate-limited")
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_unhandled_error_is_500_without_internals(make_app) -> None:
+    app = make_app({"PROPAGATE_EXCEPTIONS": False})
+
+    @app.get("/__boom")
+    def boom() -> str:
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    response = app.test_client().get("/__boom")
+    body = assert_problem(response, 500, "internal-error")
+    text = response.get_data(as_text=True)
+    assert "secret internal" not in text and "Traceback" not in text and "RuntimeError" not in text
+    assert body["detail"].startswith("An unexpected error")
+
+
+def test_problem_types_are_documented(client: FlaskClient) -> None:
+    page = client.get("/problems/validation-error")
+    assert page.status_code == 200 and "Validation failed" in page.get_data(as_text=True)
+    assert_problem(client.get("/problems/no-such-type"), 404, "not-found")
+
+
+def test_request_id_is_echoed_or_made(client: FlaskClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers[
+        "X-Request-ID"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(made.headers["X-Request-ID"]) == 32
+
+
+def test_openapi_is_valid_and_documents_problems(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    validate(spec)
+    assert spec["openapi"].startswith("3.")
+    schemas = spec["components"]["schemas"]
+    assert {"type", "title", "status", "detail", "errors"} <= set(schemas["Problem"]["properties"])
+    token = spec["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    assert {"200", "401", "422", "429"} <= set(token)
+    assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_docs_are_served_without_a_cdn(client: FlaskClient) -> None:
+    html = client.get("/docs").get_data(as_text=True)
+    assert "/docs/assets/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower()
+    asset = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.data) > 100_000
+    asset.close()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.get_json()["status"] in ("ok", "ready")
+
+
+def test_readyz_reports_an_unmigrated_database(test_databases, make_app) -> None:
+    app = make_app({"DATABASE_URL": test_databases.new("empty")})
+    response = app.test_client().get("/readyz")
+    assert_problem(response, 503, "service-unavailable")
+    assert "unioncard db upgrade" in response.get_json()["detail"]
+
+
+def test_access_log_is_one_json_line_without_secrets(client: FlaskClient, caplog) -> None:
+    import json
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="unioncard.access"):
+        client.post("/api/v1/auth/token?cccd=001234567890",
+                    json={"username": "someone", "password": "hunter2-very-secret"},
+                    headers={"X-Request-ID": "log-test-1"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "unioncard.access"]
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["request_id"] == "log-test-1" and record["status"] == 401
+    assert "hunter2" not in lines[0] and "001234567890" not in lines[0]

@@ -1,0 +1,78 @@
+"""Scope enforcement: one check, used everywhere; outside the scope is 404, never 403."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy import column, select, table
+
+from app.security import Scope
+from app.services.tokens import Principal
+
+
+def test_scope_rules() -> None:
+    admin = Scope(Principal("user", 1, "admin"))
+    province = Scope(Principal("user", 2, "officer", "24"))
+    union = Scope(Principal("user", 3, "officer", "24", "CD-24-001"))
+    assert admin.allows("79") and admin.allows(None)
+    assert province.allows("24", "anything") and not province.allows("79")
+    assert not province.allows(None)
+    assert union.allows("24", "CD-24-001")
+    assert not union.allows("24", "CD-24-002") and not union.allows("79", "CD-24-001")
+
+
+def test_scope_condition_filters_sql() -> None:
+    t = table("members", column("province_code"), column("union_code"))
+    stmt = Scope(Principal("user", 3, "officer", "24", "CD-24-001")).filter(
+        select(t), t.c.province_code, t.c.union_code)
+    sql = str(stmt.compile(compile_kwargs={"literal_binds": True}))
+    assert "province_code = '24'" in sql and "union_code = 'CD-24-001'" in sql
+
+
+def test_officer_sees_only_accounts_in_scope(client: FlaskClient, factory) -> None:
+    me = factory.user("officer", "24")
+    colleague = factory.user("officer", "24", union="CD-24-009")
+    stranger = factory.user("officer", "79")
+    admin = factory.user("admin")
+    headers = factory.headers(me)
+    names = {u["username"] for u in client.get("/api/v1/users", headers=headers).get_json()}
+    assert me.username in names and colleague.username in names
+    assert stranger.username not in names and admin.username not in names
+    assert client.get(f"/api/v1/users/{colleague.id}", headers=headers).status_code == 200
+    for hidden in (stranger, admin):
+        response = client.get(f"/api/v1/users/{hidden.id}", headers=headers)
+        assert response.status_code == 404
+        assert response.get_json()["detail"] == client.get(
+            "/api/v1/users/999999", headers=headers).get_json()["detail"]
+
+
+def test_union_scoped_officer_sees_only_their_union(client: FlaskClient, factory) -> None:
+    me = factory.user("officer", "24", union="CD-24-001")
+    same = factory.user("officer", "24", union="CD-24-001")
+    other = factory.user("officer", "24", union="CD-24-002")
+    headers = factory.headers(me)
+    assert client.get(f"/api/v1/users/{same.id}", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/users/{other.id}", headers=headers).status_code == 404
+
+
+def test_admin_sees_everything(client: FlaskClient, factory) -> None:
+    admin = factory.user("admin")
+    somewhere = factory.user("officer", "96")
+    assert client.get(f"/api/v1/users/{somewhere.id}",
+                      headers=factory.headers(admin)).status_code == 200
+
+
+def test_every_api_endpoint_requires_auth_except_public_ones(app) -> None:
+    """A guard against an endpoint that forgets the scope check."""
+    public = {"auth.TokenView", "system.Healthz", "system.Readyz", "api-docs.openapi_json",
+              "api-docs.openapi_swagger_ui", "static"}
+    client = app.test_client()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1") or rule.endpoint in public:
+            continue
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "x").replace(
+                f"<path:{arg}>", "x")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method, json={})
+            assert response.status_code == 401, f"{method} {path} answered {response.status_code}"

@@ -1,0 +1,178 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL when configured), the app,
+a per-test session rolled back afterwards, and factories for users and tokens."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session
+
+TEST_CONFIG: dict[str, Any] = {
+    "ENV": "testing",
+    "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
+    "DATA_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "KEY_PASSPHRASE": "test-key-passphrase",
+    "LOG_LEVEL": "WARNING",
+}
+PASSWORD = "correct horse battery"
+
+
+class ScratchDatabases:
+    """A throwaway database: a SQLite file, or a fresh PostgreSQL database on the given server."""
+
+    def __init__(self, tmp_dir: str) -> None:
+        self.base_url = os.environ.get("UNIONCARD_TEST_DATABASE_URL", "")
+        self.tmp_dir = tmp_dir
+        self.created: list[str] = []
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.base_url.startswith("postgresql")
+
+    def new(self, label: str) -> str:
+        """A new empty database; its URL."""
+        if not self.is_postgres:
+            return f"sqlite:///{self.tmp_dir}/{label}-{secrets.token_hex(4)}.db"
+        name = f"uc_test_{label}_{secrets.token_hex(4)}"
+        admin = create_engine(self.base_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.created.append(name)
+        return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        """Drop every database this run created."""
+        if not self.created:
+            return
+        admin = create_engine(self.base_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabases]:
+    dbs = ScratchDatabases(str(tmp_path_factory.mktemp("db")))
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(test_databases: ScratchDatabases) -> str:
+    """The URL of the session's migrated database."""
+    from app import migrate
+
+    url = test_databases.new("main")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    from app import create_app
+
+    application = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+    yield application
+    from app.extensions import db
+
+    db.engine_for(application).dispose()
+
+
+@pytest.fixture
+def connection(app: Flask) -> Iterator[Connection]:
+    """A connection in an outer transaction that is rolled back after the test."""
+    from app.extensions import db, limiter
+
+    limiter.reset()
+    conn = db.engine_for(app).connect()
+    outer = conn.begin()
+    db.bind_app_to(app, conn)
+    try:
+        yield conn
+    finally:
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session(app: Flask, connection: Connection) -> Iterator[Session]:
+    """A session whose commits become savepoints of the outer, rolled-back transaction."""
+    from app.extensions import db
+
+    s = db.new_session(app)  # no app context: each request must get its own ``g``
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(app: Flask, connection: Connection) -> FlaskClient:
+    return app.test_client()
+
+
+class Factory:
+    """Creates test users and their bearer tokens."""
+
+    def __init__(self, app: Flask, session: Session) -> None:
+        self.app = app
+        self.session = session
+        self._n = 0
+
+    def user(self, role: str = "officer", province: str | None = "24",
+             union: str | None = None, **kwargs: Any) -> Any:
+        from app.models import Role
+        from app.services import accounts
+
+        self._n += 1
+        user = accounts.create_user(
+            self.session, username=kwargs.pop("username", f"user{self._n}-{secrets.token_hex(2)}"),
+            password=kwargs.pop("password", PASSWORD), role=Role(role),
+            province_code=None if role == "admin" else province,
+            union_code=None if role == "admin" else union, **kwargs)
+        self.session.commit()
+        return user
+
+    def token(self, user: Any) -> str:
+        from app.security import token_service
+        from app.services.tokens import Principal
+
+        with self.app.app_context():
+            return token_service().issue(Principal(
+                kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
+                union_code=user.union_code, token_version=user.token_version)).access_token
+
+    def headers(self, user: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+
+@pytest.fixture
+def factory(app: Flask, session: Session) -> Factory:
+    return Factory(app, session)
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[Any]:
+    """Build extra apps (other configs); their engines are disposed after the test."""
+    from app import create_app
+    from app.extensions import db
+
+    made: list[Flask] = []
+
+    def build(overrides: dict[str, Any] | None = None, *, base: bool = True) -> Flask:
+        config = {**TEST_CONFIG, "DATABASE_URL": database_url} if base else {}
+        application = create_app({**config, **(overrides or {})})
+        made.append(application)
+        return application
+
+    yield build
+    for application in made:
+        db.engine_for(application).dispose()
