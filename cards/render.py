@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -10,6 +9,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
+from cards.png import encode_png
 from cards.qr import QUIET_ZONE, QrSymbol, make_qr
 from cards.text import FittedText, Weight, fit_text, font, nfc
 
@@ -175,21 +175,6 @@ def _front_template() -> Image.Image:
     x = _MARGIN + 96
     draw.text((x, 44), HEADER_TOP, font=font(_MIN_TEXT), fill=(198, 214, 240), anchor="ls")
     draw.text((x, 88), HEADER_MAIN, font=font(42, "bold"), fill=WHITE, anchor="ls")
-    return img
-
-
-@lru_cache(maxsize=1)
-def _back_template() -> Image.Image:
-    img = Image.new("RGB", CARD_PX, WHITE)
-    draw = ImageDraw.Draw(img)
-    _guilloche(draw, W + 120, H + 160, 80)
-    draw.rectangle((0, 0, W, 80), fill=NAVY)
-    draw.rectangle((0, 80, W, 80 + _STRIPE), fill=RED)
-    draw.rectangle((0, H - _FOOT, W, H), fill=NAVY)
-    draw.text((_MARGIN, 54), TITLE, font=font(36, "bold"), fill=WHITE, anchor="ls")
-    draw.text(
-        (W - _MARGIN, 54), HEADER_MAIN, font=font(_MIN_TEXT), fill=(198, 214, 240), anchor="rs"
-    )
     return img
 
 
@@ -383,48 +368,72 @@ def render_front(face: CardFace, qr: QrSymbol | None = None) -> Image.Image:
     return img
 
 
-def render_back(face: CardFace) -> Image.Image:
-    """The back of the card: serial, issuer, notes for clinics and for a lost card."""
-    img = _back_template().copy()
-    draw = ImageDraw.Draw(img)
-    col = W - 2 * _MARGIN
+_BACK_TOP = 104
+_BACK_LABEL_W = 18 + max(font(_MIN_TEXT).getlength(LABELS[k]) for k in ("serial", "issuer_name"))
+
+
+def _back_identity(face: CardFace) -> tuple[FittedText, FittedText]:
+    col = W - 2 * _MARGIN - _BACK_LABEL_W
+    serial = fit_text(face.serial, (32, _MIN_TEXT), col, 1, "bold")
+    issuer = fit_text(face.issuer_name, (32, _MIN_TEXT), col, 2)
+    return serial, issuer
+
+
+def _draw_identity(
+    draw: ImageDraw.ImageDraw, serial: FittedText, issuer: FittedText
+) -> float:
+    """Draw the serial and issuer rows; return the y below them."""
     label_face = font(_MIN_TEXT)
-    label_w = max(label_face.getlength(LABELS[k]) for k in ("serial", "issuer_name")) + 18
-    y = 104.0
-    for key, value, weight in (
-        ("serial", face.serial, "bold"),
-        ("issuer_name", face.issuer_name, "regular"),
-    ):
-        fitted = fit_text(value, (32, _MIN_TEXT), col - label_w, 1 if key == "serial" else 2, weight)  # type: ignore[arg-type]
+    y: float = _BACK_TOP
+    for key, fitted in (("serial", serial), ("issuer_name", issuer)):
         ascent, _ = fitted.face.getmetrics()
         draw.text((_MARGIN, y + ascent), LABELS[key], font=label_face, fill=MUTED, anchor="ls")
-        y = _draw_lines(draw, _MARGIN + label_w, y, fitted, INK) + 4
-    y += 12
-    bullet_face = font(_MIN_TEXT)
+        y = _draw_lines(draw, _MARGIN + _BACK_LABEL_W, y, fitted, INK) + 4
+    return y
+
+
+@lru_cache(maxsize=4)
+def _back_template(identity_height: int) -> Image.Image:
+    """The back without serial and issuer; the notes start below `identity_height` px of rows."""
+    img = Image.new("RGB", CARD_PX, WHITE)
+    draw = ImageDraw.Draw(img)
+    _guilloche(draw, W + 120, H + 160, 80)
+    draw.rectangle((0, 0, W, 80), fill=NAVY)
+    draw.rectangle((0, 80, W, 80 + _STRIPE), fill=RED)
+    draw.rectangle((0, H - _FOOT, W, H), fill=NAVY)
+    draw.text((_MARGIN, 54), TITLE, font=font(36, "bold"), fill=WHITE, anchor="ls")
+    draw.text(
+        (W - _MARGIN, 54), HEADER_MAIN, font=font(_MIN_TEXT), fill=(198, 214, 240), anchor="rs"
+    )
+    col = W - 2 * _MARGIN
+    bullet = font(_MIN_TEXT)
     indent = 30
+    y = float(_BACK_TOP + identity_height + 12)
     for heading, notes, colour in (
         (CLINIC_HEADING, CLINIC_NOTES, NAVY),
         (LOST_HEADING, LOST_NOTES, RED),
     ):
-        head = fit_text(heading, (32,), col, 1, "bold")
-        y = _draw_lines(draw, _MARGIN, y, head, colour) + 2
+        y = _draw_lines(draw, _MARGIN, y, fit_text(heading, (32,), col, 1, "bold"), colour) + 2
         for note in notes:
-            fitted = fit_text(note, (_MIN_TEXT,), col - indent, 2)
-            ascent, _ = bullet_face.getmetrics()
-            draw.text((_MARGIN + 6, y + ascent), "•", font=bullet_face, fill=colour, anchor="ls")
-            y = _draw_lines(draw, _MARGIN + indent, y, fitted, INK)
+            ascent, _ = bullet.getmetrics()
+            draw.text((_MARGIN + 6, y + ascent), "•", font=bullet, fill=colour, anchor="ls")
+            y = _draw_lines(draw, _MARGIN + indent, y, fit_text(note, (_MIN_TEXT,), col - indent, 2), INK)
         y += 10
-    draw.text(
-        (W / 2, H - _FOOT - 18), BACK_FOOTER, font=font(_MIN_TEXT), fill=MUTED, anchor="ms"
-    )
+    draw.text((W / 2, H - _FOOT - 18), BACK_FOOTER, font=font(_MIN_TEXT), fill=MUTED, anchor="ms")
+    return img
+
+
+def render_back(face: CardFace) -> Image.Image:
+    """The back of the card: serial, issuer, notes for clinics and for a lost card."""
+    serial, issuer = _back_identity(face)
+    img = _back_template(serial.height + issuer.height + 8).copy()
+    _draw_identity(ImageDraw.Draw(img), serial, issuer)
     return img
 
 
 def png_bytes(image: Image.Image) -> bytes:
     """Encode a rendered side as PNG, tagged 300 dpi."""
-    buf = io.BytesIO()
-    image.save(buf, "PNG", dpi=(DPI, DPI), compress_level=6)
-    return buf.getvalue()
+    return encode_png(image, DPI)
 
 
 @dataclass(frozen=True, slots=True)
