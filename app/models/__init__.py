@@ -1,6 +1,11 @@
 """SQLAlchemy models, one module per aggregate; importing this package registers them all."""
 
+from app.models.audit import AuditEntry
+from app.models.job import Job, JobStatus
+from app.models.member import Member, MemberNumberSequence, MemberStatus
 from app.models.reference import Province
+from app.models.union import Union
 from app.models.user import Role, User
 
-__all__ = ["Province", "Role", "User"]
+__all__ = ["AuditEntry", "Job", "JobStatus", "Member", "MemberNumberSequence", "MemberStatus",
+           "Province", "Role", "Union", "User"]

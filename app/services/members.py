@@ -1,0 +1,356 @@
+"""The member register: validation, create/update, status changes, search, personal-ID reveal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.crypto import DataCipher
+from app.models import Member, MemberNumberSequence, MemberStatus, Union
+from app.services import audit, identity
+from app.services.clock import today_in_vietnam
+from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.services.identity import FieldProblem, InvalidField
+from app.services.scope import Scope
+
+PERSONAL_ID_CONTEXT = "member.personal_id"
+MEMBER_NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,19}$")
+MEMBER_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "insurance_number", "phone",
+                 "union_code", "join_date", "member_number")
+REQUIRED_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "union_code")
+
+#: Called as ``listener(session, member, actor)`` after a member's status changes (cards follow).
+STATUS_LISTENERS: list[Callable[[Session, Member, str], None]] = []
+
+
+@dataclass(frozen=True)
+class MemberData:
+    """A member's fields after validation and normalisation."""
+
+    full_name: str
+    name_ascii: str
+    birth_date: date
+    sex: str
+    personal_id: str
+    union_code: str
+    insurance_number: str | None = None
+    phone: str | None = None
+    join_date: date | None = None
+    member_number: str | None = None
+
+
+class MemberInvalid(ValidationFailed):
+    """One or more member fields are invalid; ``problems`` lists them."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        super().__init__(
+            "; ".join(f"{p.field}: {p.message}" for p in problems),
+            errors=[{"location": "json", "field": p.field, "pointer": f"#/{p.field}",
+                     "detail": p.message} for p in problems])
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _as_date(value: Any, name: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return identity.parse_date(str(value), name)
+
+
+def validate_member(raw: Mapping[str, Any], today: date) -> tuple[MemberData, list[FieldProblem]]:
+    """Validate and normalise every field, collecting all problems at once.
+
+    Raises:
+        MemberInvalid: any field is missing or invalid (warnings alone do not raise).
+    """
+    errors: list[FieldProblem] = []
+    warnings: list[FieldProblem] = []
+    values: dict[str, Any] = {}
+    for name in REQUIRED_FIELDS:
+        if _blank(raw.get(name)):
+            errors.append(FieldProblem(name, "This field is required."))
+
+    def attempt(name: str, func: Callable[[], Any]) -> None:
+        if _blank(raw.get(name)) or name in {e.field for e in errors}:
+            return
+        try:
+            values[name] = func()
+        except InvalidField as exc:
+            errors.append(FieldProblem(exc.field, exc.message))
+
+    attempt("full_name", lambda: identity.normalize_name(str(raw["full_name"])))
+    attempt("sex", lambda: identity.parse_sex(str(raw["sex"])))
+    attempt("birth_date", lambda: identity.check_birth_date(
+        _as_date(raw["birth_date"], "birth_date"), today))
+    attempt("join_date", lambda: identity.check_join_date(
+        _as_date(raw["join_date"], "join_date"), values.get("birth_date"), today))
+    attempt("insurance_number", lambda: identity.check_insurance_number(
+        str(raw["insurance_number"])))
+    attempt("phone", lambda: identity.normalize_phone(str(raw["phone"])))
+    attempt("union_code", lambda: str(raw["union_code"]).strip().upper())
+    attempt("member_number", lambda: _member_number(str(raw["member_number"])))
+    if not _blank(raw.get("personal_id")):
+        try:
+            pid, pid_warnings = identity.check_personal_id(
+                str(raw["personal_id"]), values.get("birth_date"), values.get("sex"))
+            values["personal_id"] = pid
+            warnings.extend(pid_warnings)
+        except InvalidField as exc:
+            errors.append(FieldProblem(exc.field, exc.message))
+    if errors:
+        raise MemberInvalid(errors)
+    return MemberData(name_ascii=identity.transliterate(values["full_name"]), **values), warnings
+
+
+def _member_number(raw: str) -> str:
+    value = raw.strip().upper()
+    if not MEMBER_NUMBER_RE.match(value):
+        raise InvalidField("member_number", "4-20 characters: capital letters, digits and '-'.")
+    return value
+
+
+def mask_personal_id(last4: str) -> str:
+    """The form shown in lists: only the last 4 digits."""
+    return "********" + last4
+
+
+@dataclass
+class SearchFilters:
+    """What a member search asks for."""
+
+    q: str | None = None
+    member_number: str | None = None
+    personal_id: str | None = None
+    union_code: str | None = None
+    province_code: str | None = None
+    status: str | None = None
+    sort: str = "name"
+    page: int = 1
+    per_page: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SORTS = {
+    "name": (Member.name_ascii, Member.id), "-name": (Member.name_ascii.desc(), Member.id.desc()),
+    "member_number": (Member.member_number,), "-member_number": (Member.member_number.desc(),),
+    "birth_date": (Member.birth_date, Member.id), "-birth_date": (Member.birth_date.desc(),
+                                                                  Member.id.desc()),
+    "created_at": (Member.id,), "-created_at": (Member.id.desc(),),
+}
+
+
+class MemberRegistry:
+    """The register's operations for one actor, with a session, a cipher and a clock."""
+
+    def __init__(self, session: Session, cipher: DataCipher, *, actor: str,
+                 today: Callable[[], date] = today_in_vietnam) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.actor = actor
+        self.today = today
+
+    # -- personal ID ----------------------------------------------------------------------
+    def personal_id_hash(self, personal_id: str) -> str:
+        """The keyed lookup hash of a normalised personal ID."""
+        return self.cipher.lookup_hash(personal_id, PERSONAL_ID_CONTEXT)
+
+    def find_by_personal_id(self, personal_id: str) -> Member | None:
+        """The member with this personal ID anywhere (no scope: for duplicate checks)."""
+        digits = re.sub(r"[\s.\-]", "", personal_id)
+        return self.session.scalar(
+            select(Member).where(Member.personal_id_hash == self.personal_id_hash(digits)))
+
+    def reveal_personal_id(self, scope: Scope, member_id: int, reason: str = "") -> str:
+        """Decrypt a member's personal ID for an in-scope officer, and log the reveal.
+
+        Raises:
+            NotFound: no such member in scope.
+            Forbidden: the caller is not an officer.
+        """
+        member = self.get(scope, member_id)
+        if scope.principal.role != "officer":
+            raise Forbidden("Only the member's union officers may see the full personal ID.")
+        value = self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT)
+        audit.record(self.session, actor=self.actor, action="member.personal-id.reveal",
+                     object_type="member", object_id=member.id,
+                     province_code=member.province_code, reason=reason)
+        return value
+
+    # -- numbers --------------------------------------------------------------------------
+    def allocate_member_numbers(self, province_code: str, count: int) -> list[str]:
+        """Reserve ``count`` new member numbers (province code + 8 digits), atomically."""
+        if count <= 0:
+            return []
+        table = MemberNumberSequence
+        stmt = (update(table).where(table.province_code == province_code)
+                .values(next_value=table.next_value + count).returning(table.next_value))
+        end = self.session.execute(stmt).scalar_one_or_none()
+        if end is None:
+            raise ValidationFailed.field("province_code", f"Unknown province {province_code}.")
+        return [f"{province_code}{value:08d}" for value in range(end - count, end)]
+
+    # -- unions ---------------------------------------------------------------------------
+    def union_in_scope(self, scope: Scope, union_code: str) -> Union:
+        """The union a member is placed in; it must exist and lie in the caller's scope.
+
+        Raises:
+            ValidationFailed: no such union in scope (as a field error on ``union_code``).
+        """
+        union = self.session.scalar(select(Union).where(Union.code == union_code))
+        if union is None or not scope.allows(union.province_code, union.code):
+            raise ValidationFailed.field("union_code", f"No union {union_code} in your scope.")
+        return union
+
+    # -- create / read / update -----------------------------------------------------------
+    def create(self, scope: Scope, raw: Mapping[str, Any]) -> tuple[Member, list[FieldProblem]]:
+        """Register a member.
+
+        Raises:
+            MemberInvalid: invalid fields. Conflict: the personal ID or member number exists.
+        """
+        data, warnings = validate_member(raw, self.today())
+        union = self.union_in_scope(scope, data.union_code)
+        self._ensure_unique(scope, data.personal_id, data.member_number)
+        number = data.member_number or self.allocate_member_numbers(union.province_code, 1)[0]
+        member = Member(
+            province_code=union.province_code, union_code=union.code, member_number=number,
+            full_name=data.full_name, name_ascii=data.name_ascii, birth_date=data.birth_date,
+            sex=data.sex, insurance_number=data.insurance_number, phone=data.phone,
+            join_date=data.join_date, status=MemberStatus.ACTIVE, status_reason="",
+            **self.personal_id_columns(data.personal_id))
+        self.session.add(member)
+        self.session.flush()
+        audit.record(self.session, actor=self.actor, action="member.create", object_type="member",
+                     object_id=member.id, province_code=member.province_code)
+        return member, warnings
+
+    def personal_id_columns(self, personal_id: str) -> dict[str, Any]:
+        """The stored form of a personal ID: ciphertext, lookup hash, last 4 digits."""
+        return {"personal_id_encrypted": self.cipher.encrypt(personal_id, PERSONAL_ID_CONTEXT),
+                "personal_id_hash": self.personal_id_hash(personal_id),
+                "personal_id_last4": personal_id[-4:]}
+
+    def _ensure_unique(self, scope: Scope, personal_id: str, member_number: str | None,
+                       exclude_id: int | None = None) -> None:
+        existing = self.find_by_personal_id(personal_id)
+        if existing is not None and existing.id != exclude_id:
+            if scope.allows(existing.province_code, existing.union_code):
+                raise Conflict("A member with this personal ID is already registered.",
+                               existing_member_id=existing.id,
+                               existing_member=f"/api/v1/members/{existing.id}")
+            raise Conflict("A member with this personal ID is already registered by another "
+                           "union office.")
+        if member_number:
+            other = self.session.scalar(select(Member.id).where(
+                Member.member_number == member_number))
+            if other is not None and other != exclude_id:
+                raise Conflict(f"The member number {member_number} is taken.")
+
+    def get(self, scope: Scope, member_id: int) -> Member:
+        """A member in scope.
+
+        Raises:
+            NotFound: no such member in the scope.
+        """
+        member = self.session.get(Member, member_id)
+        if member is None:
+            raise NotFound("No such member.")
+        scope.ensure(member.province_code, member.union_code, "member")
+        return member
+
+    def update(self, scope: Scope, member_id: int, changes: Mapping[str, Any]
+               ) -> tuple[Member, list[FieldProblem]]:
+        """Change a member's fields; the whole record is revalidated.
+
+        Raises:
+            NotFound, MemberInvalid, Conflict.
+        """
+        member = self.get(scope, member_id)
+        current = {
+            "full_name": member.full_name, "birth_date": member.birth_date, "sex": member.sex,
+            "personal_id": self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT),
+            "insurance_number": member.insurance_number, "phone": member.phone,
+            "union_code": member.union_code, "join_date": member.join_date,
+            "member_number": member.member_number,
+        }
+        merged = {**current, **{k: v for k, v in changes.items() if k in MEMBER_FIELDS}}
+        data, warnings = validate_member(merged, self.today())
+        union = self.union_in_scope(scope, data.union_code)
+        if union.province_code != member.province_code:
+            raise ValidationFailed.field("union_code", "A member moves to another province by "
+                                                       "leaving and being registered there.")
+        self._ensure_unique(scope, data.personal_id, data.member_number, exclude_id=member.id)
+        if data.personal_id != current["personal_id"]:
+            for key, value in self.personal_id_columns(data.personal_id).items():
+                setattr(member, key, value)
+        for name in ("full_name", "name_ascii", "birth_date", "sex", "insurance_number", "phone",
+                     "join_date"):
+            setattr(member, name, getattr(data, name))
+        member.union_code = union.code
+        member.member_number = data.member_number or member.member_number
+        changed = sorted(k for k in changes if k in MEMBER_FIELDS and merged[k] != current[k])
+        audit.record(self.session, actor=self.actor, action="member.update", object_type="member",
+                     object_id=member.id, province_code=member.province_code,
+                     details={"fields": changed})
+        self.session.flush()
+        return member, warnings
+
+    def change_status(self, scope: Scope, member_id: int, status: MemberStatus,
+                      reason: str = "") -> Member:
+        """Set a member active, suspended or left; their cards follow.
+
+        Raises:
+            NotFound: no such member in scope. Conflict: already in that status.
+        """
+        member = self.get(scope, member_id)
+        if member.status is status:
+            raise Conflict(f"The member is already {status.value}.")
+        previous = member.status
+        member.status = status
+        member.status_reason = reason
+        member.status_changed_at = datetime.now().astimezone()
+        audit.record(self.session, actor=self.actor, action="member.status",
+                     object_type="member", object_id=member.id,
+                     province_code=member.province_code, reason=reason,
+                     details={"from": previous.value, "to": status.value})
+        for listener in STATUS_LISTENERS:
+            listener(self.session, member, self.actor)
+        self.session.flush()
+        return member
+
+    # -- search ---------------------------------------------------------------------------
+    def search(self, scope: Scope, filters: SearchFilters) -> tuple[list[Member], int]:
+        """Members in scope matching the filters, sorted and paginated, with the total count."""
+        stmt = scope.filter(select(Member), Member.province_code, Member.union_code)
+        if filters.q:
+            prefix = identity.transliterate(filters.q)
+            if prefix:
+                stmt = stmt.where(Member.name_ascii >= prefix,
+                                  Member.name_ascii < prefix + "\x7f")
+        if filters.member_number:
+            stmt = stmt.where(Member.member_number == filters.member_number.strip().upper())
+        if filters.personal_id:
+            digits = re.sub(r"[\s.\-]", "", filters.personal_id)
+            stmt = stmt.where(Member.personal_id_hash == self.personal_id_hash(digits))
+        if filters.union_code:
+            stmt = stmt.where(Member.union_code == filters.union_code.strip().upper())
+        if filters.province_code:
+            stmt = stmt.where(Member.province_code == filters.province_code)
+        if filters.status:
+            stmt = stmt.where(Member.status == MemberStatus(filters.status))
+        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self.session.scalars(
+            stmt.order_by(*SORTS[filters.sort]).limit(filters.per_page)
+            .offset((filters.page - 1) * filters.per_page)).all()
+        return list(rows), total
