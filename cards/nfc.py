@@ -136,7 +136,8 @@ def parse_ndef(data: bytes) -> tuple[NdefRecord, ...]:
         header, type_len = data[pos], data[pos + 1]
         pos += 2
         if bool(header & MB) != (index == 0):
-            raise NdefError(f"record {index}: message-begin flag {'missing' if index == 0 else 'set'}")
+            state = "missing" if index == 0 else "set"
+            raise NdefError(f"record {index}: message-begin flag {state}")
         if header & CF:
             raise NdefError(f"record {index}: chunked records are not supported")
         tnf = header & 0x07

@@ -119,11 +119,15 @@ def _check_geometry(scale: int, border: int) -> None:
 
 _SEP = 2  # row separator in flattened matrices: equal to no module, ends every run
 _RUN5 = re.compile(rb"\x00{5,}|\x01{5,}")
-_LIGHT_BEFORE = rb"(?:(?<=\x00\x00\x00\x00)|(?<=\x02\x00\x00\x00)|(?<=\x02\x00\x00)|(?<=\x02\x00)|(?<=\x02))"
+_LIGHT_BEFORE = (
+    rb"(?:(?<=\x00\x00\x00\x00)|(?<=\x02\x00\x00\x00)|(?<=\x02\x00\x00)|(?<=\x02\x00)|(?<=\x02))"
+)
 _LIGHT_AFTER = rb"(?:\x00\x00\x00\x00|\x00\x00\x00\x02|\x00\x00\x02|\x00\x02|\x02)"
 _FINDER_LIKE = rb"\x01\x00\x01\x01\x01\x00\x01"
 # Every start of a 1:1:3:1:1 pattern with four light modules (or the symbol edge) on one side.
-_N3 = re.compile(rb"(?=" + _FINDER_LIKE + rb")(?:" + _LIGHT_BEFORE + rb"|(?=.{7}" + _LIGHT_AFTER + rb"))", re.DOTALL)
+_N3 = re.compile(
+    rb"(?=" + _FINDER_LIKE + rb")(?:" + _LIGHT_BEFORE + rb"|(?=.{7}" + _LIGHT_AFTER + rb"))", re.DOTALL
+)
 
 
 def _flatten(rows: tuple[bytes, ...]) -> bytes:

@@ -417,7 +417,8 @@ def _back_template(identity_height: int) -> Image.Image:
         for note in notes:
             ascent, _ = bullet.getmetrics()
             draw.text((_MARGIN + 6, y + ascent), "•", font=bullet, fill=colour, anchor="ls")
-            y = _draw_lines(draw, _MARGIN + indent, y, fit_text(note, (_MIN_TEXT,), col - indent, 2), INK)
+            fitted = fit_text(note, (_MIN_TEXT,), col - indent, 2)
+            y = _draw_lines(draw, _MARGIN + indent, y, fitted, INK)
         y += 10
     draw.text((W / 2, H - _FOOT - 18), BACK_FOOTER, font=font(_MIN_TEXT), fill=MUTED, anchor="ms")
     return img
