@@ -153,6 +153,38 @@ class Factory:
     def headers(self, user: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user)}"}
 
+    def union(self, code: str | None = None, province: str = "24", **kwargs: Any) -> Any:
+        from app.models import Union
+
+        self._n += 1
+        union = Union(code=code or f"CD-{province}-{self._n:03d}{secrets.token_hex(2).upper()}",
+                      name=kwargs.pop("name", f"Công đoàn cơ sở số {self._n}"),
+                      province_code=province, employer=kwargs.pop("employer", ""),
+                      industrial_park=kwargs.pop("industrial_park", ""))
+        self.session.add(union)
+        self.session.commit()
+        return union
+
+    def member(self, union: Any, **fields: Any) -> Any:
+        from datetime import date
+
+        from app.crypto import DataCipher
+        from app.config import decode_data_key
+        from app.services.members import MemberRegistry
+        from app.services.scope import Scope
+        from app.services.tokens import Principal
+
+        birth = fields.setdefault("birth_date", date(1990, 5, 17))
+        sex = fields.setdefault("sex", "F")
+        fields.setdefault("full_name", "Nguyễn Thị Kim Yến")
+        fields.setdefault("personal_id", make_cccd(birth, sex))
+        fields["union_code"] = union.code
+        cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])])
+        registry = MemberRegistry(self.session, cipher, actor="test")
+        member, _ = registry.create(Scope(Principal("user", 0, "admin")), fields)
+        self.session.commit()
+        return member
+
 
 @pytest.fixture
 def factory(app: Flask, session: Session) -> Factory:
@@ -176,3 +208,11 @@ def make_app(database_url: str) -> Iterator[Any]:
     yield build
     for application in made:
         db.engine_for(application).dispose()
+
+
+def make_cccd(birth: Any, sex: str, province: str = "024") -> str:
+    """A CCCD consistent with the birth date and sex (random last 6 digits)."""
+    from app.services.identity import cccd_century_digit
+
+    return (province + cccd_century_digit(birth, sex) + f"{birth.year % 100:02d}"
+            + f"{secrets.randbelow(10**6):06d}")

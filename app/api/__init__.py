@@ -7,8 +7,10 @@ from flask_smorest import Api
 
 def register(api: Api) -> None:
     """Register every API blueprint."""
-    from app.api import auth, system, users
+    from app.api import auth, members, system, unions, users
 
     api.register_blueprint(system.blp)
     api.register_blueprint(auth.blp)
     api.register_blueprint(users.blp)
+    api.register_blueprint(unions.blp)
+    api.register_blueprint(members.blp)

@@ -1,0 +1,121 @@
+"""Members within the officer's scope: register, search, update, status, personal-ID reveal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.context import actor, data_cipher
+from app.errors import ProblemSchema
+from app.extensions import db
+from app.models import MemberStatus
+from app.schemas.members import (CreateMemberSchema, MemberPageSchema, MemberQueryArgsSchema,
+                                 MemberSchema, MemberStatusSchema, MemberWithWarningsSchema,
+                                 PersonalIdSchema, RevealSchema, UpdateMemberSchema)
+from app.security import BEARER, current_scope, requires
+from app.services.members import MemberRegistry, SearchFilters
+
+blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
+                description="Union members (đoàn viên) in your scope.")
+STAFF = ("admin", "officer")
+
+
+def registry() -> MemberRegistry:
+    """The register, acting for the caller."""
+    return MemberRegistry(db.session, data_cipher(), actor=actor())
+
+
+def _with_warnings(member: Any, warnings: list[Any]) -> Any:
+    member.warnings = [{"field": w.field, "message": w.message} for w in warnings]
+    return member
+
+
+@blp.route("")
+class Members(MethodView):
+    """The members in your scope."""
+
+    @requires(*STAFF)
+    @blp.doc(security=BEARER)
+    @blp.arguments(MemberQueryArgsSchema, location="query")
+    @blp.response(200, MemberPageSchema)
+    @blp.alt_response(401, schema=ProblemSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Search members by name prefix (ignoring case and diacritics), number, ID, union."""
+        filters = SearchFilters(**args)
+        rows, total = registry().search(current_scope(), filters)
+        return {"items": rows, "total": total, "page": filters.page,
+                "per_page": filters.per_page}
+
+    @requires(*STAFF)
+    @blp.doc(security=BEARER)
+    @blp.arguments(CreateMemberSchema)
+    @blp.response(201, MemberWithWarningsSchema)
+    @blp.alt_response(409, schema=ProblemSchema,
+                      description="The personal ID is registered (`existing_member` points to it)")
+    @blp.alt_response(422, schema=ProblemSchema, description="Invalid fields")
+    def post(self, args: dict[str, Any]) -> Any:
+        """Register a member."""
+        member, warnings = registry().create(current_scope(), args)
+        db.session.commit()
+        return _with_warnings(member, warnings)
+
+
+@blp.route("/<int:member_id>")
+class MemberById(MethodView):
+    """One member."""
+
+    @requires(*STAFF)
+    @blp.doc(security=BEARER)
+    @blp.response(200, MemberSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
+    def get(self, member_id: int) -> Any:
+        """Show a member (personal ID masked)."""
+        return registry().get(current_scope(), member_id)
+
+    @requires(*STAFF)
+    @blp.doc(security=BEARER)
+    @blp.arguments(UpdateMemberSchema)
+    @blp.response(200, MemberWithWarningsSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
+    @blp.alt_response(409, schema=ProblemSchema, description="Duplicate personal ID or number")
+    def patch(self, args: dict[str, Any], member_id: int) -> Any:
+        """Change a member's details."""
+        member, warnings = registry().update(current_scope(), member_id, args)
+        db.session.commit()
+        return _with_warnings(member, warnings)
+
+
+@blp.route("/<int:member_id>/status")
+class MemberStatusView(MethodView):
+    """A member's status."""
+
+    @requires(*STAFF)
+    @blp.doc(security=BEARER)
+    @blp.arguments(MemberStatusSchema)
+    @blp.response(200, MemberSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
+    @blp.alt_response(409, schema=ProblemSchema, description="Already in that status")
+    def put(self, args: dict[str, Any], member_id: int) -> Any:
+        """Set a member active, suspended or left (their cards follow)."""
+        member = registry().change_status(current_scope(), member_id,
+                                          MemberStatus(args["status"]), args["reason"])
+        db.session.commit()
+        return member
+
+
+@blp.route("/<int:member_id>/personal-id")
+class MemberPersonalId(MethodView):
+    """The full personal ID, for the member's own officers; every reveal is logged."""
+
+    @requires("officer")
+    @blp.doc(security=BEARER)
+    @blp.arguments(RevealSchema)
+    @blp.response(200, PersonalIdSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
+    def post(self, args: dict[str, Any], member_id: int) -> Any:
+        """Reveal the member's full personal ID (logged in the audit log)."""
+        value = registry().reveal_personal_id(current_scope(), member_id, args["reason"])
+        db.session.commit()
+        return {"personal_id": value}

@@ -1,0 +1,109 @@
+"""Schemas of members: the register's API contract."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.schemas.common import PageArgsSchema, PageSchema, WarningSchema
+from app.services.members import SORTS, mask_personal_id
+
+STATUSES = ["active", "suspended", "left"]
+
+
+class MemberSchema(ma.Schema):
+    """A member as officers see them; the personal ID only masked."""
+
+    id = ma.fields.Integer(dump_only=True)
+    member_number = ma.fields.String(dump_only=True)
+    full_name = ma.fields.String(dump_only=True)
+    name_ascii = ma.fields.String(dump_only=True, metadata={"description": "for search"})
+    birth_date = ma.fields.Date(dump_only=True)
+    sex = ma.fields.String(dump_only=True, metadata={"description": "M or F"})
+    personal_id_masked = ma.fields.Function(lambda m: mask_personal_id(m.personal_id_last4),
+                                            dump_only=True)
+    insurance_number = ma.fields.String(dump_only=True, allow_none=True)
+    phone = ma.fields.String(dump_only=True, allow_none=True)
+    union_code = ma.fields.String(dump_only=True)
+    province_code = ma.fields.String(dump_only=True)
+    join_date = ma.fields.Date(dump_only=True, allow_none=True)
+    status = ma.fields.Function(lambda m: m.status.value, dump_only=True)
+    status_reason = ma.fields.String(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+    updated_at = ma.fields.DateTime(dump_only=True)
+
+
+class MemberWithWarningsSchema(MemberSchema):
+    """A member just written, with any warnings about its fields."""
+
+    warnings = ma.fields.List(ma.fields.Nested(WarningSchema), dump_only=True)
+
+
+class CreateMemberSchema(ma.Schema):
+    """A new member. Values are checked by the register's rules (see the field errors)."""
+
+    full_name = ma.fields.String(required=True, metadata={"example": "Nguyễn Thị Kim Yến"})
+    birth_date = ma.fields.String(required=True, metadata={
+        "description": "yyyy-mm-dd or dd/mm/yyyy", "example": "1994-03-12"})
+    sex = ma.fields.String(required=True, metadata={"description": "M/F or Nam/Nữ"})
+    personal_id = ma.fields.String(required=True, load_only=True, metadata={
+        "description": "CCCD, 12 digits", "example": "024194001234"})
+    insurance_number = ma.fields.String(load_default=None, allow_none=True,
+                                        metadata={"description": "mã số BHXH, 10 digits"})
+    phone = ma.fields.String(load_default=None, allow_none=True,
+                             metadata={"example": "0912345678"})
+    union_code = ma.fields.String(required=True)
+    join_date = ma.fields.String(load_default=None, allow_none=True)
+    member_number = ma.fields.String(load_default=None, allow_none=True, metadata={
+        "description": "assigned (province code + sequence) when omitted"})
+
+
+class UpdateMemberSchema(ma.Schema):
+    """Changes to a member; omitted fields stay as they are."""
+
+    full_name = ma.fields.String()
+    birth_date = ma.fields.String()
+    sex = ma.fields.String()
+    personal_id = ma.fields.String(load_only=True)
+    insurance_number = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    union_code = ma.fields.String()
+    join_date = ma.fields.String(allow_none=True)
+    member_number = ma.fields.String()
+
+
+class MemberStatusSchema(ma.Schema):
+    """A status change."""
+
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
+    reason = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
+
+
+class RevealSchema(ma.Schema):
+    """Why the full personal ID is needed (logged)."""
+
+    reason = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
+
+
+class PersonalIdSchema(ma.Schema):
+    """The full personal ID (each reveal is logged)."""
+
+    personal_id = ma.fields.String(dump_only=True)
+
+
+class MemberQueryArgsSchema(PageArgsSchema):
+    """Filters of the member list."""
+
+    q = ma.fields.String(validate=ma.validate.Length(1, 100), metadata={
+        "description": "name prefix, ignoring case and diacritics ('nguyen thi yen')"})
+    member_number = ma.fields.String(validate=ma.validate.Length(1, 20))
+    personal_id = ma.fields.String(validate=ma.validate.Regexp(r"^[\d .-]{12,16}$"))
+    union_code = ma.fields.String(validate=ma.validate.Length(1, 20))
+    province_code = ma.fields.String(validate=ma.validate.Regexp(r"^\d{2}$"))
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    sort = ma.fields.String(load_default="name", validate=ma.validate.OneOf(sorted(SORTS)))
+
+
+class MemberPageSchema(PageSchema):
+    """A page of members."""
+
+    items = ma.fields.List(ma.fields.Nested(MemberSchema))
