@@ -14,7 +14,7 @@ from cards.errors import (
     SuspendedCard,
     UnknownKey,
 )
-from cards.issue import issue
+from cards.issuance import issue
 from cards.keys import KeyRing, SigningKey, VerificationKey, generate_signing_key, load_signing_key
 from cards.status import StatusList, allocate_index
 from cards.trust import TrustBundle, build_bundle, load_bundle
