@@ -131,6 +131,7 @@ def demo() -> None:
 @with_app
 def demo_load(app: Flask) -> None:
     """Load demo data into an empty database (idempotent; refused in production)."""
+    from app.context import cipher_for_config
     from app.extensions import db as database
     from app.services import demo as demo_service
 
@@ -138,7 +139,7 @@ def demo_load(app: Flask) -> None:
         raise click.ClickException("demo data is for development only (UNIONCARD_ENV=production)")
     session = database.new_session(app)
     with session.begin():
-        report = demo_service.load(session)
+        report = demo_service.load(session, cipher_for_config(app.config))
     for line in report.lines():
         click.echo(line)
 

@@ -44,8 +44,8 @@ class Members(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Search members by name prefix (ignoring case and diacritics), number, ID, union."""
         filters = SearchFilters(**args)
-        rows, total = registry().search(current_scope(), filters)
-        return {"items": rows, "total": total, "page": filters.page,
+        rows, total, exact = registry().search(current_scope(), filters)
+        return {"items": rows, "total": total, "total_exact": exact, "page": filters.page,
                 "per_page": filters.per_page}
 
     @requires(*STAFF)

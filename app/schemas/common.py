@@ -18,6 +18,8 @@ class PageSchema(ma.Schema):
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
     total = ma.fields.Integer()
+    total_exact = ma.fields.Boolean(dump_default=True, metadata={
+        "description": "false when counting stopped at the cap (10,000): total is a lower bound"})
 
 
 class WarningSchema(ma.Schema):

@@ -2,23 +2,86 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Role, User
-from app.services import accounts
+from app.crypto import DataCipher
+from app.models import Role, Union, User
+from app.services import accounts, identity
+from app.services.members import MemberRegistry
+from app.services.scope import Scope
+from app.services.tokens import Principal
 
 #: Development-only logins, printed by ``scripts/serve``.
-DEMO_USERS = [
+DEMO_USERS: list[dict[str, Any]] = [
     {"username": "admin", "password": "demo-admin-2026", "role": Role.ADMIN,
      "full_name": "Quản trị viên Tổng Liên đoàn"},
     {"username": "officer.bn", "password": "demo-officer-2026", "role": Role.OFFICER,
      "province_code": "24", "full_name": "Trần Văn Minh (LĐLĐ Bắc Ninh)"},
+    {"username": "officer.quevo", "password": "demo-officer-2026", "role": Role.OFFICER,
+     "province_code": "24", "union_code": "CDCS-24-QUEVO1",
+     "full_name": "Vũ Thị Thu Hà (CĐCS Điện tử Quế Võ)"},
     {"username": "officer.hcm", "password": "demo-officer-2026", "role": Role.OFFICER,
      "province_code": "79", "full_name": "Lê Thị Hồng (LĐLĐ TP. Hồ Chí Minh)"},
 ]
+
+#: Fictional grassroots unions in real industrial parks.
+DEMO_UNIONS: list[dict[str, str]] = [
+    {"code": "CDCS-24-QUEVO1", "province_code": "24",
+     "name": "CĐCS Công ty TNHH Điện tử Quế Võ", "employer": "Công ty TNHH Điện tử Quế Võ",
+     "industrial_park": "KCN Quế Võ"},
+    {"code": "CDCS-24-YENPHONG", "province_code": "24",
+     "name": "CĐCS Công ty TNHH May mặc Yên Phong", "employer": "Công ty TNHH May mặc Yên Phong",
+     "industrial_park": "KCN Yên Phong"},
+    {"code": "CDCS-79-TANTHUAN", "province_code": "79",
+     "name": "CĐCS Công ty TNHH Cơ khí Tân Thuận", "employer": "Công ty TNHH Cơ khí Tân Thuận",
+     "industrial_park": "KCX Tân Thuận"},
+    {"code": "CDCS-01-THANGLONG", "province_code": "01",
+     "name": "CĐCS Công ty CP Linh kiện Thăng Long", "employer": "Công ty CP Linh kiện Thăng Long",
+     "industrial_park": "KCN Thăng Long"},
+    {"code": "CDCS-31-DINHVU", "province_code": "31",
+     "name": "CĐCS Công ty TNHH Thép Đình Vũ", "employer": "Công ty TNHH Thép Đình Vũ",
+     "industrial_park": "KCN Đình Vũ"},
+]
+
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
+          "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
+MIDDLE = {"M": ["Văn", "Đức", "Minh", "Quang", "Hữu", "Công"],
+          "F": ["Thị", "Ngọc", "Thu", "Kim", "Thanh", "Thùy"]}
+GIVEN = {"M": ["An", "Bình", "Cường", "Dũng", "Hùng", "Khánh", "Long", "Nam", "Phúc", "Quân",
+               "Sơn", "Tuấn", "Thắng", "Việt"],
+         "F": ["Anh", "Chi", "Dung", "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Ngọc",
+               "Phương", "Thảo", "Trang", "Yến"]}
+MEMBERS_PER_UNION = 10
+_BIRTH_PROVINCES = sorted(identity.CCCD_PROVINCE_CODES)
+
+
+def demo_members() -> list[dict[str, Any]]:
+    """About 50 members with realistic Vietnamese names (deterministic, so reruns add nothing)."""
+    rng = random.Random(20261125)
+    people: list[dict[str, Any]] = []
+    for union in DEMO_UNIONS:
+        for _ in range(MEMBERS_PER_UNION):
+            sex = rng.choice("MFF")  # electronics and garments employ mostly women
+            birth = date(rng.randint(1970, 2004), rng.randint(1, 12), rng.randint(1, 28))
+            name = f"{rng.choice(FAMILY)} {rng.choice(MIDDLE[sex])} {rng.choice(GIVEN[sex])}"
+            pid = (rng.choice(_BIRTH_PROVINCES) + identity.cccd_century_digit(birth, sex)
+                   + f"{birth.year % 100:02d}" + f"{rng.randrange(10**6):06d}")
+            people.append({
+                "full_name": name, "birth_date": birth, "sex": sex, "personal_id": pid,
+                "insurance_number": f"{rng.randrange(10**10):010d}",
+                "phone": f"09{rng.randrange(10**8):08d}", "union_code": union["code"],
+                "join_date": date(max(birth.year + 18, 2010), rng.randint(1, 12), 1),
+            })
+    first = people[0]
+    first.update(full_name="Nguyễn Thị Kim Yến", sex="F", birth_date=date(1994, 3, 12),
+                 personal_id="027194001234")
+    return people
 
 
 @dataclass
@@ -36,18 +99,32 @@ class DemoReport:
         return out
 
 
-def load(session: Session) -> DemoReport:
+def load(session: Session, cipher: DataCipher) -> DemoReport:
     """Add whatever demo data is missing; safe to run again."""
     report = DemoReport()
+    new_unions = 0
+    for spec in DEMO_UNIONS:
+        if session.scalar(select(Union.id).where(Union.code == spec["code"])) is None:
+            session.add(Union(**spec))
+            new_unions += 1
+    session.flush()
+    if new_unions:
+        report.created.append(f"{new_unions} grassroots unions")
     for spec in DEMO_USERS:
-        role = spec["role"]
-        assert isinstance(role, Role)
-        exists = session.scalar(select(User.id).where(User.username == spec["username"]))
-        if exists is None:
-            accounts.create_user(session, username=str(spec["username"]),
-                                 password=str(spec["password"]), role=role,
-                                 province_code=spec.get("province_code"),  # type: ignore[arg-type]
-                                 full_name=str(spec["full_name"]))
-            report.created.append(f"{role.value} {spec['username']}")
-        report.logins.append((role.value, str(spec["username"]), str(spec["password"])))
+        if session.scalar(select(User.id).where(User.username == spec["username"])) is None:
+            accounts.create_user(session, username=spec["username"], password=spec["password"],
+                                 role=spec["role"], province_code=spec.get("province_code"),
+                                 union_code=spec.get("union_code"),
+                                 full_name=spec["full_name"])
+            report.created.append(f"{spec['role'].value} {spec['username']}")
+        report.logins.append((spec["role"].value, spec["username"], spec["password"]))
+    registry = MemberRegistry(session, cipher, actor="demo")
+    national = Scope(Principal("user", 0, "admin"))
+    new_members = 0
+    for person in demo_members():
+        if registry.find_by_personal_id(person["personal_id"]) is None:
+            registry.create(national, person)
+            new_members += 1
+    if new_members:
+        report.created.append(f"{new_members} members")
     return report

@@ -23,6 +23,8 @@ PERSONAL_ID_CONTEXT = "member.personal_id"
 MEMBER_NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,19}$")
 MEMBER_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "insurance_number", "phone",
                  "union_code", "join_date", "member_number")
+#: Counting stops here so a broad search ("nguyen") stays fast on millions of members.
+COUNT_CAP = 10_000
 REQUIRED_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "union_code")
 
 #: Called as ``listener(session, member, actor)`` after a member's status changes (cards follow).
@@ -330,8 +332,11 @@ class MemberRegistry:
         return member
 
     # -- search ---------------------------------------------------------------------------
-    def search(self, scope: Scope, filters: SearchFilters) -> tuple[list[Member], int]:
-        """Members in scope matching the filters, sorted and paginated, with the total count."""
+    def search(self, scope: Scope, filters: SearchFilters) -> tuple[list[Member], int, bool]:
+        """Members in scope matching the filters, sorted and paginated.
+
+        Returns the page, the total (counted up to ``COUNT_CAP``) and whether it is exact.
+        """
         stmt = scope.filter(select(Member), Member.province_code, Member.union_code)
         if filters.q:
             prefix = identity.transliterate(filters.q)
@@ -349,8 +354,9 @@ class MemberRegistry:
             stmt = stmt.where(Member.province_code == filters.province_code)
         if filters.status:
             stmt = stmt.where(Member.status == MemberStatus(filters.status))
-        total = self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        capped = stmt.with_only_columns(Member.id).limit(COUNT_CAP + 1).subquery()
+        total = self.session.scalar(select(func.count()).select_from(capped)) or 0
         rows = self.session.scalars(
             stmt.order_by(*SORTS[filters.sort]).limit(filters.per_page)
             .offset((filters.page - 1) * filters.per_page)).all()
-        return list(rows), total
+        return list(rows), min(total, COUNT_CAP), total <= COUNT_CAP
