@@ -126,7 +126,8 @@ _LIGHT_AFTER = rb"(?:\x00\x00\x00\x00|\x00\x00\x00\x02|\x00\x00\x02|\x00\x02|\x0
 _FINDER_LIKE = rb"\x01\x00\x01\x01\x01\x00\x01"
 # Every start of a 1:1:3:1:1 pattern with four light modules (or the symbol edge) on one side.
 _N3 = re.compile(
-    rb"(?=" + _FINDER_LIKE + rb")(?:" + _LIGHT_BEFORE + rb"|(?=.{7}" + _LIGHT_AFTER + rb"))", re.DOTALL
+    rb"(?=" + _FINDER_LIKE + rb")(?:" + _LIGHT_BEFORE + rb"|(?=.{7}" + _LIGHT_AFTER + rb"))",
+    re.DOTALL,
 )
 
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from cards.png import encode_png
+from cards.png import StaticRows, encode_png, static_rows
 from cards.qr import QUIET_ZONE, QrSymbol, make_qr
 from cards.text import FittedText, Weight, fit_text, font, nfc
 
@@ -240,6 +240,7 @@ _LEVELS = (
     _Level((44, 42, 40, 38, 36), 1, 34, 6, 2),
     _Level((44, 42, 40, 38, 36, 34), 2, 32, 4, 2),
     _Level((36, 34, 32, 30), 2, _MIN_TEXT, 2, 2),
+    _Level((36, 34, 32, 30), 2, _MIN_TEXT, 2, 1),  # the name keeps two lines longest
     _Level((36, 34, 32, 30), 1, _MIN_TEXT, 2, 1),
 )
 _ASIDE_GAP = 36
@@ -424,12 +425,25 @@ def _back_template(identity_height: int) -> Image.Image:
     return img
 
 
+def _render_back(face: CardFace) -> tuple[Image.Image, StaticRows]:
+    """The back, and the template rows it shares (all but the serial and issuer band)."""
+    serial, issuer = _back_identity(face)
+    identity_height = serial.height + issuer.height + 8
+    img = _back_template(identity_height).copy()
+    _draw_identity(ImageDraw.Draw(img), serial, issuer)
+    return img, _back_static_rows(identity_height)
+
+
+@lru_cache(maxsize=4)
+def _back_static_rows(identity_height: int) -> StaticRows:
+    # 12 px of slack above and below the band: glyphs may overhang their line box.
+    top, bottom = _BACK_TOP - 12, min(H, _BACK_TOP + identity_height + 12)
+    return static_rows(_back_template(identity_height), top, bottom)
+
+
 def render_back(face: CardFace) -> Image.Image:
     """The back of the card: serial, issuer, notes for clinics and for a lost card."""
-    serial, issuer = _back_identity(face)
-    img = _back_template(serial.height + issuer.height + 8).copy()
-    _draw_identity(ImageDraw.Draw(img), serial, issuer)
-    return img
+    return _render_back(face)[0]
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -439,10 +453,11 @@ def png_bytes(image: Image.Image) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class CardImages:
-    """Both rendered sides of one card."""
+    """Both rendered sides of one card (treat the images as read-only)."""
 
     front: Image.Image
     back: Image.Image
+    back_static: StaticRows | None = None  # rows `back` shares with its template
 
     def front_png(self) -> bytes:
         """The front as a 300 dpi PNG."""
@@ -450,7 +465,7 @@ class CardImages:
 
     def back_png(self) -> bytes:
         """The back as a 300 dpi PNG."""
-        return png_bytes(self.back)
+        return encode_png(self.back, DPI, self.back_static)
 
     def pdf(self) -> bytes:
         """Front and back as a two-page PDF at the physical ID-1 size."""
@@ -466,7 +481,8 @@ def render_card(face: CardFace, qr: QrSymbol | None = None) -> CardImages:
         QrError: `face.qr_text` cannot be encoded.
         CardLayoutError: the QR symbol is too large for the card.
     """
-    return CardImages(front=render_front(face, qr), back=render_back(face))
+    back, back_static = _render_back(face)
+    return CardImages(front=render_front(face, qr), back=back, back_static=back_static)
 
 
 def card_pdf(face: CardFace, qr: QrSymbol | None = None) -> bytes:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageFilter
 
-from cards.png import encode_png
+from cards.png import _adler32_combine, encode_png, static_rows
 from cards.qr import QUIET_ZONE, QrError, make_qr
 from cards.render import (
     CARD_PX,
@@ -250,6 +250,42 @@ def test_encode_png_round_trips_and_checks_mode() -> None:
     assert ImageChops.difference(back, img).getbbox() is None
     with pytest.raises(ValueError, match="RGB"):
         encode_png(img.convert("L"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=3000), st.binary(max_size=70000))
+def test_adler32_combine_matches_zlib(a: bytes, b: bytes) -> None:
+    assert _adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(a + b)
+
+
+@pytest.mark.parametrize(("top", "bottom"), [(0, 0), (0, 31), (5, 9), (31, 31), (10, 31)])
+def test_static_rows_are_spliced_losslessly(top: int, bottom: int) -> None:
+    template = Image.effect_noise((97, 31), 80).convert("RGB")
+    image = template.copy()
+    image.paste((255, 0, 0), (0, top, 97, bottom))
+    png = encode_png(image, static=static_rows(template, top, bottom))
+    decoded = Image.open(io.BytesIO(png)).convert("RGB")
+    assert ImageChops.difference(decoded, image).getbbox() is None
+
+
+def test_static_rows_reject_mismatched_images() -> None:
+    template = Image.new("RGB", (10, 10))
+    with pytest.raises(ValueError):
+        static_rows(template, 5, 11)
+    with pytest.raises(ValueError):
+        encode_png(Image.new("RGB", (10, 9)), static=static_rows(template, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "face",
+    [make_face(), LONG_FACE, make_face(issuer_name="Ban Tổ chức Liên đoàn Lao động tỉnh " * 2)],
+    ids=["sample", "long", "two-line-issuer"],
+)
+def test_back_png_with_reused_rows_is_the_rendered_back(face: CardFace) -> None:
+    card = render_card(face)
+    decoded = Image.open(io.BytesIO(card.back_png())).convert("RGB")
+    assert ImageChops.difference(decoded, card.back).getbbox() is None
+    assert ImageChops.difference(card.back, render_back(face)).getbbox() is None
 
 
 # --- PDFs -----------------------------------------------------------------------------------
