@@ -1,0 +1,164 @@
+"""Generic resumable jobs: create, find one to resume, claim, record progress, finish, run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.models import Job, JobStatus
+from app.services.errors import Conflict, NotFound
+from app.services.scope import Scope
+
+log = logging.getLogger("unioncard.jobs")
+
+#: A runner on another host that has not recorded progress for this long is presumed dead.
+LEASE = timedelta(minutes=5)
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
+
+
+class JobBusy(Conflict):
+    """The job is being run by another live process or thread."""
+
+
+def create(session: Session, *, kind: str, created_by: str, province_code: str | None,
+           union_code: str | None, params: Mapping[str, Any],
+           counts: Mapping[str, int] | None = None) -> Job:
+    """Add a queued job owned by a scope (flushed, not committed)."""
+    job = Job(id=uuid.uuid4().hex, kind=kind, status=JobStatus.QUEUED,
+              province_code=province_code, union_code=union_code, created_by=created_by,
+              params=dict(params), checkpoint=0, counts=dict(counts or {}), result={}, error="")
+    session.add(job)
+    session.flush()
+    return job
+
+
+def find_resumable(session: Session, *, kind: str, created_by: str,
+                   fingerprint: str) -> Job | None:
+    """The newest unfinished job of this kind, owner and input fingerprint, if any."""
+    stmt = (select(Job).where(Job.kind == kind, Job.created_by == created_by,
+                              Job.status.in_(UNFINISHED))
+            .order_by(Job.created_at.desc()))
+    for job in session.scalars(stmt):
+        if job.params.get("fingerprint") == fingerprint:
+            return job
+    return None
+
+
+def get_in_scope(session: Session, scope: Scope, job_id: str) -> Job:
+    """A job whose owner scope lies inside the caller's scope.
+
+    Raises:
+        NotFound: no such job, or it belongs to another scope.
+    """
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound("No such job.")
+    scope.ensure(job.province_code, job.union_code, "job")
+    return job
+
+
+def runner_id() -> str:
+    """This process (and thread) as a job runner: host, pid, thread."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _runner_alive(runner: str, job: Job) -> bool:
+    host, _, rest = runner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname():
+        return utcnow() - job.updated_at < LEASE
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        thread_text = rest.partition(":")[2]
+        idents = {str(t.ident) for t in threading.enumerate()}
+        return runner != runner_id() and thread_text in idents
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(session: Session, job: Job) -> None:
+    """Mark the job running in this process, unless another live runner holds it (commits).
+
+    Raises:
+        JobBusy: another live process or thread is running the job.
+        Conflict: the job has already succeeded.
+    """
+    session.refresh(job, with_for_update=True)  # SQLite: the write below serialises claims
+    if job.status is JobStatus.SUCCEEDED:
+        raise Conflict("The job has already finished.")
+    holder = str(job.result.get("runner", ""))
+    if job.status is JobStatus.RUNNING and holder and _runner_alive(holder, job):
+        session.rollback()
+        raise JobBusy(f"Job {job.id} is being run by another process ({holder}).")
+    job.status = JobStatus.RUNNING
+    job.error = ""
+    job.result = {**job.result, "runner": runner_id()}
+    job.updated_at = utcnow()
+    session.commit()
+
+
+def record_progress(job: Job, checkpoint: int, counts: Mapping[str, int]) -> None:
+    """Set the checkpoint and counts (committed with the caller's batch)."""
+    job.checkpoint = checkpoint
+    job.counts = dict(counts)
+    job.updated_at = utcnow()
+
+
+def finish(session: Session, job: Job, result: Mapping[str, Any] | None = None) -> None:
+    """Mark the job succeeded (commits)."""
+    job.status = JobStatus.SUCCEEDED
+    job.result = {k: v for k, v in {**job.result, **(result or {})}.items() if k != "runner"}
+    job.finished_at = job.updated_at = utcnow()
+    session.commit()
+
+
+def fail(session: Session, job_id: str, message: str) -> None:
+    """Mark the job failed with a one-line message (commits; the checkpoint is kept)."""
+    session.rollback()
+    job = session.get(Job, job_id)
+    if job is None:
+        return
+    job.status = JobStatus.FAILED
+    job.error = message.splitlines()[0][:500] if message else "failed"
+    job.result = {k: v for k, v in job.result.items() if k != "runner"}
+    job.finished_at = job.updated_at = utcnow()
+    session.commit()
+
+
+def run_in_thread(session_factory: Callable[[], Session], job_id: str,
+                  work: Callable[[Session, str], None]) -> threading.Thread:
+    """Run ``work(session, job_id)`` in a background thread with its own session."""
+
+    def target() -> None:
+        session = session_factory()
+        try:
+            work(session, job_id)
+        except Exception as exc:  # the thread must record any failure on the job
+            log.exception("job %s failed", job_id)
+            try:
+                fail(session, job_id, f"{type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("could not mark job %s failed", job_id)
+        finally:
+            session.close()
+
+    thread = threading.Thread(target=target, name=f"job-{job_id}", daemon=True)
+    thread.start()
+    return thread

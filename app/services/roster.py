@@ -1,0 +1,390 @@
+"""Reading roster files (CSV in UTF-8/UTF-16, or XLSX) into rows of member fields, streamed."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from app import problems
+from app.services.errors import ValidationFailed
+from app.services.identity import FieldProblem, transliterate
+from app.services.members import REQUIRED_FIELDS
+
+problems.register(
+    "roster-invalid", 422, "Roster file rejected",
+    "The roster file cannot be imported as a whole (format, encoding, columns or size); "
+    "nothing was written. `detail` names the problem.")
+
+#: The template's headers: Vietnamese first (as printed in docs/roster-template.*), then English.
+TEMPLATE_HEADERS: dict[str, tuple[str, str]] = {
+    "full_name": ("Họ và tên", "full_name"),
+    "birth_date": ("Ngày sinh", "birth_date"),
+    "sex": ("Giới tính", "sex"),
+    "personal_id": ("Số CCCD", "personal_id"),
+    "insurance_number": ("Mã số BHXH", "insurance_number"),
+    "phone": ("Số điện thoại", "phone"),
+    "union_code": ("Mã công đoàn cơ sở", "union_code"),
+    "join_date": ("Ngày vào công đoàn", "join_date"),
+    "member_number": ("Mã đoàn viên", "member_number"),
+}
+_EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
+    "full_name": ("Họ tên", "full name", "name"),
+    "birth_date": ("date of birth", "birth date", "dob"),
+    "sex": ("gender", "giới"),
+    "personal_id": ("CCCD", "Số căn cước", "Số căn cước công dân", "Số định danh cá nhân",
+                    "personal id", "national id"),
+    "insurance_number": ("Số BHXH", "Mã BHXH", "insurance number", "social insurance number"),
+    "phone": ("Điện thoại", "SĐT", "phone number", "mobile"),
+    "union_code": ("Mã CĐCS", "union code", "union"),
+    "join_date": ("Ngày kết nạp", "join date", "joined"),
+    "member_number": ("Số thẻ đoàn viên", "member number", "member no"),
+}
+#: Columns that spreadsheets commonly carry and that are accepted and ignored.
+IGNORED_HEADERS = ("STT", "Số thứ tự", "No", "No.", "#", "Ghi chú", "notes", "note")
+#: Fields whose values are digit strings that Excel turns into numbers, losing leading zeros.
+_DIGIT_WIDTHS = {"personal_id": 12, "insurance_number": 10}
+_XLSX_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_DELIMITERS = (",", ";", "\t")
+_SEPARATORS = re.compile(r"[\s_\-.:/*()]+")
+
+
+class RosterInvalid(ValidationFailed):
+    """The file as a whole cannot be imported (format, encoding, columns, limits)."""
+
+    slug = "roster-invalid"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on an uploaded roster."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_rows: int = 200_000
+    max_cell: int = 500
+    #: An .xlsx is a zip: its uncompressed size is bounded too (a zip bomb is rejected).
+    max_unzipped_bytes: int = 400 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the file: its position, its header as written, and the field it holds."""
+
+    index: int
+    header: str
+    field: str | None  # None: an accepted column that is ignored (e.g. STT)
+
+
+@dataclass
+class RosterRow:
+    """One data row: its row number in the file, its values by field, and reader findings."""
+
+    number: int
+    values: dict[str, Any]
+    problems: list[FieldProblem] = field(default_factory=list)
+
+
+def header_key(text: str) -> str:
+    """Header comparison form: no case, diacritics, punctuation or extra spaces."""
+    return _SEPARATORS.sub(" ", transliterate(text)).strip()
+
+
+def _build_aliases() -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for name, (vietnamese, english) in TEMPLATE_HEADERS.items():
+        for alias in (vietnamese, english, name, *_EXTRA_ALIASES.get(name, ())):
+            aliases[header_key(alias)] = name
+    for alias in IGNORED_HEADERS:
+        aliases[header_key(alias)] = ""
+    return aliases
+
+
+ALIASES = _build_aliases()
+
+
+def match_header(text: str) -> str | None:
+    """The field a header names; ``""`` for an ignored column; None when unknown."""
+    return ALIASES.get(header_key(text))
+
+
+def _accepted_headers() -> str:
+    return ", ".join(f"{vi} / {en}" for vi, en in TEMPLATE_HEADERS.values())
+
+
+def resolve_columns(headers: list[str]) -> list[Column]:
+    """Map the header row to fields.
+
+    Raises:
+        RosterInvalid: an unknown, unnamed or repeated column, or a required one missing.
+    """
+    while headers and not headers[-1].strip():
+        headers = headers[:-1]  # spreadsheets often carry empty trailing header cells
+    if not headers:
+        raise RosterInvalid("The first row must hold the column headers; it is empty.")
+    columns: list[Column] = []
+    unknown: list[str] = []
+    seen: dict[str, str] = {}
+    for index, raw in enumerate(headers):
+        header = raw.strip()
+        if not header:
+            unknown.append(f"column {index + 1} has no header")
+            continue
+        name = match_header(header)
+        if name is None:
+            unknown.append(f"{header!r} (column {index + 1})")
+            continue
+        if name and name in seen:
+            raise RosterInvalid(f"The columns {seen[name]!r} and {header!r} both hold "
+                                f"{name}; keep one.")
+        if name:
+            seen[name] = header
+        columns.append(Column(index, header, name or None))
+    if unknown:
+        raise RosterInvalid("Unknown column(s): " + "; ".join(unknown) + ". Accepted headers: "
+                            + _accepted_headers() + " (and STT / Ghi chú, which are ignored).")
+    missing = [f"{TEMPLATE_HEADERS[name][0]} ({name})" for name in REQUIRED_FIELDS
+               if name not in seen]
+    if missing:
+        raise RosterInvalid("Missing required column(s): " + ", ".join(missing) + ".")
+    return columns
+
+
+def _restore_digits(name: str, value: str) -> tuple[str, FieldProblem | None]:
+    """Put back the leading zeros Excel drops from digit strings it took for numbers."""
+    width = _DIGIT_WIDTHS.get(name)
+    if width and value.isdigit() and width - 3 <= len(value) < width:
+        return value.zfill(width), FieldProblem(
+            name, "The value had lost its leading zero(s) (stored as a number); restored.",
+            "warning")
+    if name == "phone" and value.isdigit() and len(value) == 9 and value[0] in "35789":
+        return "0" + value, FieldProblem(
+            name, "The phone had lost its leading 0 (stored as a number); restored.", "warning")
+    return value, None
+
+
+def _cell_text(value: Any) -> str | date | None:
+    """A cell as text (or a date), None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+class Roster:
+    """An opened roster file: format, encoding, columns and a stream of its data rows."""
+
+    def __init__(self, path: Path, limits: Limits) -> None:
+        self.path = path
+        self.limits = limits
+        self.format = ""
+        self.encoding = ""
+        self.delimiter = ""
+        self.columns: list[Column] = []
+        self.total_rows = 0  # data rows (non-blank); an upper bound for XLSX
+        self._workbook: Any = None
+        try:
+            self._inspect()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- context manager --------------------------------------------------------------------
+    def __enter__(self) -> Roster:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the workbook, if any."""
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Each field's header as written in the file."""
+        return {c.field: c.header for c in self.columns if c.field}
+
+    # -- inspection (file-level checks, before anything is written) -------------------------
+    def _inspect(self) -> None:
+        size = self.path.stat().st_size
+        if size == 0:
+            raise RosterInvalid("The file is empty.")
+        if size > self.limits.max_bytes:
+            raise RosterInvalid(f"The file has {size:,} bytes; the limit is "
+                                f"{self.limits.max_bytes:,}. Split the roster into several files.")
+        with self.path.open("rb") as fh:
+            head = fh.read(4096)
+        if head.startswith(_XLSX_MAGIC):
+            self._inspect_xlsx()
+        elif head.startswith(_OLE_MAGIC):
+            raise RosterInvalid("This is an old Excel 97-2003 (.xls) workbook; save it as "
+                                ".xlsx or as CSV UTF-8 and upload that.")
+        else:
+            self._inspect_csv(head)
+        if self.total_rows == 0:
+            raise RosterInvalid("The file has a header row but no data rows.")
+        if self.total_rows > self.limits.max_rows:
+            raise RosterInvalid(f"The file has {self.total_rows:,} rows; the limit is "
+                                f"{self.limits.max_rows:,}. Split the roster into several files.")
+
+    def _inspect_csv(self, head: bytes) -> None:
+        self.format = "csv"
+        if head.startswith(codecs.BOM_UTF8):
+            self.encoding = "utf-8-sig"
+        elif head.startswith(codecs.BOM_UTF16_LE):
+            self.encoding = "utf-16"
+        elif head.startswith(codecs.BOM_UTF16_BE):
+            self.encoding = "utf-16"
+        elif b"\x00" in head:
+            raise RosterInvalid("This is not a CSV or XLSX file (it holds binary data; UTF-16 "
+                                "text needs its byte-order mark, as Excel writes it).")
+        elif head.startswith(b"%PDF"):
+            raise RosterInvalid("This is a PDF, not a CSV or XLSX file.")
+        else:
+            self.encoding = "utf-8"
+        with self._open_text() as text:
+            first = text.readline()
+            self.delimiter = self._pick_delimiter(first)
+            text.seek(0)
+            reader = csv.reader(text, delimiter=self.delimiter)
+            count = 0
+            try:
+                header = next(reader)
+                self.columns = resolve_columns(header)
+                for record in reader:
+                    if any(cell.strip() for cell in record):
+                        count += 1
+                        if count > self.limits.max_rows:
+                            break
+            except UnicodeDecodeError as exc:
+                raise RosterInvalid(
+                    f"The file is not valid {self._encoding_name()} text (byte "
+                    f"0x{exc.object[exc.start]:02X} near row {reader.line_num + 1}); it may be "
+                    "saved in a legacy code page such as Windows-1258 or Latin-1. Save it from "
+                    "Excel as 'CSV UTF-8 (Comma delimited)' or as .xlsx.") from None
+            except csv.Error as exc:
+                raise RosterInvalid(f"The CSV is malformed near row {reader.line_num}: "
+                                    f"{exc}.") from None
+        self.total_rows = count
+
+    def _encoding_name(self) -> str:
+        return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}[self.encoding]
+
+    def _open_text(self) -> IO[str]:
+        return io.TextIOWrapper(self.path.open("rb"), encoding=self.encoding, errors="strict",
+                                newline="")
+
+    @staticmethod
+    def _pick_delimiter(first_line: str) -> str:
+        """The delimiter that splits the header row into the most known columns."""
+        best, best_known = ",", -1
+        for delimiter in _DELIMITERS:
+            cells = next(csv.reader([first_line], delimiter=delimiter), [])
+            known = sum(1 for c in cells if match_header(c) is not None)
+            if known > best_known:
+                best, best_known = delimiter, known
+        return best
+
+    def _inspect_xlsx(self) -> None:
+        import openpyxl
+
+        self.format = "xlsx"
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                names = set(archive.namelist())
+                unzipped = sum(info.file_size for info in archive.infolist())
+        except zipfile.BadZipFile:
+            raise RosterInvalid("The file looks like a zip/XLSX but is damaged.") from None
+        if "xl/workbook.xml" not in names:
+            raise RosterInvalid("This zip file is not an Excel .xlsx workbook.")
+        if unzipped > self.limits.max_unzipped_bytes:
+            raise RosterInvalid(f"The workbook unpacks to {unzipped:,} bytes; the limit is "
+                                f"{self.limits.max_unzipped_bytes:,}.")
+        try:
+            self._workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
+            raise RosterInvalid(f"The workbook cannot be read: {exc}.") from None
+        sheet = self._workbook.worksheets[0]
+        first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
+        self.columns = resolve_columns(["" if v is None else str(v) for v in first])
+        max_row = sheet.max_row
+        if max_row is None:  # no dimension recorded: count by streaming
+            max_row = 1 + sum(1 for _ in sheet.iter_rows(min_row=2, values_only=True))
+        self.total_rows = max(0, max_row - 1)
+
+    # -- rows -------------------------------------------------------------------------------
+    def rows(self) -> Iterator[RosterRow]:
+        """Stream the data rows (blank rows skipped), numbered as in the file (header = 1)."""
+        if self.format == "xlsx":
+            sheet = self._workbook.worksheets[0]
+            raw_rows: Iterator[tuple[Any, ...]] = sheet.iter_rows(min_row=2, values_only=True)
+            yield from self._rows(raw_rows)
+            return
+        with self._open_text() as text:
+            reader = csv.reader(text, delimiter=self.delimiter)
+            next(reader)
+            yield from self._rows(reader)
+
+    def _rows(self, raw_rows: Any) -> Iterator[RosterRow]:
+        width = max(c.index for c in self.columns) + 1
+        count = 0
+        for number, raw in enumerate(raw_rows, start=2):
+            cells = [_cell_text(v) for v in raw]
+            if not any(v is not None for v in cells):
+                continue
+            count += 1
+            if count > self.limits.max_rows:
+                raise RosterInvalid(f"The file has more than {self.limits.max_rows:,} rows.")
+            yield self._row(number, cells, width)
+
+    def _row(self, number: int, cells: list[Any], width: int) -> RosterRow:
+        row = RosterRow(number, {})
+        for column in self.columns:
+            if column.field is None or column.index >= len(cells):
+                continue
+            value = cells[column.index]
+            if isinstance(value, str):
+                if len(value) > self.limits.max_cell:
+                    row.problems.append(FieldProblem(
+                        column.field, f"The value is longer than {self.limits.max_cell} "
+                                      "characters."))
+                    value = value[:self.limits.max_cell]
+                value, note = _restore_digits(column.field, value)
+                if note is not None:
+                    row.problems.append(note)
+            row.values[column.field] = value
+        if any(v is not None for v in cells[width:]):
+            row.problems.append(FieldProblem(
+                "", "The row has more cells than the header row (an unquoted comma or "
+                    "semicolon inside a value?)."))
+        return row
+
+
+def open_roster(path: str | Path, limits: Limits | None = None) -> Roster:
+    """Open and check a roster file (use it as a context manager).
+
+    Raises:
+        RosterInvalid: empty, too large, too many rows, not CSV/XLSX, wrong encoding, unknown or
+            missing columns.
+    """
+    return Roster(Path(path), limits or Limits())
