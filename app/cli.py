@@ -153,3 +153,63 @@ def register(app: Flask) -> None:
 def main() -> None:
     """Entry point of the ``unioncard`` console script."""
     cli(prog_name="unioncard")
+
+
+@cli.group()
+def roster() -> None:
+    """Roster files: import union members from CSV or XLSX (see docs/roster.md)."""
+
+
+@roster.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--as", "username", required=True,
+              help="The staff account whose scope applies (administrators: national).")
+@click.option("--dry-run", is_flag=True, help="Validate every row and report; write nothing.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write the row report (errors and warnings) to this CSV file.")
+@click.option("--batch-size", type=click.IntRange(1, 50_000), default=1000, show_default=True,
+              help="Rows per transaction (the checkpoint advances after each).")
+@with_app
+def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_path: str | None,
+                  batch_size: int) -> None:
+    """Import (or with --dry-run, check) the roster at PATH; rerun it to resume."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.extensions import db as database
+    from app.services import imports
+
+    session = database.new_session(app)
+    try:
+        scope = imports.scope_of_account(session, username)
+        limits = imports.limits_from(app.config)
+        with imports.open_roster(path, limits) as checked:
+            job, resumed = imports.start_or_resume(
+                session, scope, checked, sha256=imports.file_sha256(path),
+                file_name=path, dry_run=dry_run, batch_size=batch_size)
+        done = job.checkpoint
+        with click.progressbar(length=max(job.counts.get("total", 0), 1), file=sys.stderr,
+                               label="checking" if dry_run else "importing") as bar:
+            bar.update(done)
+
+            def progress(current: Any) -> None:
+                nonlocal done
+                bar.update(current.checkpoint - done)
+                done = current.checkpoint
+
+            imports.run_job(session, imports.cipher_from(app.config), scope, job, path, limits,
+                            on_progress=progress)
+        if report_path:
+            with open(report_path, "w", encoding="utf-8", newline="") as out:
+                imports.write_report_csv(session, job, out)
+        note = f" (resumed job {job.id})" if resumed else f" (job {job.id})"
+        line = imports.summary_line(job) + note
+        if job.counts.get("errors"):
+            line += ("; rows with errors were skipped: see " +
+                     (report_path or "the report (--report OUT.csv)"))
+        click.echo(line)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise click.ClickException(f"database error: {type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0]}") from None
+    finally:
+        session.close()

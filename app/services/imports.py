@@ -20,6 +20,7 @@ from app.db import utcnow
 from app.models import ImportIssue, Job, Member, MemberStatus, Union
 from app.services import audit, jobs
 from app.services.clock import today_in_vietnam
+from app.services.errors import DomainError
 from app.services.identity import FieldProblem
 from app.services.members import MemberData, MemberInvalid, MemberRegistry, validate_member
 from app.services.roster import Limits, Roster, RosterRow, open_roster
@@ -426,7 +427,7 @@ def summary_line(job: Job) -> str:
 def run_job(session: Session, cipher: DataCipher, scope: Scope, job: Job, path: str | Path,
             limits: Limits, on_progress: ProgressCallback | None = None,
             today: Callable[[], date] = today_in_vietnam) -> Job:
-    """Open the file and run (or resume) the job to the end.
+    """Open the file and run (or resume) the job to the end; a failure is recorded on the job.
 
     Raises:
         RosterInvalid: the file breaks a limit discovered while streaming.
@@ -434,8 +435,16 @@ def run_job(session: Session, cipher: DataCipher, scope: Scope, job: Job, path: 
     importer = RosterImport(session, cipher, scope,
                             batch_size=int(job.params.get("batch_size") or DEFAULT_BATCH_SIZE),
                             today=today)
-    with open_roster(path, limits) as roster:
-        return importer.run(job, roster, on_progress)
+    job_id = job.id
+    try:
+        with open_roster(path, limits) as roster:
+            return importer.run(job, roster, on_progress)
+    except DomainError as exc:
+        jobs.fail(session, job_id, exc.detail)
+        raise
+    except Exception as exc:
+        jobs.fail(session, job_id, f"internal error ({type(exc).__name__})")
+        raise
 
 
 def issues(session: Session, job: Job, *, offset: int = 0,
@@ -469,3 +478,35 @@ def report_rows(session: Session, job: Job, chunk: int = 5000) -> Iterator[tuple
             yield (issue.row_number, issue.column_name, issue.value, issue.severity,
                    issue.reason)
         last_row, last_id = batch[-1].row_number, batch[-1].id
+
+
+def scope_of_account(session: Session, username: str) -> Scope:
+    """The scope of a staff account, for imports run from the command line.
+
+    Raises:
+        NotFound: no active account with that username.
+    """
+    from app.models import User
+    from app.services.errors import NotFound
+    from app.services.tokens import Principal
+
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None or not user.is_active:
+        raise NotFound(f"No active staff account {username!r}.")
+    return Scope(Principal(kind="user", id=user.id, role=user.role.value,
+                           province_code=user.province_code, union_code=user.union_code,
+                           token_version=user.token_version))
+
+
+def write_report_csv(session: Session, job: Job, out: Any) -> int:
+    """Write the job's report as CSV (UTF-8 with BOM, so Excel shows Vietnamese); line count."""
+    import csv
+
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REPORT_COLUMNS)
+    count = 0
+    for line in report_rows(session, job):
+        writer.writerow(line)
+        count += 1
+    return count
