@@ -175,6 +175,7 @@ def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_pa
     """Import (or with --dry-run, check) the roster at PATH; rerun it to resume."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from app.context import cipher_for_config
     from app.extensions import db as database
     from app.services import imports
 
@@ -196,7 +197,7 @@ def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_pa
                 bar.update(current.checkpoint - done)
                 done = current.checkpoint
 
-            imports.run_job(session, imports.cipher_from(app.config), scope, job, path, limits,
+            imports.run_job(session, cipher_for_config(app.config), scope, job, path, limits,
                             on_progress=progress)
         if report_path:
             with open(report_path, "w", encoding="utf-8", newline="") as out:

@@ -8,9 +8,13 @@ from flask_smorest import Api
 def register(api: Api) -> None:
     """Register every API blueprint."""
     from app.api import auth, members, system, unions, users
+    from app.api import imports as roster_imports
+    from app.api import jobs
 
     api.register_blueprint(system.blp)
     api.register_blueprint(auth.blp)
     api.register_blueprint(users.blp)
     api.register_blueprint(unions.blp)
     api.register_blueprint(members.blp)
+    api.register_blueprint(roster_imports.blp)
+    api.register_blueprint(jobs.blp)

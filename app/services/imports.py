@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -23,7 +24,7 @@ from app.services.clock import today_in_vietnam
 from app.services.errors import DomainError
 from app.services.identity import FieldProblem
 from app.services.members import MemberData, MemberInvalid, MemberRegistry, validate_member
-from app.services.roster import Limits, Roster, RosterRow, open_roster
+from app.services.roster import Limits, Roster, RosterInvalid, RosterRow, open_roster
 from app.services.scope import Scope
 
 KIND = "roster-import"
@@ -51,11 +52,6 @@ def upload_dir(config: Mapping[str, Any]) -> Path:
     if configured:
         return Path(str(configured))
     return Path(os.environ.get("UNIONCARD_ROOT", Path.cwd())) / "var" / "imports"
-
-
-def cipher_from(config: Mapping[str, Any]) -> DataCipher:
-    """The data cipher configured for personal IDs."""
-    return DataCipher([config["DATA_KEY_BYTES"]])
 
 
 def file_sha256(path: str | Path) -> str:
@@ -112,7 +108,7 @@ def start_or_resume(session: Session, scope: Scope, roster: Roster, *, sha256: s
     job = jobs.find_resumable(session, kind=KIND, created_by=principal.subject,
                               fingerprint=fingerprint(sha256, dry_run))
     if job is not None:
-        jobs.claim(session, job)
+        jobs.ensure_idle(job)
         return job, True
     province = None if scope.is_national else principal.province_code
     union = None if scope.is_national else principal.union_code
@@ -436,6 +432,7 @@ def run_job(session: Session, cipher: DataCipher, scope: Scope, job: Job, path: 
                             batch_size=int(job.params.get("batch_size") or DEFAULT_BATCH_SIZE),
                             today=today)
     job_id = job.id
+    jobs.claim(session, job)
     try:
         with open_roster(path, limits) as roster:
             return importer.run(job, roster, on_progress)
@@ -496,6 +493,31 @@ def scope_of_account(session: Session, username: str) -> Scope:
     return Scope(Principal(kind="user", id=user.id, role=user.role.value,
                            province_code=user.province_code, union_code=user.union_code,
                            token_version=user.token_version))
+
+
+def save_upload(stream: IO[bytes], directory: Path, max_bytes: int) -> tuple[Path, str]:
+    """Copy an uploaded file into ``directory`` (private), hashing it; (path, SHA-256).
+
+    Raises:
+        RosterInvalid: the file is larger than ``max_bytes``.
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    digest = hashlib.sha256()
+    size = 0
+    handle, name = tempfile.mkstemp(dir=directory, prefix="upload-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise RosterInvalid(f"The file is larger than {max_bytes:,} bytes. Split the "
+                                        "roster into several files.")
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name), digest.hexdigest()
 
 
 def write_report_csv(session: Session, job: Job, out: Any) -> int:

@@ -93,6 +93,18 @@ def _runner_alive(runner: str, job: Job) -> bool:
     return True
 
 
+def ensure_idle(job: Job) -> None:
+    """Check that no other live runner holds the job.
+
+    Raises:
+        JobBusy: another live process or thread is running it.
+    """
+    holder = str(job.result.get("runner", ""))
+    if job.status is JobStatus.RUNNING and holder and _runner_alive(holder, job):
+        raise JobBusy(f"Job {job.id} is already running; follow it at /api/v1/jobs/{job.id}.",
+                      job=f"/api/v1/jobs/{job.id}")
+
+
 def claim(session: Session, job: Job) -> None:
     """Mark the job running in this process, unless another live runner holds it (commits).
 
@@ -103,10 +115,11 @@ def claim(session: Session, job: Job) -> None:
     session.refresh(job, with_for_update=True)  # SQLite: the write below serialises claims
     if job.status is JobStatus.SUCCEEDED:
         raise Conflict("The job has already finished.")
-    holder = str(job.result.get("runner", ""))
-    if job.status is JobStatus.RUNNING and holder and _runner_alive(holder, job):
+    try:
+        ensure_idle(job)
+    except JobBusy:
         session.rollback()
-        raise JobBusy(f"Job {job.id} is being run by another process ({holder}).")
+        raise
     job.status = JobStatus.RUNNING
     job.error = ""
     job.result = {**job.result, "runner": runner_id()}
