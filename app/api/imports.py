@@ -100,8 +100,13 @@ class Imports(MethodView):
         os.replace(path, stored)
         work = _work(scope, stored, limits)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        thread = jobs.run_in_thread(lambda: db.new_session(app), job.id, work)
-        if config.get("JOBS_SYNC"):  # tests and small deployments: answer when it is done
-            thread.join()
+        if config.get("JOBS_SYNC"):  # tests: run in the request, answer when it is done
+            session = db.new_session(app)
+            try:
+                work(session, job.id)
+            finally:
+                session.close()
+        else:
+            jobs.run_in_thread(lambda: db.new_session(app), job.id, work)
         db.session.expire_all()
         return db.session.get(Job, job.id), 202, {"Location": f"/api/v1/jobs/{job.id}"}

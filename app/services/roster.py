@@ -199,6 +199,7 @@ class Roster:
         self.columns: list[Column] = []
         self.total_rows = 0  # data rows (non-blank); an upper bound for XLSX
         self._workbook: Any = None
+        self._handle: IO[bytes] | None = None
         try:
             self._inspect()
         except BaseException:
@@ -218,6 +219,9 @@ class Roster:
         if self._workbook is not None:
             self._workbook.close()
             self._workbook = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -244,8 +248,9 @@ class Roster:
         if self.total_rows == 0:
             raise RosterInvalid("The file has a header row but no data rows.")
         if self.total_rows > self.limits.max_rows:
-            raise RosterInvalid(f"The file has {self.total_rows:,} rows; the limit is "
-                                f"{self.limits.max_rows:,}. Split the roster into several files.")
+            raise RosterInvalid(f"The file has more than {self.limits.max_rows:,} rows (the "
+                                f"limit); it has {self.total_rows:,} or more. "
+                                "Split the roster into several files.")
 
     def _inspect_csv(self, head: bytes) -> None:
         self.format = "csv"
@@ -263,12 +268,13 @@ class Roster:
         else:
             self.encoding = "utf-8"
         with self._open_text() as text:
-            first = text.readline()
-            self.delimiter = self._pick_delimiter(first)
-            text.seek(0)
-            reader = csv.reader(text, delimiter=self.delimiter)
+            reader: Any = None
             count = 0
             try:
+                first = text.readline()
+                self.delimiter = self._pick_delimiter(first)
+                text.seek(0)
+                reader = csv.reader(text, delimiter=self.delimiter)
                 header = next(reader)
                 self.columns = resolve_columns(header)
                 for record in reader:
@@ -279,13 +285,17 @@ class Roster:
             except UnicodeDecodeError as exc:
                 raise RosterInvalid(
                     f"The file is not valid {self._encoding_name()} text (byte "
-                    f"0x{exc.object[exc.start]:02X} near row {reader.line_num + 1}); it may be "
+                    f"0x{exc.object[exc.start]:02X} near row {self._line(reader) + 1}); it may be "
                     "saved in a legacy code page such as Windows-1258 or Latin-1. Save it from "
                     "Excel as 'CSV UTF-8 (Comma delimited)' or as .xlsx.") from None
             except csv.Error as exc:
-                raise RosterInvalid(f"The CSV is malformed near row {reader.line_num}: "
+                raise RosterInvalid(f"The CSV is malformed near row {self._line(reader)}: "
                                     f"{exc}.") from None
         self.total_rows = count
+
+    @staticmethod
+    def _line(reader: Any) -> int:
+        return int(reader.line_num) if reader is not None else 0
 
     def _encoding_name(self) -> str:
         return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}[self.encoding]
@@ -320,8 +330,10 @@ class Roster:
         if unzipped > self.limits.max_unzipped_bytes:
             raise RosterInvalid(f"The workbook unpacks to {unzipped:,} bytes; the limit is "
                                 f"{self.limits.max_unzipped_bytes:,}.")
+        # a file object: openpyxl judges a path by its extension, and uploads are stored bare
+        self._handle = self.path.open("rb")
         try:
-            self._workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            self._workbook = openpyxl.load_workbook(self._handle, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
             raise RosterInvalid(f"The workbook cannot be read: {exc}.") from None
         sheet = self._workbook.worksheets[0]
