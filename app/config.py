@@ -35,6 +35,10 @@ def _defaults(root: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "LOG_LEVEL": "INFO",
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "CARD_ISSUER": "VN-VGCL",
+        "CARD_ISSUER_NAME": "Tổng Liên đoàn Lao động Việt Nam",
+        "CARD_VALIDITY_DAYS": 1826,
+        "TRUST_BUNDLE_MAX_AGE_DAYS": 30,
         # flask-smorest / OpenAPI
         "API_TITLE": "unioncard API",
         "API_VERSION": "v1",

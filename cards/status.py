@@ -108,6 +108,21 @@ class StatusList:
         status_list._bits[:] = raw
         return status_list
 
+    def to_bytes(self) -> bytes:
+        """The raw bitstring (for storage)."""
+        return bytes(self._bits)
+
+    @classmethod
+    def from_bytes(cls, list_id: int, purpose: Purpose, raw: bytes) -> StatusList:
+        """A list from its raw bitstring (as stored by :meth:`to_bytes`).
+
+        Raises:
+            StatusListError: a length outside the allowed range.
+        """
+        status_list = cls(list_id, purpose, len(raw) * 8)
+        status_list._bits[:] = raw
+        return status_list
+
     def copy(self) -> StatusList:
         """An independent copy."""
         other = StatusList(self.list_id, self.purpose, self.size)

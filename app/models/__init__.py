@@ -1,6 +1,8 @@
 """SQLAlchemy models, one module per aggregate; importing this package registers them all."""
 
 from app.models.audit import AuditEntry
+from app.models.card import (Card, CardStatus, KeyStatus, Publication, SigningKeyRecord,
+                             StatusListRecord)
 from app.models.imports import ImportIssue
 from app.models.job import Job, JobStatus
 from app.models.member import Member, MemberNumberSequence, MemberStatus
@@ -8,5 +10,6 @@ from app.models.reference import Province
 from app.models.union import Union
 from app.models.user import Role, User
 
-__all__ = ["AuditEntry", "ImportIssue", "Job", "JobStatus", "Member", "MemberNumberSequence",
-           "MemberStatus", "Province", "Role", "Union", "User"]
+__all__ = ["AuditEntry", "Card", "CardStatus", "ImportIssue", "Job", "JobStatus", "KeyStatus",
+           "Member", "MemberNumberSequence", "MemberStatus", "Province", "Publication", "Role",
+           "SigningKeyRecord", "StatusListRecord", "Union", "User"]

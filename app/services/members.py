@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.crypto import DataCipher
 from app.models import Member, MemberNumberSequence, MemberStatus, Union
 from app.services import audit, identity
+from app.services.card_status import CardLifecycle
 from app.services.clock import today_in_vietnam
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.services.identity import FieldProblem, InvalidField
@@ -27,8 +28,6 @@ MEMBER_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "insurance_num
 COUNT_CAP = 10_000
 REQUIRED_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "union_code")
 
-#: Called as ``listener(session, member, actor)`` after a member's status changes (cards follow).
-STATUS_LISTENERS: list[Callable[[Session, Member, str], None]] = []
 
 
 @dataclass(frozen=True)
@@ -326,8 +325,7 @@ class MemberRegistry:
                      object_type="member", object_id=member.id,
                      province_code=member.province_code, reason=reason,
                      details={"from": previous.value, "to": status.value})
-        for listener in STATUS_LISTENERS:
-            listener(self.session, member, self.actor)
+        CardLifecycle(self.session, actor=self.actor).follow_member(member)
         self.session.flush()
         return member
 

@@ -84,3 +84,14 @@ def test_allocation_fills_a_nearly_full_list_then_refuses() -> None:
     with pytest.raises(StatusListError) as info:
         allocate_index(set(range(size)), size)
     assert info.value.reason == "list-full"
+
+
+def test_raw_bytes_round_trip() -> None:
+    from cards.status import StatusList
+
+    original = StatusList(3, "suspension")
+    original.set(0)
+    original.set(131_071)
+    copy = StatusList.from_bytes(3, "suspension", original.to_bytes())
+    assert copy.set_indices() == [0, 131_071]
+    assert copy.encode() == original.encode()

@@ -1,0 +1,237 @@
+"""The card desk: issue, supersede, suspend, reinstate, revoke; render the card's files."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import cards
+from app.crypto import DataCipher
+from app.models import Card, CardStatus, Member, MemberStatus, Province, Union
+from app.services import audit
+from app.services.card_status import CardLifecycle
+from app.services.clock import VIETNAM
+from app.services.clock import now as utc_now
+from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.keys import KeyStore
+from app.services.scope import Scope
+from app.services.status_lists import StatusLists
+from cards import nfc, qr, render
+
+UC1_CONTEXT = "card.uc1"
+ACTIVATION_CONTEXT = "card.activation"
+REVOKE_REASONS = ("lost", "stolen", "left-union", "data-error", "key-compromise", "superseded")
+SUSPEND_REASONS = ("lost", "member-suspended", "investigation", "other")
+_ACTIVATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+@dataclass(frozen=True)
+class CardSettings:
+    """Who issues cards and for how long."""
+
+    issuer: str
+    issuer_name: str
+    validity_days: int
+    public_base_url: str
+
+    def verify_url(self, serial: str) -> str:
+        """The URI record of the NFC payload: the card's public verification page."""
+        return f"{self.public_base_url.rstrip('/')}/v/{serial}"
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A new card and its one-time activation code (shown once, stored only as a hash)."""
+
+    card: Card
+    activation_code: str
+
+
+def new_activation_code() -> str:
+    """A 12-character code in three groups (60 bits), easy to type from a letter."""
+    raw = "".join(secrets.choice(_ACTIVATION_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+class CardDesk:
+    """Card operations for one actor, with a session, cipher, keys, status lists and clock."""
+
+    def __init__(self, session: Session, cipher: DataCipher, keys: KeyStore,
+                 settings: CardSettings, *, actor: str,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.keys = keys
+        self.settings = settings
+        self.actor = actor
+        self.clock = clock
+        self.lists = StatusLists(session)
+        self.lifecycle = CardLifecycle(session, actor=actor, clock=clock, lists=self.lists)
+
+    # -- issuing --------------------------------------------------------------------------
+    def member_in_scope(self, scope: Scope, member_id: int) -> Member:
+        """A member the caller may issue for.
+
+        Raises:
+            NotFound: no such member in scope.
+        """
+        member = self.session.get(Member, member_id)
+        if member is None:
+            raise NotFound("No such member.")
+        scope.ensure(member.province_code, member.union_code, "member")
+        return member
+
+    def issue(self, scope: Scope, member_id: int, *, batch_job_id: str | None = None
+              ) -> IssuedCard:
+        """Issue a card to an active member; an existing card is superseded (revoked).
+
+        Raises:
+            NotFound: no such member in scope. Conflict: the member is not active.
+        """
+        member = self.member_in_scope(scope, member_id)
+        return self.issue_for(member, batch_job_id=batch_job_id)
+
+    def issue_for(self, member: Member, *, batch_job_id: str | None = None) -> IssuedCard:
+        """Issue a card to a member already checked for scope."""
+        if member.status is not MemberStatus.ACTIVE:
+            raise Conflict(f"The member is {member.status.value}; only active members get cards.")
+        now = self.clock().replace(microsecond=0)
+        for old in self.session.scalars(select(Card).where(
+                Card.member_id == member.id, Card.status != CardStatus.REVOKED)):
+            self.lifecycle.revoke(old, "superseded")
+        record = self.keys.ensure(self.settings.issuer)
+        key = self.keys.signing_key(record)
+        list_id, index = self.lists.allocate()
+        expires = now + timedelta(days=self.settings.validity_days)
+        claims = cards.CardClaims(
+            issuer=self.settings.issuer, serial=cards.new_serial(),
+            member_number=member.member_number, name=member.full_name,
+            birth_date=member.birth_date, union_code=member.union_code,
+            province_code=member.province_code, issued_at=int(now.timestamp()),
+            expires_at=int(expires.timestamp()), status_list_id=list_id, status_index=index,
+            emergency=None)  # the member's on-card consent adds the emergency core later
+        text = cards.issue(claims, key, now=now)
+        symbol = qr.make_qr(text)
+        ndef = nfc.make_ndef(text, self.settings.verify_url(claims.serial))
+        code = new_activation_code()
+        card = Card(serial=claims.serial, member_id=member.id, province_code=member.province_code,
+                    union_code=member.union_code, issuer=claims.issuer, kid=key.kid,
+                    format_version=claims.version, issued_at=now, expires_at=expires,
+                    status=CardStatus.ACTIVE, status_reason="", status_list_id=list_id,
+                    status_index=index, uc1_encrypted=self.cipher.encrypt(text, UC1_CONTEXT),
+                    qr_version=symbol.version, ndef_size=ndef.size, nfc_tag=ndef.tag.name,
+                    has_emergency_core=False,
+                    activation_hash=self.cipher.lookup_hash(code, ACTIVATION_CONTEXT),
+                    batch_job_id=batch_job_id)
+        self.session.add(card)
+        self.session.flush()
+        audit.record(self.session, actor=self.actor, action="card.issue", object_type="card",
+                     object_id=card.serial, province_code=card.province_code,
+                     details={"member_id": member.id, "kid": key.kid,
+                              "batch_job_id": batch_job_id})
+        return IssuedCard(card, code)
+
+    def new_activation_code(self, scope: Scope, serial: str) -> str:
+        """Replace a card's activation code (the old one stops working).
+
+        Raises:
+            NotFound: no such card in scope. Conflict: the card is revoked.
+        """
+        card = self.get(scope, serial)
+        if card.status is CardStatus.REVOKED:
+            raise Conflict("The card is revoked.")
+        code = new_activation_code()
+        card.activation_hash = self.cipher.lookup_hash(code, ACTIVATION_CONTEXT)
+        card.activation_used_at = None
+        audit.record(self.session, actor=self.actor, action="card.activation-code",
+                     object_type="card", object_id=serial, province_code=card.province_code)
+        return code
+
+    # -- reading --------------------------------------------------------------------------
+    def get(self, scope: Scope, serial: str) -> Card:
+        """A card in scope.
+
+        Raises:
+            NotFound: no such card in scope.
+        """
+        card = self.session.scalar(select(Card).where(Card.serial == serial.upper()))
+        if card is None:
+            raise NotFound("No such card.")
+        scope.ensure(card.province_code, card.union_code, "card")
+        return card
+
+    def for_member(self, scope: Scope, member_id: int) -> list[Card]:
+        """A member's cards, newest first."""
+        member = self.member_in_scope(scope, member_id)
+        return list(self.session.scalars(select(Card).where(Card.member_id == member.id)
+                                         .order_by(Card.issued_at.desc(), Card.id.desc())))
+
+    def text(self, card: Card) -> str:
+        """The signed UC1 text (decrypted)."""
+        return self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT)
+
+    def face(self, card: Card) -> render.CardFace:
+        """What the printed card shows."""
+        member = self.session.get(Member, card.member_id)
+        assert member is not None
+        union = self.session.scalar(select(Union).where(Union.code == card.union_code))
+        province = self.session.get(Province, card.province_code)
+        local = VIETNAM
+        return render.CardFace(
+            name=member.full_name, birth_date=member.birth_date,
+            member_number=member.member_number, union_name=union.name if union else card.union_code,
+            province_name=province.name if province else card.province_code,
+            valid_from=card.issued_at.astimezone(local).date(),
+            valid_until=card.expires_at.astimezone(local).date(), serial=card.serial,
+            issuer_name=self.settings.issuer_name, qr_text=self.text(card),
+            sex=member.sex)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def revoke(self, scope: Scope, serial: str, reason: str) -> Card:
+        """Revoke a card for good; the status-list bit is set at once.
+
+        Raises:
+            NotFound, ValidationFailed (unknown reason), Conflict (already revoked).
+        """
+        if reason not in REVOKE_REASONS:
+            raise ValidationFailed.field("reason", f"One of: {', '.join(REVOKE_REASONS)}.")
+        card = self.get(scope, serial)
+        if card.status is CardStatus.REVOKED:
+            raise Conflict("The card is already revoked.")
+        self.lifecycle.revoke(card, reason)
+        return card
+
+    def suspend(self, scope: Scope, serial: str, reason: str) -> Card:
+        """Suspend a card (reversible).
+
+        Raises:
+            NotFound, ValidationFailed, Conflict (not active).
+        """
+        if reason not in SUSPEND_REASONS:
+            raise ValidationFailed.field("reason", f"One of: {', '.join(SUSPEND_REASONS)}.")
+        card = self.get(scope, serial)
+        if card.status is not CardStatus.ACTIVE:
+            raise Conflict(f"Only an active card can be suspended; this one is "
+                           f"{card.status.value}.")
+        self.lifecycle.suspend(card, reason)
+        return card
+
+    def reinstate(self, scope: Scope, serial: str) -> Card:
+        """Lift a suspension.
+
+        Raises:
+            NotFound; Conflict when the card is not suspended or the member is not active.
+        """
+        card = self.get(scope, serial)
+        if card.status is not CardStatus.SUSPENDED:
+            raise Conflict(f"The card is {card.status.value}, not suspended.")
+        member = self.session.get(Member, card.member_id)
+        if member is None or member.status is not MemberStatus.ACTIVE:
+            raise Conflict("The member is not active; reinstate the member first.")
+        self.lifecycle.reinstate(card)
+        return card
