@@ -1,11 +1,18 @@
-"""Bridges from the Flask app to plain services: the data cipher and the acting principal."""
+"""Bridges from the Flask app to plain services: cipher, keys, card desk, acting principal."""
 
 from __future__ import annotations
 
-from flask import current_app
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
 from app.security import current_principal
+
+if TYPE_CHECKING:
+    from app.services.issuance import CardDesk, CardSettings
+    from app.services.keys import KeyStore
 
 
 def data_cipher() -> DataCipher:
@@ -33,3 +40,36 @@ def actor() -> str:
     principal = current_principal()
     assert principal is not None
     return principal.subject
+
+
+def card_settings(config: object) -> "CardSettings":
+    """Card issuing settings from a config mapping."""
+    from app.services.issuance import CardSettings
+
+    get = config.get  # type: ignore[attr-defined]
+    return CardSettings(issuer=str(get("CARD_ISSUER")), issuer_name=str(get("CARD_ISSUER_NAME")),
+                        validity_days=int(get("CARD_VALIDITY_DAYS")),
+                        public_base_url=str(get("PUBLIC_BASE_URL")))
+
+
+def key_store(session: Session, config: object, actor: str) -> "KeyStore":
+    """The key store for a session, with the key passphrase from a config mapping."""
+    from app.services.keys import KeyStore
+
+    return KeyStore(session, str(config.get("KEY_PASSPHRASE")), actor=actor)  # type: ignore[attr-defined]
+
+
+def card_desk_for(app: Flask, session: Session, actor: str) -> "CardDesk":
+    """A card desk outside a request (CLI, jobs)."""
+    from app.services.issuance import CardDesk
+
+    return CardDesk(session, cipher_for_config(app.config), key_store(session, app.config, actor),
+                    card_settings(app.config), actor=actor)
+
+
+def card_desk() -> "CardDesk":
+    """The card desk acting for the caller of this request."""
+    from app.extensions import db
+
+    return card_desk_for(current_app._get_current_object(),  # type: ignore[attr-defined]
+                         db.session, actor())
