@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -104,6 +105,14 @@ def start_or_resume(session: Session, scope: Scope, roster: Roster, *, sha256: s
     Raises:
         JobBusy: the same import is running in another live process.
     """
+    return jobs.retry_busy(session, lambda: _start_or_resume(
+        session, scope, roster, sha256=sha256, file_name=file_name, dry_run=dry_run,
+        batch_size=batch_size, stored_path=stored_path))
+
+
+def _start_or_resume(session: Session, scope: Scope, roster: Roster, *, sha256: str,
+                     file_name: str, dry_run: bool, batch_size: int,
+                     stored_path: str | None) -> tuple[Job, bool]:
     principal = scope.principal
     job = jobs.find_resumable(session, kind=KIND, created_by=principal.subject,
                               fingerprint=fingerprint(sha256, dry_run))
@@ -236,6 +245,7 @@ class RosterImport:
                 self.session.refresh(job)
                 if attempt == MAX_RETRIES - 1:
                     raise
+                time.sleep(0.02 * 2 ** attempt)
                 continue
             counts.update(merged)
             self._seen_pids |= outcome.pid_keys

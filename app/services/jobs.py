@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -20,6 +23,7 @@ from app.services.errors import Conflict, NotFound
 from app.services.scope import Scope
 
 log = logging.getLogger("unioncard.jobs")
+T = TypeVar("T")
 
 #: A runner on another host that has not recorded progress for this long is presumed dead.
 LEASE = timedelta(minutes=5)
@@ -28,6 +32,24 @@ UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
 
 class JobBusy(Conflict):
     """The job is being run by another live process or thread."""
+
+
+def retry_busy(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
+    """Run a short transaction, retrying when SQLite reports the database busy or locked.
+
+    SQLite cannot upgrade a read transaction to a write one after another writer committed; the
+    whole transaction is then rolled back and run again. Other databases simply wait on locks.
+    """
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            session.rollback()
+            text = str(exc.orig).lower() if exc.orig is not None else ""
+            if ("locked" not in text and "busy" not in text) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * 2 ** attempt + random.random() * 0.01)
+    raise AssertionError("unreachable")
 
 
 def create(session: Session, *, kind: str, created_by: str, province_code: str | None,
@@ -112,7 +134,18 @@ def claim(session: Session, job: Job) -> None:
         JobBusy: another live process or thread is running the job.
         Conflict: the job has already succeeded.
     """
-    session.refresh(job, with_for_update=True)  # SQLite: the write below serialises claims
+    job_id = job.id
+
+    def attempt() -> None:
+        # write first: SQLite then holds its write lock before reading (PostgreSQL: row lock)
+        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
+        session.refresh(job)
+        _claim(session, job)
+
+    retry_busy(session, attempt)
+
+
+def _claim(session: Session, job: Job) -> None:
     if job.status is JobStatus.SUCCEEDED:
         raise Conflict("The job has already finished.")
     try:

@@ -1,0 +1,229 @@
+"""Import jobs on a real committed database: background thread, kill and resume, concurrency."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app import migrate
+from app.models import ImportIssue, Job, JobStatus, Member, Role, Union
+from tests.app.roster_fixtures import people, to_csv
+from tests.conftest import PASSWORD, TEST_CONFIG
+
+QUEVO = "CDCS-24-QUEVO1"
+YENPHONG = "CDCS-24-YENPHONG"
+
+
+@pytest.fixture
+def committed(test_databases: Any, make_app: Any, tmp_path: Path) -> Any:
+    """An app on its own migrated, committed database with two unions and an officer."""
+    from app.extensions import db
+    from app.services import accounts
+
+    url = test_databases.new("jobs")
+    migrate.upgrade(url)
+    app = make_app({"DATABASE_URL": url, "IMPORT_DIR": str(tmp_path / "imports")})
+    session = db.new_session(app)
+    session.add_all([Union(code=QUEVO, name="CĐCS Quế Võ 1", province_code="24"),
+                     Union(code=YENPHONG, name="CĐCS Yên Phong", province_code="24")])
+    accounts.create_user(session, username="lan.bn", password=PASSWORD, role=Role.OFFICER,
+                         province_code="24")
+    session.commit()
+    session.close()
+    app.config["TEST_URL"] = url
+    return app
+
+
+def _session(app: Any) -> Any:
+    from app.extensions import db
+
+    return db.new_session(app)
+
+
+def _scope(app: Any) -> Any:
+    from app.services import imports
+
+    session = _session(app)
+    try:
+        return imports.scope_of_account(session, "lan.bn")
+    finally:
+        session.close()
+
+
+def test_api_runs_the_import_in_a_background_thread(committed: Any) -> None:
+    from app.security import token_service
+    from app.services.tokens import Principal
+
+    app = committed
+    scope = _scope(app)
+    with app.app_context():
+        token = token_service().issue(Principal(**{
+            k: getattr(scope.principal, k) for k in
+            ("kind", "id", "role", "province_code", "union_code")})).access_token
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    body = to_csv(people(300, QUEVO)).encode()
+    response = client.post("/api/v1/imports", data={"file": (io.BytesIO(body), "r.csv")},
+                           headers=headers, content_type="multipart/form-data")
+    assert response.status_code == 202
+    location = response.headers["Location"]
+    deadline = time.monotonic() + 30
+    job = response.get_json()
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = client.get(location, headers=headers).get_json()
+    assert job["status"] == "succeeded", job
+    assert job["counts"]["created"] == 300 and job["checkpoint"] == 300
+    assert not (Path(app.config["IMPORT_DIR"]) / job["id"]).exists()  # personal data removed
+
+
+def test_an_interrupted_job_resumes_from_its_checkpoint(committed: Any, tmp_path: Path) -> None:
+    from app.context import cipher_for_config
+    from app.services import imports
+    from app.services.roster import Limits, open_roster
+
+    app = committed
+    rows = people(1000, QUEVO)
+    rows[10]["sex"] = "?"
+    rows[950]["sex"] = "?"
+    path = tmp_path / "r.csv"
+    path.write_text(to_csv(rows), encoding="utf-8")
+    scope, cipher, sha = _scope(app), cipher_for_config(app.config), imports.file_sha256(path)
+
+    class Crash(Exception):
+        pass
+
+    def crash(job: Job) -> None:
+        if job.checkpoint >= 300:
+            raise Crash
+
+    session = _session(app)
+    try:
+        with open_roster(path) as roster:
+            job, resumed = imports.start_or_resume(session, scope, roster, sha256=sha,
+                                                   file_name="r.csv", dry_run=False,
+                                                   batch_size=100)
+        assert not resumed
+        with pytest.raises(Crash):
+            imports.run_job(session, cipher, scope, job, path, Limits(), on_progress=crash)
+        assert job.status is JobStatus.FAILED and job.checkpoint == 300
+        with open_roster(path) as roster:
+            again, resumed = imports.start_or_resume(session, scope, roster, sha256=sha,
+                                                     file_name="r.csv", dry_run=False)
+        assert resumed and again.id == job.id
+        imports.run_job(session, cipher, scope, again, path, Limits())
+        assert again.status is JobStatus.SUCCEEDED
+        assert again.counts == {"total": 1000, "processed": 1000, "created": 998, "updated": 0,
+                                "unchanged": 0, "errors": 2, "warnings": 0}
+        assert session.scalar(select(func.count()).select_from(Member)) == 998
+        assert sorted(session.scalars(select(ImportIssue.row_number))) == [12, 952]
+    finally:
+        session.close()
+
+
+def test_kill_the_cli_mid_import_and_rerun(committed: Any, tmp_path: Path) -> None:
+    """SIGKILL after a batch is committed; the rerun resumes and every valid row is there once."""
+    app = committed
+    rows = people(12_000, QUEVO)
+    invalid = {5, 4_000, 11_999}
+    for index in invalid:
+        rows[index]["birth_date"] = "30/02/1990"
+    path = tmp_path / "big.csv"
+    path.write_text(to_csv(rows), encoding="utf-8")
+    env = {**os.environ, "UNIONCARD_DATABASE_URL": app.config["TEST_URL"],
+           **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()}}
+    command = [sys.executable, "-m", "app", "roster", "import", str(path), "--as", "lan.bn",
+               "--batch-size", "100"]
+    root = Path(__file__).resolve().parents[2]
+    first = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    session = _session(app)
+    killed_at = 0
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and first.poll() is None:
+            checkpoint = session.scalar(select(Job.checkpoint)) or 0
+            session.rollback()
+            if checkpoint >= 200:
+                first.send_signal(signal.SIGKILL)
+                killed_at = checkpoint
+                break
+            time.sleep(0.01)
+        first.communicate(timeout=30)
+        assert 0 < killed_at < len(rows), "the import finished before it could be killed"
+        second = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 0, second.stderr
+        assert "resumed job" in second.stdout and "3 rows with errors" in second.stdout
+        session.expire_all()
+        job = session.scalars(select(Job)).one()
+        assert job.status is JobStatus.SUCCEEDED and job.checkpoint == len(rows)
+        assert job.counts["created"] + job.counts["errors"] == len(rows)
+        assert session.scalar(select(func.count()).select_from(Member)) == len(rows) - 3
+        assert session.scalar(select(func.count(func.distinct(Member.personal_id_hash)))) \
+            == len(rows) - 3
+        assert session.scalar(select(func.count(func.distinct(Member.member_number)))) \
+            == len(rows) - 3
+        assert sorted(session.scalars(select(ImportIssue.row_number))) == \
+            sorted(i + 2 for i in invalid)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+        session.close()
+
+
+def test_parallel_imports_into_one_province_get_unique_member_numbers(
+        committed: Any, tmp_path: Path) -> None:
+    from app.context import cipher_for_config
+    from app.services import imports
+    from app.services.roster import Limits, open_roster
+
+    app = committed
+    scope, cipher = _scope(app), cipher_for_config(app.config)
+    files = []
+    for n, union in enumerate((QUEVO, YENPHONG)):
+        rows = people(1500, union, seed=100 + n)
+        for row in rows:  # distinct people in each file
+            row["personal_id"] = row["personal_id"][:6] + f"{n}{row['personal_id'][7:]}"
+        path = tmp_path / f"r{n}.csv"
+        path.write_text(to_csv(rows), encoding="utf-8")
+        files.append(path)
+    errors: list[BaseException] = []
+
+    def run(path: Path) -> None:
+        session = _session(app)
+        try:
+            with open_roster(path) as roster:
+                job, _ = imports.start_or_resume(
+                    session, scope, roster, sha256=imports.file_sha256(path),
+                    file_name=path.name, dry_run=False, batch_size=100)
+            imports.run_job(session, cipher, scope, job, path, Limits())
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    session = _session(app)
+    try:
+        numbers = list(session.scalars(select(Member.member_number)))
+        assert len(numbers) == 3000 == len(set(numbers))
+        assert sorted(numbers) == [f"24{i:08d}" for i in range(1, 3001)]
+    finally:
+        session.close()
