@@ -131,7 +131,7 @@ def demo() -> None:
 @with_app
 def demo_load(app: Flask) -> None:
     """Load demo data into an empty database (idempotent; refused in production)."""
-    from app.context import cipher_for_config
+    from app.context import card_desk_for, cipher_for_config
     from app.extensions import db as database
     from app.services import demo as demo_service
 
@@ -139,7 +139,8 @@ def demo_load(app: Flask) -> None:
         raise click.ClickException("demo data is for development only (UNIONCARD_ENV=production)")
     session = database.new_session(app)
     with session.begin():
-        report = demo_service.load(session, cipher_for_config(app.config))
+        report = demo_service.load(session, cipher_for_config(app.config),
+                                   card_desk_for(app, session, "demo"))
     for line in report.lines():
         click.echo(line)
 
@@ -214,3 +215,14 @@ def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_pa
                                    f"{str(exc).splitlines()[0]}") from None
     finally:
         session.close()
+
+
+def _add_command_modules() -> None:
+    """Attach the command groups that live in their own modules."""
+    from app.cli_keys import bundle_group, keys_group, verify_command
+
+    for command in (keys_group, bundle_group, verify_command):
+        cli.add_command(command)
+
+
+_add_command_modules()

@@ -13,6 +13,7 @@ from app.security import current_principal
 if TYPE_CHECKING:
     from app.services.issuance import CardDesk, CardSettings
     from app.services.keys import KeyStore
+    from app.services.publication import Publisher
 
 
 def data_cipher() -> DataCipher:
@@ -55,6 +56,7 @@ def card_settings(config: object) -> "CardSettings":
 def key_store(session: Session, config: object, actor: str) -> "KeyStore":
     """The key store for a session, with the key passphrase from a config mapping."""
     from app.services.keys import KeyStore
+    from app.services.publication import Publisher
 
     return KeyStore(session, str(config.get("KEY_PASSPHRASE")), actor=actor)  # type: ignore[attr-defined]
 
@@ -73,3 +75,11 @@ def card_desk() -> "CardDesk":
 
     return card_desk_for(current_app._get_current_object(),  # type: ignore[attr-defined]
                          db.session, actor())
+
+
+def publisher_for(app: Flask, session: Session) -> "Publisher":
+    """The publisher of JWKS, status lists and trust bundle."""
+    from app.services.publication import Publisher
+
+    return Publisher(session, key_store(session, app.config, "system"),
+                     base_url=str(app.config["PUBLIC_BASE_URL"]))

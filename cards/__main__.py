@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cards.errors import CardError
+from cards.scan import ScanError, read_qr_image
 from cards.trust import load_bundle
 from cards.verify import Verification, verify
 
 EXIT_VALID, EXIT_NOT_VALID, EXIT_USAGE = 0, 1, 2
-_MAX_IMAGE_PIXELS = 40_000_000
 
 
 class UsageError(Exception):
@@ -45,20 +45,9 @@ def _parse_time(value: str | None) -> datetime:
 
 def _text_from_image(path: str) -> str:
     try:
-        import zxingcpp
-        from PIL import Image
-    except ImportError as e:
-        raise UsageError("--image needs zxing-cpp and Pillow: pip install zxing-cpp pillow") from e
-    Image.MAX_IMAGE_PIXELS = _MAX_IMAGE_PIXELS
-    try:
-        with Image.open(path) as image:
-            results = zxingcpp.read_barcodes(image.convert("RGB"))
-    except (OSError, Image.DecompressionBombError) as e:
-        raise UsageError(f"cannot read image {path}: {e}") from e
-    texts = [r.text for r in results if r.text]
-    if not texts:
-        raise UsageError(f"no QR code found in {path}")
-    return texts[0]
+        return read_qr_image(path)
+    except ScanError as e:
+        raise UsageError(str(e)) from e
 
 
 def _print(result: Verification, as_json: bool) -> None:

@@ -9,7 +9,7 @@ def register(api: Api) -> None:
     """Register every API blueprint."""
     from app.api import auth, members, system, unions, users
     from app.api import imports as roster_imports
-    from app.api import jobs
+    from app.api import cards, jobs, publication
 
     api.register_blueprint(system.blp)
     api.register_blueprint(auth.blp)
@@ -18,3 +18,5 @@ def register(api: Api) -> None:
     api.register_blueprint(members.blp)
     api.register_blueprint(roster_imports.blp)
     api.register_blueprint(jobs.blp)
+    api.register_blueprint(cards.blp)
+    api.register_blueprint(publication.blp)

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
-from app.models import Role, Union, User
+from app.models import Card, CardStatus, Member, MemberStatus, Role, Union, User
 from app.services import accounts, identity
+from app.services.issuance import CardDesk
 from app.services.members import MemberRegistry
 from app.services.scope import Scope
 from app.services.tokens import Principal
@@ -99,8 +100,9 @@ class DemoReport:
         return out
 
 
-def load(session: Session, cipher: DataCipher) -> DemoReport:
-    """Add whatever demo data is missing; safe to run again."""
+def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> DemoReport:
+    """Add whatever demo data is missing (with ``desk``: keys and a card for every active
+    member without one); safe to run again."""
     report = DemoReport()
     new_unions = 0
     for spec in DEMO_UNIONS:
@@ -127,4 +129,14 @@ def load(session: Session, cipher: DataCipher) -> DemoReport:
             new_members += 1
     if new_members:
         report.created.append(f"{new_members} members")
+    if desk is not None:
+        desk.keys.root_key()  # the root that signs the trust bundle, so scanners can pin it
+        issued = 0
+        live = select(Card.member_id).where(Card.status != CardStatus.REVOKED)
+        for member in session.scalars(select(Member).where(
+                Member.status == MemberStatus.ACTIVE, Member.id.not_in(live))):
+            desk.issue_for(member)
+            issued += 1
+        if issued:
+            report.created.append(f"{issued} cards")
     return report

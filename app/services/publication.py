@@ -1,0 +1,109 @@
+"""What offline scanners need, published: JWKS, signed status lists, the signed trust bundle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy.orm import Session
+
+import cards
+from app.services.clock import now as utc_now
+from app.services.errors import NotFound
+from app.services.keys import KeyStore, publication_version
+from app.services.status_lists import StatusLists
+
+STATUS_LIST_TTL = timedelta(days=1)
+W3C_CONTEXT = ["https://www.w3.org/ns/credentials/v2"]
+_bundle_cache: dict[tuple[str, int], str] = {}  # (root kid, version) -> signed bundle
+_bundle_lock = threading.Lock()
+
+
+def etag_of(body: str | bytes) -> str:
+    """A strong ETag value (unquoted) for a body."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class Publisher:
+    """Builds the public documents from the stored keys and status lists."""
+
+    def __init__(self, session: Session, keys: KeyStore, *, base_url: str,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.session = session
+        self.keys = keys
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.lists = StatusLists(session)
+
+    def jwks(self) -> dict[str, Any]:
+        """Every card key a verifier should accept now (revoked keys are left out)."""
+        keys = [k.to_jwk() for k in self.keys.verification_keys() if not k.revoked]
+        for jwk in keys:
+            jwk.pop("status", None)
+        return {"keys": keys}
+
+    def root_jwk(self) -> dict[str, str]:
+        """The public root key that scanners pin to check trust bundles and status lists."""
+        return self.keys.root_key().public_jwk()
+
+    def status_list_jwt(self, list_id: int, purpose: str) -> tuple[str, int]:
+        """A status list as a W3C BitstringStatusListCredential JWT signed by the root key;
+        with the list's version (for ETags).
+
+        Raises:
+            NotFound: no such list.
+        """
+        record = self.lists._records(list_id).get(purpose)
+        if record is None:
+            raise NotFound(f"No status list {list_id} for {purpose}.")
+        bits = cards.StatusList.from_bytes(list_id, purpose, record.bits)  # type: ignore[arg-type]
+        now = self.clock().replace(microsecond=0)
+        url = f"{self.base_url}/api/v1/status-lists/{list_id}?purpose={purpose}"
+        claims = {
+            "iss": self.base_url, "sub": url, "iat": int(now.timestamp()),
+            "exp": int((now + STATUS_LIST_TTL).timestamp()),
+            "vc": {
+                "@context": W3C_CONTEXT,
+                "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+                "id": url, "issuer": self.base_url, "validFrom": now.isoformat(),
+                "credentialSubject": {"id": f"{url}#list", "type": "BitstringStatusList",
+                                      "statusPurpose": purpose, "encodedList": bits.encode()},
+            },
+        }
+        root = self.keys.root_key()
+        token = jwt.encode(claims, root.private_key, algorithm="ES256",
+                           headers={"kid": root.kid, "typ": "vc+jwt"})
+        return token, record.version
+
+    def trust_bundle(self) -> tuple[str, int]:
+        """The signed trust bundle (keys with status, every status list, version counter);
+        built once per version and process."""
+        version = publication_version(self.session)
+        root = self.keys.root_key()
+        with _bundle_lock:
+            cached = _bundle_cache.get((root.kid, version))
+        if cached is not None:
+            return cached, version
+        text = cards.build_bundle(keys=self.keys.verification_keys(),
+                                  status_lists=self.lists.all(), version=version,
+                                  now=self.clock(), root_key=root)
+        with _bundle_lock:
+            _bundle_cache.clear()
+            _bundle_cache[(root.kid, version)] = text
+        return text, version
+
+    def live_trust(self) -> cards.KeyRing:
+        """The current state as a trust source for online verification."""
+        lists = {(sl.list_id, sl.purpose): sl for sl in self.lists.all()}
+        return cards.KeyRing(self.keys.verification_keys(), status_lists=lists)
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys (stable bodies give stable ETags)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
