@@ -223,6 +223,8 @@ def _add_command_modules() -> None:
 
     for command in (keys_group, bundle_group, verify_command):
         cli.add_command(command)
+    from app.cli_cards import cards_group
+    cli.add_command(cards_group)
 
 
 _add_command_modules()
