@@ -55,7 +55,8 @@ class KeyStore:
         self.session.flush()
         with _cache_lock:
             _cache[key.kid] = key
-        bump_publication(self.session)
+        if purpose == CARD:  # the root key is pinned by scanners, not published in the bundle
+            bump_publication(self.session)
         audit.record(self.session, actor=self.actor, action=f"key.{purpose}.generate",
                      object_type="key", object_id=key.kid, details={"issuer": issuer})
         return record
@@ -102,6 +103,7 @@ class KeyStore:
             NotFound: no such key. Conflict: already revoked.
         """
         record = self.get(kid)
+        kid = record.kid
         if record.status is KeyStatus.REVOKED:
             raise Conflict("The key is already revoked.")
         record.status = KeyStatus.REVOKED

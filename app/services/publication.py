@@ -84,8 +84,8 @@ class Publisher:
     def trust_bundle(self) -> tuple[str, int]:
         """The signed trust bundle (keys with status, every status list, version counter);
         built once per version and process."""
-        version = publication_version(self.session)
         root = self.keys.root_key()
+        version = publication_version(self.session)
         with _bundle_lock:
             cached = _bundle_cache.get((root.kid, version))
         if cached is not None:
