@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -228,6 +228,10 @@ class RosterImport:
                 # first statement writes: SQLite then takes its write lock before reading
                 self.session.execute(update(Job).where(Job.id == job.id)
                                      .values(updated_at=utcnow()))
+                if self.session.get_bind().dialect.name == "postgresql":
+                    # psycopg prepares repeated statements; a generic plan made while the table
+                    # was small (or empty) would scan it for every batch's IN (...) lookup
+                    self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
                 outcome = self._evaluate(rows, today)
                 if not dry_run:
                     self._write(outcome)
