@@ -9,7 +9,7 @@ def register(api: Api) -> None:
     """Register every API blueprint."""
     from app.api import auth, members, system, unions, users
     from app.api import imports as roster_imports
-    from app.api import card_batches, cards, jobs, publication
+    from app.api import admin, card_batches, cards, jobs, publication
 
     api.register_blueprint(system.blp)
     api.register_blueprint(auth.blp)
@@ -20,4 +20,5 @@ def register(api: Api) -> None:
     api.register_blueprint(jobs.blp)
     api.register_blueprint(cards.blp)
     api.register_blueprint(publication.blp)
+    api.register_blueprint(admin.blp)
     api.register_blueprint(card_batches.blp)

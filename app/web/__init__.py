@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, render_template, send_from_directory
+from flask import Blueprint, Flask, abort, current_app, render_template, send_from_directory
 
 from app.problems import PROBLEM_TYPES
 
@@ -32,6 +32,28 @@ def problem_type(slug: str) -> Any:
     if problem is None:
         abort(404)
     return render_template("problems.html", problems=[problem])
+
+
+@bp.get("/v/<serial>")
+def card_status_page(serial: str) -> Any:
+    """Where a phone lands from the card's NFC link: the card's status, nothing personal."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Card
+
+    card = db.session.scalar(select(Card).where(Card.serial == serial.upper()[:32]))
+    if card is None:
+        abort(404)
+    status = card.status.value
+    if status == "active" and card.expires_at <= datetime.now(timezone.utc):
+        status = "expired"
+    response = current_app.make_response(render_template("card_status.html", card=card,
+                                                         status=status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/docs/assets/<path:filename>")
