@@ -249,3 +249,27 @@ def test_upload_needs_multipart_a_file_and_an_officer(client: FlaskClient,
     assert response.status_code == 422
     assert client.post("/api/v1/imports", data={"file": (io.BytesIO(b"x"), "r.csv")},
                        content_type="multipart/form-data").status_code == 401
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["roster-template.csv", "roster-template.xlsx"])
+def test_documented_templates_have_every_column(name: str) -> None:
+    from app.services.roster import RosterInvalid, open_roster
+
+    with pytest.raises(RosterInvalid, match="no data rows"):  # headers accepted, no rows yet
+        open_roster(ROOT / "docs" / name)
+
+
+@pytest.mark.parametrize(("role", "created", "errors"), [("admin", 30, 3), ("officer", 22, 11)])
+def test_the_shipped_sample_roster(client: FlaskClient, factory: Any, role: str,
+                                   created: int, errors: int) -> None:
+    user = factory.user(role, province="24")
+    data = (ROOT / "samples" / "roster-bac-ninh.csv").read_bytes()
+    job = upload(client, factory.headers(user), data, name="roster-bac-ninh.csv").get_json()
+    assert (job["counts"]["created"], job["counts"]["errors"]) == (created, errors)
+    report = client.get(f"/api/v1/jobs/{job['id']}/report",
+                        headers=factory.headers(user)).get_json()["items"]
+    invalid = {(i["row"], i["column"]) for i in report if i["row"] in (29, 30, 31)}
+    assert invalid == {(29, "Số CCCD"), (30, "Ngày sinh"), (31, "Số CCCD")}
