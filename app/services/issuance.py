@@ -27,6 +27,7 @@ UC1_CONTEXT = "card.uc1"
 ACTIVATION_CONTEXT = "card.activation"
 REVOKE_REASONS = ("lost", "stolen", "left-union", "data-error", "key-compromise", "superseded")
 SUSPEND_REASONS = ("lost", "member-suspended", "investigation", "other")
+SEX_LABELS = {"M": "Nam", "F": "Nữ"}
 _ACTIVATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
@@ -189,7 +190,7 @@ class CardDesk:
             valid_from=card.issued_at.astimezone(local).date(),
             valid_until=card.expires_at.astimezone(local).date(), serial=card.serial,
             issuer_name=self.settings.issuer_name, qr_text=self.text(card),
-            sex=member.sex)
+            sex=SEX_LABELS.get(member.sex, member.sex))
 
     # -- lifecycle ------------------------------------------------------------------------
     def revoke(self, scope: Scope, serial: str, reason: str) -> Card:

@@ -186,3 +186,13 @@ def test_scope_isolation_on_every_card_endpoint(client, world, factory) -> None:
         assert response.status_code == 404, (method, path, response.status_code)
     card = client.get(f"/api/v1/cards/{serial}", headers=world["headers"]).get_json()
     assert card["status"] == "active"
+
+
+def test_printed_card_shows_sex_in_vietnamese(app, session, world) -> None:
+    from tests.app.cards_helpers import desk
+
+    card_desk = desk(app, session)
+    issued = card_desk.issue_for(world["yen"])
+    face = card_desk.face(issued.card)
+    assert (face.sex, face.name, face.province_name) == ("Nữ", "Nguyễn Thị Kim Yến", "Bắc Ninh")
+    assert face.union_name == "CĐCS Công ty TNHH Điện tử Quế Võ"
