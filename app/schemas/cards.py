@@ -10,7 +10,7 @@ DOWNLOADS = ("qr.png", "qr.svg", "card.png", "card-back.png", "card.pdf", "nfc.n
 
 
 def _links(card: object) -> dict[str, str]:
-    serial = getattr(card, "serial")
+    serial = card.serial  # type: ignore[attr-defined]
     return {name: f"/api/v1/cards/{serial}/{name}" for name in DOWNLOADS}
 
 

@@ -10,7 +10,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.models import AuditEntry, Member
-from tests.conftest import make_cccd
 
 
 @pytest.fixture
