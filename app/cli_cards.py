@@ -44,7 +44,7 @@ def cards_group() -> None:
               help="The staff account whose scope applies (administrators: national).")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=200, show_default=True,
               help="Members per transaction (the checkpoint advances after each).")
-@click.option("--sheet-cards", type=click.IntRange(10, 2000), default=200, show_default=True,
+@click.option("--sheet-cards", type=click.IntRange(10, 2000), default=100, show_default=True,
               help="Cards per print-sheet PDF (10 cards per A4 page pair).")
 @click.option("--workers", type=click.IntRange(0, 32), default=2, show_default=True,
               help="Processes rendering cards and sheets (0: in this process).")

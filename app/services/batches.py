@@ -51,7 +51,9 @@ from cards.render import CardFace
 KIND = "card-batch"
 COUNT_KEYS = ("total", "processed", "issued", "skipped", "failed")
 DEFAULT_BATCH_SIZE = 200
-DEFAULT_SHEET_CARDS = 200  # 40 A4 pages (fronts and backs) per PDF file
+DEFAULT_SHEET_CARDS = 100  # 20 A4 pages (fronts and backs), ~20 MB per PDF file
+#: Render workers are replaced after this many sheets, so their heaps cannot creep up.
+TASKS_PER_WORKER = 20
 DEFAULT_WORKERS = 2
 LETTERS_CONTEXT = "batch.letters"
 LETTERS_FILE = "letters.csv.enc"
@@ -213,8 +215,9 @@ class CardBatch:
         counts = {k: int(job.counts.get(k, 0)) for k in COUNT_KEYS}
         job_cards = self._card_count(job)
         if self.workers:
-            self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(  # spawn: safe from a threaded web process
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                max_tasks_per_child=TASKS_PER_WORKER)
         try:
             while True:
                 ids = list(self.session.scalars(

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Card, CardStatus, Member, MemberStatus
+from app.models import Card, CardStatus, MemberStatus
 
 pytestmark = pytest.mark.usefixtures("sync_batches")
 
@@ -192,7 +192,7 @@ def test_sheet_pdf_places_the_card_pngs_pixel_for_pixel() -> None:
     assert (count, pages) == (11, 4) and pdf_pages(data) == 4
     data, count, pages = batch_sheets.sheet_pdf([face])
     assert (count, pages) == (1, 2)
-    streams = re.findall(rb"/Subtype /Image.*?stream\n(.*?)\nendstream", data, re.S)
+    streams = re.findall(rb"/Subtype /Image.*?stream\n(.*?)\nendstream", data, re.DOTALL)
     images = render_card(face, make_qr(face.qr_text))
     for side, stream in ((images.front, streams[0]), (images.back, streams[1])):
         raw, stride = side.tobytes(), side.size[0] * 3
