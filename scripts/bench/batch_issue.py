@@ -2,6 +2,7 @@
 card PNGs, A4 print sheets and the encrypted letters — on SQLite, and on PostgreSQL too.
 
     .venv/bin/python scripts/bench/batch_issue.py [--members N] [--workers 2] [--batch-size 200]
+                                                  [--sheet-cards 100] [--only sqlite|postgresql]
     UNIONCARD_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test  (also PostgreSQL)
 
 Target (issue 5): at least 40 cards/s on the 2-core machine, memory flat.
@@ -156,12 +157,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=batches.DEFAULT_WORKERS)
     parser.add_argument("--batch-size", type=int, default=batches.DEFAULT_BATCH_SIZE)
     parser.add_argument("--sheet-cards", type=int, default=batches.DEFAULT_SHEET_CARDS)
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
     options = (args.members, args.workers, args.batch_size, args.sheet_cards)
-    with fresh_database(None, "batch") as url:
-        run(url, "SQLite", *options)
+    if args.only != "postgresql":
+        with fresh_database(None, "batch") as url:
+            run(url, "SQLite", *options)
     pg = os.environ.get("UNIONCARD_BENCH_PG_URL")
-    if pg:
+    if pg and args.only != "sqlite":
         with fresh_database(pg, "batch") as url:
             run(url, "PostgreSQL", *options)
 
