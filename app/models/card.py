@@ -76,6 +76,7 @@ class Card(Base):
         Index("ix_cards_member_id_status", "member_id", "status"),
         Index("ix_cards_province_code_issued_at", "province_code", "issued_at"),
         Index("ix_cards_kid", "kid"),
+        Index("ix_cards_batch_job_id", "batch_job_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -178,7 +178,7 @@ def test_sheet_pdf_places_the_card_pngs_pixel_for_pixel() -> None:
     import zlib
     from datetime import date
 
-    from app.services import batch_sheets
+    from cards import print_sheets as batch_sheets
     from cards.qr import make_qr
     from cards.render import CardFace, render_card
 
