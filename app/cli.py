@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -40,6 +41,24 @@ def with_app(func: F) -> F:
                 raise click.ClickException(details or exc.detail) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def cli_session(app: Flask) -> Iterator[Any]:
+    """A database session for a command; database errors become one-line messages."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.extensions import db as database
+
+    session = database.new_session(app)
+    try:
+        yield session
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise click.ClickException(f"database error: {type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0]}") from None
+    finally:
+        session.close()
 
 
 @click.group()
@@ -174,14 +193,10 @@ def roster() -> None:
 def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_path: str | None,
                   batch_size: int) -> None:
     """Import (or with --dry-run, check) the roster at PATH; rerun it to resume."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from app.context import cipher_for_config
-    from app.extensions import db as database
     from app.services import imports
 
-    session = database.new_session(app)
-    try:
+    with cli_session(app) as session:
         scope = imports.scope_of_account(session, username)
         limits = imports.limits_from(app.config)
         with imports.open_roster(path, limits) as checked:
@@ -209,12 +224,6 @@ def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_pa
             line += ("; rows with errors were skipped: see " +
                      (report_path or "the report (--report OUT.csv)"))
         click.echo(line)
-    except SQLAlchemyError as exc:
-        session.rollback()
-        raise click.ClickException(f"database error: {type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0]}") from None
-    finally:
-        session.close()
 
 
 def _add_command_modules() -> None:

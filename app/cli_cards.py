@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask
 
+from app.cli import cli_session as _session
 from app.cli import with_app
-
-
-@contextmanager
-def _session(app: Flask) -> Iterator[Any]:
-    """A session; database errors become one-line messages."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from app.extensions import db
-
-    session = db.new_session(app)
-    try:
-        yield session
-    except SQLAlchemyError as exc:
-        session.rollback()
-        raise click.ClickException(f"database error: {type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0]}") from None
-    finally:
-        session.close()
 
 
 @click.group("cards")

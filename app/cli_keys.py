@@ -10,13 +10,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from app.cli import with_app
-
-
-def _session(app: Flask):  # type: ignore[no-untyped-def]
-    from app.extensions import db
-
-    return db.new_session(app)
+from app.cli import cli_session, with_app
 
 
 @click.group("keys")
@@ -33,8 +27,7 @@ def keys_generate(app: Flask, issuer: str | None, root: bool) -> None:
     from app.context import key_store
     from app.services.keys import CARD, ROOT, ROOT_ISSUER
 
-    session = _session(app)
-    with session.begin():
+    with cli_session(app) as session, session.begin():
         store = key_store(session, app.config, "cli")
         record = store.generate(ROOT_ISSUER if root else issuer or app.config["CARD_ISSUER"],
                                 ROOT if root else CARD)
@@ -51,8 +44,7 @@ def keys_rotate(app: Flask, issuer: str | None) -> None:
     """Make a new active key; the old one keeps verifying its cards until they expire."""
     from app.context import key_store
 
-    session = _session(app)
-    with session.begin():
+    with cli_session(app) as session, session.begin():
         new, old = key_store(session, app.config, "cli").rotate(
             issuer or app.config["CARD_ISSUER"])
         click.echo(f"active key {new.kid}" + (f"; retired {old.kid}" if old else ""))
@@ -64,8 +56,7 @@ def keys_list(app: Flask) -> None:
     """List every key with its status."""
     from app.context import key_store
 
-    session = _session(app)
-    with session.begin():
+    with cli_session(app) as session, session.begin():
         store = key_store(session, app.config, "cli")
         for record in store.list():
             last = store.last_expiry(record.kid)
@@ -85,8 +76,7 @@ def keys_revoke(app: Flask, kid: str, reason: str, yes: bool) -> None:
 
     if not yes:
         click.confirm(f"Revoke key {kid} and every card it signed?", abort=True)
-    session = _session(app)
-    with session.begin():
+    with cli_session(app) as session, session.begin():
         record, count = key_store(session, app.config, "cli").revoke(kid, reason)
         click.echo(f"revoked key {record.kid}; {count} cards revoked (key-compromise)")
 
@@ -105,8 +95,7 @@ def bundle_export(app: Flask, path: Path, root_out: Path | None) -> None:
     """Write the current trust bundle (JWS) to PATH."""
     from app.context import publisher_for
 
-    session = _session(app)
-    with session.begin():
+    with cli_session(app) as session, session.begin():
         publisher = publisher_for(app, session)
         text, version = publisher.trust_bundle()
         root = publisher.root_jwk()
@@ -144,8 +133,7 @@ def verify_command(app: Flask, text: str | None, image: Path | None, at: str | N
         raise click.UsageError(f"--at {at!r} is not an ISO-8601 time") from None
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    session = _session(app)
-    with session.begin():
+    with cli_session(app) as session, session.begin():
         result = cards.verify(text or "", publisher_for(app, session).live_trust(), now=now)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, sort_keys=True, default=str))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
@@ -43,7 +44,7 @@ def actor() -> str:
     return principal.subject
 
 
-def card_settings(config: object) -> "CardSettings":
+def card_settings(config: object) -> CardSettings:
     """Card issuing settings from a config mapping."""
     from app.services.issuance import CardSettings
 
@@ -53,7 +54,7 @@ def card_settings(config: object) -> "CardSettings":
                         public_base_url=str(get("PUBLIC_BASE_URL")))
 
 
-def key_store(session: Session, config: object, actor: str) -> "KeyStore":
+def key_store(session: Session, config: object, actor: str) -> KeyStore:
     """The key store for a session, with the key passphrase from a config mapping."""
     from app.services.keys import KeyStore
     from app.services.publication import Publisher
@@ -61,7 +62,7 @@ def key_store(session: Session, config: object, actor: str) -> "KeyStore":
     return KeyStore(session, str(config.get("KEY_PASSPHRASE")), actor=actor)  # type: ignore[attr-defined]
 
 
-def card_desk_for(app: Flask, session: Session, actor: str) -> "CardDesk":
+def card_desk_for(app: Flask, session: Session, actor: str) -> CardDesk:
     """A card desk outside a request (CLI, jobs)."""
     from app.services.issuance import CardDesk
 
@@ -69,7 +70,7 @@ def card_desk_for(app: Flask, session: Session, actor: str) -> "CardDesk":
                     card_settings(app.config), actor=actor)
 
 
-def card_desk() -> "CardDesk":
+def card_desk() -> CardDesk:
     """The card desk acting for the caller of this request."""
     from app.extensions import db
 
@@ -77,9 +78,26 @@ def card_desk() -> "CardDesk":
                          db.session, actor())
 
 
-def publisher_for(app: Flask, session: Session) -> "Publisher":
+def publisher_for(app: Flask, session: Session) -> Publisher:
     """The publisher of JWKS, status lists and trust bundle."""
     from app.services.publication import Publisher
 
     return Publisher(session, key_store(session, app.config, "system"),
                      base_url=str(app.config["PUBLIC_BASE_URL"]))
+
+
+def launch_job(job_id: str, work: Callable[[Session, str], None]) -> None:
+    """Run a job's work in a background thread with its own session (``JOBS_SYNC``: inside
+    the request, for tests)."""
+    from app.extensions import db
+    from app.services import jobs
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("JOBS_SYNC"):
+        session = db.new_session(app)
+        try:
+            work(session, job_id)
+        finally:
+            session.close()
+    else:
+        jobs.run_in_thread(lambda: db.new_session(app), job_id, work)

@@ -9,13 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from app.context import card_desk_for, data_cipher
+from app.context import card_desk_for, data_cipher, launch_job
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import Job
 from app.schemas.card_batches import CardBatchJobSchema, SheetListSchema, StartCardBatchSchema
 from app.security import BEARER, current_scope, requires
-from app.services import batches, jobs
+from app.services import batches
 from app.services.scope import Scope
 
 blp = Blueprint("card_batches", __name__, url_prefix="/api/v1/card-batches",
@@ -69,14 +69,7 @@ class CardBatches(MethodView):
                                        batches.DEFAULT_SHEET_CARDS)))
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         work = _work(app, scope)
-        if config.get("JOBS_SYNC"):  # tests: run in the request, answer when it is done
-            session = db.new_session(app)
-            try:
-                work(session, job.id)
-            finally:
-                session.close()
-        else:
-            jobs.run_in_thread(lambda: db.new_session(app), job.id, work)
+        launch_job(job.id, work)
         db.session.expire_all()
         return db.session.get(Job, job.id), 202, {"Location": f"/api/v1/jobs/{job.id}"}
 

@@ -12,14 +12,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from app.context import data_cipher
+from app.context import data_cipher, launch_job
 from app.errors import ProblemSchema, field_errors
 from app.extensions import db
 from app.models import Job
 from app.requests import accepts
 from app.schemas.imports import ImportFormSchema, ImportUploadSchema, JobSchema
 from app.security import BEARER, current_scope, requires
-from app.services import imports, jobs
+from app.services import imports
 from app.services.errors import ValidationFailed
 from app.services.roster import Limits, RosterInvalid, open_roster
 from app.services.scope import Scope
@@ -99,14 +99,6 @@ class Imports(MethodView):
         stored = directory / job.id
         os.replace(path, stored)
         work = _work(scope, stored, limits)
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        if config.get("JOBS_SYNC"):  # tests: run in the request, answer when it is done
-            session = db.new_session(app)
-            try:
-                work(session, job.id)
-            finally:
-                session.close()
-        else:
-            jobs.run_in_thread(lambda: db.new_session(app), job.id, work)
+        launch_job(job.id, work)
         db.session.expire_all()
         return db.session.get(Job, job.id), 202, {"Location": f"/api/v1/jobs/{job.id}"}
