@@ -57,7 +57,6 @@ def card_settings(config: object) -> CardSettings:
 def key_store(session: Session, config: object, actor: str) -> KeyStore:
     """The key store for a session, with the key passphrase from a config mapping."""
     from app.services.keys import KeyStore
-    from app.services.publication import Publisher
 
     return KeyStore(session, str(config.get("KEY_PASSPHRASE")), actor=actor)  # type: ignore[attr-defined]
 
