@@ -5,6 +5,15 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in routes: only values a BIGINT column can hold (larger ones are 404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -20,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.extensions import api, db, limiter
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = DatabaseIdConverter
     load_config(app, config)
     requests.configure_logging(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

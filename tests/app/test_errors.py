@@ -185,3 +185,12 @@ def test_access_log_is_one_json_line_without_secrets(client: FlaskClient, caplog
     record = json.loads(lines[0])
     assert record["request_id"] == "log-test-1" and record["status"] == 401
     assert "hunter2" not in lines[0] and "001234567890" not in lines[0]
+
+
+def test_ids_too_large_for_the_database_are_404_not_500(client: FlaskClient, factory) -> None:
+    """Regression (found by schemathesis): an id beyond 64 bits overflowed the driver."""
+    headers = factory.headers(factory.user("admin"))
+    for path in ("/api/v1/users/74892932392998007949020364800",
+                 "/api/v1/members/9223372036854775808", "/api/v1/members/99999999999999999999/cards"):
+        assert_problem(client.get(path, headers=headers), 404, "not-found")
+    assert client.get("/api/v1/members/9223372036854775807", headers=headers).status_code == 404
