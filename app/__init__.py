@@ -9,10 +9,10 @@ from werkzeug.routing import IntegerConverter
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """``<int:...>`` in routes: only values a BIGINT column can hold (larger ones are 404)."""
+    """``<int:...>`` in routes: only values an INTEGER key column can hold (others are 404)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
 
 
