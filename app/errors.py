@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http
 import logging
 from typing import Any
 
@@ -109,6 +110,21 @@ class ProblemApi(Api):  # type: ignore[misc]
     """flask-smorest's Api whose errors are RFC 9457 problem details."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """Document the shared error responses (e.g. 422 of every argument schema) with
+        the media type they are served as."""
+        from flask_smorest.utils import prepare_response
+
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         """Map any HTTPException (including unhandled errors wrapped as 500) to a problem."""

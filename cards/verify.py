@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cards import cose
-from cards.b64 import b64url_encode
 import cbor2
 
+from cards import cose
+from cards.b64 import b64url_encode
 from cards.claims import CANONICAL_KEY_ORDER, CardClaims
 from cards.cwt import check_times, loads_strict
 from cards.encoding import PREFIX, decode_text

@@ -168,8 +168,8 @@ class Factory:
     def member(self, union: Any, **fields: Any) -> Any:
         from datetime import date
 
-        from app.crypto import DataCipher
         from app.config import decode_data_key
+        from app.crypto import DataCipher
         from app.services.members import MemberRegistry
         from app.services.scope import Scope
         from app.services.tokens import Principal

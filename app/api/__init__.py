@@ -7,9 +7,19 @@ from flask_smorest import Api
 
 def register(api: Api) -> None:
     """Register every API blueprint."""
-    from app.api import auth, members, system, unions, users
+    from app.api import (
+        admin,
+        auth,
+        card_batches,
+        cards,
+        jobs,
+        members,
+        publication,
+        system,
+        unions,
+        users,
+    )
     from app.api import imports as roster_imports
-    from app.api import admin, card_batches, cards, jobs, publication
 
     api.register_blueprint(system.blp)
     api.register_blueprint(auth.blp)

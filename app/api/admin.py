@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
+from app.api.blueprint import Blueprint
 from app.context import key_store
 from app.errors import ProblemSchema
 from app.extensions import db

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.errors import ProblemSchema
 from app.extensions import db, limiter
 from app.requests import accepts

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Response, current_app, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
+from app.api.blueprint import Blueprint
 from app.context import card_desk_for, data_cipher, launch_job
 from app.errors import ProblemSchema
 from app.extensions import db

@@ -6,13 +6,18 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.context import card_desk
 from app.errors import ProblemSchema
 from app.extensions import db
-from app.schemas.cards import (ActivationCodeSchema, CardSchema, IssuedCardSchema, RevokeSchema,
-                               SuspendSchema)
+from app.schemas.cards import (
+    ActivationCodeSchema,
+    CardSchema,
+    IssuedCardSchema,
+    RevokeSchema,
+    SuspendSchema,
+)
 from app.security import BEARER, current_scope, requires
 from app.services.errors import NotFound
 from cards import nfc, qr, render

@@ -9,9 +9,9 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
+from app.api.blueprint import Blueprint
 from app.context import data_cipher, launch_job
 from app.errors import ProblemSchema, field_errors
 from app.extensions import db

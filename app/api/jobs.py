@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import Job

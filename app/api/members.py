@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.context import actor, data_cipher
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import MemberStatus
-from app.schemas.members import (CreateMemberSchema, MemberPageSchema, MemberQueryArgsSchema,
-                                 MemberSchema, MemberStatusSchema, MemberWithWarningsSchema,
-                                 PersonalIdSchema, RevealSchema, UpdateMemberSchema)
+from app.schemas.members import (
+    CreateMemberSchema,
+    MemberPageSchema,
+    MemberQueryArgsSchema,
+    MemberSchema,
+    MemberStatusSchema,
+    MemberWithWarningsSchema,
+    PersonalIdSchema,
+    RevealSchema,
+    UpdateMemberSchema,
+)
 from app.security import BEARER, current_scope, requires
 from app.services.members import MemberRegistry, SearchFilters
 

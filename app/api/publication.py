@@ -7,8 +7,8 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.context import publisher_for
 from app.errors import ProblemSchema
 from app.extensions import db

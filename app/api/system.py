@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import migrate
+from app.api.blueprint import Blueprint
 from app.errors import ProblemSchema, problem_response
 from app.extensions import db
 from app.problems import PROBLEM_TYPES

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.errors import ProblemSchema
 from app.extensions import db
-from app.schemas.unions import (CreateUnionSchema, UnionPageSchema, UnionQueryArgsSchema,
-                                UnionSchema, UpdateUnionSchema)
+from app.schemas.unions import (
+    CreateUnionSchema,
+    UnionPageSchema,
+    UnionQueryArgsSchema,
+    UnionSchema,
+    UpdateUnionSchema,
+)
 from app.security import BEARER, current_scope, requires
 from app.services import unions
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from app.api.blueprint import Blueprint
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import Role, User

@@ -1,8 +1,14 @@
 """SQLAlchemy models, one module per aggregate; importing this package registers them all."""
 
 from app.models.audit import AuditEntry
-from app.models.card import (Card, CardStatus, KeyStatus, Publication, SigningKeyRecord,
-                             StatusListRecord)
+from app.models.card import (
+                             Card,
+                             CardStatus,
+                             KeyStatus,
+                             Publication,
+                             SigningKeyRecord,
+                             StatusListRecord,
+)
 from app.models.imports import ImportIssue
 from app.models.job import Job, JobStatus
 from app.models.member import Member, MemberNumberSequence, MemberStatus

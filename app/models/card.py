@@ -6,8 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Enum, ForeignKey, Index, LargeBinary, String,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow

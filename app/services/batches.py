@@ -41,11 +41,11 @@ from app import problems
 from app.db import utcnow
 from app.models import Card, CardStatus, Job, Member, MemberStatus, Province, Union
 from app.services import audit, jobs
-from cards.print_sheets import SheetFile, write_atomically, write_sheet
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.issuance import CardDesk
 from app.services.scope import Scope
 from cards.errors import CardError
+from cards.print_sheets import SheetFile, write_atomically, write_sheet
 from cards.render import CardFace
 
 KIND = "card-batch"

@@ -20,10 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _db import fresh_database  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from _db import fresh_database  # noqa: E402
 from app.crypto import DataCipher  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.models import Member, MemberStatus, Union  # noqa: E402

@@ -18,7 +18,6 @@ from typing import Any
 import cbor2
 import pytest
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from cards import cose, cwt
 from cards.encoding import b45decode, decode_text, inflate, maybe_inflate, strip_prefix
