@@ -194,3 +194,21 @@ def test_ids_too_large_for_the_database_are_404_not_500(client: FlaskClient, fac
                  "/api/v1/members/2147483648", "/api/v1/members/99999999999999999999/cards"):
         assert_problem(client.get(path, headers=headers), 404, "not-found")
     assert client.get("/api/v1/members/2147483647", headers=headers).status_code == 404
+
+
+def test_every_documented_error_is_problem_json(client: FlaskClient) -> None:
+    """Regression (found by schemathesis): errors were documented as application/json."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    shared = spec["components"]["responses"]
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                if status != "default" and int(status) < 400:
+                    continue
+                if "$ref" in response:
+                    response = shared[response["$ref"].rsplit("/", 1)[1]]
+                assert list(response.get("content", {})) == ["application/problem+json"], \
+                    (method, path, status)
+                checked += 1
+    assert checked > 50
