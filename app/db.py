@@ -11,6 +11,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+#: Execution option marking a transaction that will write (SQLite begins it IMMEDIATE).
+WRITE_INTENT = "unioncard_write_intent"
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -70,7 +73,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A writing transaction begins IMMEDIATE: it takes the write lock up front (waiting
+            # up to the busy timeout) instead of failing with "database is locked" when it
+            # upgrades from reading to writing under concurrent writers (SQLITE_BUSY_SNAPSHOT
+            # in WAL mode). Readers stay DEFERRED and never wait for writers.
+            immediate = conn.get_execution_options().get(WRITE_INTENT, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
@@ -105,18 +113,23 @@ class Database:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
 
-    def new_session(self, app: Flask) -> Session:
-        """A new session outside any request (CLI, jobs)."""
+    def new_session(self, app: Flask, *, write: bool = False) -> Session:
+        """A new session (CLI, jobs); ``write``: its transactions begin with the write lock."""
         maker: sessionmaker[Session] = self.state(app)["sessionmaker"]
-        return maker()
+        session = maker()
+        if write:
+            session.connection(execution_options={WRITE_INTENT: True})
+        return session
 
     @property
     def session(self) -> Session:
-        """The session of the current app context, created on first use."""
-        from flask import current_app
+        """The session of the current app context, created on first use; in a request that
+        may change data (not GET/HEAD/OPTIONS) it is a writing session."""
+        from flask import current_app, has_request_context, request
 
         if "db_session" not in g:
-            g.db_session = self.new_session(current_app)
+            write = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+            g.db_session = self.new_session(current_app, write=write)
         return g.db_session  # type: ignore[no-any-return]
 
     @staticmethod

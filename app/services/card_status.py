@@ -15,7 +15,11 @@ from app.services.status_lists import StatusLists
 
 
 class CardLifecycle:
-    """Revoke, suspend and reinstate cards; every change sets its bit and is audited."""
+    """Revoke, suspend and reinstate cards; every change sets its bit and is audited.
+
+    Lock order, everywhere: member row, then card rows, then status-list rows. Callers lock
+    the cards they change (``live_cards`` or ``CardDesk.get(lock=True)``) before any bit.
+    """
 
     def __init__(self, session: Session, *, actor: str,
                  clock: Callable[[], datetime] = utc_now,
@@ -48,12 +52,16 @@ class CardLifecycle:
         self.lists.set_bit(card.status_list_id, "suspension", card.status_index, False)
         self._change(card, CardStatus.ACTIVE, "", "card.reinstate")
 
+    def live_cards(self, member_id: int) -> list[Card]:
+        """A member's active and suspended cards, row-locked until commit."""
+        return list(self.session.scalars(select(Card).where(
+            Card.member_id == member_id, Card.status != CardStatus.REVOKED)
+            .order_by(Card.id).with_for_update()))
+
     def follow_member(self, member: Member) -> None:
         """Cards follow the member: left -> revoked; suspended -> suspended; active again ->
         suspensions caused by the member's suspension are lifted."""
-        live = list(self.session.scalars(select(Card).where(
-            Card.member_id == member.id, Card.status != CardStatus.REVOKED)))
-        for card in live:
+        for card in self.live_cards(member.id):
             if member.status is MemberStatus.LEFT:
                 self.revoke(card, "left-union")
             elif member.status is MemberStatus.SUSPENDED and card.status is CardStatus.ACTIVE:

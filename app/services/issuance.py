@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import cards
@@ -28,6 +29,7 @@ ACTIVATION_CONTEXT = "card.activation"
 REVOKE_REASONS = ("lost", "stolen", "left-union", "data-error", "key-compromise", "superseded")
 SUSPEND_REASONS = ("lost", "member-suspended", "investigation", "other")
 SEX_LABELS = {"M": "Nam", "F": "Nữ"}
+INDEX_ATTEMPTS = 5
 _ACTIVATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
@@ -75,13 +77,14 @@ class CardDesk:
         self.lifecycle = CardLifecycle(session, actor=actor, clock=clock, lists=self.lists)
 
     # -- issuing --------------------------------------------------------------------------
-    def member_in_scope(self, scope: Scope, member_id: int) -> Member:
-        """A member the caller may issue for.
+    def member_in_scope(self, scope: Scope, member_id: int, *, lock: bool = False) -> Member:
+        """A member the caller may issue for (``lock``: row-locked until commit, so two
+        concurrent issuances for one member run one after the other).
 
         Raises:
             NotFound: no such member in scope.
         """
-        member = self.session.get(Member, member_id)
+        member = self.session.get(Member, member_id, with_for_update=lock or None)
         if member is None:
             raise NotFound("No such member.")
         scope.ensure(member.province_code, member.union_code, "member")
@@ -94,7 +97,7 @@ class CardDesk:
         Raises:
             NotFound: no such member in scope. Conflict: the member is not active.
         """
-        member = self.member_in_scope(scope, member_id)
+        member = self.member_in_scope(scope, member_id, lock=True)
         return self.issue_for(member, batch_job_id=batch_job_id)
 
     def issue_for(self, member: Member, *, batch_job_id: str | None = None) -> IssuedCard:
@@ -102,11 +105,28 @@ class CardDesk:
         if member.status is not MemberStatus.ACTIVE:
             raise Conflict(f"The member is {member.status.value}; only active members get cards.")
         now = self.clock().replace(microsecond=0)
-        for old in self.session.scalars(select(Card).where(
-                Card.member_id == member.id, Card.status != CardStatus.REVOKED)):
+        for old in self.lifecycle.live_cards(member.id):
             self.lifecycle.revoke(old, "superseded")
         record = self.keys.ensure(self.settings.issuer)
         key = self.keys.signing_key(record)
+        for attempt in range(INDEX_ATTEMPTS):
+            try:
+                with self.session.begin_nested():
+                    card, code = self._sign_and_store(member, key, now, batch_job_id)
+                break
+            except IntegrityError:
+                # a concurrent issuer took the same random status-list index: draw again
+                self.lists.forget_current()
+                if attempt == INDEX_ATTEMPTS - 1:
+                    raise
+        audit.record(self.session, actor=self.actor, action="card.issue", object_type="card",
+                     object_id=card.serial, province_code=card.province_code,
+                     details={"member_id": member.id, "kid": key.kid,
+                              "batch_job_id": batch_job_id})
+        return IssuedCard(card, code)
+
+    def _sign_and_store(self, member: Member, key: cards.SigningKey, now: datetime,
+                        batch_job_id: str | None) -> tuple[Card, str]:
         list_id, index = self.lists.allocate()
         expires = now + timedelta(days=self.settings.validity_days)
         claims = cards.CardClaims(
@@ -131,11 +151,7 @@ class CardDesk:
                     batch_job_id=batch_job_id)
         self.session.add(card)
         self.session.flush()
-        audit.record(self.session, actor=self.actor, action="card.issue", object_type="card",
-                     object_id=card.serial, province_code=card.province_code,
-                     details={"member_id": member.id, "kid": key.kid,
-                              "batch_job_id": batch_job_id})
-        return IssuedCard(card, code)
+        return card, code
 
     def new_activation_code(self, scope: Scope, serial: str) -> str:
         """Replace a card's activation code (the old one stops working).
@@ -143,7 +159,7 @@ class CardDesk:
         Raises:
             NotFound: no such card in scope. Conflict: the card is revoked.
         """
-        card = self.get(scope, serial)
+        card = self.get(scope, serial, lock=True)
         if card.status is CardStatus.REVOKED:
             raise Conflict("The card is revoked.")
         code = new_activation_code()
@@ -154,13 +170,14 @@ class CardDesk:
         return code
 
     # -- reading --------------------------------------------------------------------------
-    def get(self, scope: Scope, serial: str) -> Card:
-        """A card in scope.
+    def get(self, scope: Scope, serial: str, *, lock: bool = False) -> Card:
+        """A card in scope (``lock``: row-locked until commit, for status changes).
 
         Raises:
             NotFound: no such card in scope.
         """
-        card = self.session.scalar(select(Card).where(Card.serial == serial.upper()))
+        stmt = select(Card).where(Card.serial == serial.upper())
+        card = self.session.scalar(stmt.with_for_update() if lock else stmt)
         if card is None:
             raise NotFound("No such card.")
         scope.ensure(card.province_code, card.union_code, "card")
@@ -201,7 +218,7 @@ class CardDesk:
         """
         if reason not in REVOKE_REASONS:
             raise ValidationFailed.field("reason", f"One of: {', '.join(REVOKE_REASONS)}.")
-        card = self.get(scope, serial)
+        card = self.get(scope, serial, lock=True)
         if card.status is CardStatus.REVOKED:
             raise Conflict("The card is already revoked.")
         self.lifecycle.revoke(card, reason)
@@ -215,7 +232,7 @@ class CardDesk:
         """
         if reason not in SUSPEND_REASONS:
             raise ValidationFailed.field("reason", f"One of: {', '.join(SUSPEND_REASONS)}.")
-        card = self.get(scope, serial)
+        card = self.get(scope, serial, lock=True)
         if card.status is not CardStatus.ACTIVE:
             raise Conflict(f"Only an active card can be suspended; this one is "
                            f"{card.status.value}.")
@@ -228,7 +245,7 @@ class CardDesk:
         Raises:
             NotFound; Conflict when the card is not suspended or the member is not active.
         """
-        card = self.get(scope, serial)
+        card = self.get(scope, serial, lock=True)
         if card.status is not CardStatus.SUSPENDED:
             raise Conflict(f"The card is {card.status.value}, not suspended.")
         member = self.session.get(Member, card.member_id)

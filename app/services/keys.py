@@ -23,14 +23,19 @@ _cache_lock = threading.Lock()
 
 
 def bump_publication(session: Session) -> None:
-    """Raise the trust-bundle version: keys or status lists changed."""
+    """Raise the key part of the trust-bundle version (a key was added or changed status)."""
     session.execute(update(Publication).where(Publication.id == 1).values(
         version=Publication.version + 1, changed_at=utc_now()))
 
 
 def publication_version(session: Session) -> int:
-    """The current trust-bundle version."""
-    return int(session.scalar(select(Publication.version).where(Publication.id == 1)) or 1)
+    """The current trust-bundle version: key changes plus every status list's version. Each
+    part only grows, so the sum rises with every change without one hot counter row."""
+    from app.models import StatusListRecord
+
+    keys = session.scalar(select(Publication.version).where(Publication.id == 1)) or 1
+    lists = session.scalar(select(func.coalesce(func.sum(StatusListRecord.version), 0))) or 0
+    return int(keys) + int(lists)
 
 
 class KeyStore:
@@ -112,7 +117,8 @@ class KeyStore:
         with _cache_lock:
             _cache.pop(kid, None)
         affected = self.session.scalars(select(Card).where(
-            Card.kid == kid, Card.status != CardStatus.REVOKED)).all()
+            Card.kid == kid, Card.status != CardStatus.REVOKED).order_by(Card.id)
+            .with_for_update()).all()
         from app.services.card_status import CardLifecycle
 
         lifecycle = CardLifecycle(self.session, actor=self.actor, clock=self.clock)

@@ -258,13 +258,13 @@ class MemberRegistry:
             if other is not None and other != exclude_id:
                 raise Conflict(f"The member number {member_number} is taken.")
 
-    def get(self, scope: Scope, member_id: int) -> Member:
-        """A member in scope.
+    def get(self, scope: Scope, member_id: int, *, lock: bool = False) -> Member:
+        """A member in scope (``lock``: row-locked until commit, for changes).
 
         Raises:
             NotFound: no such member in the scope.
         """
-        member = self.session.get(Member, member_id)
+        member = self.session.get(Member, member_id, with_for_update=lock or None)
         if member is None:
             raise NotFound("No such member.")
         scope.ensure(member.province_code, member.union_code, "member")
@@ -277,7 +277,7 @@ class MemberRegistry:
         Raises:
             NotFound, MemberInvalid, Conflict.
         """
-        member = self.get(scope, member_id)
+        member = self.get(scope, member_id, lock=True)
         current = {
             "full_name": member.full_name, "birth_date": member.birth_date, "sex": member.sex,
             "personal_id": self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT),
@@ -314,7 +314,7 @@ class MemberRegistry:
         Raises:
             NotFound: no such member in scope. Conflict: already in that status.
         """
-        member = self.get(scope, member_id)
+        member = self.get(scope, member_id, lock=True)
         if member.status is status:
             raise Conflict(f"The member is already {status.value}.")
         previous = member.status

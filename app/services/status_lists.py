@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Card, StatusListRecord
-from app.services.keys import bump_publication
 from cards.status import MIN_ENTRIES, PURPOSES, StatusList
 
 #: A list takes new cards until half full, so a random free index is found in ~2 tries
@@ -17,7 +16,9 @@ FILL_LIMIT = MIN_ENTRIES // 2
 
 
 class StatusLists:
-    """Allocates card positions and flips their bits; each change raises the bundle version."""
+    """Allocates card positions and flips their bits; each change raises the list's version
+    (and so the trust bundle's). A change locks only its own list row, never a shared one, so
+    concurrent status changes cannot deadlock on a global counter."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -33,7 +34,6 @@ class StatusLists:
             self.session.add(StatusListRecord(list_id=list_id, purpose=purpose, size=MIN_ENTRIES,
                                               bits=bytes(MIN_ENTRIES // 8), version=1))
         self.session.flush()
-        bump_publication(self.session)
 
     def _open_list(self) -> tuple[int, int]:
         newest = self.session.scalar(select(func.max(StatusListRecord.list_id)))
@@ -62,6 +62,10 @@ class StatusLists:
                 self._current = (list_id, used + 1)
                 return list_id, index
 
+    def forget_current(self) -> None:
+        """Re-read the open list's fill on the next allocation (after a failed insert)."""
+        self._current = None
+
     def set_bit(self, list_id: int, purpose: str, index: int, value: bool) -> None:
         """Set or clear a card's revocation or suspension bit (row-locked read-modify-write)."""
         record = self.session.scalar(select(StatusListRecord).where(
@@ -74,8 +78,7 @@ class StatusLists:
             return
         bits.set(index, value)
         record.bits = bits.to_bytes()
-        record.version += 1
-        bump_publication(self.session)
+        record.version += 1  # part of the trust-bundle version (see keys.publication_version)
 
     def load(self, list_id: int, purpose: str) -> StatusList | None:
         """A stored list as a ``cards`` StatusList."""

@@ -1,0 +1,68 @@
+"""Concurrent requests on a real committed database (SQLite file or PostgreSQL): no 500s, and
+a member never ends up with two live cards (regression: both happened under load)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app import migrate
+from app.models import Card, CardStatus, Role, Union
+from tests.conftest import PASSWORD
+
+
+def test_parallel_issuance_and_status_changes(test_databases: Any, make_app: Any) -> None:
+    from app.extensions import db
+    from app.services import accounts
+    from tests.conftest import Factory
+
+    url = test_databases.new("concurrency")
+    migrate.upgrade(url)
+    app = make_app({"DATABASE_URL": url})
+    session = db.new_session(app)
+    session.add(Union(code="CDCS-24-QUEVO1", name="CĐCS Quế Võ 1", province_code="24"))
+    officer = accounts.create_user(session, username="lan.bn", password=PASSWORD,
+                                   role=Role.OFFICER, province_code="24")
+    session.commit()
+    factory = Factory(app, session)
+    union = session.scalar(select(Union))
+    names = ["Nguyễn Thị Lan", "Trần Thị Mai", "Lê Thị Hoa", "Phạm Thị Cúc"]
+    members = [factory.member(union, full_name=name, birth_date=date(1990, 1, 1 + i), sex="F")
+               for i, name in enumerate(names)]
+    headers = factory.headers(officer)
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def worker() -> None:
+        client = app.test_client()
+        for _ in range(3):
+            for member in members:
+                issued = client.post(f"/api/v1/members/{member.id}/cards", headers=headers)
+                with lock:
+                    statuses[issued.status_code] += 1
+                if issued.status_code == 201:
+                    serial = issued.get_json()["serial"]
+                    for action, body in (("suspend", {"reason": "lost"}), ("reinstate", None)):
+                        response = client.post(f"/api/v1/cards/{serial}/{action}", json=body,
+                                               headers=headers)
+                        with lock:
+                            statuses[response.status_code] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert not any(t.is_alive() for t in threads)
+    assert statuses[201] == 48 and not [s for s in statuses if s >= 500], statuses
+    assert set(statuses) <= {200, 201, 409}
+    live = dict(session.execute(select(Card.member_id, func.count()).where(
+        Card.status != CardStatus.REVOKED).group_by(Card.member_id)).all())
+    assert live == {m.id: 1 for m in members}
+    pairs = session.execute(select(Card.status_list_id, Card.status_index)).all()
+    assert len(pairs) == len(set(pairs)) == 48
+    session.close()
