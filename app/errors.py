@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, g, json, request
 from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.problems import PROBLEM_TYPES, ProblemType, for_status
@@ -169,6 +170,19 @@ def _handle_domain_error(error: DomainError) -> Response:
                             errors=error.errors or None, **error.extra)
 
 
+def _handle_integrity_error(error: IntegrityError) -> Response:
+    """A write lost a race with a concurrent one on a unique key (the service checks first,
+    so only simultaneous requests get here): 409, never 500."""
+    from app.extensions import db
+
+    db.session.rollback()
+    log.warning("integrity error answered as 409: %s", type(error.orig).__name__)
+    return problem_response(PROBLEM_TYPES["conflict"],
+                            "The request conflicts with a change made at the same time; "
+                            "reload and try again.")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map domain errors to problems (HTTP errors are mapped by ``ProblemApi``)."""
     app.register_error_handler(DomainError, _handle_domain_error)
+    app.register_error_handler(IntegrityError, _handle_integrity_error)

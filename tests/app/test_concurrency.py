@@ -66,3 +66,38 @@ def test_parallel_issuance_and_status_changes(test_databases: Any, make_app: Any
     pairs = session.execute(select(Card.status_list_id, Card.status_index)).all()
     assert len(pairs) == len(set(pairs)) == 48
     session.close()
+
+
+def test_simultaneous_registration_of_one_person_is_409(test_databases: Any,
+                                                        make_app: Any) -> None:
+    """Two offices submit the same CCCD at the same moment: one 201, the rest 409."""
+    from app.extensions import db
+    from app.services import accounts
+    from tests.conftest import Factory
+
+    url = test_databases.new("dup")
+    migrate.upgrade(url)
+    app = make_app({"DATABASE_URL": url})
+    session = db.new_session(app)
+    session.add(Union(code="CDCS-24-QUEVO1", name="CĐCS Quế Võ 1", province_code="24"))
+    officer = accounts.create_user(session, username="lan.bn", password=PASSWORD,
+                                   role=Role.OFFICER, province_code="24")
+    session.commit()
+    headers = Factory(app, session).headers(officer)
+    body = {"full_name": "Nguyễn Thị Kim Yến", "birth_date": "1994-03-12", "sex": "F",
+            "personal_id": "024194001234", "union_code": "CDCS-24-QUEVO1"}
+    barrier = threading.Barrier(6)
+    results: list[int] = []
+
+    def worker() -> None:
+        client = app.test_client()
+        barrier.wait()
+        results.append(client.post("/api/v1/members", json=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [201] + [409] * 5
+    session.close()
