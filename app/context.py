@@ -100,3 +100,20 @@ def launch_job(job_id: str, work: Callable[[Session, str], None]) -> None:
             session.close()
     else:
         jobs.run_in_thread(lambda: db.new_session(app), job_id, work)
+
+
+def ensure_root_key(app: Flask) -> None:
+    """Make sure the trust-bundle root key exists, creating it in its own short write
+    transaction, so the public GET endpoints that need it never write in their own."""
+    from app.extensions import db
+    from app.services.keys import ROOT, ROOT_ISSUER
+
+    with db.new_session(app) as reader:
+        present = key_store(reader, app.config, "system").active(ROOT_ISSUER, ROOT) is not None
+    if not present:
+        writer = db.new_session(app, write=True)
+        try:
+            key_store(writer, app.config, "system").ensure(ROOT_ISSUER, ROOT)
+            writer.commit()
+        finally:
+            writer.close()

@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.context import publisher_for
+from app.context import ensure_root_key, publisher_for
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.services.publication import canonical_json, etag_of
@@ -36,9 +36,9 @@ def _cached(body: str, tag: str, mimetype: str, *, weak: bool = False) -> Respon
 
 
 def _publisher() -> Any:
-    publisher = publisher_for(current_app._get_current_object(),  # type: ignore[attr-defined]
-                              db.session)
-    return publisher
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ensure_root_key(app)
+    return publisher_for(app, db.session)
 
 
 @blp.route("/.well-known/jwks.json")
@@ -49,7 +49,6 @@ class Jwks(MethodView):
     def get(self) -> Any:
         """Every published card-verification key (ES256, RFC 7638 key ids)."""
         body = canonical_json(_publisher().jwks())
-        db.session.commit()
         return _cached(body, etag_of(body), "application/jwk-set+json")
 
 
@@ -61,7 +60,6 @@ class RootKey(MethodView):
     def get(self) -> Any:
         """The public root key that signs trust bundles and status lists."""
         body = canonical_json(_publisher().root_jwk())
-        db.session.commit()
         return _cached(body, etag_of(body), "application/jwk+json")
 
 
@@ -75,7 +73,6 @@ class StatusListView(MethodView):
     def get(self, args: dict[str, Any], list_id: int) -> Any:
         """The current revocation or suspension list, signed (W3C Bitstring Status List)."""
         token, version = _publisher().status_list_jwt(list_id, args["purpose"])
-        db.session.commit()
         return _cached(token, f"sl-{list_id}-{args['purpose']}-{version}", "application/vc+jwt",
                        weak=True)
 
@@ -88,5 +85,4 @@ class TrustBundleView(MethodView):
     def get(self) -> Any:
         """Everything an offline scanner needs, signed by the root key; cache it for weeks."""
         text, version = _publisher().trust_bundle()
-        db.session.commit()
         return _cached(text, f"bundle-{version}", "application/jwt", weak=True)

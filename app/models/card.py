@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -29,6 +29,11 @@ class SigningKeyRecord(Base):
     """An ES256 key: an issuer's card-signing key or the trust-bundle root key."""
 
     __tablename__ = "signing_keys"
+    __table_args__ = (
+        # at most one active key per issuer and purpose
+        Index("uq_signing_keys_active_issuer_purpose", "issuer", "purpose", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)

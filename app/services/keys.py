@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import cards
@@ -84,8 +85,19 @@ class KeyStore:
         return self._create(issuer, purpose)
 
     def ensure(self, issuer: str, purpose: str = CARD) -> SigningKeyRecord:
-        """The active key of an issuer, generated on first use."""
-        return self.active(issuer, purpose) or self._create(issuer, purpose)
+        """The active key of an issuer, generated on first use (when two requests race to
+        create it, the unique index keeps one and the other uses it)."""
+        existing = self.active(issuer, purpose)
+        if existing is not None:
+            return existing
+        try:
+            with self.session.begin_nested():
+                return self._create(issuer, purpose)
+        except IntegrityError:
+            winner = self.active(issuer, purpose)
+            if winner is None:
+                raise
+            return winner
 
     def rotate(self, issuer: str, purpose: str = CARD) -> tuple[SigningKeyRecord,
                                                                 SigningKeyRecord | None]:
@@ -95,6 +107,7 @@ class KeyStore:
         if old is not None:
             old.status = KeyStatus.RETIRED
             old.retired_at = self.clock()
+            self.session.flush()  # one active key per issuer: retire before the new insert
             audit.record(self.session, actor=self.actor, action=f"key.{purpose}.retire",
                          object_type="key", object_id=old.kid, details={"issuer": issuer})
         return self._create(issuer, purpose), old

@@ -5,13 +5,11 @@ Revises: 0003_imports
 Create Date: 2026-11-25
 
 """
+from datetime import datetime, timezone
 from typing import Sequence, Union
 
-from datetime import datetime, timezone
-
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0004_cards'

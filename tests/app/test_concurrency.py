@@ -101,3 +101,33 @@ def test_simultaneous_registration_of_one_person_is_409(test_databases: Any,
         thread.join(timeout=60)
     assert sorted(results) == [201] + [409] * 5
     session.close()
+
+
+def test_first_requests_racing_to_create_the_root_key_agree(test_databases: Any,
+                                                            make_app: Any) -> None:
+    """The root key is made on first use; simultaneous first requests must not make two."""
+    from app.models import SigningKeyRecord
+
+    url = test_databases.new("root")
+    migrate.upgrade(url)
+    app = make_app({"DATABASE_URL": url})
+    barrier = threading.Barrier(6)
+    bodies: list[str] = []
+
+    def worker() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.get("/.well-known/unioncard-root.jwk")
+        bodies.append(f"{response.status_code} {response.get_data(as_text=True)}")
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(set(bodies)) == 1 and bodies[0].startswith("200 "), bodies
+    from app.extensions import db
+
+    session = db.new_session(app)
+    assert session.scalar(select(func.count()).select_from(SigningKeyRecord)) == 1
+    session.close()
