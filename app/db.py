@@ -84,6 +84,24 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+def writes(view: Any) -> Any:
+    """Mark a GET view that changes data (e.g. a one-time download), so its transaction
+    takes the write lock up front like other writing requests."""
+    view._writes = True
+    return view
+
+
+def _request_writes() -> bool:
+    """Whether the current request may change data: an unsafe method, or a marked view."""
+    from flask import current_app, request
+
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return bool(getattr(method, "_writes", False))
+
+
 class Database:
     """Flask extension: one engine per app, one session per request or app context."""
 
@@ -125,11 +143,11 @@ class Database:
     def session(self) -> Session:
         """The session of the current app context, created on first use; in a request that
         may change data (not GET/HEAD/OPTIONS) it is a writing session."""
-        from flask import current_app, has_request_context, request
+        from flask import current_app, has_request_context
 
         if "db_session" not in g:
-            write = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
-            g.db_session = self.new_session(current_app, write=write)
+            g.db_session = self.new_session(current_app,
+                                            write=has_request_context() and _request_writes())
         return g.db_session  # type: ignore[no-any-return]
 
     @staticmethod

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.api.blueprint import Blueprint
 from app.context import card_desk_for, data_cipher, launch_job
+from app.db import writes
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import Job
@@ -125,6 +126,7 @@ class CardBatchSheet(MethodView):
 class CardBatchLetters(MethodView):
     """The activation letters of a batch (once)."""
 
+    @writes
     @requires(*STAFF)
     @blp.doc(security=BEARER, responses={"200": {
         "description": "UTF-8 CSV with BOM: member_number, full_name, union_code, union_name, "

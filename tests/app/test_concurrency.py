@@ -131,3 +131,19 @@ def test_first_requests_racing_to_create_the_root_key_agree(test_databases: Any,
     session = db.new_session(app)
     assert session.scalar(select(func.count()).select_from(SigningKeyRecord)) == 1
     session.close()
+
+
+def test_write_intent_follows_the_method_and_marked_views(app: Any) -> None:
+    """Writing requests (and the one-time letters download) begin with the write lock."""
+    from app.db import _request_writes
+
+    cases = {("GET", "/api/v1/members"): False, ("POST", "/api/v1/members"): True,
+             ("GET", "/api/v1/card-batches/abc/letters.csv"): True,
+             ("GET", "/api/v1/card-batches/abc/sheets"): False}
+    for (method, path), expected in cases.items():
+        with app.test_request_context(path, method=method):
+            from flask import request
+
+            request.url_rule, request.view_args = app.url_map.bind("localhost").match(
+                path, method=method, return_rule=True)
+            assert _request_writes() is expected, (method, path)
