@@ -25,7 +25,6 @@ import math
 import multiprocessing
 import os
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -33,8 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from app import problems
@@ -59,7 +57,6 @@ LETTERS_CONTEXT = "batch.letters"
 LETTERS_FILE = "letters.csv.enc"
 LETTER_COLUMNS = ("member_number", "full_name", "union_code", "union_name", "card_serial",
                   "activation_code")
-MAX_RETRIES = 5
 MAX_FAILURES_LISTED = 100
 LIVE = (CardStatus.ACTIVE, CardStatus.SUSPENDED)
 ProgressCallback = Callable[[Job], None]
@@ -259,53 +256,43 @@ class CardBatch:
     def _commit_batch(self, job: Job, target: Target, ids: list[int],
                       counts: dict[str, int]) -> list[dict[str, Any]]:
         """Issue to one batch of members and commit it with the checkpoint; the letter rows."""
-        for attempt in range(MAX_RETRIES):
+
+        def work() -> tuple[dict[str, int], list[dict[str, Any]]]:
             delta = dict.fromkeys(COUNT_KEYS, 0)
             letters: list[dict[str, Any]] = []
             failures: list[dict[str, Any]] = []
-            try:
-                # the first statement writes: SQLite then holds its write lock before reading
-                self.session.execute(update(Job).where(Job.id == job.id)
-                                     .values(updated_at=utcnow()))
-                members = list(self.session.scalars(
-                    select(Member).where(Member.id.in_(ids)).order_by(Member.id)
-                    .with_for_update()))
-                live = set(self.session.scalars(select(Card.member_id).where(
-                    Card.member_id.in_(ids), Card.status.in_(LIVE))))
-                for member in members:
-                    delta["processed"] += 1
-                    if (member.id in live or member.status is not MemberStatus.ACTIVE
-                            or not self.scope.allows(member.province_code, member.union_code)):
-                        delta["skipped"] += 1  # carded or changed since it was selected
-                        continue
-                    try:
-                        with self.session.begin_nested():
-                            issued = self.desk.issue_for(member, batch_job_id=job.id)
-                    except (DomainError, CardError, ValueError) as exc:
-                        delta["failed"] += 1
-                        failures.append({"member_id": member.id, "error": str(exc)[:200]})
-                        continue
-                    delta["issued"] += 1
-                    letters.append(self._letter(issued.card, member, issued.activation_code))
-                merged = {k: counts[k] + delta[k] for k in COUNT_KEYS}
-                merged["total"] = counts["total"]
-                if failures:
-                    listed = list(job.result.get("failures", []))
-                    job.result = {**job.result, "failures": (listed + failures)[
-                        :MAX_FAILURES_LISTED]}
-                jobs.record_progress(job, ids[-1], merged)
-                self.session.commit()
-            except (IntegrityError, OperationalError):
-                # a concurrent writer took the same status-list index, or SQLite was busy
-                self.session.rollback()
-                self.session.refresh(job)
-                if attempt == MAX_RETRIES - 1:
-                    raise
-                time.sleep(0.02 * 2 ** attempt)
-                continue
-            counts.update(merged)
-            return letters
-        raise AssertionError("unreachable")
+            members = list(self.session.scalars(
+                select(Member).where(Member.id.in_(ids)).order_by(Member.id)
+                .with_for_update()))
+            live = set(self.session.scalars(select(Card.member_id).where(
+                Card.member_id.in_(ids), Card.status.in_(LIVE))))
+            for member in members:
+                delta["processed"] += 1
+                if (member.id in live or member.status is not MemberStatus.ACTIVE
+                        or not self.scope.allows(member.province_code, member.union_code)):
+                    delta["skipped"] += 1  # carded or changed since it was selected
+                    continue
+                try:
+                    with self.session.begin_nested():
+                        issued = self.desk.issue_for(member, batch_job_id=job.id)
+                except (DomainError, CardError, ValueError) as exc:
+                    delta["failed"] += 1
+                    failures.append({"member_id": member.id, "error": str(exc)[:200]})
+                    continue
+                delta["issued"] += 1
+                letters.append(self._letter(issued.card, member, issued.activation_code))
+            merged = {k: counts[k] + delta[k] for k in COUNT_KEYS}
+            merged["total"] = counts["total"]
+            if failures:
+                listed = list(job.result.get("failures", []))
+                job.result = {**job.result, "failures": (listed + failures)[
+                    :MAX_FAILURES_LISTED]}
+            jobs.record_progress(job, ids[-1], merged)
+            return merged, letters
+
+        merged, letters = jobs.commit_batch(self.session, job, work)
+        counts.update(merged)
+        return letters
 
     def _union_name(self, code: str) -> str:
         if code not in self._unions:

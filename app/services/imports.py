@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
@@ -31,7 +29,6 @@ from app.services.scope import Scope
 KIND = "roster-import"
 COUNT_KEYS = ("total", "processed", "created", "updated", "unchanged", "errors", "warnings")
 DEFAULT_BATCH_SIZE = 1000
-MAX_RETRIES = 5
 #: Member columns an import compares and may update (an empty cell never erases a value).
 UPDATABLE = ("full_name", "name_ascii", "birth_date", "sex", "insurance_number", "phone",
              "union_code", "join_date", "member_number")
@@ -222,39 +219,30 @@ class RosterImport:
 
     def _commit_batch(self, job: Job, rows: list[RosterRow], consumed: int,
                       counts: dict[str, int], today: date, dry_run: bool) -> None:
-        """Write one batch, its issues and the checkpoint in one transaction (retried on races)."""
-        for attempt in range(MAX_RETRIES):
-            try:
-                # first statement writes: SQLite then takes its write lock before reading
-                self.session.execute(update(Job).where(Job.id == job.id)
-                                     .values(updated_at=utcnow()))
-                if self.session.get_bind().dialect.name == "postgresql":
-                    # psycopg prepares repeated statements; a generic plan made while the table
-                    # was small (or empty) would scan it for every batch's IN (...) lookup
-                    self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-                outcome = self._evaluate(rows, today)
-                if not dry_run:
-                    self._write(outcome)
-                if outcome.issues:
-                    self.session.execute(insert(ImportIssue),
-                                         [{**i, "job_id": job.id} for i in outcome.issues])
-                merged = {k: counts[k] + outcome.counts[k] for k in COUNT_KEYS}
-                merged["total"] = counts["total"]
-                jobs.record_progress(job, consumed, merged)
-                self.session.commit()
-            except (IntegrityError, OperationalError):
-                # another import inserted the same person or number, or SQLite was busy: the
-                # batch is re-evaluated against what is now committed
-                self.session.rollback()
-                self.session.refresh(job)
-                if attempt == MAX_RETRIES - 1:
-                    raise
-                time.sleep(0.02 * 2 ** attempt)
-                continue
-            counts.update(merged)
-            self._seen_pids |= outcome.pid_keys
-            self._seen_numbers |= outcome.numbers
-            return
+        """Write one batch, its issues and the checkpoint in one transaction (retried on races:
+        another import inserted the same person or number, or SQLite was busy; the batch is
+        then re-evaluated against what is committed)."""
+
+        def work() -> tuple[dict[str, int], _Outcome]:
+            if self.session.get_bind().dialect.name == "postgresql":
+                # psycopg prepares repeated statements; a generic plan made while the table
+                # was small (or empty) would scan it for every batch's IN (...) lookup
+                self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            outcome = self._evaluate(rows, today)
+            if not dry_run:
+                self._write(outcome)
+            if outcome.issues:
+                self.session.execute(insert(ImportIssue),
+                                     [{**i, "job_id": job.id} for i in outcome.issues])
+            merged = {k: counts[k] + outcome.counts[k] for k in COUNT_KEYS}
+            merged["total"] = counts["total"]
+            jobs.record_progress(job, consumed, merged)
+            return merged, outcome
+
+        merged, outcome = jobs.commit_batch(self.session, job, work)
+        counts.update(merged)
+        self._seen_pids |= outcome.pid_keys
+        self._seen_numbers |= outcome.numbers
 
     # -- evaluation: rows -> inserts/updates/issues ----------------------------------------
     def _evaluate(self, rows: list[RosterRow], today: date) -> _Outcome:

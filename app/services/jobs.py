@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -27,6 +27,7 @@ T = TypeVar("T")
 
 #: A runner on another host that has not recorded progress for this long is presumed dead.
 LEASE = timedelta(minutes=5)
+BATCH_ATTEMPTS = 5
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
 
 
@@ -49,6 +50,29 @@ def retry_busy(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
             if ("locked" not in text and "busy" not in text) or attempt == attempts - 1:
                 raise
             time.sleep(0.01 * 2 ** attempt + random.random() * 0.01)
+    raise AssertionError("unreachable")
+
+
+def commit_batch(session: Session, job: Job, work: Callable[[], T],
+                 attempts: int = BATCH_ATTEMPTS) -> T:
+    """Run one batch of a job as one transaction and commit it; on a race (a unique key taken
+    by a concurrent writer) or a busy SQLite database, roll back and run it again.
+
+    The transaction's first statement writes the job row, so SQLite holds its write lock
+    before the batch reads anything. ``work`` records the checkpoint with ``record_progress``.
+    """
+    for attempt in range(attempts):
+        try:
+            session.execute(update(Job).where(Job.id == job.id).values(updated_at=utcnow()))
+            result = work()
+            session.commit()
+            return result
+        except (IntegrityError, OperationalError):
+            session.rollback()
+            session.refresh(job)
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * 2 ** attempt)
     raise AssertionError("unreachable")
 
 
