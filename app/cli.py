@@ -195,11 +195,12 @@ def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_pa
     """Import (or with --dry-run, check) the roster at PATH; rerun it to resume."""
     from app.context import cipher_for_config
     from app.services import imports
+    from app.services.roster import open_roster
 
     with cli_session(app) as session:
         scope = imports.scope_of_account(session, username)
         limits = imports.limits_from(app.config)
-        with imports.open_roster(path, limits) as checked:
+        with open_roster(path, limits) as checked:
             job, resumed = imports.start_or_resume(
                 session, scope, checked, sha256=imports.file_sha256(path),
                 file_name=path, dry_run=dry_run, batch_size=batch_size)

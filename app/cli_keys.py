@@ -58,7 +58,7 @@ def keys_list(app: Flask) -> None:
 
     with cli_session(app) as session, session.begin():
         store = key_store(session, app.config, "cli")
-        for record in store.list():
+        for record in store.all_keys():
             last = store.last_expiry(record.kid)
             until = f"  cards until {last:%Y-%m-%d}" if last else ""
             click.echo(f"{record.kid}  {record.purpose:4}  {record.issuer:14}  "

@@ -23,7 +23,7 @@ def data_cipher() -> DataCipher:
     if cipher is None:
         cipher = cipher_for_config(current_app.config)
         current_app.extensions["unioncard.cipher"] = cipher
-    return cipher  # type: ignore[no-any-return]
+    return cipher
 
 
 def cipher_for_config(config: object) -> DataCipher:

@@ -19,7 +19,7 @@ __all__ = ["BEARER", "Scope", "current_principal", "current_scope", "requires", 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: OpenAPI security requirement for bearer-token endpoints.
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def token_service() -> TokenService:
@@ -32,7 +32,7 @@ def token_service() -> TokenService:
             ttl_seconds=int(current_app.config["TOKEN_TTL_SECONDS"]),
         )
         current_app.extensions["unioncard.tokens"] = service
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 def current_principal(required: bool = True) -> Principal | None:

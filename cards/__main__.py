@@ -28,7 +28,8 @@ def _read_text_file(path: str, what: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {what} {path}: {e.strerror or e}") from e
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise UsageError(f"cannot read {what} {path}: {reason}") from e
 
 
 def _parse_time(value: str | None) -> datetime:

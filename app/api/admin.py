@@ -56,4 +56,4 @@ class Keys(MethodView):
     @blp.alt_response(403, schema=ProblemSchema, description="Administrators only")
     def get(self) -> Any:
         """List every signing key (card keys and the root key) with its status."""
-        return key_store(db.session, current_app.config, "api").list()
+        return key_store(db.session, current_app.config, "api").all_keys()

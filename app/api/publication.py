@@ -32,7 +32,8 @@ def _cached(body: str, tag: str, mimetype: str, *, weak: bool = False) -> Respon
     response.set_etag(tag, weak=weak)
     response.headers["Cache-Control"] = CACHE
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    response.make_conditional(request)  # turns it into a 304 when the ETag matches
+    return response
 
 
 def _publisher() -> Any:

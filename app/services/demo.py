@@ -105,9 +105,9 @@ def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> 
     member without one); safe to run again."""
     report = DemoReport()
     new_unions = 0
-    for spec in DEMO_UNIONS:
-        if session.scalar(select(Union.id).where(Union.code == spec["code"])) is None:
-            session.add(Union(**spec))
+    for union_spec in DEMO_UNIONS:
+        if session.scalar(select(Union.id).where(Union.code == union_spec["code"])) is None:
+            session.add(Union(**union_spec))
             new_unions += 1
     session.flush()
     if new_unions:

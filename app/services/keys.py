@@ -155,7 +155,7 @@ class KeyStore:
             raise NotFound(f"No single key matches {kid!r}.")
         return matches[0]
 
-    def list(self) -> list[SigningKeyRecord]:
+    def all_keys(self) -> list[SigningKeyRecord]:
         """Every key, newest first."""
         return list(self.session.scalars(select(SigningKeyRecord).order_by(
             SigningKeyRecord.created_at.desc(), SigningKeyRecord.id.desc())))

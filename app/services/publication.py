@@ -100,7 +100,8 @@ class Publisher:
 
     def live_trust(self) -> cards.KeyRing:
         """The current state as a trust source for online verification."""
-        lists = {(sl.list_id, sl.purpose): sl for sl in self.lists.all()}
+        lists: dict[tuple[int, str], cards.StatusList] = {
+            (sl.list_id, sl.purpose): sl for sl in self.lists.all()}
         return cards.KeyRing(self.keys.verification_keys(), status_lists=lists)
 
 
