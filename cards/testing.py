@@ -140,3 +140,39 @@ def bundle_text(
 def trust_bundle(*, now: Instant = REFERENCE_NOW, **kwargs: Any) -> TrustBundle:
     """A loaded (signature-checked) test trust bundle; arguments as :func:`bundle_text`."""
     return load_bundle(bundle_text(now=now, **kwargs), root_public_jwk(), now=now)
+
+
+def random_uc1_text(length: int, seed: int = 1) -> str:
+    """A UC1-shaped text of ``length`` characters over the base45 alphabet (unsigned; for
+    rendering and QR tests and benchmarks)."""
+    import random
+
+    from cards.encoding import PREFIX
+
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+    rng = random.Random(seed)
+    return PREFIX + "".join(rng.choice(alphabet) for _ in range(length - len(PREFIX)))
+
+
+def reference_face(qr_text: str | None = None, **changes: Any) -> Any:
+    """The printed face of the fictional member "Nguyễn Thị Kim Yến" (sample card, tests,
+    benchmarks); a 300-character unsigned QR text unless one is given."""
+    import dataclasses
+
+    from cards.render import CardFace
+
+    face = CardFace(
+        name="Nguyễn Thị Kim Yến",
+        birth_date=date(1994, 3, 14),
+        member_number="27-0451-0038217",
+        union_name="CĐCS Công ty TNHH Điện tử Quế Võ",
+        province_name="Bắc Ninh",
+        valid_from=date(2025, 1, 1),
+        valid_until=date(2029, 12, 31),
+        serial="UC1-27-000482",
+        issuer_name="LĐLĐ tỉnh Bắc Ninh",
+        qr_text=qr_text if qr_text is not None else random_uc1_text(300, seed=2025),
+        sex="Nữ",
+        emergency="Nhóm máu O+ · Dị ứng: Penicillin",
+    )
+    return dataclasses.replace(face, **changes) if changes else face

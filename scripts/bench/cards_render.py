@@ -8,11 +8,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import random
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -29,32 +27,17 @@ from cards.render import (  # noqa: E402
     render_card,
     render_front,
 )
-
-BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+from cards.testing import random_uc1_text, reference_face  # noqa: E402
 
 
 def uc1_text(length: int) -> str:
     """A random text over the base45 alphabet, `UC1:` prefixed, `length` characters long."""
-    rng = random.Random(length)
-    return "UC1:" + "".join(rng.choice(BASE45) for _ in range(length - 4))
+    return random_uc1_text(length, seed=length)
 
 
 def face(text: str) -> CardFace:
     """A realistic card with the given QR text."""
-    return CardFace(
-        name="Nguyễn Thị Kim Yến",
-        birth_date=date(1994, 3, 14),
-        member_number="27-0451-0038217",
-        union_name="CĐCS Công ty TNHH Điện tử Quế Võ",
-        province_name="Bắc Ninh",
-        valid_from=date(2025, 1, 1),
-        valid_until=date(2029, 12, 31),
-        serial="UC1-27-000482",
-        issuer_name="LĐLĐ tỉnh Bắc Ninh",
-        qr_text=text,
-        sex="Nữ",
-        emergency="Nhóm máu O+ · Dị ứng: Penicillin",
-    )
+    return reference_face(text)  # type: ignore[no-any-return]
 
 
 def rate(fn: Callable[[], object], seconds: float) -> float:

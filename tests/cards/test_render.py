@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import random
 import re
 import subprocess
 import sys
 import zlib
-from datetime import date
 from importlib import resources
 
 import pytest
@@ -35,6 +33,7 @@ from cards.render import (
     render_front,
 )
 from cards.sheet import A4_MM, CARDS_PER_SHEET, sheet_layout, sheet_pdf
+from cards.testing import reference_face
 from cards.text import fit_text, font
 
 BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -51,21 +50,8 @@ def uc1_text(length: int, seed: int = 1) -> str:
 
 
 def make_face(**changes: object) -> CardFace:
-    face = CardFace(
-        name="Nguyễn Thị Kim Yến",
-        birth_date=date(1994, 3, 14),
-        member_number="27-0451-0038217",
-        union_name="CĐCS Công ty TNHH Điện tử Quế Võ",
-        province_name="Bắc Ninh",
-        valid_from=date(2025, 1, 1),
-        valid_until=date(2029, 12, 31),
-        serial="UC1-27-000482",
-        issuer_name="LĐLĐ tỉnh Bắc Ninh",
-        qr_text=uc1_text(300),
-        sex="Nữ",
-        emergency="Nhóm máu O+ · Dị ứng: Penicillin",
-    )
-    return dataclasses.replace(face, **changes)  # type: ignore[arg-type]
+    text = changes.pop("qr_text", None) or uc1_text(300)
+    return reference_face(text, **changes)  # type: ignore[no-any-return]
 
 
 LONG_FACE = make_face(
