@@ -66,10 +66,6 @@ class DataCipher:
         except InvalidTag as exc:
             raise DecryptionError("ciphertext failed authentication") from exc
 
-    def needs_rotation(self, blob: bytes) -> bool:
-        """Whether a value was encrypted with an older key."""
-        return bytes(blob[1:5]) != self._current
-
     def lookup_hash(self, value: str, context: str) -> str:
         """A keyed hash (HMAC-SHA256, hex) to find a value without decrypting every row."""
         return hmac.new(self._hash_key, f"{context}\x00{value}".encode(),

@@ -105,9 +105,6 @@ def _request_writes() -> bool:
 class Database:
     """Flask extension: one engine per app, one session per request or app context."""
 
-    def __init__(self) -> None:
-        self._engines: dict[int, Engine] = {}
-
     def init_app(self, app: Flask) -> None:
         """Create the engine from ``SQLALCHEMY_URL`` and close sessions at teardown."""
         engine = make_engine(app.config["SQLALCHEMY_URL"], echo=bool(app.config["DATABASE_ECHO"]))

@@ -70,7 +70,6 @@ def requires(*roles: str) -> Callable[[F], F]:
                 raise Forbidden("Your role may not perform this action.")
             return view(*args, **kwargs)
 
-        wrapper._roles = roles  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

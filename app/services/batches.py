@@ -28,7 +28,6 @@ import secrets
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -477,9 +476,3 @@ def take_letters(session: Session, cipher: Any, root: Path, job: Job, *, actor: 
     session.commit()
     return text
 
-
-def downloaded_at(job: Job) -> datetime | None:
-    """When the letters were downloaded, if they were."""
-    info = job.result.get("letters") or {}
-    value = info.get("downloaded_at")
-    return datetime.fromisoformat(value) if value else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -139,7 +139,6 @@ class SearchFilters:
     sort: str = "name"
     page: int = 1
     per_page: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 SORTS = {

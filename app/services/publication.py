@@ -59,7 +59,7 @@ class Publisher:
         Raises:
             NotFound: no such list.
         """
-        record = self.lists._records(list_id).get(purpose)
+        record = self.lists.record(list_id, purpose)
         if record is None:
             raise NotFound(f"No status list {list_id} for {purpose}.")
         bits = cards.StatusList.from_bytes(list_id, purpose, record.bits)  # type: ignore[arg-type]

@@ -24,10 +24,10 @@ class StatusLists:
         self.session = session
         self._current: tuple[int, int] | None = None  # (list id, cards in it)
 
-    def _records(self, list_id: int) -> dict[str, StatusListRecord]:
-        rows = self.session.scalars(select(StatusListRecord).where(
-            StatusListRecord.list_id == list_id)).all()
-        return {r.purpose: r for r in rows}
+    def record(self, list_id: int, purpose: str) -> StatusListRecord | None:
+        """The stored row of one list and purpose."""
+        return self.session.scalar(select(StatusListRecord).where(
+            StatusListRecord.list_id == list_id, StatusListRecord.purpose == purpose))
 
     def _create_list(self, list_id: int) -> None:
         for purpose in PURPOSES:
@@ -82,7 +82,7 @@ class StatusLists:
 
     def load(self, list_id: int, purpose: str) -> StatusList | None:
         """A stored list as a ``cards`` StatusList."""
-        record = self._records(list_id).get(purpose)
+        record = self.record(list_id, purpose)
         if record is None:
             return None
         return StatusList.from_bytes(list_id, purpose, record.bits)  # type: ignore[arg-type]
