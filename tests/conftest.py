@@ -216,3 +216,35 @@ def make_cccd(birth: Any, sex: str, province: str = "024") -> str:
 
     return (province + cccd_century_digit(birth, sex) + f"{birth.year % 100:02d}"
             + f"{secrets.randbelow(10**6):06d}")
+
+
+#: The grassroots unions and officers of ``committed_office``.
+OFFICE_UNIONS = (("CDCS-24-QUEVO1", "CĐCS Quế Võ 1", "24"),
+                 ("CDCS-24-YENPHONG", "CĐCS Yên Phong", "24"))
+OFFICE_OFFICERS = (("lan.bn", "24"), ("minh.hcm", "79"))
+
+
+@pytest.fixture
+def committed_office(test_databases: ScratchDatabases, make_app: Any) -> Any:
+    """Build an app on its own migrated, committed database (for tests that use threads or
+    subprocesses), holding ``OFFICE_UNIONS`` and the officers ``OFFICE_OFFICERS``."""
+    from app import migrate
+    from app.extensions import db
+    from app.models import Role, Union
+    from app.services import accounts
+
+    def build(label: str, **config: Any) -> Flask:
+        url = test_databases.new(label)
+        migrate.upgrade(url)
+        application = make_app({"DATABASE_URL": url, **config})
+        session = db.new_session(application)
+        session.add_all([Union(code=code, name=name, province_code=province)
+                         for code, name, province in OFFICE_UNIONS])
+        for username, province in OFFICE_OFFICERS:
+            accounts.create_user(session, username=username, password=PASSWORD,
+                                 role=Role.OFFICER, province_code=province)
+        session.commit()
+        session.close()
+        return application
+
+    return build

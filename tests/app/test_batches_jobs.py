@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from app import migrate
 from app.models import (
     AuditEntry,
     Card,
@@ -25,11 +24,9 @@ from app.models import (
     JobStatus,
     Member,
     MemberStatus,
-    Role,
-    Union,
 )
 from tests.app.test_batches import pdf_pages
-from tests.conftest import PASSWORD, TEST_CONFIG, make_cccd
+from tests.conftest import TEST_CONFIG, make_cccd
 
 QUEVO = "CDCS-24-QUEVO1"
 YENPHONG = "CDCS-24-YENPHONG"
@@ -39,25 +36,9 @@ GIVEN = ["An", "Bình", "Châu", "Dũng", "Hằng", "Khánh", "Lan", "Mạnh", "
 
 
 @pytest.fixture
-def committed(test_databases: Any, make_app: Any, tmp_path: Path) -> Any:
+def committed(committed_office: Any, tmp_path: Path) -> Any:
     """An app on its own migrated, committed database with two unions and two officers."""
-    from app.extensions import db
-    from app.services import accounts
-
-    url = test_databases.new("batch")
-    migrate.upgrade(url)
-    app = make_app({"DATABASE_URL": url, "CARD_BATCH_DIR": str(tmp_path / "batches")})
-    session = db.new_session(app)
-    session.add_all([Union(code=QUEVO, name="CĐCS Quế Võ 1", province_code="24"),
-                     Union(code=YENPHONG, name="CĐCS Yên Phong", province_code="24")])
-    accounts.create_user(session, username="lan.bn", password=PASSWORD, role=Role.OFFICER,
-                         province_code="24")
-    accounts.create_user(session, username="minh.hcm", password=PASSWORD, role=Role.OFFICER,
-                         province_code="79")
-    session.commit()
-    session.close()
-    app.config["TEST_URL"] = url
-    return app
+    return committed_office("batch", CARD_BATCH_DIR=str(tmp_path / "batches"))
 
 
 def add_members(app: Any, union: str, n: int, start: int = 0,
@@ -85,7 +66,7 @@ def add_members(app: Any, union: str, n: int, start: int = 0,
 
 
 def env_for(app: Any) -> dict[str, str]:
-    return {**os.environ, "UNIONCARD_DATABASE_URL": app.config["TEST_URL"],
+    return {**os.environ, "UNIONCARD_DATABASE_URL": app.config["DATABASE_URL"],
             "UNIONCARD_CARD_BATCH_DIR": app.config["CARD_BATCH_DIR"],
             **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()}}
 

@@ -8,32 +8,49 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
-from app import migrate
-from app.models import Card, CardStatus, Role, Union
-from tests.conftest import PASSWORD
+from app.models import Card, CardStatus, Union
+from tests.conftest import Factory
 
 
-def test_parallel_issuance_and_status_changes(test_databases: Any, make_app: Any) -> None:
+@pytest.fixture
+def committed_app(committed_office: Any) -> Any:
+    """An app on its own committed database (requests run in real threads)."""
+    return committed_office("concurrency")
+
+
+@pytest.fixture
+def office(committed_app: Any) -> Any:
+    """The Quế Võ union's officer lan.bn; yields (session, factory, headers)."""
     from app.extensions import db
-    from app.services import accounts
-    from tests.conftest import Factory
+    from app.models import User
 
-    url = test_databases.new("concurrency")
-    migrate.upgrade(url)
-    app = make_app({"DATABASE_URL": url})
-    session = db.new_session(app)
-    session.add(Union(code="CDCS-24-QUEVO1", name="CĐCS Quế Võ 1", province_code="24"))
-    officer = accounts.create_user(session, username="lan.bn", password=PASSWORD,
-                                   role=Role.OFFICER, province_code="24")
-    session.commit()
-    factory = Factory(app, session)
-    union = session.scalar(select(Union))
+    session = db.new_session(committed_app)
+    factory = Factory(committed_app, session)
+    officer = session.scalar(select(User).where(User.username == "lan.bn"))
+    yield session, factory, factory.headers(officer)
+    session.close()
+
+
+def run_together(worker: Any, count: int, timeout: float = 240) -> None:
+    """Run ``worker`` in ``count`` threads at once and wait for all of them."""
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_parallel_issuance_and_status_changes(committed_app: Any, office: Any) -> None:
+    app = committed_app
+    session, factory, headers = office
+    union = session.scalar(select(Union).where(Union.code == "CDCS-24-QUEVO1"))
     names = ["Nguyễn Thị Lan", "Trần Thị Mai", "Lê Thị Hoa", "Phạm Thị Cúc"]
     members = [factory.member(union, full_name=name, birth_date=date(1990, 1, 1 + i), sex="F")
                for i, name in enumerate(names)]
-    headers = factory.headers(officer)
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
 
@@ -52,12 +69,7 @@ def test_parallel_issuance_and_status_changes(test_databases: Any, make_app: Any
                         with lock:
                             statuses[response.status_code] += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=240)
-    assert not any(t.is_alive() for t in threads)
+    run_together(worker, 4)
     assert statuses[201] == 48 and not [s for s in statuses if s >= 500], statuses
     assert set(statuses) <= {200, 201, 409}
     live = dict(session.execute(select(Card.member_id, func.count()).where(
@@ -65,52 +77,31 @@ def test_parallel_issuance_and_status_changes(test_databases: Any, make_app: Any
     assert live == {m.id: 1 for m in members}
     pairs = session.execute(select(Card.status_list_id, Card.status_index)).all()
     assert len(pairs) == len(set(pairs)) == 48
-    session.close()
 
 
-def test_simultaneous_registration_of_one_person_is_409(test_databases: Any,
-                                                        make_app: Any) -> None:
+def test_simultaneous_registration_of_one_person_is_409(committed_app: Any,
+                                                        office: Any) -> None:
     """Two offices submit the same CCCD at the same moment: one 201, the rest 409."""
-    from app.extensions import db
-    from app.services import accounts
-    from tests.conftest import Factory
-
-    url = test_databases.new("dup")
-    migrate.upgrade(url)
-    app = make_app({"DATABASE_URL": url})
-    session = db.new_session(app)
-    session.add(Union(code="CDCS-24-QUEVO1", name="CĐCS Quế Võ 1", province_code="24"))
-    officer = accounts.create_user(session, username="lan.bn", password=PASSWORD,
-                                   role=Role.OFFICER, province_code="24")
-    session.commit()
-    headers = Factory(app, session).headers(officer)
+    _, _, headers = office
     body = {"full_name": "Nguyễn Thị Kim Yến", "birth_date": "1994-03-12", "sex": "F",
             "personal_id": "024194001234", "union_code": "CDCS-24-QUEVO1"}
     barrier = threading.Barrier(6)
     results: list[int] = []
 
     def worker() -> None:
-        client = app.test_client()
+        client = committed_app.test_client()
         barrier.wait()
         results.append(client.post("/api/v1/members", json=body, headers=headers).status_code)
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_together(worker, 6, timeout=60)
     assert sorted(results) == [201] + [409] * 5
-    session.close()
 
 
-def test_first_requests_racing_to_create_the_root_key_agree(test_databases: Any,
-                                                            make_app: Any) -> None:
+def test_first_requests_racing_to_create_the_root_key_agree(committed_app: Any) -> None:
     """The root key is made on first use; simultaneous first requests must not make two."""
     from app.models import SigningKeyRecord
 
-    url = test_databases.new("root")
-    migrate.upgrade(url)
-    app = make_app({"DATABASE_URL": url})
+    app = committed_app
     barrier = threading.Barrier(6)
     bodies: list[str] = []
 
@@ -120,11 +111,7 @@ def test_first_requests_racing_to_create_the_root_key_agree(test_databases: Any,
         response = client.get("/.well-known/unioncard-root.jwk")
         bodies.append(f"{response.status_code} {response.get_data(as_text=True)}")
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_together(worker, 6, timeout=60)
     assert len(set(bodies)) == 1 and bodies[0].startswith("200 "), bodies
     from app.extensions import db
 

@@ -15,33 +15,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app import migrate
-from app.models import ImportIssue, Job, JobStatus, Member, Role, Union
+from app.models import ImportIssue, Job, JobStatus, Member
 from tests.app.roster_fixtures import people, to_csv
-from tests.conftest import PASSWORD, TEST_CONFIG
+from tests.conftest import TEST_CONFIG
 
 QUEVO = "CDCS-24-QUEVO1"
 YENPHONG = "CDCS-24-YENPHONG"
 
 
 @pytest.fixture
-def committed(test_databases: Any, make_app: Any, tmp_path: Path) -> Any:
-    """An app on its own migrated, committed database with two unions and an officer."""
-    from app.extensions import db
-    from app.services import accounts
-
-    url = test_databases.new("jobs")
-    migrate.upgrade(url)
-    app = make_app({"DATABASE_URL": url, "IMPORT_DIR": str(tmp_path / "imports")})
-    session = db.new_session(app)
-    session.add_all([Union(code=QUEVO, name="CĐCS Quế Võ 1", province_code="24"),
-                     Union(code=YENPHONG, name="CĐCS Yên Phong", province_code="24")])
-    accounts.create_user(session, username="lan.bn", password=PASSWORD, role=Role.OFFICER,
-                         province_code="24")
-    session.commit()
-    session.close()
-    app.config["TEST_URL"] = url
-    return app
+def committed(committed_office: Any, tmp_path: Path) -> Any:
+    """An app on its own migrated, committed database with two unions and officers."""
+    return committed_office("jobs", IMPORT_DIR=str(tmp_path / "imports"))
 
 
 def _session(app: Any) -> Any:
@@ -140,7 +125,7 @@ def test_kill_the_cli_mid_import_and_rerun(committed: Any, tmp_path: Path) -> No
         rows[index]["birth_date"] = "30/02/1990"
     path = tmp_path / "big.csv"
     path.write_text(to_csv(rows), encoding="utf-8")
-    env = {**os.environ, "UNIONCARD_DATABASE_URL": app.config["TEST_URL"],
+    env = {**os.environ, "UNIONCARD_DATABASE_URL": app.config["DATABASE_URL"],
            **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()}}
     command = [sys.executable, "-m", "app", "roster", "import", str(path), "--as", "lan.bn",
                "--batch-size", "100"]
