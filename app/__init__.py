@@ -23,15 +23,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.ConfigError: missing secrets in production, or invalid settings.
     """
     from app import api as api_package
-    from app import requests, web
+    from app import web
     from app.config import load_config
-    from app.errors import register_error_handlers
+    from app.edge import bodies, hooks
+    from app.edge.problems import register_error_handlers
     from app.extensions import api, db, limiter
+    from app.logs import configure_logging
 
     app = Flask(__name__)
     app.url_map.converters["int"] = DatabaseIdConverter
     load_config(app, config)
-    requests.configure_logging(app)
+    configure_logging(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     db.init_app(app)
@@ -44,7 +46,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api_package.register(api)
     register_error_handlers(app)
-    requests.init_app(app)
+    hooks.init_app(app)
+    bodies.init_app(app)
     web.init_app(app)
     from app import cli
 

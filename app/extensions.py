@@ -6,7 +6,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from app.db import Database
-from app.errors import ProblemApi
+from app.edge.problems import ProblemApi
 
 api = ProblemApi()
 db = Database()

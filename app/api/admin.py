@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.api.blueprint import Blueprint
 from app.context import key_store
-from app.errors import ProblemSchema
+from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import AuditEntry
 from app.schemas.admin import AuditPageSchema, AuditQueryArgsSchema, SigningKeySchema

@@ -9,9 +9,9 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.errors import ProblemSchema
+from app.edge.bodies import accepts
+from app.edge.problems import ProblemSchema
 from app.extensions import db, limiter
-from app.requests import accepts
 from app.schemas.auth import PrincipalSchema, TokenRequestSchema, TokenSchema
 from app.security import BEARER, current_principal, token_service
 from app.services import accounts

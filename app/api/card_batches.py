@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.api.blueprint import Blueprint
 from app.context import card_desk_for, data_cipher, launch_job
 from app.db import writes
-from app.errors import ProblemSchema
+from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job
 from app.schemas.card_batches import CardBatchJobSchema, SheetListSchema, StartCardBatchSchema

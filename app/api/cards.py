@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.context import card_desk
-from app.errors import ProblemSchema
+from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.schemas.cards import (
     ActivationCodeSchema,

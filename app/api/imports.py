@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session
 
 from app.api.blueprint import Blueprint
 from app.context import data_cipher, launch_job
-from app.errors import ProblemSchema, field_errors
+from app.edge.bodies import accepts
+from app.edge.problems import ProblemSchema, field_errors
 from app.extensions import db
 from app.models import Job
-from app.requests import accepts
 from app.schemas.imports import ImportFormSchema, ImportUploadSchema, JobSchema
 from app.security import BEARER, current_scope, requires
 from app.services import imports
-from app.services.errors import ValidationFailed
-from app.services.roster import Limits, RosterInvalid, open_roster
+from app.services.errors import RosterInvalid, ValidationFailed
+from app.services.roster import Limits, open_roster
 from app.services.scope import Scope
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports",

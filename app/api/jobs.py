@@ -11,7 +11,7 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.errors import ProblemSchema
+from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job
 from app.schemas.imports import JobSchema, ReportArgsSchema, ReportSchema

@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.context import actor, data_cipher
-from app.errors import ProblemSchema
+from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import MemberStatus
 from app.schemas.members import (

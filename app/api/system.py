@@ -9,9 +9,8 @@ from flask.views import MethodView
 
 from app import migrate
 from app.api.blueprint import Blueprint
-from app.errors import ProblemSchema, problem_response
+from app.edge.problems import PROBLEM_TYPES, ProblemSchema, problem_response
 from app.extensions import db
-from app.problems import PROBLEM_TYPES
 
 blp = Blueprint("system", __name__, url_prefix="/", description="Health probes.")
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.errors import ProblemSchema
+from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.schemas.unions import (
     CreateUnionSchema,

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from app.api.blueprint import Blueprint
-from app.errors import ProblemSchema
+from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Role, User
 from app.schemas.users import CreateUserSchema, UserSchema

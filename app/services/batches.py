@@ -34,11 +34,10 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from app import problems
 from app.db import utcnow
 from app.models import Card, CardStatus, Job, Member, MemberStatus, Province, Union
 from app.services import audit, jobs
-from app.services.errors import DomainError, NotFound, ValidationFailed
+from app.services.errors import DomainError, LettersGone, NotFound, ValidationFailed
 from app.services.issuance import CardDesk
 from app.services.scope import Scope
 from cards.errors import CardError
@@ -59,19 +58,6 @@ LETTER_COLUMNS = ("member_number", "full_name", "union_code", "union_name", "car
 MAX_FAILURES_LISTED = 100
 LIVE = (CardStatus.ACTIVE, CardStatus.SUSPENDED)
 ProgressCallback = Callable[[Job], None]
-
-problems.register("letters-gone", 410, "Letters already downloaded",
-                  "The activation letters of a card batch can be downloaded once; they were "
-                  "downloaded and deleted. Give a member a new code with the card's "
-                  "activation-code endpoint.")
-
-
-class LettersGone(DomainError):
-    """The batch's activation letters were downloaded already (and deleted)."""
-
-    status = 410
-    slug = "letters-gone"
-
 
 @dataclass(frozen=True)
 class Target:

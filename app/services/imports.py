@@ -20,10 +20,10 @@ from app.db import utcnow
 from app.models import ImportIssue, Job, Member, MemberStatus, Union
 from app.services import audit, jobs
 from app.services.clock import today_in_vietnam
-from app.services.errors import DomainError
+from app.services.errors import DomainError, RosterInvalid
 from app.services.identity import FieldProblem
 from app.services.members import MemberData, MemberInvalid, MemberRegistry, validate_member
-from app.services.roster import Limits, Roster, RosterInvalid, RosterRow, open_roster
+from app.services.roster import Limits, Roster, RosterRow, open_roster
 from app.services.scope import Scope
 
 KIND = "roster-import"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.models import Job, JobStatus
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict, JobBusy, NotFound
 from app.services.scope import Scope
 
 log = logging.getLogger("unioncard.jobs")
@@ -29,10 +29,6 @@ T = TypeVar("T")
 LEASE = timedelta(minutes=5)
 BATCH_ATTEMPTS = 5
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
-
-
-class JobBusy(Conflict):
-    """The job is being run by another live process or thread."""
 
 
 def retry_busy(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
@@ -148,7 +144,7 @@ def ensure_idle(job: Job) -> None:
     holder = str(job.result.get("runner", ""))
     if job.status is JobStatus.RUNNING and holder and _runner_alive(holder, job):
         raise JobBusy(f"Job {job.id} is already running; follow it at /api/v1/jobs/{job.id}.",
-                      job=f"/api/v1/jobs/{job.id}")
+                      job_id=job.id)
 
 
 def claim(session: Session, job: Job) -> None:

@@ -247,8 +247,7 @@ class MemberRegistry:
         if existing is not None and existing.id != exclude_id:
             if scope.allows(existing.province_code, existing.union_code):
                 raise Conflict("A member with this personal ID is already registered.",
-                               existing_member_id=existing.id,
-                               existing_member=f"/api/v1/members/{existing.id}")
+                               existing_member_id=existing.id)
             raise Conflict("A member with this personal ID is already registered by another "
                            "union office.")
         if member_number:

@@ -14,15 +14,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from app import problems
-from app.services.errors import ValidationFailed
+from app.services.errors import RosterInvalid
 from app.services.identity import FieldProblem, transliterate
 from app.services.members import REQUIRED_FIELDS
-
-problems.register(
-    "roster-invalid", 422, "Roster file rejected",
-    "The roster file cannot be imported as a whole (format, encoding, columns or size); "
-    "nothing was written. `detail` names the problem.")
 
 #: The template's headers: Vietnamese first (as printed in docs/roster-template.*), then English.
 TEMPLATE_HEADERS: dict[str, tuple[str, str]] = {
@@ -56,12 +50,6 @@ _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _DELIMITERS = (",", ";", "\t")
 _SEPARATORS = re.compile(r"[\s_\-.:/*()]+")
-
-
-class RosterInvalid(ValidationFailed):
-    """The file as a whole cannot be imported (format, encoding, columns, limits)."""
-
-    slug = "roster-invalid"
 
 
 @dataclass(frozen=True)

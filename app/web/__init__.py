@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, render_template, send_from_directory
 
-from app.problems import PROBLEM_TYPES
+from app.edge.problems import CATALOGUE, PROBLEM_TYPES
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -21,8 +21,8 @@ def index() -> str:
 @bp.get("/problems/")
 def problem_index() -> str:
     """Every problem type the API can answer with."""
-    return render_template("problems.html", problems=sorted(PROBLEM_TYPES.values(),
-                                                          key=lambda p: (p.status, p.slug)))
+    return render_template("problems.html",
+                           problems=sorted(CATALOGUE, key=lambda p: (p.status, p.slug)))
 
 
 @bp.get("/problems/<slug>")

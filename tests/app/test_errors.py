@@ -176,14 +176,18 @@ def test_access_log_is_one_json_line_without_secrets(client: FlaskClient, caplog
     import json
     import logging
 
+    from app.logs import JsonFormatter
+
     with caplog.at_level(logging.INFO, logger="unioncard.access"):
         client.post("/api/v1/auth/token?cccd=001234567890",
                     json={"username": "someone", "password": "hunter2-very-secret"},
                     headers={"X-Request-ID": "log-test-1"})
-    lines = [r.getMessage() for r in caplog.records if r.name == "unioncard.access"]
-    assert len(lines) == 1
+    lines = [JsonFormatter().format(r) for r in caplog.records if r.name == "unioncard.access"]
+    assert len(lines) == 1 and "\n" not in lines[0]
     record = json.loads(lines[0])
+    assert record["event"] == "request" and record["path"] == "/api/v1/auth/token"
     assert record["request_id"] == "log-test-1" and record["status"] == 401
+    assert {"method", "endpoint", "duration_ms", "remote_addr", "principal"} <= set(record)
     assert "hunter2" not in lines[0] and "001234567890" not in lines[0]
 
 
@@ -214,3 +218,102 @@ def test_every_documented_error_is_problem_json(client: FlaskClient) -> None:
                     (method, path, status)
                 checked += 1
     assert checked > 50
+
+
+def _domain_error_classes() -> set[type]:
+    """Every DomainError subclass defined in a module of ``app.services``."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import app.services
+    from app.services.errors import DomainError
+
+    found: set[type] = set()
+    for info in pkgutil.iter_modules(app.services.__path__, "app.services."):
+        module = importlib.import_module(info.name)
+        found.update(cls for _, cls in inspect.getmembers(module, inspect.isclass)
+                     if issubclass(cls, DomainError) and cls.__module__ == module.__name__)
+    return found
+
+
+def test_every_domain_error_has_a_documented_problem_type() -> None:
+    from app.edge.problems import CATALOGUE, ERROR_PROBLEMS, error_problem
+    from app.services.errors import DomainError, JobBusy, LettersGone, RosterInvalid
+
+    classes = _domain_error_classes()
+    assert {DomainError, JobBusy, LettersGone, RosterInvalid} <= classes
+    for cls in classes:
+        answer = error_problem(cls)
+        assert answer.problem in CATALOGUE, cls
+        # only the base class may fall back to the generic 400
+        assert cls is DomainError or answer is not ERROR_PROBLEMS[DomainError], cls
+        assert not hasattr(cls, "status") and not hasattr(cls, "slug"), cls
+    assert set(ERROR_PROBLEMS) <= classes
+
+
+def test_services_import_no_flask_and_no_http_edge() -> None:
+    import ast
+    from pathlib import Path
+
+    import app.services
+
+    forbidden = ("flask", "werkzeug", "flask_smorest", "app.edge", "app.errors", "app.problems",
+                 "app.extensions")
+    offenders: dict[str, list[str]] = {}
+    for path in Path(app.services.__path__[0]).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if isinstance(node, ast.ImportFrom) and node.module == "app":
+                names = [f"app.{a.name}" for a in node.names]
+            bad = [n for n in names if any(n == f or n.startswith(f + ".") for f in forbidden)]
+            if bad:
+                offenders.setdefault(path.name, []).extend(bad)
+    assert offenders == {}
+
+
+def test_problem_pages_list_the_whole_catalogue(client: FlaskClient) -> None:
+    from app.edge.problems import CATALOGUE
+
+    page = client.get("/problems/").get_data(as_text=True)
+    for problem in CATALOGUE:
+        assert f'id="{problem.slug}"' in page
+        assert client.get(problem.uri).status_code == 200
+
+
+@pytest.mark.parametrize("error, status, slug, members", [
+    ("busy", 409, "conflict", {"job": "/api/v1/jobs/j-1"}),
+    ("duplicate", 409, "conflict", {"existing_member": "/api/v1/members/7",
+                                    "existing_member_id": 7}),
+    ("roster", 422, "roster-invalid", {}),
+    ("gone", 410, "letters-gone", {}),
+    ("login", 401, "invalid-credentials", {}),
+])
+def test_domain_errors_are_answered_by_the_table(make_app, error: str, status: int, slug: str,
+                                                 members: dict[str, Any]) -> None:
+    from app.services.errors import (
+        Conflict,
+        InvalidCredentials,
+        JobBusy,
+        LettersGone,
+        RosterInvalid,
+    )
+
+    errors = {"busy": JobBusy("Job j-1 is already running.", job_id="j-1"),
+              "duplicate": Conflict("Already registered.", existing_member_id=7),
+              "roster": RosterInvalid("Unknown column."),
+              "gone": LettersGone("Downloaded already."),
+              "login": InvalidCredentials("Wrong password.")}
+    app = make_app()
+
+    @app.get("/__raise")
+    def raise_it() -> str:
+        raise errors[error]
+
+    response = app.test_client().get("/__raise")
+    body = assert_problem(response, status, slug)
+    assert body["detail"] == str(errors[error])
+    assert {k: body[k] for k in members} == members
+    assert "job_id" not in body
+    assert ("WWW-Authenticate" in response.headers) == (status == 401)

@@ -1,22 +1,149 @@
-"""Every error response as RFC 9457 ``application/problem+json``, produced in one place."""
+"""Every error response as RFC 9457 ``application/problem+json``: the catalogue of problem
+types, the one table mapping domain errors to them, and the handlers that produce them."""
 
 from __future__ import annotations
 
 import http
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, g, json, request
+from flask import Flask, Response, g, json, request, url_for
 from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.problems import PROBLEM_TYPES, ProblemType, for_status
-from app.services.errors import DomainError
+from app.services.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidCredentials,
+    JobBusy,
+    LettersGone,
+    NotFound,
+    RosterInvalid,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("unioncard.errors")
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One documented kind of error: its slug, HTTP status, title and explanation."""
+
+    slug: str
+    status: int
+    title: str
+    description: str
+
+    @property
+    def uri(self) -> str:
+        """The ``type`` member: a relative URI that resolves to this type's documentation."""
+        return f"/problems/{self.slug}"
+
+
+#: Every problem type the service answers with, documented at /problems/.
+CATALOGUE = (
+    ProblemType("bad-request", 400, "Bad Request", "The request could not be understood."),
+    ProblemType("malformed-json", 400, "Malformed JSON",
+                "The body is not valid UTF-8 JSON."),
+    ProblemType("unauthorized", 401, "Unauthorized",
+                "Authentication is missing, expired or invalid. Get a token from /api/v1/auth/token."),
+    ProblemType("invalid-credentials", 401, "Invalid credentials",
+                "The username or password is wrong, or the account is disabled."),
+    ProblemType("forbidden", 403, "Forbidden", "Your role may not perform this action."),
+    ProblemType("not-found", 404, "Not Found",
+                "No such resource, or it lies outside your scope."),
+    ProblemType("method-not-allowed", 405, "Method Not Allowed",
+                "The resource exists but does not support this HTTP method."),
+    ProblemType("not-acceptable", 406, "Not Acceptable",
+                "The resource cannot be represented in the requested media type."),
+    ProblemType("conflict", 409, "Conflict", "The request conflicts with the current state."),
+    ProblemType("letters-gone", 410, "Letters already downloaded",
+                "The activation letters of a card batch can be downloaded once; they were "
+                "downloaded and deleted. Give a member a new code with the card's "
+                "activation-code endpoint."),
+    ProblemType("payload-too-large", 413, "Payload Too Large",
+                "The request body is larger than this endpoint accepts."),
+    ProblemType("unsupported-media-type", 415, "Unsupported Media Type",
+                "The body's Content-Type is not one this endpoint accepts."),
+    ProblemType("validation-error", 422, "Validation failed",
+                "One or more fields are missing or invalid; see `errors`."),
+    ProblemType("roster-invalid", 422, "Roster file rejected",
+                "The roster file cannot be imported as a whole (format, encoding, columns or "
+                "size); nothing was written. `detail` names the problem."),
+    ProblemType("rate-limited", 429, "Too Many Requests",
+                "Too many requests; retry after the time in the Retry-After header."),
+    ProblemType("internal-error", 500, "Internal Server Error",
+                "An unexpected error. It has been logged with the request id."),
+    ProblemType("service-unavailable", 503, "Service Unavailable",
+                "A dependency (the database) is not ready."),
+)
+PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({t.slug: t for t in CATALOGUE})
+_BY_STATUS: dict[int, ProblemType] = {}
+for _t in CATALOGUE:
+    _BY_STATUS.setdefault(_t.status, _t)
+
+
+def for_status(status: int) -> ProblemType:
+    """The generic problem type of an HTTP status."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return ProblemType(f"http-{status}", status, "Error", "An HTTP error.")
+
+
+@dataclass(frozen=True)
+class Link:
+    """A URL member of a problem, built from an id the domain error carries in ``extra``."""
+
+    member: str
+    endpoint: str
+    id_key: str
+    url_arg: str
+    #: Whether the id itself stays in the body beside the URL.
+    keep_id: bool = True
+
+
+@dataclass(frozen=True)
+class ErrorProblem:
+    """How one kind of domain error is answered: its problem type, headers and links."""
+
+    problem: ProblemType
+    headers: Mapping[str, str] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+
+
+_CHALLENGE = MappingProxyType({"WWW-Authenticate": 'Bearer realm="unioncard"'})
+
+#: THE table: each domain error class to its answer; subclasses inherit their parent's row.
+ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
+    DomainError: ErrorProblem(PROBLEM_TYPES["bad-request"]),
+    NotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),
+    Conflict: ErrorProblem(PROBLEM_TYPES["conflict"], links=(
+        Link("existing_member", "members.MemberById", "existing_member_id", "member_id"),)),
+    JobBusy: ErrorProblem(PROBLEM_TYPES["conflict"], links=(
+        Link("job", "jobs.JobById", "job_id", "job_id", keep_id=False),)),
+    ValidationFailed: ErrorProblem(PROBLEM_TYPES["validation-error"]),
+    RosterInvalid: ErrorProblem(PROBLEM_TYPES["roster-invalid"]),
+    Unauthenticated: ErrorProblem(PROBLEM_TYPES["unauthorized"], headers=_CHALLENGE),
+    InvalidCredentials: ErrorProblem(PROBLEM_TYPES["invalid-credentials"], headers=_CHALLENGE),
+    Forbidden: ErrorProblem(PROBLEM_TYPES["forbidden"]),
+    LettersGone: ErrorProblem(PROBLEM_TYPES["letters-gone"]),
+})
+
+
+def error_problem(error_class: type[DomainError]) -> ErrorProblem:
+    """The answer to a domain error class: its own row, else its nearest ancestor's."""
+    for cls in error_class.__mro__:
+        if cls in ERROR_PROBLEMS:
+            return ERROR_PROBLEMS[cls]
+    raise LookupError(f"{error_class.__name__} is not a DomainError")
 
 
 class FieldErrorSchema(ma.Schema):
@@ -165,9 +292,14 @@ class ProblemApi(Api):  # type: ignore[misc]
 
 
 def _handle_domain_error(error: DomainError) -> Response:
-    problem = PROBLEM_TYPES.get(error.slug) or for_status(error.status)
-    return problem_response(problem, error.detail, status=error.status, headers=error.headers,
-                            errors=error.errors or None, **error.extra)
+    answer = error_problem(type(error))
+    extra = dict(error.extra)
+    for link in answer.links:
+        if link.id_key in extra:
+            value = extra[link.id_key] if link.keep_id else extra.pop(link.id_key)
+            extra[link.member] = url_for(link.endpoint, **{link.url_arg: value})
+    return problem_response(answer.problem, error.detail, headers=dict(answer.headers),
+                            errors=error.errors or None, **extra)
 
 
 def _handle_integrity_error(error: IntegrityError) -> Response:
@@ -176,7 +308,7 @@ def _handle_integrity_error(error: IntegrityError) -> Response:
     from app.extensions import db
 
     db.session.rollback()
-    log.warning("integrity error answered as 409: %s", type(error.orig).__name__)
+    log.warning("integrity error answered as 409", extra={"error": type(error.orig).__name__})
     return problem_response(PROBLEM_TYPES["conflict"],
                             "The request conflicts with a change made at the same time; "
                             "reload and try again.")
