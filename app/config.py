@@ -21,10 +21,18 @@ class ConfigError(RuntimeError):
     """The configuration is missing or has an invalid value."""
 
 
-def _defaults(root: Path) -> dict[str, Any]:
+def defaults(root: Path) -> dict[str, Any]:
+    """Every setting's default (``root``: where ``var/`` lives, ``UNIONCARD_ROOT`` or the cwd)."""
+    var = root / "var"
     return {
         "ENV": "production",
-        "DATABASE_URL": f"sqlite:///{root / 'var' / 'unioncard.db'}",
+        "ROOT": str(root),
+        # secrets: required outside development (generated there), never defaulted
+        "SECRET_KEY": None,
+        "DATA_KEY": None,
+        "DATA_KEYS_PREVIOUS": "",
+        "KEY_PASSPHRASE": None,
+        "DATABASE_URL": f"sqlite:///{var / 'unioncard.db'}",
         "DATABASE_ECHO": False,
         "TOKEN_TTL_SECONDS": 900,
         "TOKEN_ISSUER": "unioncard",
@@ -35,10 +43,23 @@ def _defaults(root: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "LOG_LEVEL": "INFO",
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "PORT": 5000,
         "CARD_ISSUER": "VN-VGCL",
         "CARD_ISSUER_NAME": "Tổng Liên đoàn Lao động Việt Nam",
         "CARD_VALIDITY_DAYS": 1826,
-        "TRUST_BUNDLE_MAX_AGE_DAYS": 30,
+        # roster imports
+        "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
+        "IMPORT_MAX_ROWS": 200_000,
+        "IMPORT_MAX_CELL": 500,
+        "IMPORT_BATCH_SIZE": 1000,
+        "IMPORT_DIR": str(var / "imports"),
+        # card batches
+        "CARD_BATCH_DIR": str(var / "batches"),
+        "CARD_BATCH_SIZE": 200,
+        "CARD_BATCH_SHEET_CARDS": 100,  # 20 A4 pages (fronts and backs) per PDF file
+        "CARD_BATCH_WORKERS": 2,
+        # background jobs run inside the request instead (tests)
+        "JOBS_SYNC": False,
         # flask-smorest / OpenAPI
         "API_TITLE": "unioncard API",
         "API_VERSION": "v1",
@@ -66,37 +87,29 @@ def _dev_secrets(instance_dir: Path) -> dict[str, str]:
     return values
 
 
-def _coerce(value: str) -> Any:
-    """Read an environment string as JSON where it is JSON (numbers, booleans), else as text."""
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
 def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
-    """Fill ``app.config`` and fail fast on missing or invalid settings.
+    """Fill ``app.config``: defaults, then ``UNIONCARD_*`` variables (JSON values parsed), then
+    ``overrides``; fail fast on missing or invalid settings.
 
     Raises:
         ConfigError: production mode without real secrets, or an invalid value.
     """
     root = Path(os.environ.get(f"{ENV_PREFIX}_ROOT", Path.cwd()))
-    app.config.update(_defaults(root))
-    prefix = f"{ENV_PREFIX}_"
-    for key, value in os.environ.items():
-        if key.startswith(prefix) and key != f"{ENV_PREFIX}_ROOT":
-            app.config[key[len(prefix):]] = _coerce(value)
-    if "PORT" in os.environ:
-        app.config.setdefault("PORT", _coerce(os.environ["PORT"]))
+    app.config.update(defaults(root))
+    if "PORT" in os.environ:  # the platform's unprefixed PORT; UNIONCARD_PORT still wins
+        app.config["PORT"] = _json_or_text(os.environ["PORT"])
+    app.config.from_prefixed_env(ENV_PREFIX)
+    app.config["ROOT"] = str(root)  # UNIONCARD_ROOT is a path, never parsed as JSON
     if overrides:
         app.config.update(overrides)
+    prefix = f"{ENV_PREFIX}_"
 
     env = app.config["ENV"]
     if env not in ("production", "development", "testing"):
         raise ConfigError(f"UNIONCARD_ENV must be production, development or testing, not {env!r}")
-    app.config["TESTING"] = env == "testing" or bool(app.config.get("TESTING"))
+    app.config["TESTING"] = env == "testing" or bool(app.config["TESTING"])
 
-    missing = [name for name in REQUIRED_SECRETS if not app.config.get(name)]
+    missing = [name for name in REQUIRED_SECRETS if not app.config[name]]
     if missing and env == "development":
         generated = _dev_secrets(root / "var")
         for name in missing:
@@ -110,6 +123,14 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         raise ConfigError(f"{prefix}SECRET_KEY must be at least 32 characters in production")
     app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
     app.config["SQLALCHEMY_URL"] = app.config["DATABASE_URL"]
+
+
+def _json_or_text(value: str) -> Any:
+    """An environment string read as ``from_prefixed_env`` reads it: JSON, else text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def decode_data_key(value: str) -> bytes:

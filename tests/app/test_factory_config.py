@@ -91,3 +91,41 @@ def test_cli_reports_config_errors_in_one_line(tmp_path) -> None:
         "Error: production mode needs these secrets set: UNIONCARD_SECRET_KEY, "
         "UNIONCARD_DATA_KEY, UNIONCARD_KEY_PASSPHRASE"]
     assert "Traceback" not in result.stderr
+
+
+def test_root_and_port_are_read_as_before(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                          make_app) -> None:
+    numeric_root = tmp_path / "2024"
+    monkeypatch.setenv("UNIONCARD_ROOT", str(numeric_root))
+    monkeypatch.setenv("PORT", "8080")
+    monkeypatch.setenv("UNIONCARD_JOBS_SYNC", "true")
+    app = make_app()
+    assert app.config["ROOT"] == str(numeric_root)
+    assert app.config["IMPORT_DIR"] == str(numeric_root / "var" / "imports")
+    assert app.config["PORT"] == 8080 and app.config["JOBS_SYNC"] is True
+    monkeypatch.setenv("UNIONCARD_PORT", "9090")
+    assert make_app().config["PORT"] == 9090
+
+
+def test_every_documented_variable_has_its_default_in_config() -> None:
+    """The README's configuration table and ``config.defaults`` name the same settings."""
+    import json
+    import re
+    from pathlib import Path
+
+    from app.config import defaults
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `UNIONCARD_([A-Z0-9_]+)`", table, re.MULTILINE))
+    settings = set(defaults(Path("/srv"))) - {"API_TITLE", "API_VERSION", "OPENAPI_VERSION",
+                                               "OPENAPI_URL_PREFIX", "OPENAPI_JSON_PATH",
+                                               "OPENAPI_SWAGGER_UI_PATH",
+                                               "OPENAPI_SWAGGER_UI_URL", "PORT"}
+    outside_the_app = {"MIGRATIONS_DIR", "TEST_DATABASE_URL"}  # read by migrate.py and tests
+    assert documented - outside_the_app == settings
+    values = defaults(Path("/srv"))
+    for name, shown in re.findall(r"^\| `UNIONCARD_([A-Z0-9_]+)` \| `([^`<]*)` \|", table,
+                                  re.MULTILINE):
+        value = values[name]
+        assert (value if isinstance(value, str) else json.dumps(value)) == shown, name
