@@ -150,7 +150,7 @@ def demo() -> None:
 @with_app
 def demo_load(app: Flask) -> None:
     """Load demo data into an empty database (idempotent; refused in production)."""
-    from app.context import card_desk_for, cipher_for_config
+    from app.composition import card_desk_for, cipher_for_config
     from app.extensions import db as database
     from app.services import demo as demo_service
 
@@ -193,7 +193,7 @@ def roster() -> None:
 def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_path: str | None,
                   batch_size: int) -> None:
     """Import (or with --dry-run, check) the roster at PATH; rerun it to resume."""
-    from app.context import cipher_for_config
+    from app.composition import cipher_for_config
     from app.services import imports
     from app.services.roster import open_roster
 

@@ -33,7 +33,7 @@ def cards_group() -> None:
 def cards_issue(app: Flask, union_code: str | None, province_code: str | None, username: str,
                 batch_size: int, sheet_cards: int, workers: int) -> None:
     """Issue cards to every active member without one (rerun to resume after a stop)."""
-    from app.context import card_desk_for
+    from app.composition import card_desk_for
     from app.services import batches
     from app.services.imports import scope_of_account
 
@@ -78,7 +78,7 @@ def cards_issue(app: Flask, union_code: str | None, province_code: str | None, u
 @with_app
 def cards_letters(app: Flask, job_id: str, username: str, out_path: Path) -> None:
     """Write a finished batch's activation letters to a CSV file (they are then deleted)."""
-    from app.context import cipher_for_config
+    from app.composition import cipher_for_config
     from app.services import batches
     from app.services.imports import scope_of_account
 

@@ -24,7 +24,7 @@ def keys_group() -> None:
 @with_app
 def keys_generate(app: Flask, issuer: str | None, root: bool) -> None:
     """Generate the first signing key of an issuer (or the root key)."""
-    from app.context import key_store
+    from app.composition import key_store
     from app.services.keys import CARD, ROOT, ROOT_ISSUER
 
     with cli_session(app) as session, session.begin():
@@ -42,7 +42,7 @@ def keys_generate(app: Flask, issuer: str | None, root: bool) -> None:
 @with_app
 def keys_rotate(app: Flask, issuer: str | None) -> None:
     """Make a new active key; the old one keeps verifying its cards until they expire."""
-    from app.context import key_store
+    from app.composition import key_store
 
     with cli_session(app) as session, session.begin():
         new, old = key_store(session, app.config, "cli").rotate(
@@ -54,7 +54,7 @@ def keys_rotate(app: Flask, issuer: str | None) -> None:
 @with_app
 def keys_list(app: Flask) -> None:
     """List every key with its status."""
-    from app.context import key_store
+    from app.composition import key_store
 
     with cli_session(app) as session, session.begin():
         store = key_store(session, app.config, "cli")
@@ -72,7 +72,7 @@ def keys_list(app: Flask) -> None:
 @with_app
 def keys_revoke(app: Flask, kid: str, reason: str, yes: bool) -> None:
     """Revoke a compromised key: every card it signed becomes revoked (key-compromise)."""
-    from app.context import key_store
+    from app.composition import key_store
 
     if not yes:
         click.confirm(f"Revoke key {kid} and every card it signed?", abort=True)
@@ -93,7 +93,7 @@ def bundle_group() -> None:
 @with_app
 def bundle_export(app: Flask, path: Path, root_out: Path | None) -> None:
     """Write the current trust bundle (JWS) to PATH."""
-    from app.context import publisher_for
+    from app.composition import publisher_for
 
     with cli_session(app) as session, session.begin():
         publisher = publisher_for(app, session)
@@ -116,7 +116,7 @@ def verify_command(app: Flask, text: str | None, image: Path | None, at: str | N
                    as_json: bool) -> None:
     """Verify a card against the service's current keys and status lists (exit 0 if valid)."""
     import cards
-    from app.context import publisher_for
+    from app.composition import publisher_for
 
     if (text is None) == (image is None):
         raise click.UsageError("give exactly one of --text or --image")

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from sqlalchemy import func, select
 
 from app.api.blueprint import Blueprint
-from app.context import key_store
+from app.composition import key_store
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import AuditEntry

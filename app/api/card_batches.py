@@ -9,7 +9,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import Session
 
 from app.api.blueprint import Blueprint
-from app.context import card_desk_for, data_cipher, launch_job
+from app.composition import card_desk_for, data_cipher, launch_job
 from app.db import writes
 from app.edge.problems import ProblemSchema
 from app.extensions import db

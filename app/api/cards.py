@@ -8,7 +8,7 @@ from flask import Response
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.context import card_desk
+from app.composition import card_desk
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.schemas.cards import (

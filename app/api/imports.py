@@ -12,7 +12,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import Session
 
 from app.api.blueprint import Blueprint
-from app.context import data_cipher, launch_job
+from app.composition import data_cipher, launch_job
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema, field_errors
 from app.extensions import db

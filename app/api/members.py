@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.context import actor, data_cipher
+from app.composition import actor, data_cipher
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import MemberStatus

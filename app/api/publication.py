@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.context import ensure_root_key, publisher_for
+from app.composition import ensure_root_key, publisher_for
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.services.publication import canonical_json, etag_of

@@ -90,7 +90,7 @@ def prepare(url: str) -> tuple[object, object]:
 def run_import(app: object, scope: object, path: Path, rows: int, batch: int,
                dry_run: bool) -> tuple[float, dict[str, int]]:
     """Run one import job; (seconds, counts)."""
-    from app.context import cipher_for_config
+    from app.composition import cipher_for_config
     from app.extensions import db
     from app.services import imports
     from app.services.roster import Limits, open_roster

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from app.context import card_desk_for
+from app.composition import card_desk_for
 
 
 def office(factory: Any, province: str = "24", union_code: str = "CDCS-24-QUEVO1") -> dict[str, Any]:

@@ -44,7 +44,7 @@ def committed(committed_office: Any, tmp_path: Path) -> Any:
 def add_members(app: Any, union: str, n: int, start: int = 0,
                 status: MemberStatus = MemberStatus.ACTIVE) -> None:
     """Insert members in bulk."""
-    from app.context import cipher_for_config
+    from app.composition import cipher_for_config
     from app.extensions import db
     from app.services import identity
     from app.services.members import MemberRegistry
@@ -84,7 +84,7 @@ def _session(app: Any) -> Any:
 
 def check_letters(app: Any, text: str, job_id: str) -> list[dict[str, str]]:
     """Every letter's code opens its card; one letter per live card of the job."""
-    from app.context import cipher_for_config
+    from app.composition import cipher_for_config
     from app.services.issuance import ACTIVATION_CONTEXT
 
     cipher = cipher_for_config(app.config)
@@ -147,7 +147,7 @@ def test_cli_usage_and_scope_errors_are_one_line(committed: Any) -> None:
 
 def test_kill_the_cli_mid_batch_and_rerun(committed: Any, tmp_path: Path) -> None:
     """SIGKILL after a batch is committed; the rerun completes and nobody has two cards."""
-    from app.context import card_desk_for
+    from app.composition import card_desk_for
 
     app = committed
     add_members(app, QUEVO, 300)
@@ -224,7 +224,7 @@ def test_codes_lost_between_a_commit_and_its_letters_file_are_replaced(
         committed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash after a batch commits but before its letters are written: the rerun gives
     those cards new codes, so the letters file is complete and every code works."""
-    from app.context import card_desk_for, cipher_for_config
+    from app.composition import card_desk_for, cipher_for_config
     from app.services import batches
     from app.services.imports import scope_of_account
 

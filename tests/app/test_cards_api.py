@@ -83,7 +83,7 @@ def test_downloads_are_real_files(client, world, app) -> None:
 
 
 def test_claims_come_from_the_register(client, world, app, session) -> None:
-    from app.context import publisher_for
+    from app.composition import publisher_for
 
     body = issue(client, world, world["yen"])
     card = session.scalar(select(Card).where(Card.serial == body["serial"]))

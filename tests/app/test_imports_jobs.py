@@ -73,7 +73,7 @@ def test_api_runs_the_import_in_a_background_thread(committed: Any) -> None:
 
 
 def test_an_interrupted_job_resumes_from_its_checkpoint(committed: Any, tmp_path: Path) -> None:
-    from app.context import cipher_for_config
+    from app.composition import cipher_for_config
     from app.services import imports
     from app.services.roster import Limits, open_roster
 
@@ -170,7 +170,7 @@ def test_kill_the_cli_mid_import_and_rerun(committed: Any, tmp_path: Path) -> No
 
 def test_parallel_imports_into_one_province_get_unique_member_numbers(
         committed: Any, tmp_path: Path) -> None:
-    from app.context import cipher_for_config
+    from app.composition import cipher_for_config
     from app.services import imports
     from app.services.roster import Limits, open_roster
 

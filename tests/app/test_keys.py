@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 import cards
-from app.context import key_store, publisher_for
+from app.composition import key_store, publisher_for
 from app.models import AuditEntry, Card, SigningKeyRecord
 from app.services.errors import Conflict
 from tests.app.cards_helpers import desk, office

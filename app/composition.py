@@ -1,24 +1,35 @@
-"""Bridges from the Flask app to plain services: cipher, keys, card desk, acting principal."""
+"""The composition root: builds the services' collaborators (cipher, key store, card desk,
+publisher, token service) from the app's configuration, one function each."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
-from app.security import current_principal
 
 if TYPE_CHECKING:
     from app.services.issuance import CardDesk, CardSettings
     from app.services.keys import KeyStore
     from app.services.publication import Publisher
+    from app.services.tokens import TokenService
+
+
+def cipher_for_config(config: Mapping[str, Any]) -> DataCipher:
+    """The cipher for data at rest: the newest key first, then ``DATA_KEYS_PREVIOUS``."""
+    from app.config import decode_data_key
+
+    previous = str(config["DATA_KEYS_PREVIOUS"] or "")
+    keys = [config["DATA_KEY_BYTES"]]
+    keys += [decode_data_key(k.strip()) for k in previous.split(",") if k.strip()]
+    return DataCipher(keys)
 
 
 def data_cipher() -> DataCipher:
-    """The app's cipher for data at rest (newest key first, then ``DATA_KEYS_PREVIOUS``)."""
+    """The current app's cipher (built once per app)."""
     cipher = current_app.extensions.get("unioncard.cipher")
     if cipher is None:
         cipher = cipher_for_config(current_app.config)
@@ -26,39 +37,47 @@ def data_cipher() -> DataCipher:
     return cipher
 
 
-def cipher_for_config(config: object) -> DataCipher:
-    """Build a cipher from a config mapping (also used by the CLI and jobs)."""
-    from app.config import decode_data_key
+def token_service_for(config: Mapping[str, Any]) -> TokenService:
+    """The token service: API access tokens signed with ``SECRET_KEY``."""
+    from app.services.tokens import TokenService
 
-    get = config.get  # type: ignore[attr-defined]
-    keys = [get("DATA_KEY_BYTES")]
-    previous = get("DATA_KEYS_PREVIOUS") or ""
-    keys += [decode_data_key(k.strip()) for k in str(previous).split(",") if k.strip()]
-    return DataCipher(keys)
+    return TokenService(str(config["SECRET_KEY"]), issuer=str(config["TOKEN_ISSUER"]),
+                        ttl_seconds=int(config["TOKEN_TTL_SECONDS"]))
+
+
+def token_service() -> TokenService:
+    """The current app's token service (built once per app)."""
+    service = current_app.extensions.get("unioncard.tokens")
+    if service is None:
+        service = token_service_for(current_app.config)
+        current_app.extensions["unioncard.tokens"] = service
+    return service
 
 
 def actor() -> str:
-    """The audit name of the caller (``user:7``)."""
+    """The audit name of the caller of this request (``user:7``)."""
+    from app.security import current_principal  # the edge imports this module: import late
+
     principal = current_principal()
     assert principal is not None
     return principal.subject
 
 
-def card_settings(config: object) -> CardSettings:
-    """Card issuing settings from a config mapping."""
+def card_settings(config: Mapping[str, Any]) -> CardSettings:
+    """Card issuing settings."""
     from app.services.issuance import CardSettings
 
-    get = config.get  # type: ignore[attr-defined]
-    return CardSettings(issuer=str(get("CARD_ISSUER")), issuer_name=str(get("CARD_ISSUER_NAME")),
-                        validity_days=int(get("CARD_VALIDITY_DAYS")),
-                        public_base_url=str(get("PUBLIC_BASE_URL")))
+    return CardSettings(issuer=str(config["CARD_ISSUER"]),
+                        issuer_name=str(config["CARD_ISSUER_NAME"]),
+                        validity_days=int(config["CARD_VALIDITY_DAYS"]),
+                        public_base_url=str(config["PUBLIC_BASE_URL"]))
 
 
-def key_store(session: Session, config: object, actor: str) -> KeyStore:
-    """The key store for a session, with the key passphrase from a config mapping."""
+def key_store(session: Session, config: Mapping[str, Any], actor: str) -> KeyStore:
+    """The key store for a session, its private keys sealed with ``KEY_PASSPHRASE``."""
     from app.services.keys import KeyStore
 
-    return KeyStore(session, str(config.get("KEY_PASSPHRASE")), actor=actor)  # type: ignore[attr-defined]
+    return KeyStore(session, str(config["KEY_PASSPHRASE"]), actor=actor)
 
 
 def card_desk_for(app: Flask, session: Session, actor: str) -> CardDesk:
@@ -92,7 +111,7 @@ def launch_job(job_id: str, work: Callable[[Session, str], None]) -> None:
     from app.services import jobs
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config.get("JOBS_SYNC"):
+    if app.config["JOBS_SYNC"]:
         session = db.new_session(app)
         try:
             work(session, job_id)
