@@ -51,11 +51,6 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
-
-
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and real transactions (SAVEPOINT-safe)."""
     if url.startswith("sqlite"):

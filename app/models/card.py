@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base
+from app.services.clock import now as utc_now
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -42,7 +43,7 @@ class SigningKeyRecord(Base):
     status: Mapped[KeyStatus] = mapped_column(_enum(KeyStatus, "key_status"))
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     private_pem: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted PKCS#8
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
     retired_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str] = mapped_column(String(200), default="")
@@ -60,7 +61,7 @@ class StatusListRecord(Base):
     size: Mapped[int]
     bits: Mapped[bytes] = mapped_column(LargeBinary)
     version: Mapped[int] = mapped_column(default=1)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
 class CardStatus(str, enum.Enum):
@@ -115,4 +116,4 @@ class Publication(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(default=1)
-    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -8,7 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base
+from app.services.clock import now as utc_now
 
 # Prefix search on the transliterated name must use an index: byte order on PostgreSQL.
 ASCII_NAME = String(200).with_variant(String(200, collation="C"), "postgresql")
@@ -53,8 +54,8 @@ class Member(Base):
              validate_strings=True), default=MemberStatus.ACTIVE)
     status_reason: Mapped[str] = mapped_column(String(200), default="")
     status_changed_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
 class MemberNumberSequence(Base):

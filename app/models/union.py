@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base
+from app.services.clock import now as utc_now
 
 
 class Union(Base):
@@ -22,5 +23,5 @@ class Union(Base):
     province_code: Mapped[str] = mapped_column(ForeignKey("provinces.code"))
     employer: Mapped[str] = mapped_column(String(200), default="")
     industrial_park: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.db import Base
+from app.services.clock import now as utc_now
 
 
 class Role(str, enum.Enum):
@@ -39,5 +40,5 @@ class User(Base):
     union_code: Mapped[str | None] = mapped_column(String(20))
     full_name: Mapped[str] = mapped_column(String(200), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
     token_version: Mapped[int] = mapped_column(default=0)

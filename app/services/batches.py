@@ -28,15 +28,16 @@ import secrets
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
 from app.models import Card, CardStatus, Job, Member, MemberStatus, Province, Union
 from app.services import audit, jobs
+from app.services.clock import now as utc_now
 from app.services.errors import DomainError, LettersGone, NotFound, ValidationFailed
 from app.services.issuance import CardDesk
 from app.services.scope import Scope
@@ -432,7 +433,8 @@ def sheet_path(root: Path, job: Job, number: int) -> Path:
     return path
 
 
-def take_letters(session: Session, cipher: Any, root: Path, job: Job, *, actor: str) -> str:
+def take_letters(session: Session, cipher: Any, root: Path, job: Job, *, actor: str,
+                 clock: Callable[[], datetime] = utc_now) -> str:
     """The batch's letters as CSV text, deleted from disk as they are handed out (once).
 
     Raises:
@@ -453,7 +455,7 @@ def take_letters(session: Session, cipher: Any, root: Path, job: Job, *, actor: 
         text: str = cipher.decrypt(taken.read_bytes(), LETTERS_CONTEXT)
     finally:
         taken.unlink(missing_ok=True)
-    when = utcnow()
+    when = clock()
     job.result = {**job.result, "letters": {**info, "downloaded_at": when.isoformat(),
                                             "downloaded_by": actor}}
     audit.record(session, actor=actor, action="card.batch.letters", object_type="job",

@@ -13,6 +13,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def timestamp() -> float:
+    """The current time in POSIX seconds (for clocks that count seconds, such as tokens')."""
+    return now().timestamp()
+
+
 def today_in_vietnam(at: datetime | None = None) -> date:
     """The calendar date in Vietnam (ages and join dates are judged on it)."""
     return (at or now()).astimezone(VIETNAM).date()

@@ -8,7 +8,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,9 +16,9 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
-from app.db import utcnow
 from app.models import ImportIssue, Job, Member, MemberStatus, Union
 from app.services import audit, jobs
+from app.services.clock import now as utc_now
 from app.services.clock import today_in_vietnam
 from app.services.errors import DomainError, RosterInvalid
 from app.services.identity import FieldProblem
@@ -157,13 +157,15 @@ class RosterImport:
 
     def __init__(self, session: Session, cipher: DataCipher, scope: Scope, *,
                  batch_size: int = DEFAULT_BATCH_SIZE,
-                 today: Callable[[], date] = today_in_vietnam) -> None:
+                 today: Callable[[], date] = today_in_vietnam,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.session = session
         self.scope = scope
         self.batch_size = max(1, batch_size)
         self.registry = MemberRegistry(session, cipher, actor=scope.principal.subject,
-                                       today=today)
+                                       today=today, clock=clock)
         self.today = today
+        self.clock = clock
         self._unions: dict[str, tuple[str, str] | None] = {}
         self._dry_run = False
         self._headers: Mapping[str, str] = {}
@@ -310,7 +312,7 @@ class RosterImport:
         taken = dict(self.session.execute(
             select(Member.member_number, Member.personal_id_hash)
             .where(Member.member_number.in_(given))).all()) if given else {}
-        now = utcnow()
+        now = self.clock()
         new: list[_Valid] = []
         for item in valid:
             data, problems = item.data, item.warnings

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
 from app.models import Job, JobStatus
+from app.services.clock import now as utc_now
 from app.services.errors import Conflict, JobBusy, NotFound
 from app.services.scope import Scope
 
@@ -59,7 +59,7 @@ def commit_batch(session: Session, job: Job, work: Callable[[], T],
     """
     for attempt in range(attempts):
         try:
-            session.execute(update(Job).where(Job.id == job.id).values(updated_at=utcnow()))
+            session.execute(update(Job).where(Job.id == job.id).values(updated_at=utc_now()))
             result = work()
             session.commit()
             return result
@@ -118,7 +118,7 @@ def _runner_alive(runner: str, job: Job) -> bool:
     host, _, rest = runner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname():
-        return utcnow() - job.updated_at < LEASE
+        return utc_now() - job.updated_at < LEASE
     if not pid_text.isdigit():
         return False
     pid = int(pid_text)
@@ -176,7 +176,7 @@ def _claim(session: Session, job: Job) -> None:
     job.status = JobStatus.RUNNING
     job.error = ""
     job.result = {**job.result, "runner": runner_id()}
-    job.updated_at = utcnow()
+    job.updated_at = utc_now()
     session.commit()
 
 
@@ -184,14 +184,14 @@ def record_progress(job: Job, checkpoint: int, counts: Mapping[str, int]) -> Non
     """Set the checkpoint and counts (committed with the caller's batch)."""
     job.checkpoint = checkpoint
     job.counts = dict(counts)
-    job.updated_at = utcnow()
+    job.updated_at = utc_now()
 
 
 def finish(session: Session, job: Job, result: Mapping[str, Any] | None = None) -> None:
     """Mark the job succeeded (commits)."""
     job.status = JobStatus.SUCCEEDED
     job.result = {k: v for k, v in {**job.result, **(result or {})}.items() if k != "runner"}
-    job.finished_at = job.updated_at = utcnow()
+    job.finished_at = job.updated_at = utc_now()
     session.commit()
 
 
@@ -204,7 +204,7 @@ def fail(session: Session, job_id: str, message: str) -> None:
     job.status = JobStatus.FAILED
     job.error = message.splitlines()[0][:500] if message else "failed"
     job.result = {k: v for k, v in job.result.items() if k != "runner"}
-    job.finished_at = job.updated_at = utcnow()
+    job.finished_at = job.updated_at = utc_now()
     session.commit()
 
 

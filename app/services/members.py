@@ -15,6 +15,7 @@ from app.crypto import DataCipher
 from app.models import Member, MemberNumberSequence, MemberStatus, Union
 from app.services import audit, identity
 from app.services.card_status import CardLifecycle
+from app.services.clock import now as utc_now
 from app.services.clock import today_in_vietnam
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.services.identity import FieldProblem, InvalidField
@@ -154,11 +155,13 @@ class MemberRegistry:
     """The register's operations for one actor, with a session, a cipher and a clock."""
 
     def __init__(self, session: Session, cipher: DataCipher, *, actor: str,
-                 today: Callable[[], date] = today_in_vietnam) -> None:
+                 today: Callable[[], date] = today_in_vietnam,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.session = session
         self.cipher = cipher
         self.actor = actor
         self.today = today
+        self.clock = clock
 
     # -- personal ID ----------------------------------------------------------------------
     def personal_id_hash(self, personal_id: str) -> str:
@@ -318,12 +321,12 @@ class MemberRegistry:
         previous = member.status
         member.status = status
         member.status_reason = reason
-        member.status_changed_at = datetime.now().astimezone()
+        member.status_changed_at = self.clock()
         audit.record(self.session, actor=self.actor, action="member.status",
                      object_type="member", object_id=member.id,
                      province_code=member.province_code, reason=reason,
                      details={"from": previous.value, "to": status.value})
-        CardLifecycle(self.session, actor=self.actor).follow_member(member)
+        CardLifecycle(self.session, actor=self.actor, clock=self.clock).follow_member(member)
         self.session.flush()
         return member
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from app.services.clock import timestamp
 from app.services.errors import Unauthenticated
 
 ALGORITHM = "HS256"  # pinned: never read from the token
@@ -47,7 +47,7 @@ class TokenService:
     """Issues and checks access tokens with a secret key, an issuer and a clock."""
 
     def __init__(self, secret: str, *, issuer: str, ttl_seconds: int,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = timestamp) -> None:
         if len(secret) < 16:
             raise ValueError("token secret too short")
         self._key = ("unioncard-access-token:" + secret).encode()

@@ -37,18 +37,17 @@ def problem_type(slug: str) -> Any:
 @bp.get("/v/<serial>")
 def card_status_page(serial: str) -> Any:
     """Where a phone lands from the card's NFC link: the card's status, nothing personal."""
-    from datetime import datetime, timezone
-
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import Card
+    from app.services import clock
 
     card = db.session.scalar(select(Card).where(Card.serial == serial.upper()[:32]))
     if card is None:
         abort(404)
     status = card.status.value
-    if status == "active" and card.expires_at <= datetime.now(timezone.utc):
+    if status == "active" and card.expires_at <= clock.now():
         status = "expired"
     response = current_app.make_response(render_template("card_status.html", card=card,
                                                          status=status))
