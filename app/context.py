@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
-from app.security import current_principal
+from app.edge.auth import current_principal
 
 if TYPE_CHECKING:
     from app.services.issuance import CardDesk, CardSettings

@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 
 from app.api.blueprint import Blueprint
 from app.context import key_store
+from app.edge.auth import ADMIN, requires
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import AuditEntry
 from app.schemas.admin import AuditPageSchema, AuditQueryArgsSchema, SigningKeySchema
-from app.security import BEARER, requires
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1",
                 description="Audit log and signing keys (administrators).")
@@ -24,8 +24,7 @@ blp = Blueprint("admin", __name__, url_prefix="/api/v1",
 class AuditLog(MethodView):
     """Who did what, when and why."""
 
-    @requires("admin")
-    @blp.doc(security=BEARER)
+    @requires(*ADMIN)
     @blp.arguments(AuditQueryArgsSchema, location="query")
     @blp.response(200, AuditPageSchema)
     @blp.alt_response(403, schema=ProblemSchema, description="Administrators only")
@@ -50,8 +49,7 @@ class AuditLog(MethodView):
 class Keys(MethodView):
     """The signing keys."""
 
-    @requires("admin")
-    @blp.doc(security=BEARER)
+    @requires(*ADMIN)
     @blp.response(200, SigningKeySchema(many=True))
     @blp.alt_response(403, schema=ProblemSchema, description="Administrators only")
     def get(self) -> Any:

@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.context import card_desk
+from app.edge.auth import STAFF, current_scope, requires
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.schemas.cards import (
@@ -18,13 +19,11 @@ from app.schemas.cards import (
     RevokeSchema,
     SuspendSchema,
 )
-from app.security import BEARER, current_scope, requires
 from app.services.errors import NotFound
 from cards import nfc, qr, render
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1",
                 description="Union cards: signed QR, NFC payload and printable card.")
-STAFF = ("admin", "officer")
 
 
 def _issued(issued: Any) -> Any:
@@ -37,7 +36,6 @@ class MemberCards(MethodView):
     """A member's cards."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, CardSchema(many=True))
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
     def get(self, member_id: int) -> Any:
@@ -45,7 +43,6 @@ class MemberCards(MethodView):
         return card_desk().for_member(current_scope(), member_id)
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(201, IssuedCardSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
     @blp.alt_response(409, schema=ProblemSchema, description="The member is not active")
@@ -61,7 +58,6 @@ class CardBySerial(MethodView):
     """One card."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, CardSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such card in your scope")
     def get(self, serial: str) -> Any:
@@ -82,7 +78,7 @@ class CardDownload(MethodView):
     """A card's files."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER, responses={"200": {"description": "the file", "content": {
+    @blp.doc(responses={"200": {"description": "the file", "content": {
         t: {"schema": {"type": "string", "format": "binary"}} for t in set(DOWNLOAD_TYPES.values())
     }}})
     @blp.alt_response(404, schema=ProblemSchema, description="No such card in your scope")
@@ -116,7 +112,6 @@ class SuspendCard(MethodView):
     """Suspension."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(SuspendSchema)
     @blp.response(200, CardSchema)
     @blp.alt_response(404, schema=ProblemSchema)
@@ -133,7 +128,6 @@ class ReinstateCard(MethodView):
     """Lifting a suspension."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, CardSchema)
     @blp.alt_response(404, schema=ProblemSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="Not suspended, or member inactive")
@@ -149,7 +143,6 @@ class RevokeCard(MethodView):
     """Revocation."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(RevokeSchema)
     @blp.response(200, CardSchema)
     @blp.alt_response(404, schema=ProblemSchema)
@@ -166,7 +159,6 @@ class ActivationCode(MethodView):
     """The member's activation code."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, ActivationCodeSchema)
     @blp.alt_response(404, schema=ProblemSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="Card revoked")

@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.context import actor, data_cipher
+from app.edge.auth import STAFF, current_scope, requires
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import MemberStatus
@@ -22,12 +23,10 @@ from app.schemas.members import (
     RevealSchema,
     UpdateMemberSchema,
 )
-from app.security import BEARER, current_scope, requires
 from app.services.members import MemberRegistry, SearchFilters
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
                 description="Union members (đoàn viên) in your scope.")
-STAFF = ("admin", "officer")
 
 
 def registry() -> MemberRegistry:
@@ -45,7 +44,6 @@ class Members(MethodView):
     """The members in your scope."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(MemberQueryArgsSchema, location="query")
     @blp.response(200, MemberPageSchema)
     @blp.alt_response(401, schema=ProblemSchema)
@@ -57,7 +55,6 @@ class Members(MethodView):
                 "per_page": filters.per_page}
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(CreateMemberSchema)
     @blp.response(201, MemberWithWarningsSchema)
     @blp.alt_response(409, schema=ProblemSchema,
@@ -75,7 +72,6 @@ class MemberById(MethodView):
     """One member."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, MemberSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
     def get(self, member_id: int) -> Any:
@@ -83,7 +79,6 @@ class MemberById(MethodView):
         return registry().get(current_scope(), member_id)
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(UpdateMemberSchema)
     @blp.response(200, MemberWithWarningsSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
@@ -100,7 +95,6 @@ class MemberStatusView(MethodView):
     """A member's status."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(MemberStatusSchema)
     @blp.response(200, MemberSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
@@ -118,7 +112,6 @@ class MemberPersonalId(MethodView):
     """The full personal ID, for the member's own officers; every reveal is logged."""
 
     @requires("officer")
-    @blp.doc(security=BEARER)
     @blp.arguments(RevealSchema)
     @blp.response(200, PersonalIdSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")

@@ -8,11 +8,11 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from app.api.blueprint import Blueprint
+from app.edge.auth import ADMIN, STAFF, current_scope, requires
 from app.errors import ProblemSchema
 from app.extensions import db
 from app.models import Role, User
 from app.schemas.users import CreateUserSchema, UserSchema
-from app.security import BEARER, current_scope, requires
 from app.services import accounts
 from app.services.errors import NotFound
 
@@ -24,8 +24,7 @@ blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
 class Users(MethodView):
     """The staff accounts."""
 
-    @requires("admin", "officer")
-    @blp.doc(security=BEARER)
+    @requires(*STAFF)
     @blp.response(200, UserSchema(many=True))
     @blp.alt_response(401, schema=ProblemSchema)
     def get(self) -> Any:
@@ -37,8 +36,7 @@ class Users(MethodView):
                                 User.union_code)
         return db.session.scalars(stmt).all()
 
-    @requires("admin")
-    @blp.doc(security=BEARER)
+    @requires(*ADMIN)
     @blp.arguments(CreateUserSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(403, schema=ProblemSchema, description="Only administrators")
@@ -57,8 +55,7 @@ class Users(MethodView):
 class UserById(MethodView):
     """One staff account."""
 
-    @requires("admin", "officer")
-    @blp.doc(security=BEARER)
+    @requires(*STAFF)
     @blp.response(200, UserSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such account in your scope")
     def get(self, user_id: int) -> Any:
