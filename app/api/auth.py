@@ -52,7 +52,6 @@ class TokenView(MethodView):
         token = token_service().issue(Principal(
             kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
             union_code=user.union_code, token_version=user.token_version))
-        db.session.commit()
         return token
 
 

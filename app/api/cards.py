@@ -11,7 +11,6 @@ from app.api.blueprint import Blueprint
 from app.context import card_desk
 from app.edge.auth import STAFF, current_scope, requires
 from app.errors import ProblemSchema
-from app.extensions import db
 from app.schemas.cards import (
     ActivationCodeSchema,
     CardSchema,
@@ -49,7 +48,6 @@ class MemberCards(MethodView):
     def post(self, member_id: int) -> Any:
         """Issue a card (a previous card is revoked as `superseded`)."""
         issued = card_desk().issue(current_scope(), member_id)
-        db.session.commit()
         return _issued(issued)
 
 
@@ -119,7 +117,6 @@ class SuspendCard(MethodView):
     def post(self, args: dict[str, Any], serial: str) -> Any:
         """Suspend a card (sets its suspension bit at once)."""
         card = card_desk().suspend(current_scope(), serial, args["reason"])
-        db.session.commit()
         return card
 
 
@@ -134,7 +131,6 @@ class ReinstateCard(MethodView):
     def post(self, serial: str) -> Any:
         """Reinstate a suspended card."""
         card = card_desk().reinstate(current_scope(), serial)
-        db.session.commit()
         return card
 
 
@@ -150,7 +146,6 @@ class RevokeCard(MethodView):
     def post(self, args: dict[str, Any], serial: str) -> Any:
         """Revoke a card for good (sets its revocation bit at once)."""
         card = card_desk().revoke(current_scope(), serial, args["reason"])
-        db.session.commit()
         return card
 
 
@@ -165,5 +160,4 @@ class ActivationCode(MethodView):
     def post(self, serial: str) -> Any:
         """Make a new one-time activation code (e.g. the letter was lost)."""
         code = card_desk().new_activation_code(current_scope(), serial)
-        db.session.commit()
         return {"activation_code": code}

@@ -63,7 +63,6 @@ class Members(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Register a member."""
         member, warnings = registry().create(current_scope(), args)
-        db.session.commit()
         return _with_warnings(member, warnings)
 
 
@@ -86,7 +85,6 @@ class MemberById(MethodView):
     def patch(self, args: dict[str, Any], member_id: int) -> Any:
         """Change a member's details."""
         member, warnings = registry().update(current_scope(), member_id, args)
-        db.session.commit()
         return _with_warnings(member, warnings)
 
 
@@ -103,7 +101,6 @@ class MemberStatusView(MethodView):
         """Set a member active, suspended or left (their cards follow)."""
         member = registry().change_status(current_scope(), member_id,
                                           MemberStatus(args["status"]), args["reason"])
-        db.session.commit()
         return member
 
 
@@ -118,5 +115,4 @@ class MemberPersonalId(MethodView):
     def post(self, args: dict[str, Any], member_id: int) -> Any:
         """Reveal the member's full personal ID (logged in the audit log)."""
         value = registry().reveal_personal_id(current_scope(), member_id, args["reason"])
-        db.session.commit()
         return {"personal_id": value}

@@ -47,7 +47,6 @@ class Unions(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Create a union in a province of your scope."""
         union = unions.create_union(db.session, current_scope(), args)
-        db.session.commit()
         return union
 
 
@@ -69,5 +68,4 @@ class UnionByCode(MethodView):
     def patch(self, args: dict[str, Any], code: str) -> Any:
         """Change a union's name, employer or industrial park."""
         union = unions.update_union(db.session, current_scope(), code, args)
-        db.session.commit()
         return union

@@ -47,7 +47,6 @@ class Users(MethodView):
                                     password=args["password"], role=Role(args["role"]),
                                     province_code=args["province_code"],
                                     union_code=args["union_code"], full_name=args["full_name"])
-        db.session.commit()
         return user
 
 
