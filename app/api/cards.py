@@ -18,8 +18,7 @@ from app.schemas.cards import (
     RevokeSchema,
     SuspendSchema,
 )
-from app.services.errors import NotFound
-from cards import nfc, qr, render
+from app.services import card_files
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1",
                 description="Union cards: signed QR, NFC payload and printable card.")
@@ -63,46 +62,22 @@ class CardBySerial(MethodView):
         return card_desk().get(current_scope(), serial)
 
 
-DOWNLOAD_TYPES = {
-    "qr.png": "image/png", "qr.svg": "image/svg+xml", "card.png": "image/png",
-    "card-back.png": "image/png", "card.pdf": "application/pdf",
-    "nfc.ndef": "application/vnd.unioncard.ndef",
-}
-
-
-@blp.route("/cards/<serial>/<any('qr.png','qr.svg','card.png','card-back.png','card.pdf',"
-           "'nfc.ndef'):name>")
+@blp.route("/cards/<serial>/<any(" + ",".join(f"'{n}'" for n in card_files.NAMES) + "):name>")
 class CardDownload(MethodView):
     """A card's files."""
 
     @requires(*STAFF)
     @blp.doc(responses={"200": {"description": "the file", "content": {
-        t: {"schema": {"type": "string", "format": "binary"}} for t in set(DOWNLOAD_TYPES.values())
+        t: {"schema": {"type": "string", "format": "binary"}}
+        for t in sorted(set(card_files.MEDIA_TYPES.values()))
     }}})
     @blp.alt_response(404, schema=ProblemSchema, description="No such card in your scope")
     def get(self, serial: str, name: str) -> Any:
         """Download the QR (PNG/SVG), the printed card (PNG front/back, PDF) or the NDEF bytes."""
-        desk = card_desk()
-        card = desk.get(current_scope(), serial)
-        text = desk.text(card)
-        if name == "nfc.ndef":
-            body: bytes | str = nfc.make_ndef(text, desk.settings.verify_url(card.serial)).message
-        else:
-            symbol = qr.make_qr(text)
-            if name == "qr.png":
-                body = symbol.png()
-            elif name == "qr.svg":
-                body = symbol.svg()
-            else:
-                images = render.render_card(desk.face(card), symbol)
-                body = {"card.png": images.front_png, "card-back.png": images.back_png,
-                        "card.pdf": images.pdf}[name]()
-        if not body:
-            raise NotFound("No such file.")
-        response = Response(body, mimetype=DOWNLOAD_TYPES[name])
-        response.headers["Content-Disposition"] = f'inline; filename="{card.serial}-{name}"'
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
+        file = card_files.card_file(card_desk(), current_scope(), serial, name)
+        return Response(file.body, mimetype=file.media_type, headers={
+            "Content-Disposition": f'inline; filename="{file.file_name}"',
+            "Cache-Control": "private, no-store"})
 
 
 @blp.route("/cards/<serial>/suspend")
