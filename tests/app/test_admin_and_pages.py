@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -60,3 +61,11 @@ def test_public_status_is_expired_only_for_an_active_card_past_its_validity(
     session.expire_all()
     assert public_status(session, serial, now=after).status == "suspended"
     assert public_status(session, "NOSUCHSERIAL", now=after) is None
+
+
+def test_landing_page_links_lead_somewhere(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    hrefs = set(re.findall(r'href="([^"]+)"', html))
+    assert {"/", "/docs", "/api/v1/openapi.json", "/problems/", "/healthz", "/readyz"} <= hrefs
+    for href in hrefs:
+        assert client.get(href).status_code == 200, href
