@@ -54,14 +54,6 @@ def token_service() -> TokenService:
     return service
 
 
-def actor() -> str:
-    """The audit name of the caller of this request (``user:7``)."""
-    from app.security import current_principal  # the edge imports this module: import late
-
-    principal = current_principal()
-    assert principal is not None
-    return principal.subject
-
 
 def card_settings(config: Mapping[str, Any]) -> CardSettings:
     """Card issuing settings."""
@@ -88,12 +80,12 @@ def card_desk_for(app: Flask, session: Session, actor: str) -> CardDesk:
                     card_settings(app.config), actor=actor)
 
 
-def card_desk() -> CardDesk:
-    """The card desk acting for the caller of this request."""
+def card_desk(actor: str) -> CardDesk:
+    """The card desk of the current app and request session, acting for ``actor``."""
     from app.extensions import db
 
     return card_desk_for(current_app._get_current_object(),  # type: ignore[attr-defined]
-                         db.session, actor())
+                         db.session, actor)
 
 
 def publisher_for(app: Flask, session: Session) -> Publisher:

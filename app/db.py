@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from werkzeug.exceptions import InternalServerError
 
 #: Execution option marking a transaction that will write (SQLite begins it IMMEDIATE).
 WRITE_INTENT = "unioncard_write_intent"
@@ -88,8 +89,6 @@ def writes(view: Any) -> Any:
 
 def _request_writes() -> bool:
     """Whether the current request may change data: an unsafe method, or a marked view."""
-    from flask import current_app, request
-
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         return True
     view = current_app.view_functions.get(request.endpoint or "")
@@ -97,16 +96,48 @@ def _request_writes() -> bool:
     return bool(getattr(method, "_writes", False))
 
 
+def _end_writing_request() -> None:
+    """Before a request that may change data: end its transaction once its answer is known."""
+    if _request_writes():
+        after_this_request(_commit_if_successful)
+
+
+def _commit_if_successful(response: Response) -> Response:
+    """Commit the request's session when the answer is a success (status < 400), roll it back
+    otherwise. A failing commit is rolled back and answered by the app's error handlers (an
+    IntegrityError as 409, anything else as a 500 problem), never as a success."""
+    session: Session | None = g.get("db_session")
+    if session is None:
+        return response
+    if response.status_code >= 400:
+        session.rollback()
+        return response
+    try:
+        session.commit()
+    except Exception as error:
+        session.rollback()
+        app = current_app
+        try:
+            answer = app.handle_user_exception(error)
+        except Exception:  # no handler for it: the 500 problem, with the error logged
+            answer = app.handle_user_exception(InternalServerError(original_exception=error))
+        return app.make_response(answer)
+    return response
+
+
 class Database:
-    """Flask extension: one engine per app, one session per request or app context."""
+    """Flask extension: one engine per app, one session per request or app context; a request
+    that may change data is committed once, when it succeeds (``_commit_if_successful``)."""
 
     def init_app(self, app: Flask) -> None:
-        """Create the engine from ``SQLALCHEMY_URL`` and close sessions at teardown."""
+        """Create the engine from ``SQLALCHEMY_URL``, commit writing requests that succeed
+        and close sessions at teardown."""
         engine = make_engine(app.config["SQLALCHEMY_URL"], echo=bool(app.config["DATABASE_ECHO"]))
         app.extensions["unioncard.db"] = {
             "engine": engine,
             "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
         }
+        app.before_request(_end_writing_request)
         app.teardown_appcontext(self._remove)
 
     @staticmethod
@@ -135,8 +166,6 @@ class Database:
     def session(self) -> Session:
         """The session of the current app context, created on first use; in a request that
         may change data (not GET/HEAD/OPTIONS) it is a writing session."""
-        from flask import current_app, has_request_context
-
         if "db_session" not in g:
             g.db_session = self.new_session(current_app,
                                             write=has_request_context() and _request_writes())

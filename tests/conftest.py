@@ -142,7 +142,7 @@ class Factory:
         return user
 
     def token(self, user: Any) -> str:
-        from app.security import token_service
+        from app.edge.auth import token_service
         from app.services.tokens import Principal
 
         with self.app.app_context():

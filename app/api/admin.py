@@ -6,15 +6,14 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from sqlalchemy import func, select
 
 from app.api.blueprint import Blueprint
 from app.composition import key_store
+from app.edge.auth import ADMIN, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
-from app.models import AuditEntry
 from app.schemas.admin import AuditPageSchema, AuditQueryArgsSchema, SigningKeySchema
-from app.security import BEARER, requires
+from app.services import audit
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1",
                 description="Audit log and signing keys (administrators).")
@@ -24,24 +23,13 @@ blp = Blueprint("admin", __name__, url_prefix="/api/v1",
 class AuditLog(MethodView):
     """Who did what, when and why."""
 
-    @requires("admin")
-    @blp.doc(security=BEARER)
+    @requires(*ADMIN)
     @blp.arguments(AuditQueryArgsSchema, location="query")
     @blp.response(200, AuditPageSchema)
     @blp.alt_response(403, schema=ProblemSchema, description="Administrators only")
     def get(self, args: dict[str, Any]) -> Any:
         """Search the audit log (issuance, status changes, key operations, ID reveals)."""
-        stmt = select(AuditEntry)
-        for name in ("object_type", "object_id", "actor", "province_code"):
-            if args.get(name):
-                stmt = stmt.where(getattr(AuditEntry, name) == args[name])
-        action = args.get("action")
-        if action:
-            stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True)
-                              if action.endswith(".") else AuditEntry.action == action)
-        total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        items = db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(args["per_page"])
-                                   .offset((args["page"] - 1) * args["per_page"])).all()
+        items, total = audit.search(db.session, **args)
         return {"items": items, "total": total, "page": args["page"],
                 "per_page": args["per_page"]}
 
@@ -50,8 +38,7 @@ class AuditLog(MethodView):
 class Keys(MethodView):
     """The signing keys."""
 
-    @requires("admin")
-    @blp.doc(security=BEARER)
+    @requires(*ADMIN)
     @blp.response(200, SigningKeySchema(many=True))
     @blp.alt_response(403, schema=ProblemSchema, description="Administrators only")
     def get(self) -> Any:

@@ -9,11 +9,11 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
+from app.edge.auth import current_principal, requires, token_service
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema
 from app.extensions import db, limiter
 from app.schemas.auth import PrincipalSchema, TokenRequestSchema, TokenSchema
-from app.security import BEARER, current_principal, token_service
 from app.services import accounts
 from app.services.tokens import Principal
 
@@ -52,7 +52,6 @@ class TokenView(MethodView):
         token = token_service().issue(Principal(
             kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
             union_code=user.union_code, token_version=user.token_version))
-        db.session.commit()
         return token
 
 
@@ -60,9 +59,9 @@ class TokenView(MethodView):
 class MeView(MethodView):
     """The authenticated caller."""
 
+    @requires()
     @blp.response(200, PrincipalSchema)
     @blp.alt_response(401, schema=ProblemSchema, description="Missing or invalid token")
-    @blp.doc(security=BEARER)
     def get(self) -> Any:
         """Show who the bearer token belongs to and its scope."""
         return current_principal()

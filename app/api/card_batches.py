@@ -11,18 +11,17 @@ from sqlalchemy.orm import Session
 from app.api.blueprint import Blueprint
 from app.composition import card_desk_for, data_cipher, launch_job
 from app.db import writes
+from app.edge.auth import STAFF, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job
 from app.schemas.card_batches import CardBatchJobSchema, SheetListSchema, StartCardBatchSchema
-from app.security import BEARER, current_scope, requires
 from app.services import batches
 from app.services.scope import Scope
 
 blp = Blueprint("card_batches", __name__, url_prefix="/api/v1/card-batches",
                 description="Batch issuance: cards for every active member without one, "
                             "A4 print sheets and one-time activation letters.")
-STAFF = ("admin", "officer")
 
 
 def _work(app: Any, scope: Scope) -> Any:
@@ -47,7 +46,6 @@ class CardBatches(MethodView):
     """Card batches."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(StartCardBatchSchema)
     @blp.response(202, CardBatchJobSchema,
                   description="The batch started (or resumed); follow `Location`",
@@ -80,7 +78,6 @@ class CardBatchById(MethodView):
     """One card batch."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, CardBatchJobSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such batch in your scope")
     def get(self, job_id: str) -> Any:
@@ -93,7 +90,6 @@ class CardBatchSheets(MethodView):
     """The print sheets of a batch."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, SheetListSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such batch in your scope")
     def get(self, job_id: str) -> Any:
@@ -109,7 +105,7 @@ class CardBatchSheet(MethodView):
     """One print sheet."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER, responses={"200": {
+    @blp.doc(responses={"200": {
         "description": "A4 PDF: per ten cards a page of fronts, then a page of mirrored backs "
                        "(duplex, long edge)",
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
@@ -128,7 +124,7 @@ class CardBatchLetters(MethodView):
 
     @writes
     @requires(*STAFF)
-    @blp.doc(security=BEARER, responses={"200": {
+    @blp.doc(responses={"200": {
         "description": "UTF-8 CSV with BOM: member_number, full_name, union_code, union_name, "
                        "card_serial, activation_code. Deleted after this download.",
         "content": {"text/csv": {"schema": {"type": "string"}}}}})

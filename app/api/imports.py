@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.api.blueprint import Blueprint
 from app.composition import data_cipher, launch_job
+from app.edge.auth import STAFF, current_scope, requires
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema, field_errors
 from app.extensions import db
 from app.models import Job
 from app.schemas.imports import ImportFormSchema, ImportUploadSchema, JobSchema
-from app.security import BEARER, current_scope, requires
 from app.services import imports
 from app.services.errors import RosterInvalid, ValidationFailed
 from app.services.roster import Limits, open_roster
@@ -65,8 +65,7 @@ class Imports(MethodView):
     """Roster imports."""
 
     @accepts("multipart/form-data", max_bytes=UPLOAD_MAX_BYTES)
-    @requires("officer", "admin")
-    @blp.doc(security=BEARER)
+    @requires(*STAFF)
     @blp.arguments(ImportUploadSchema, location="files", content_type="multipart/form-data")
     @blp.response(202, JobSchema, description="The job started (or resumed); follow `Location`",
                   headers={"Location": {"description": "the job", "schema": {"type": "string"}}})

@@ -11,17 +11,16 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
+from app.edge.auth import STAFF, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job
 from app.schemas.imports import JobSchema, ReportArgsSchema, ReportSchema
-from app.security import BEARER, current_scope, requires
 from app.services import imports, jobs
 from app.services.errors import NotFound
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs",
                 description="Long-running jobs: progress, counts and reports.")
-STAFF = ("admin", "officer")
 
 
 def _job(job_id: str) -> Job:
@@ -40,7 +39,6 @@ class JobById(MethodView):
     """One job."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, JobSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such job in your scope")
     def get(self, job_id: str) -> Any:
@@ -53,7 +51,6 @@ class JobReport(MethodView):
     """The report of an import job."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(ReportArgsSchema, location="query")
     @blp.response(200, ReportSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such import job in your scope")
@@ -72,7 +69,7 @@ class JobReportCsv(MethodView):
     """The report of an import job as CSV."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER, responses={"200": {
+    @blp.doc(responses={"200": {
         "description": "UTF-8 CSV with BOM: row, column, value, severity, reason",
         "content": {"text/csv": {"schema": {"type": "string"}}}}})
     @blp.alt_response(404, schema=ProblemSchema, description="No such import job in your scope")

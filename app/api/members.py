@@ -7,7 +7,8 @@ from typing import Any
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import actor, data_cipher
+from app.composition import data_cipher
+from app.edge.auth import STAFF, actor, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import MemberStatus
@@ -22,12 +23,10 @@ from app.schemas.members import (
     RevealSchema,
     UpdateMemberSchema,
 )
-from app.security import BEARER, current_scope, requires
 from app.services.members import MemberRegistry, SearchFilters
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
                 description="Union members (đoàn viên) in your scope.")
-STAFF = ("admin", "officer")
 
 
 def registry() -> MemberRegistry:
@@ -45,7 +44,6 @@ class Members(MethodView):
     """The members in your scope."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(MemberQueryArgsSchema, location="query")
     @blp.response(200, MemberPageSchema)
     @blp.alt_response(401, schema=ProblemSchema)
@@ -57,7 +55,6 @@ class Members(MethodView):
                 "per_page": filters.per_page}
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(CreateMemberSchema)
     @blp.response(201, MemberWithWarningsSchema)
     @blp.alt_response(409, schema=ProblemSchema,
@@ -66,7 +63,6 @@ class Members(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Register a member."""
         member, warnings = registry().create(current_scope(), args)
-        db.session.commit()
         return _with_warnings(member, warnings)
 
 
@@ -75,7 +71,6 @@ class MemberById(MethodView):
     """One member."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, MemberSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
     def get(self, member_id: int) -> Any:
@@ -83,7 +78,6 @@ class MemberById(MethodView):
         return registry().get(current_scope(), member_id)
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(UpdateMemberSchema)
     @blp.response(200, MemberWithWarningsSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
@@ -91,7 +85,6 @@ class MemberById(MethodView):
     def patch(self, args: dict[str, Any], member_id: int) -> Any:
         """Change a member's details."""
         member, warnings = registry().update(current_scope(), member_id, args)
-        db.session.commit()
         return _with_warnings(member, warnings)
 
 
@@ -100,7 +93,6 @@ class MemberStatusView(MethodView):
     """A member's status."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(MemberStatusSchema)
     @blp.response(200, MemberSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
@@ -109,7 +101,6 @@ class MemberStatusView(MethodView):
         """Set a member active, suspended or left (their cards follow)."""
         member = registry().change_status(current_scope(), member_id,
                                           MemberStatus(args["status"]), args["reason"])
-        db.session.commit()
         return member
 
 
@@ -118,12 +109,10 @@ class MemberPersonalId(MethodView):
     """The full personal ID, for the member's own officers; every reveal is logged."""
 
     @requires("officer")
-    @blp.doc(security=BEARER)
     @blp.arguments(RevealSchema)
     @blp.response(200, PersonalIdSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
     def post(self, args: dict[str, Any], member_id: int) -> Any:
         """Reveal the member's full personal ID (logged in the audit log)."""
         value = registry().reveal_personal_id(current_scope(), member_id, args["reason"])
-        db.session.commit()
         return {"personal_id": value}

@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
+from app.edge.auth import STAFF, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.schemas.unions import (
@@ -16,12 +17,10 @@ from app.schemas.unions import (
     UnionSchema,
     UpdateUnionSchema,
 )
-from app.security import BEARER, current_scope, requires
 from app.services import unions
 
 blp = Blueprint("unions", __name__, url_prefix="/api/v1/unions",
                 description="Grassroots unions (công đoàn cơ sở).")
-STAFF = ("admin", "officer")
 
 
 @blp.route("")
@@ -29,7 +28,6 @@ class Unions(MethodView):
     """The unions in your scope."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(UnionQueryArgsSchema, location="query")
     @blp.response(200, UnionPageSchema)
     @blp.alt_response(401, schema=ProblemSchema)
@@ -43,14 +41,12 @@ class Unions(MethodView):
                 "per_page": args["per_page"]}
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(CreateUnionSchema)
     @blp.response(201, UnionSchema)
     @blp.alt_response(409, schema=ProblemSchema, description="The code exists")
     def post(self, args: dict[str, Any]) -> Any:
         """Create a union in a province of your scope."""
         union = unions.create_union(db.session, current_scope(), args)
-        db.session.commit()
         return union
 
 
@@ -59,7 +55,6 @@ class UnionByCode(MethodView):
     """One union."""
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.response(200, UnionSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such union in your scope")
     def get(self, code: str) -> Any:
@@ -67,12 +62,10 @@ class UnionByCode(MethodView):
         return unions.get_union(db.session, current_scope(), code)
 
     @requires(*STAFF)
-    @blp.doc(security=BEARER)
     @blp.arguments(UpdateUnionSchema)
     @blp.response(200, UnionSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such union in your scope")
     def patch(self, args: dict[str, Any], code: str) -> Any:
         """Change a union's name, employer or industrial park."""
         union = unions.update_union(db.session, current_scope(), code, args)
-        db.session.commit()
         return union

@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from app.api.blueprint import Blueprint
+from app.edge.auth import ADMIN, STAFF, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
-from app.models import Role, User
+from app.models import Role
 from app.schemas.users import CreateUserSchema, UserSchema
-from app.security import BEARER, current_scope, requires
 from app.services import accounts
-from app.services.errors import NotFound
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
                 description="Staff accounts (administrators and union officers).")
@@ -24,21 +22,14 @@ blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
 class Users(MethodView):
     """The staff accounts."""
 
-    @requires("admin", "officer")
-    @blp.doc(security=BEARER)
+    @requires(*STAFF)
     @blp.response(200, UserSchema(many=True))
     @blp.alt_response(401, schema=ProblemSchema)
     def get(self) -> Any:
         """List the staff accounts in your scope."""
-        scope = current_scope()
-        stmt = select(User).order_by(User.username)
-        if not scope.is_national:
-            stmt = scope.filter(stmt.where(User.role == Role.OFFICER), User.province_code,
-                                User.union_code)
-        return db.session.scalars(stmt).all()
+        return accounts.list_users(db.session, current_scope())
 
-    @requires("admin")
-    @blp.doc(security=BEARER)
+    @requires(*ADMIN)
     @blp.arguments(CreateUserSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(403, schema=ProblemSchema, description="Only administrators")
@@ -49,7 +40,6 @@ class Users(MethodView):
                                     password=args["password"], role=Role(args["role"]),
                                     province_code=args["province_code"],
                                     union_code=args["union_code"], full_name=args["full_name"])
-        db.session.commit()
         return user
 
 
@@ -57,15 +47,9 @@ class Users(MethodView):
 class UserById(MethodView):
     """One staff account."""
 
-    @requires("admin", "officer")
-    @blp.doc(security=BEARER)
+    @requires(*STAFF)
     @blp.response(200, UserSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such account in your scope")
     def get(self, user_id: int) -> Any:
         """Show one staff account."""
-        user = db.session.get(User, user_id)
-        scope = current_scope()
-        if user is None or (not scope.is_national and user.role is Role.ADMIN):
-            raise NotFound("No such user.")
-        scope.ensure(user.province_code, user.union_code, "user")
-        return user
+        return accounts.get_user(db.session, current_scope(), user_id)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import url_for
 
+from app.services.card_files import NAMES
 from app.services.issuance import REVOKE_REASONS, SUSPEND_REASONS
-
-DOWNLOADS = ("qr.png", "qr.svg", "card.png", "card-back.png", "card.pdf", "nfc.ndef")
 
 
 def _links(card: object) -> dict[str, str]:
     serial = card.serial  # type: ignore[attr-defined]
-    return {name: f"/api/v1/cards/{serial}/{name}" for name in DOWNLOADS}
+    return {name: url_for("cards.CardDownload", serial=serial, name=name) for name in NAMES}
 
 
 class CardSchema(ma.Schema):

@@ -1,4 +1,4 @@
-"""Staff accounts: creation, password hashing (argon2id) and authentication."""
+"""Staff accounts: creation, password hashing (argon2id), authentication and scoped lookup."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Province, Role, User
-from app.services.errors import Conflict, InvalidCredentials, ValidationFailed
+from app.services.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
+from app.services.scope import Scope
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A hash to verify against when the username is unknown, so timing does not reveal accounts.
@@ -88,4 +89,28 @@ def authenticate(session: Session, username: str, password: str) -> User:
         raise InvalidCredentials("The username or password is wrong.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return user
+
+
+def list_users(session: Session, scope: Scope) -> list[User]:
+    """The staff accounts a caller may see, by username: every account nationally, otherwise
+    the officers within the caller's scope."""
+    stmt = select(User).order_by(User.username)
+    if not scope.is_national:
+        stmt = scope.filter(stmt.where(User.role == Role.OFFICER), User.province_code,
+                            User.union_code)
+    return list(session.scalars(stmt).all())
+
+
+def get_user(session: Session, scope: Scope, user_id: int) -> User:
+    """One staff account the caller may see.
+
+    Raises:
+        NotFound: no such account, or one outside the caller's scope (administrators are
+            outside every scope but the national one).
+    """
+    user = session.get(User, user_id)
+    if user is None or (not scope.is_national and user.role is Role.ADMIN):
+        raise NotFound("No such user.")
+    scope.ensure(user.province_code, user.union_code, "user")
     return user

@@ -37,20 +37,13 @@ def problem_type(slug: str) -> Any:
 @bp.get("/v/<serial>")
 def card_status_page(serial: str) -> Any:
     """Where a phone lands from the card's NFC link: the card's status, nothing personal."""
-    from sqlalchemy import select
-
     from app.extensions import db
-    from app.models import Card
-    from app.services import clock
+    from app.services import clock, public_card
 
-    card = db.session.scalar(select(Card).where(Card.serial == serial.upper()[:32]))
+    card = public_card.public_status(db.session, serial, now=clock.now())
     if card is None:
         abort(404)
-    status = card.status.value
-    if status == "active" and card.expires_at <= clock.now():
-        status = "expired"
-    response = current_app.make_response(render_template("card_status.html", card=card,
-                                                         status=status))
+    response = current_app.make_response(render_template("card_status.html", card=card))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.models import Card
+from app.services.public_card import public_status
 from tests.app.cards_helpers import office
 
 
@@ -36,3 +43,29 @@ def test_nfc_link_page_shows_status_only(client, factory) -> None:
                 headers=world["headers"])
     assert "Thẻ đã bị thu hồi" in client.get(f"/v/{card['serial']}").get_data(as_text=True)
     assert client.get("/v/NOSUCHSERIAL").status_code == 404
+
+
+def test_public_status_is_expired_only_for_an_active_card_past_its_validity(
+        client, factory, session) -> None:
+    world = office(factory)
+    serial = client.post(f"/api/v1/members/{world['yen'].id}/cards",
+                         headers=world["headers"]).get_json()["serial"]
+    card = session.scalar(select(Card).where(Card.serial == serial))
+    during, after = card.expires_at - timedelta(seconds=1), card.expires_at
+    assert public_status(session, serial.lower(), now=during).status == "active"
+    expired = public_status(session, serial, now=after)
+    assert (expired.serial, expired.status, expired.expires_at) == (serial, "expired",
+                                                                   card.expires_at)
+    assert client.post(f"/api/v1/cards/{serial}/suspend", json={"reason": "lost"},
+                       headers=world["headers"]).status_code == 200
+    session.expire_all()
+    assert public_status(session, serial, now=after).status == "suspended"
+    assert public_status(session, "NOSUCHSERIAL", now=after) is None
+
+
+def test_landing_page_links_lead_somewhere(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    hrefs = set(re.findall(r'href="([^"]+)"', html))
+    assert {"/", "/docs", "/api/v1/openapi.json", "/problems/", "/healthz", "/readyz"} <= hrefs
+    for href in hrefs:
+        assert client.get(href).status_code == 200, href

@@ -82,6 +82,20 @@ def test_downloads_are_real_files(client, world, app) -> None:
     assert client.get(f"{base}/secrets.txt", headers=h).status_code == 404
 
 
+def test_download_links_lead_to_the_files(client, world) -> None:
+    body = issue(client, world, world["yen"])
+    serial = body["serial"]
+    base = f"/api/v1/cards/{serial}"
+    names = ("qr.png", "qr.svg", "card.png", "card-back.png", "card.pdf", "nfc.ndef")
+    assert body["downloads"] == {name: f"{base}/{name}" for name in names}
+    for name, href in body["downloads"].items():
+        response = client.get(href, headers=world["headers"])
+        assert response.status_code == 200 and response.data, name
+        assert response.headers["Content-Disposition"] == \
+            f'inline; filename="{serial}-{name}"'
+        assert response.headers["Cache-Control"] == "private, no-store"
+
+
 def test_claims_come_from_the_register(client, world, app, session) -> None:
     from app.composition import publisher_for
 

@@ -46,7 +46,7 @@ def _scope(app: Any) -> Any:
 
 
 def test_api_runs_the_import_in_a_background_thread(committed: Any) -> None:
-    from app.security import token_service
+    from app.edge.auth import token_service
     from app.services.tokens import Principal
 
     app = committed

@@ -6,8 +6,9 @@ import re
 
 from flask.testing import FlaskClient
 from sqlalchemy import column, select, table
+from werkzeug.routing import Rule
 
-from app.security import Scope
+from app.services.scope import Scope
 from app.services.tokens import Principal
 
 
@@ -63,6 +64,17 @@ def test_admin_sees_everything(client: FlaskClient, factory) -> None:
                       headers=factory.headers(admin)).status_code == 200
 
 
+def _example_path(rule: Rule) -> str:
+    """A concrete URL matching ``rule`` (its converters' first choices or simple values)."""
+    path = rule.rule
+    for arg in rule.arguments:
+        path = path.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "x").replace(
+            f"<path:{arg}>", "x").replace(f"<string:{arg}>", "x")
+        path = re.sub(r"<any\(([^)]*)\):" + arg + ">",
+                      lambda m: m.group(1).split(",")[0].strip("'\""), path)
+    return path
+
+
 def test_every_api_endpoint_requires_auth_except_public_ones(app) -> None:
     """A guard against an endpoint that forgets the scope check."""
     public = {"auth.TokenView", "system.Healthz", "system.Readyz", "api-docs.openapi_json",
@@ -72,12 +84,37 @@ def test_every_api_endpoint_requires_auth_except_public_ones(app) -> None:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1") or rule.endpoint in public:
             continue
-        path = rule.rule
-        for arg in rule.arguments:
-            path = path.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "x").replace(
-                f"<path:{arg}>", "x")
-            path = re.sub(r"<any\(([^)]*)\):" + arg + ">",
-                          lambda m: m.group(1).split(",")[0].strip("'\""), path)
+        path = _example_path(rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(path, method=method)
             assert response.status_code == 401, f"{method} {path} answered {response.status_code}"
+
+
+def test_openapi_documents_bearer_security_on_exactly_the_secured_operations(
+        client: FlaskClient) -> None:
+    """``requires`` documents itself: every operation that answers 401 without a token has
+    the bearer security and a documented 401; the public ones have no security."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    secured, public = set(), set()
+    for rule in client.application.url_map.iter_rules():
+        operations = spec["paths"].get(re.sub(r"<(?:[^:>]+:)?([^:>]+)>", r"{\1}", rule.rule))
+        if operations is None:  # pages, static files and the docs themselves
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            operation = operations[method.lower()]
+            name = f"{method} {rule.rule}"
+            answer = client.open(_example_path(rule), method=method).status_code
+            if "security" in operation:
+                assert operation["security"] == [{"bearerAuth": []}], name
+                assert "401" in operation["responses"], name
+                assert answer == 401, name
+                secured.add(name)
+            else:
+                assert answer != 401, name
+                public.add(name)
+    assert public == {"GET /healthz", "GET /readyz", "POST /api/v1/auth/token",
+                      "GET /.well-known/jwks.json", "GET /.well-known/unioncard-root.jwk",
+                      "GET /api/v1/status-lists/<int:list_id>", "GET /api/v1/trust-bundle"}
+    assert "GET /api/v1/auth/me" in secured and len(secured) >= 33
+    documented = sum(len(set(ops) - {"parameters"}) for ops in spec["paths"].values())
+    assert len(secured) + len(public) == documented  # every documented operation was checked

@@ -4,35 +4,37 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 
+from app.composition import token_service
 from app.extensions import db
 from app.models import User
 from app.services.errors import Forbidden, Unauthenticated
 from app.services.scope import Scope
-from app.services.tokens import Principal, TokenService
+from app.services.tokens import Principal
 
-__all__ = ["BEARER", "Scope", "current_principal", "current_scope", "requires", "token_service"]
+__all__ = ["ADMIN", "STAFF", "Scope", "actor", "current_principal", "current_scope", "requires",
+           "token_service"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: OpenAPI security requirement for bearer-token endpoints.
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+#: The staff roles: administrators (national) and union officers (scoped).
+STAFF = ("admin", "officer")
+#: Administrators only.
+ADMIN = ("admin",)
+
+#: OpenAPI security requirement of every endpoint that ``requires`` a bearer token.
+_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
-def token_service() -> TokenService:
-    """The app's token service, built from configuration."""
-    service = current_app.extensions.get("unioncard.tokens")
-    if service is None:
-        service = TokenService(
-            str(current_app.config["SECRET_KEY"]),
-            issuer=str(current_app.config["TOKEN_ISSUER"]),
-            ttl_seconds=int(current_app.config["TOKEN_TTL_SECONDS"]),
-        )
-        current_app.extensions["unioncard.tokens"] = service
-    return service
+def actor() -> str:
+    """The audit name of the caller of this request (``user:7``)."""
+    principal = current_principal()
+    assert principal is not None
+    return principal.subject
 
 
 def current_principal(required: bool = True) -> Principal | None:
@@ -59,7 +61,9 @@ def current_principal(required: bool = True) -> Principal | None:
 
 
 def requires(*roles: str) -> Callable[[F], F]:
-    """Decorator: the caller must be authenticated and hold one of ``roles``."""
+    """Decorator: the caller must be authenticated and hold one of ``roles`` (any role when
+    none is given); the view is documented in OpenAPI as bearer-secured, answering 401 (and
+    403 when roles are given)."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -70,9 +74,26 @@ def requires(*roles: str) -> Callable[[F], F]:
                 raise Forbidden("Your role may not perform this action.")
             return view(*args, **kwargs)
 
+        _document_security(wrapper, forbidden=bool(roles))
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _document_security(view: Callable[..., Any], *, forbidden: bool) -> None:
+    """Record the bearer security and the 401/403 answers in the view's ``_apidoc``, as
+    flask-smorest's ``Blueprint.doc`` and ``alt_response`` do; statuses a view documents
+    itself keep their own description."""
+    # functools.wraps shared the wrapped view's dict: copy it so the view keeps its own doc
+    apidoc: dict[str, Any] = deepcopy(getattr(view, "_apidoc", {}))
+    apidoc.setdefault("manual_doc", {})["security"] = deepcopy(_BEARER)
+    responses = apidoc.setdefault("response", {}).setdefault("responses", {})
+    documented = {str(status) for status in responses}
+    # a component response of ProblemApi (problem+json), referenced by name
+    for status, name in ((401, "UNAUTHORIZED"), (403, "FORBIDDEN")):
+        if (status == 401 or forbidden) and str(status) not in documented:
+            responses[status] = [name]
+    view._apidoc = apidoc  # type: ignore[attr-defined]
 
 
 def current_scope() -> Scope:
