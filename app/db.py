@@ -99,6 +99,8 @@ def _request_writes() -> bool:
 def _end_writing_request() -> None:
     """Before a request that may change data: end its transaction once its answer is known."""
     if _request_writes():
+        # this request's own hooks run before the app's after_request hooks, so the request
+        # id header and the access log line see the final answer (e.g. a 409 from the commit)
         after_this_request(_commit_if_successful)
 
 
