@@ -20,7 +20,7 @@ from app.schemas.cards import (
 )
 from app.security import BEARER, current_scope, requires
 from app.services.errors import NotFound
-from cards import nfc, qr, render
+from cards import nfc, printing, qr
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1",
                 description="Union cards: signed QR, NFC payload and printable card.")
@@ -100,7 +100,7 @@ class CardDownload(MethodView):
             elif name == "qr.svg":
                 body = symbol.svg()
             else:
-                images = render.render_card(desk.face(card), symbol)
+                images = printing.render_card(desk.face(card), symbol)
                 body = {"card.png": images.front_png, "card-back.png": images.back_png,
                         "card.pdf": images.pdf}[name]()
         if not body:
