@@ -104,8 +104,9 @@ class PdfCanvas:
         elif anchor[0] == "r":
             x -= width
         # Pillow kerns, fpdf2 does not: scale each line to the width the layout measured.
-        self._pdf.set_stretching(100)  # get_string_width applies the current stretching
-        natural = self._pdf.get_string_width(text) / _MM_PER_PX
+        # get_string_width applies the current stretching; undo it.
+        current = self._pdf.font_stretching / 100
+        natural = self._pdf.get_string_width(text) / current / _MM_PER_PX
         stretch = 100 * width / natural if natural else 100.0
         self._pdf.set_stretching(round(stretch, 1))
         self._pdf.text(*self._at(x, y), text)
