@@ -102,15 +102,6 @@ def decode(message: bytes) -> CoseSign1:
     )
 
 
-def read_kid(message: bytes) -> bytes | None:
-    """Return the message's kid without verifying anything.
-
-    Raises:
-        MalformedCard: (``bad-cose``) when the message cannot be parsed.
-    """
-    return decode(message).kid
-
-
 @functools.lru_cache(maxsize=64)
 def _protected_header(kid: bytes) -> bytes:
     return dumps_canonical({HEADER_ALG: ES256, HEADER_KID: kid})

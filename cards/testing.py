@@ -159,7 +159,7 @@ def reference_face(qr_text: str | None = None, **changes: Any) -> Any:
     benchmarks); a 300-character unsigned QR text unless one is given."""
     import dataclasses
 
-    from cards.render import CardFace
+    from cards.printing import CardFace
 
     face = CardFace(
         name="Nguyễn Thị Kim Yến",

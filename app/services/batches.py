@@ -42,8 +42,7 @@ from app.services.errors import DomainError, LettersGone, NotFound, ValidationFa
 from app.services.issuance import CardDesk
 from app.services.scope import Scope
 from cards.errors import CardError
-from cards.print_sheets import SheetFile, write_atomically, write_sheet
-from cards.render import CardFace
+from cards.printing import CardFace, SheetFile, write_atomically, write_sheet
 
 KIND = "card-batch"
 COUNT_KEYS = ("total", "processed", "issued", "skipped", "failed")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from app.services.errors import NotFound
 from app.services.issuance import CardDesk
 from app.services.scope import Scope
-from cards import nfc, qr, render
+from cards import nfc, printing, qr
 
 #: Every file of a card, by name, with its media type.
 MEDIA_TYPES: dict[str, str] = {
@@ -48,7 +48,7 @@ def card_file(desk: CardDesk, scope: Scope, serial: str, name: str) -> CardFile:
         elif name == "qr.svg":
             body = symbol.svg().encode("utf-8")
         else:
-            images = render.render_card(desk.face(card), symbol)
+            images = printing.render_card(desk.face(card), symbol)
             body = {"card.png": images.front_png, "card-back.png": images.back_png,
                     "card.pdf": images.pdf}[name]()
     if not body:

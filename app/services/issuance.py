@@ -22,7 +22,7 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.keys import KeyStore
 from app.services.scope import Scope
 from app.services.status_lists import StatusLists
-from cards import nfc, qr, render
+from cards import nfc, printing, qr
 
 UC1_CONTEXT = "card.uc1"
 ACTIVATION_CONTEXT = "card.activation"
@@ -193,14 +193,14 @@ class CardDesk:
         """The signed UC1 text (decrypted)."""
         return self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT)
 
-    def face(self, card: Card) -> render.CardFace:
+    def face(self, card: Card) -> printing.CardFace:
         """What the printed card shows."""
         member = self.session.get(Member, card.member_id)
         assert member is not None
         union = self.session.scalar(select(Union).where(Union.code == card.union_code))
         province = self.session.get(Province, card.province_code)
         local = VIETNAM
-        return render.CardFace(
+        return printing.CardFace(
             name=member.full_name, birth_date=member.birth_date,
             member_number=member.member_number, union_name=union.name if union else card.union_code,
             province_name=province.name if province else card.province_code,

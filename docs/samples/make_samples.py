@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cards.render import CardFace, render_card
+from cards.printing import CardFace, render_card
 from cards.testing import random_uc1_text, reference_face
 
 

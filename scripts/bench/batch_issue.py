@@ -1,5 +1,5 @@
 """Benchmark: batch issuance of N cards (default 10,000) — signing, status-list entries, QR,
-card PNGs, A4 print sheets and the encrypted letters — on SQLite, and on PostgreSQL too.
+A4 print sheets (vector PDF) and the encrypted letters — on SQLite, and on PostgreSQL too.
 
     .venv/bin/python scripts/bench/batch_issue.py [--members N] [--workers 2] [--batch-size 200]
                                                   [--sheet-cards 100] [--only sqlite|postgresql]
@@ -137,7 +137,8 @@ def run(url: str, label: str, n: int, workers: int, batch_size: int, sheet_cards
         sheet_bytes = sum(s["size"] for s in job.result["sheets"])
         print(f"{label}: {issued:,} cards in {elapsed:.1f} s = {issued / elapsed:.1f} cards/s "
               f"({workers} render workers, {batch_size} per transaction); "
-              f"{len(job.result['sheets'])} sheet PDFs, {sheet_bytes / 2**20:.0f} MiB")
+              f"{len(job.result['sheets'])} sheet PDFs, {sheet_bytes / 2**20:.0f} MiB "
+              f"({sheet_bytes / max(issued, 1) / 1024:.1f} KiB a card)")
         if rss.samples:
             tenth = max(1, len(rss.samples) // 10)
             early = max(kb for _, kb in rss.samples[:tenth + 1])

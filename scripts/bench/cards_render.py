@@ -1,4 +1,4 @@
-"""Benchmark card issuance output on one core: QR generation, QR PNG + card PNGs, QR versions.
+"""Benchmark card issuance output on one core: QR generation, card PNGs, print sheets, QR versions.
 
 Run: `.venv/bin/python scripts/bench/cards_render.py [--seconds 2]`.
 """
@@ -19,14 +19,15 @@ import qrcode  # noqa: E402
 import segno  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from cards.qr import make_qr  # noqa: E402
-from cards.render import (  # noqa: E402
+from cards.printing import (  # noqa: E402
     CardFace,
     png_bytes,
     render_back,
     render_card,
     render_front,
+    sheet_pdf,
 )
+from cards.qr import make_qr  # noqa: E402
 from cards.testing import random_uc1_text, reference_face  # noqa: E402
 
 
@@ -83,6 +84,8 @@ def main() -> None:
         q.add_data(t300)
         q.make(fit=True)
 
+    batch = [face(random_uc1_text(300, seed=n)) for n in range(100)]  # a batch's sheet file
+
     rows = [
         ("issuance: QR PNG + front PNG + back PNG", rate(lambda: issue(t300), seconds), "cards/s"),
         ("QR: cards.qr.make_qr (segno + fast masks)", rate(lambda: make_qr(t300), seconds), "/s"),
@@ -92,16 +95,20 @@ def main() -> None:
         ("QR PNG (5 px/module)", rate(lambda: qr.png(scale=5), seconds), "/s"),
         ("render_front (no encode)", rate(lambda: render_front(card, qr), seconds), "/s"),
         ("render_back (no encode)", rate(lambda: render_back(card), seconds), "/s"),
-        ("card side PNG (cards.png)", rate(lambda: png_bytes(front), seconds), "/s"),
-        ("card back PNG (cards.png, static rows reused)", rate(back.back_png, seconds), "/s"),
+        ("card side PNG (cards.printing.png)", rate(lambda: png_bytes(front), seconds), "/s"),
+        ("card back PNG (static rows reused)", rate(back.back_png, seconds), "/s"),
         ("card side PNG (Pillow, for comparison)", rate(lambda: pillow_png(front), seconds), "/s"),
+        ("print sheet PDF, 100 cards (A4, vector)", len(batch) * rate(
+            lambda: sheet_pdf(batch), seconds), "cards/s"),
     ]
     print(f"{'measurement (one core, 300-char UC1)':46} {'rate':>10}")
     for label, value, unit in rows:
         print(f"{label:46} {value:10.1f} {unit}")
     print(f"{'QR version, 300 characters (M)':46} {make_qr(t300).version:10d}")
     print(f"{'QR version, 360 characters (M)':46} {make_qr(t360).version:10d}")
-    print(f"{'card side PNG size (cards.png)':46} {len(png_bytes(front)) // 1024:10d} KiB")
+    print(f"{'card side PNG size (cards.printing.png)':46} {len(png_bytes(front)) // 1024:10d} KiB")
+    per_card = len(sheet_pdf(batch)) / len(batch) / 1024
+    print(f"{'print sheet PDF size per card (100-card file)':46} {per_card:10.1f} KiB")
 
 
 if __name__ == "__main__":

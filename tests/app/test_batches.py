@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,14 +174,11 @@ def test_start_needs_exactly_one_target_and_staff(client: FlaskClient, factory: 
     assert client.post("/api/v1/card-batches", json={"province_code": "24"}).status_code == 401
 
 
-def test_sheet_pdf_places_the_card_pngs_pixel_for_pixel() -> None:
-    """The fast sheet reuses each PNG's deflate stream: the PDF image is the card, exactly."""
-    import zlib
+def test_write_sheet_lays_out_the_cards_as_vectors(tmp_path: Path) -> None:
+    """The pool task writes the sheet PDF: fronts and backs, text and QR drawn, no images."""
     from datetime import date
 
-    from cards import print_sheets as batch_sheets
-    from cards.qr import make_qr
-    from cards.render import CardFace, render_card
+    from cards.printing import CardFace, write_sheet
 
     face = CardFace(name="Nguyễn Thị Kim Yến", birth_date=date(1994, 3, 14),
                     member_number="24000001", union_name="CĐCS Quế Võ",
@@ -188,15 +186,12 @@ def test_sheet_pdf_places_the_card_pngs_pixel_for_pixel() -> None:
                     valid_until=date(2030, 12, 31), serial="ABCDEFGH12345678",
                     issuer_name="Tổng Liên đoàn Lao động Việt Nam", qr_text="UC1:ABC123",
                     sex="F")
-    data, count, pages = batch_sheets.sheet_pdf([face] * 11)
-    assert (count, pages) == (11, 4) and pdf_pages(data) == 4
-    data, count, pages = batch_sheets.sheet_pdf([face])
-    assert (count, pages) == (1, 2)
-    streams = re.findall(rb"/Subtype /Image.*?stream\n(.*?)\nendstream", data, re.DOTALL)
-    images = render_card(face, make_qr(face.qr_text))
-    for side, stream in ((images.front, streams[0]), (images.back, streams[1])):
-        raw, stride = side.tobytes(), side.size[0] * 3
-        rows = b"".join(b"\0" + raw[i:i + stride] for i in range(0, len(raw), stride))
-        assert zlib.decompress(stream) == rows
+    written = write_sheet(str(tmp_path / "sheet.pdf"), [face] * 11)
+    data = (tmp_path / "sheet.pdf").read_bytes()
+    assert (written.cards, written.pages, written.size) == (11, 4, len(data))
+    assert pdf_pages(data) == 4
+    assert b"/Subtype /Image" not in data and b"/FontFile2" in data
+    assert write_sheet(str(tmp_path / "one.pdf"), [face]).pages == 2
     with pytest.raises(ValueError):
-        batch_sheets.sheet_pdf([])
+        write_sheet(str(tmp_path / "none.pdf"), [])
+    assert not (tmp_path / "none.pdf").exists()

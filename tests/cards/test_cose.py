@@ -26,7 +26,7 @@ def test_sign_and_verify_round_trip() -> None:
     assert parsed.protected_header == {1: -7, 4: key.short_kid}
     assert parsed.unprotected_header == {}
     assert len(parsed.signature) == 64
-    assert cose.read_kid(message) == key.short_kid == short_kid(key.public_key)
+    assert cose.decode(message).kid == key.short_kid == short_kid(key.public_key)
 
 
 def test_accepts_untagged_tagged_and_cwt_tagged() -> None:

@@ -1,16 +1,19 @@
-"""Printed member cards: ISO/IEC 7810 ID-1 front and back at 300 dpi, as PNG and PDF."""
+"""The printed card's layout, defined once in 300-dpi pixels and drawn on any `Canvas`.
+
+The PNG renderer draws it on pixels, the PDF writer as vector paths and text; both call the
+same functions below, so the card looks the same on screen, in a PNG and on paper.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from typing import Protocol
 
-from PIL import Image, ImageDraw
+from PIL import ImageFont
 
-from cards.png import StaticRows, encode_png, static_rows
-from cards.qr import QUIET_ZONE, QrSymbol, make_qr
+from cards.qr import QrSymbol, make_qr
 from cards.text import FittedText, Weight, fit_text, font, nfc
 
 __all__ = [
@@ -19,16 +22,19 @@ __all__ = [
     "CARD_WIDTH_MM",
     "DPI",
     "MIN_MODULE_PX",
+    "Canvas",
     "CardFace",
-    "CardImages",
     "CardLayoutError",
-    "card_pdf",
+    "Colour",
+    "back_static_band",
     "card_texts",
+    "check_qr",
+    "draw_back",
+    "draw_back_static",
+    "draw_front",
+    "draw_front_static",
+    "identity_height",
     "module_px",
-    "png_bytes",
-    "render_back",
-    "render_card",
-    "render_front",
 ]
 
 #: ISO/IEC 7810 ID-1 size.
@@ -44,6 +50,8 @@ _MAX_MODULE_PX = 5
 W, H = CARD_PX
 _MIN_TEXT = 30  # 7.2 pt, the smallest text on the card
 _MARGIN = 44  # 3.7 mm safe zone from the trimmed edge
+
+Colour = tuple[int, int, int]
 
 # Colours: the deep blue and red of the labour movement, a near-black ink and a muted grey.
 NAVY = (13, 47, 112)
@@ -91,6 +99,31 @@ LOST_NOTES = (
 BACK_FOOTER = "Thẻ chỉ có giá trị với đoàn viên có tên ở mặt trước."
 
 
+class Canvas(Protocol):
+    """Where a card side is drawn, in pixels at 300 dpi from the card's top-left corner."""
+
+    def rect(self, box: tuple[float, float, float, float], fill: Colour) -> None:
+        """Fill the rectangle (x0, y0, x1, y1), both corners inclusive as in Pillow."""
+
+    def polygon(self, points: list[tuple[float, float]], fill: Colour) -> None:
+        """Fill a polygon."""
+
+    def disc(self, cx: float, cy: float, r: float, fill: Colour) -> None:
+        """Fill a circle."""
+
+    def ring(self, cx: float, cy: float, r: float, width: float, colour: Colour) -> None:
+        """Stroke a circle of outer radius `r`, `width` px wide inwards."""
+
+    def text(
+        self, x: float, y: float, text: str, face: ImageFont.FreeTypeFont, fill: Colour,
+        anchor: str = "ls",
+    ) -> None:
+        """Draw one line at baseline `y`; anchor "ls", "ms" or "rs" (left, middle, right)."""
+
+    def qr(self, symbol: QrSymbol, left: float, top: float, scale: int) -> None:
+        """Draw the QR's dark modules from (left, top), `scale` px each, on a white quiet zone."""
+
+
 class CardLayoutError(ValueError):
     """The card cannot be laid out (e.g. the QR symbol is too large for the card)."""
 
@@ -132,10 +165,10 @@ def _validity(face: CardFace) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Static artwork, drawn once and copied per card.
+# Static artwork: the same on every card (the PNG renderer draws it once and copies it).
 
 
-def _emblem(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int) -> None:
+def _emblem(canvas: Canvas, cx: int, cy: int, r: int) -> None:
     """An abstract mark (a white cogwheel around a red disc and a gold star); no real logo."""
     teeth = 12
     points = []
@@ -144,57 +177,47 @@ def _emblem(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int) -> None:
         rad = r if i % 4 in (1, 2) else r * 0.84
         a = 2 * math.pi * (i - 0.5) / (teeth * 4)
         points.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
-    draw.polygon(points, fill=WHITE)
+    canvas.polygon(points, WHITE)
     inner = r * 0.66
-    draw.ellipse((cx - inner, cy - inner, cx + inner, cy + inner), fill=RED)
+    canvas.disc(cx, cy, inner, RED)
     outer, core = inner * 0.78, inner * 0.31
     star = []
     for i in range(10):
         rad = outer if i % 2 == 0 else core
         a = -math.pi / 2 + i * math.pi / 5
         star.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
-    draw.polygon(star, fill=(255, 214, 0))
+    canvas.polygon(star, (255, 214, 0))
 
 
-def _guilloche(draw: ImageDraw.ImageDraw, cx: int, cy: int, top: int) -> None:
+def _guilloche(canvas: Canvas, cx: int, cy: int, top: int) -> None:
     """Faint concentric arcs as a background security pattern."""
     for r in range(60, 900, 18):
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=PALE, width=2)
-    draw.rectangle((0, 0, W, top), fill=WHITE)
+        canvas.ring(cx, cy, r, 2, PALE)
+    canvas.rect((0, 0, W, top), WHITE)
 
 
-@lru_cache(maxsize=1)
-def _front_template() -> Image.Image:
-    img = Image.new("RGB", CARD_PX, WHITE)
-    draw = ImageDraw.Draw(img)
-    _guilloche(draw, -120, H + 160, _BAND)
-    draw.rectangle((0, 0, W, _BAND), fill=NAVY)
-    draw.rectangle((0, _BAND, W, _BAND + _STRIPE), fill=RED)
-    draw.rectangle((0, H - _FOOT, W, H), fill=NAVY)
-    _emblem(draw, _MARGIN + 38, _BAND // 2, 38)
+def draw_front_static(canvas: Canvas) -> None:
+    """The front's artwork that every card shares: bands, emblem, header, background."""
+    _guilloche(canvas, -120, H + 160, _BAND)
+    canvas.rect((0, 0, W, _BAND), NAVY)
+    canvas.rect((0, _BAND, W, _BAND + _STRIPE), RED)
+    canvas.rect((0, H - _FOOT, W, H), NAVY)
+    _emblem(canvas, _MARGIN + 38, _BAND // 2, 38)
     x = _MARGIN + 96
-    draw.text((x, 44), HEADER_TOP, font=font(_MIN_TEXT), fill=(198, 214, 240), anchor="ls")
-    draw.text((x, 88), HEADER_MAIN, font=font(42, "bold"), fill=WHITE, anchor="ls")
-    return img
+    canvas.text(x, 44, HEADER_TOP, font(_MIN_TEXT), (198, 214, 240))
+    canvas.text(x, 88, HEADER_MAIN, font(42, "bold"), WHITE)
 
 
 # ---------------------------------------------------------------------------------------------
 # Text layout helpers.
 
 
-def _draw_lines(
-    draw: ImageDraw.ImageDraw,
-    x: float,
-    top: float,
-    fitted: FittedText,
-    fill: tuple[int, int, int],
-    anchor: str = "ls",
-) -> float:
+def _draw_lines(canvas: Canvas, x: float, top: float, fitted: FittedText, fill: Colour) -> float:
     """Draw fitted lines from `top`; return the y just below the last line."""
     ascent, _ = fitted.face.getmetrics()
     y = top + ascent
     for line in fitted.lines:
-        draw.text((x, y), line, font=fitted.face, fill=fill, anchor=anchor)
+        canvas.text(x, y, line, fitted.face, fill)
         y += fitted.line_height
     return top + fitted.height
 
@@ -205,7 +228,7 @@ class _Row:
     value: str
     weight: Weight = "regular"
     max_lines: int = 1
-    fill: tuple[int, int, int] = INK
+    fill: Colour = INK
     aside: tuple[str, str] | None = None  # a second label and value on the same line
 
 
@@ -289,7 +312,13 @@ def _plan_front(face: CardFace, level: _Level, right: int) -> _FrontPlan:
     return _FrontPlan(name, label_w, tuple(fitted_rows), emergency, level.row_gap, height)
 
 
-def _check_qr(face: CardFace, qr: QrSymbol | None) -> QrSymbol:
+def check_qr(face: CardFace, qr: QrSymbol | None) -> QrSymbol:
+    """The face's QR symbol: `qr` if it encodes `face.qr_text`, else a new one.
+
+    Raises:
+        QrError: `face.qr_text` cannot be encoded.
+        ValueError: `qr` encodes another text.
+    """
     if qr is None:
         return make_qr(face.qr_text)
     if qr.text != face.qr_text:
@@ -312,61 +341,53 @@ def module_px(qr: QrSymbol) -> int:
     return scale
 
 
-def render_front(face: CardFace, qr: QrSymbol | None = None) -> Image.Image:
-    """The front of the card, 1011 x 638 px RGB at 300 dpi, QR drawn pixel-exact.
-
-    Pass `qr` (from `make_qr(face.qr_text)`) to avoid encoding the QR twice.
+def draw_front(canvas: Canvas, face: CardFace, qr: QrSymbol) -> None:
+    """The front's own content over `draw_front_static`: QR, title, name and rows.
 
     Raises:
-        QrError: `face.qr_text` cannot be encoded.
         CardLayoutError: the QR symbol is too large for the card.
     """
-    qr = _check_qr(face, qr)
     scale = module_px(qr)
-    img = _front_template().copy()
-    draw = ImageDraw.Draw(img)
 
     # QR, top-right: the dark modules align with the right margin, the quiet zone is white.
     visible = qr.size * scale
     qr_left = _QR_RIGHT - visible
-    img.paste(qr.image(scale), (qr_left - QUIET_ZONE * scale, _QR_TOP - QUIET_ZONE * scale))
+    canvas.qr(qr, qr_left, _QR_TOP, scale)
     caption = font(_MIN_TEXT)
     caption_y = _QR_TOP + visible + 48
     for line in QR_CAPTION:
-        draw.text((qr_left + visible / 2, caption_y), line, font=caption, fill=MUTED, anchor="ms")
+        canvas.text(qr_left + visible / 2, caption_y, line, caption, MUTED, anchor="ms")
         caption_y += 36
 
     # Title, then the text column, shrinking step by step until it fits.
-    draw.text((_MARGIN, 176), TITLE, font=font(50, "bold"), fill=RED, anchor="ls")
+    canvas.text(_MARGIN, 176, TITLE, font(50, "bold"), RED)
     right = qr_left - _QR_GAP
     top = 196
     for level in _LEVELS:
         plan = _plan_front(face, level, right)
         if top + plan.height <= _TEXT_BOTTOM:
             break
-    y = _draw_lines(draw, _MARGIN, top, plan.name, NAVY) + 10
+    y = _draw_lines(canvas, _MARGIN, top, plan.name, NAVY) + 10
     label_face = font(_MIN_TEXT)
     for row, fitted in plan.rows:
         ascent, _ = fitted.face.getmetrics()
         baseline = y + ascent
-        draw.text((_MARGIN, baseline), row.label, font=label_face, fill=MUTED, anchor="ls")
+        canvas.text(_MARGIN, baseline, row.label, label_face, MUTED)
         x = _MARGIN + plan.label_w
-        end = _draw_lines(draw, x, y, fitted, row.fill)
+        end = _draw_lines(canvas, x, y, fitted, row.fill)
         if row.aside is not None:
             x += fitted.face.getlength(fitted.lines[0]) + _ASIDE_GAP
             label = f"{row.aside[0]} "
-            draw.text((x, baseline), label, font=label_face, fill=MUTED, anchor="ls")
+            canvas.text(x, baseline, label, label_face, MUTED)
             x += label_face.getlength(label)
-            draw.text((x, baseline), nfc(row.aside[1]), font=fitted.face, fill=row.fill,
-                      anchor="ls")
+            canvas.text(x, baseline, nfc(row.aside[1]), fitted.face, row.fill)
         y = end + plan.row_gap
     if plan.emergency is not None:
         box_top = y + 8
         box_bottom = box_top + plan.emergency.height + 12
-        draw.rectangle((_MARGIN, box_top, right, box_bottom), fill=(253, 236, 238))
-        draw.rectangle((_MARGIN, box_top, _MARGIN + 8, box_bottom), fill=RED)
-        _draw_lines(draw, _MARGIN + 22, box_top + 6, plan.emergency, (150, 10, 30))
-    return img
+        canvas.rect((_MARGIN, box_top, right, box_bottom), (253, 236, 238))
+        canvas.rect((_MARGIN, box_top, _MARGIN + 8, box_bottom), RED)
+        _draw_lines(canvas, _MARGIN + 22, box_top + 6, plan.emergency, (150, 10, 30))
 
 
 _BACK_TOP = 104
@@ -380,111 +401,50 @@ def _back_identity(face: CardFace) -> tuple[FittedText, FittedText]:
     return serial, issuer
 
 
-def _draw_identity(
-    draw: ImageDraw.ImageDraw, serial: FittedText, issuer: FittedText
-) -> float:
-    """Draw the serial and issuer rows; return the y below them."""
-    label_face = font(_MIN_TEXT)
-    y: float = _BACK_TOP
-    for key, fitted in (("serial", serial), ("issuer_name", issuer)):
-        ascent, _ = fitted.face.getmetrics()
-        draw.text((_MARGIN, y + ascent), LABELS[key], font=label_face, fill=MUTED, anchor="ls")
-        y = _draw_lines(draw, _MARGIN + _BACK_LABEL_W, y, fitted, INK) + 4
-    return y
+def identity_height(face: CardFace) -> int:
+    """Height in px of the back's serial and issuer rows (the notes start below them)."""
+    serial, issuer = _back_identity(face)
+    return serial.height + issuer.height + 8
 
 
-@lru_cache(maxsize=4)
-def _back_template(identity_height: int) -> Image.Image:
-    """The back without serial and issuer; the notes start below `identity_height` px of rows."""
-    img = Image.new("RGB", CARD_PX, WHITE)
-    draw = ImageDraw.Draw(img)
-    _guilloche(draw, W + 120, H + 160, 80)
-    draw.rectangle((0, 0, W, 80), fill=NAVY)
-    draw.rectangle((0, 80, W, 80 + _STRIPE), fill=RED)
-    draw.rectangle((0, H - _FOOT, W, H), fill=NAVY)
-    draw.text((_MARGIN, 54), TITLE, font=font(36, "bold"), fill=WHITE, anchor="ls")
-    draw.text(
-        (W - _MARGIN, 54), HEADER_MAIN, font=font(_MIN_TEXT), fill=(198, 214, 240), anchor="rs"
-    )
+def back_static_band(height: int) -> tuple[int, int]:
+    """Rows [top, bottom) of the back that hold the serial and issuer; all others are static."""
+    # 12 px of slack above and below the band: glyphs may overhang their line box.
+    return _BACK_TOP - 12, min(H, _BACK_TOP + height + 12)
+
+
+def draw_back_static(canvas: Canvas, height: int) -> None:
+    """The back without serial and issuer; the notes start below `height` px of those rows."""
+    _guilloche(canvas, W + 120, H + 160, 80)
+    canvas.rect((0, 0, W, 80), NAVY)
+    canvas.rect((0, 80, W, 80 + _STRIPE), RED)
+    canvas.rect((0, H - _FOOT, W, H), NAVY)
+    canvas.text(_MARGIN, 54, TITLE, font(36, "bold"), WHITE)
+    canvas.text(W - _MARGIN, 54, HEADER_MAIN, font(_MIN_TEXT), (198, 214, 240), anchor="rs")
     col = W - 2 * _MARGIN
     bullet = font(_MIN_TEXT)
     indent = 30
-    y = float(_BACK_TOP + identity_height + 12)
+    y = float(_BACK_TOP + height + 12)
     for heading, notes, colour in (
         (CLINIC_HEADING, CLINIC_NOTES, NAVY),
         (LOST_HEADING, LOST_NOTES, RED),
     ):
-        y = _draw_lines(draw, _MARGIN, y, fit_text(heading, (32,), col, 1, "bold"), colour) + 2
+        y = _draw_lines(canvas, _MARGIN, y, fit_text(heading, (32,), col, 1, "bold"), colour) + 2
         for note in notes:
             ascent, _ = bullet.getmetrics()
-            draw.text((_MARGIN + 6, y + ascent), "•", font=bullet, fill=colour, anchor="ls")
+            canvas.text(_MARGIN + 6, y + ascent, "•", bullet, colour)
             fitted = fit_text(note, (_MIN_TEXT,), col - indent, 2)
-            y = _draw_lines(draw, _MARGIN + indent, y, fitted, INK)
+            y = _draw_lines(canvas, _MARGIN + indent, y, fitted, INK)
         y += 10
-    draw.text((W / 2, H - _FOOT - 18), BACK_FOOTER, font=font(_MIN_TEXT), fill=MUTED, anchor="ms")
-    return img
+    canvas.text(W / 2, H - _FOOT - 18, BACK_FOOTER, font(_MIN_TEXT), MUTED, anchor="ms")
 
 
-def _render_back(face: CardFace) -> tuple[Image.Image, StaticRows]:
-    """The back, and the template rows it shares (all but the serial and issuer band)."""
+def draw_back(canvas: Canvas, face: CardFace) -> None:
+    """The back's own content over `draw_back_static(canvas, identity_height(face))`."""
     serial, issuer = _back_identity(face)
-    identity_height = serial.height + issuer.height + 8
-    img = _back_template(identity_height).copy()
-    _draw_identity(ImageDraw.Draw(img), serial, issuer)
-    return img, _back_static_rows(identity_height)
-
-
-@lru_cache(maxsize=4)
-def _back_static_rows(identity_height: int) -> StaticRows:
-    # 12 px of slack above and below the band: glyphs may overhang their line box.
-    top, bottom = _BACK_TOP - 12, min(H, _BACK_TOP + identity_height + 12)
-    return static_rows(_back_template(identity_height), top, bottom)
-
-
-def render_back(face: CardFace) -> Image.Image:
-    """The back of the card: serial, issuer, notes for clinics and for a lost card."""
-    return _render_back(face)[0]
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    """Encode a rendered side as PNG, tagged 300 dpi."""
-    return encode_png(image, DPI)
-
-
-@dataclass(frozen=True, slots=True)
-class CardImages:
-    """Both rendered sides of one card (treat the images as read-only)."""
-
-    front: Image.Image
-    back: Image.Image
-    back_static: StaticRows | None = None  # rows `back` shares with its template
-
-    def front_png(self) -> bytes:
-        """The front as a 300 dpi PNG."""
-        return png_bytes(self.front)
-
-    def back_png(self) -> bytes:
-        """The back as a 300 dpi PNG."""
-        return encode_png(self.back, DPI, self.back_static)
-
-    def pdf(self) -> bytes:
-        """Front and back as a two-page PDF at the physical ID-1 size."""
-        from cards.sheet import card_pdf_from_images
-
-        return card_pdf_from_images(self)
-
-
-def render_card(face: CardFace, qr: QrSymbol | None = None) -> CardImages:
-    """Render both sides of a card.
-
-    Raises:
-        QrError: `face.qr_text` cannot be encoded.
-        CardLayoutError: the QR symbol is too large for the card.
-    """
-    back, back_static = _render_back(face)
-    return CardImages(front=render_front(face, qr), back=back, back_static=back_static)
-
-
-def card_pdf(face: CardFace, qr: QrSymbol | None = None) -> bytes:
-    """Front and back of a card as a two-page PDF, 85.60 x 53.98 mm per page."""
-    return render_card(face, qr).pdf()
+    label_face = font(_MIN_TEXT)
+    y: float = _BACK_TOP
+    for key, fitted in (("serial", serial), ("issuer_name", issuer)):
+        ascent, _ = fitted.face.getmetrics()
+        canvas.text(_MARGIN, y + ascent, LABELS[key], label_face, MUTED)
+        y = _draw_lines(canvas, _MARGIN + _BACK_LABEL_W, y, fitted, INK) + 4
