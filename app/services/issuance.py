@@ -176,11 +176,13 @@ class CardDesk:
         Raises:
             NotFound: no such card in scope.
         """
-        stmt = select(Card).where(Card.serial == serial.upper())
-        card = self.session.scalar(stmt.with_for_update() if lock else stmt)
+        # the member's current place decides (a moved member's cards move with them)
+        stmt = (select(Card).join(Member, Member.id == Card.member_id)
+                .where(Card.serial == serial.upper(),
+                       scope.condition(Member.province_code, Member.union_code)))
+        card = self.session.scalar(stmt.with_for_update(of=Card) if lock else stmt)
         if card is None:
             raise NotFound("No such card.")
-        scope.ensure(card.province_code, card.union_code, "card")
         return card
 
     def for_member(self, scope: Scope, member_id: int) -> list[Card]:
