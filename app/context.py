@@ -34,7 +34,7 @@ def cipher_for_config(config: object) -> DataCipher:
     keys = [get("DATA_KEY_BYTES")]
     previous = get("DATA_KEYS_PREVIOUS") or ""
     keys += [decode_data_key(k.strip()) for k in str(previous).split(",") if k.strip()]
-    return DataCipher(keys)
+    return DataCipher(keys, lookup_key=decode_data_key(str(get("LOOKUP_KEY")), "LOOKUP_KEY"))
 
 
 def actor() -> str:

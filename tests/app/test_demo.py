@@ -12,7 +12,8 @@ from tests.conftest import TEST_CONFIG
 
 
 def test_demo_load_is_populated_and_idempotent(session) -> None:
-    cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])])
+    cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])],
+                        lookup_key=decode_data_key(TEST_CONFIG["LOOKUP_KEY"]))
     first = demo.load(session, cipher)
     session.commit()
     assert "50 members" in first.created and "5 grassroots unions" in first.created
@@ -38,7 +39,8 @@ def test_demo_cards_go_to_demo_members_only(app, session, factory) -> None:
     from tests.app.cards_helpers import desk
 
     real = factory.member(factory.union("CDCS-24-REAL", "24"))
-    cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])])
+    cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])],
+                        lookup_key=decode_data_key(TEST_CONFIG["LOOKUP_KEY"]))
     report = demo.load(session, cipher, desk(app, session))
     session.commit()
     assert "50 cards" in report.created
