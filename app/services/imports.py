@@ -22,7 +22,8 @@ from app.services import audit, jobs
 from app.services.clock import today_in_vietnam
 from app.services.errors import DomainError
 from app.services.identity import FieldProblem
-from app.services.members import MemberData, MemberInvalid, MemberRegistry, validate_member
+from app.services.members import (MemberData, MemberInvalid, MemberRegistry,
+                                  number_range_problem, validate_member)
 from app.services.roster import Limits, Roster, RosterInvalid, RosterRow, open_roster
 from app.services.scope import Scope
 
@@ -316,7 +317,11 @@ class RosterImport:
             data, problems = item.data, item.warnings
             current = existing.get(item.pid_hash)
             owner = taken.get(data.member_number) if data.member_number else None
-            if owner is not None and owner != item.pid_hash:
+            out_of_range = (number_range_problem(data.member_number, item.province_code)
+                            if data.member_number and owner != item.pid_hash else None)
+            if out_of_range is not None:
+                problems.append(out_of_range)
+            elif owner is not None and owner != item.pid_hash:
                 problems.append(FieldProblem(
                     "member_number", f"The member number {data.member_number} belongs to "
                                      "another member."))

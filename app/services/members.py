@@ -121,6 +121,15 @@ def _member_number(raw: str) -> str:
     return value
 
 
+def number_range_problem(member_number: str, province_code: str) -> FieldProblem | None:
+    """Why a member number given by hand may not be used in this province, if it may not:
+    every number begins with its province's code, so no office can take another's numbers."""
+    if member_number.startswith(province_code):
+        return None
+    return FieldProblem("member_number", f"Member numbers in province {province_code} begin "
+                                         f"with {province_code}.")
+
+
 def mask_personal_id(last4: str) -> str:
     """The form shown in lists: only the last 4 digits."""
     return "********" + last4
@@ -189,9 +198,17 @@ class MemberRegistry:
 
     # -- numbers --------------------------------------------------------------------------
     def allocate_member_numbers(self, province_code: str, count: int) -> list[str]:
-        """Reserve ``count`` new member numbers (province code + 8 digits), atomically."""
-        if count <= 0:
-            return []
+        """Reserve ``count`` new member numbers (province code + 8 digits), atomically,
+        skipping any number already taken (given by hand, or by a concurrent import)."""
+        numbers: list[str] = []
+        while len(numbers) < count:
+            block = self._reserve(province_code, count - len(numbers))
+            taken = set(self.session.scalars(select(Member.member_number)
+                                             .where(Member.member_number.in_(block))))
+            numbers.extend(n for n in block if n not in taken)
+        return numbers
+
+    def _reserve(self, province_code: str, count: int) -> list[str]:
         table = MemberNumberSequence
         stmt = (update(table).where(table.province_code == province_code)
                 .values(next_value=table.next_value + count).returning(table.next_value))
@@ -221,6 +238,8 @@ class MemberRegistry:
         """
         data, warnings = validate_member(raw, self.today())
         union = self.union_in_scope(scope, data.union_code)
+        if data.member_number:
+            self._ensure_in_range(data.member_number, union.province_code)
         self._ensure_unique(scope, data.personal_id, data.member_number)
         number = data.member_number or self.allocate_member_numbers(union.province_code, 1)[0]
         member = Member(
@@ -240,6 +259,12 @@ class MemberRegistry:
         return {"personal_id_encrypted": self.cipher.encrypt(personal_id, PERSONAL_ID_CONTEXT),
                 "personal_id_hash": self.personal_id_hash(personal_id),
                 "personal_id_last4": personal_id[-4:]}
+
+    @staticmethod
+    def _ensure_in_range(member_number: str, province_code: str) -> None:
+        problem = number_range_problem(member_number, province_code)
+        if problem is not None:
+            raise MemberInvalid([problem])
 
     def _ensure_unique(self, scope: Scope, personal_id: str, member_number: str | None,
                        exclude_id: int | None = None) -> None:
@@ -290,6 +315,8 @@ class MemberRegistry:
         if union.province_code != member.province_code:
             raise ValidationFailed.field("union_code", "A member moves to another province by "
                                                        "leaving and being registered there.")
+        if data.member_number and data.member_number != member.member_number:
+            self._ensure_in_range(data.member_number, union.province_code)
         self._ensure_unique(scope, data.personal_id, data.member_number, exclude_id=member.id)
         if data.personal_id != current["personal_id"]:
             for key, value in self.personal_id_columns(data.personal_id).items():
