@@ -36,6 +36,9 @@ _TYPES = [
     ProblemType("not-acceptable", 406, "Not Acceptable",
                 "The resource cannot be represented in the requested media type."),
     ProblemType("conflict", 409, "Conflict", "The request conflicts with the current state."),
+    ProblemType("registered-elsewhere", 409, "Registered by another office",
+                "The person is a member registered by another union office, which you cannot "
+                "see. If they moved to you, ask for a transfer: POST /api/v1/transfers."),
     ProblemType("payload-too-large", 413, "Payload Too Large",
                 "The request body is larger than this endpoint accepts."),
     ProblemType("unsupported-media-type", 415, "Unsupported Media Type",

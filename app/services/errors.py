@@ -76,3 +76,17 @@ class Forbidden(DomainError):
 
     status = 403
     slug = "forbidden"
+
+
+class RegisteredElsewhere(Conflict):
+    """The person is registered by an office outside the caller's scope (nothing more is said:
+    not who, not where)."""
+
+    slug = "registered-elsewhere"
+
+
+class TooManyConflicts(DomainError):
+    """The caller ran into other offices' members too often within the hour."""
+
+    status = 429
+    slug = "rate-limited"

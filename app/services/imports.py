@@ -22,8 +22,15 @@ from app.services import audit, jobs
 from app.services.clock import today_in_vietnam
 from app.services.errors import DomainError
 from app.services.identity import FieldProblem
-from app.services.members import (MemberData, MemberInvalid, MemberRegistry,
-                                  number_range_problem, validate_member)
+from app.services.members import (
+    ELSEWHERE_DETAIL,
+    ELSEWHERE_LIMIT,
+    MemberData,
+    MemberInvalid,
+    MemberRegistry,
+    number_range_problem,
+    validate_member,
+)
 from app.services.roster import Limits, Roster, RosterInvalid, RosterRow, open_roster
 from app.services.scope import Scope
 
@@ -313,8 +320,12 @@ class RosterImport:
             .where(Member.member_number.in_(given))).all()) if given else {}
         now = utcnow()
         new: list[_Valid] = []
+        budget = self.registry.elsewhere_budget()
         for item in valid:
             data, problems = item.data, item.warnings
+            if budget <= 0:  # over the hourly limit no row is checked, so no row tells anything
+                self._reject(out, item.row, [FieldProblem("personal_id", ELSEWHERE_LIMIT)])
+                continue
             current = existing.get(item.pid_hash)
             owner = taken.get(data.member_number) if data.member_number else None
             out_of_range = (number_range_problem(data.member_number, item.province_code)
@@ -327,13 +338,13 @@ class RosterImport:
                                      "another member."))
             elif current is not None and not self.scope.allows(current.province_code,
                                                                current.union_code):
-                problems.append(FieldProblem(
-                    "personal_id", "A member with this personal ID is already registered by "
-                                   "another union office."))
+                budget -= 1
+                self.registry.record_elsewhere(current)
+                problems.append(FieldProblem("personal_id", ELSEWHERE_DETAIL))
             elif current is not None and current.province_code != item.province_code:
                 problems.append(FieldProblem(
-                    "union_code", "A member moves to another province by leaving and being "
-                                  "registered there."))
+                    "union_code", "A member moves to another province by a transfer request "
+                                  "of the new office."))
             if _has_error(problems):
                 self._reject(out, item.row, problems)
                 continue

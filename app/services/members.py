@@ -5,22 +5,38 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
-from app.models import Member, MemberNumberSequence, MemberStatus, Union
-from app.services import audit, identity
+from app.models import AuditEntry, Member, MemberNumberSequence, MemberStatus, Union
+from app.services import audit, clock, identity
 from app.services.card_status import CardLifecycle
 from app.services.clock import today_in_vietnam
-from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    RegisteredElsewhere,
+    TooManyConflicts,
+    ValidationFailed,
+)
 from app.services.identity import FieldProblem, InvalidField
 from app.services.scope import Scope
 
 PERSONAL_ID_CONTEXT = "member.personal_id"
+#: Audit action of a refused registration of someone another office holds (counted per hour).
+ELSEWHERE_ACTION = "member.registered-elsewhere"
+#: How often an officer may run into other offices' members per hour before being refused.
+ELSEWHERE_PER_HOUR = 20
+ELSEWHERE_DETAIL = ("This person cannot be registered by your office. If they have moved to "
+                    "you, ask their current office for a transfer (POST /api/v1/transfers with "
+                    "the personal ID and a reason).")
+ELSEWHERE_LIMIT = ("Not checked: your office ran into members of other offices too often in the "
+                   "last hour; import again later.")
 MEMBER_NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,19}$")
 MEMBER_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "insurance_number", "phone",
                  "union_code", "join_date", "member_number")
@@ -196,6 +212,33 @@ class MemberRegistry:
                      province_code=member.province_code, reason=reason)
         return value
 
+    # -- other offices' members -------------------------------------------------------------
+    def elsewhere_budget(self) -> int:
+        """How many more of other offices' members this actor may run into this hour."""
+        since = clock.now() - timedelta(hours=1)
+        used = self.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.actor == self.actor, AuditEntry.action == ELSEWHERE_ACTION,
+            AuditEntry.at >= since)) or 0
+        return max(ELSEWHERE_PER_HOUR - used, 0)
+
+    def ensure_elsewhere_budget(self) -> None:
+        """Refuse every lookup of an actor over the hourly limit, whatever the answer would be
+        (so that a 429 tells nothing either).
+
+        Raises:
+            TooManyConflicts: the limit is reached.
+        """
+        if self.elsewhere_budget() <= 0:
+            raise TooManyConflicts(
+                "Your office ran into members of other offices too often in the last hour; "
+                "try again later or ask an administrator.", headers={"Retry-After": "3600"})
+
+    def record_elsewhere(self, member: Member | Any) -> None:
+        """Audit a run-in with another office's member (the holder's province sees it)."""
+        audit.record(self.session, actor=self.actor, action=ELSEWHERE_ACTION,
+                     object_type="member", object_id=member.id,
+                     province_code=member.province_code)
+
     # -- numbers --------------------------------------------------------------------------
     def allocate_member_numbers(self, province_code: str, count: int) -> list[str]:
         """Reserve ``count`` new member numbers (province code + 8 digits), atomically,
@@ -238,6 +281,7 @@ class MemberRegistry:
         """
         data, warnings = validate_member(raw, self.today())
         union = self.union_in_scope(scope, data.union_code)
+        self.ensure_elsewhere_budget()
         if data.member_number:
             self._ensure_in_range(data.member_number, union.province_code)
         self._ensure_unique(scope, data.personal_id, data.member_number)
@@ -274,8 +318,9 @@ class MemberRegistry:
                 raise Conflict("A member with this personal ID is already registered.",
                                existing_member_id=existing.id,
                                existing_member=f"/api/v1/members/{existing.id}")
-            raise Conflict("A member with this personal ID is already registered by another "
-                           "union office.")
+            self.record_elsewhere(existing)
+            self.session.commit()  # the audit entry outlives the refused request
+            raise RegisteredElsewhere(ELSEWHERE_DETAIL)
         if member_number:
             other = self.session.scalar(select(Member.id).where(
                 Member.member_number == member_number))
@@ -314,9 +359,11 @@ class MemberRegistry:
         union = self.union_in_scope(scope, data.union_code)
         if union.province_code != member.province_code:
             raise ValidationFailed.field("union_code", "A member moves to another province by "
-                                                       "leaving and being registered there.")
+                                                       "a transfer request of the new office.")
         if data.member_number and data.member_number != member.member_number:
             self._ensure_in_range(data.member_number, union.province_code)
+        if data.personal_id != current["personal_id"]:
+            self.ensure_elsewhere_budget()
         self._ensure_unique(scope, data.personal_id, data.member_number, exclude_id=member.id)
         if data.personal_id != current["personal_id"]:
             for key, value in self.personal_id_columns(data.personal_id).items():

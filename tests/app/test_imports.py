@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry, Job, Member, Union
+from app.services.members import ELSEWHERE_DETAIL
 from tests.app.roster_fixtures import EN_HEADERS, people, to_csv
 
 PROBLEM = "application/problem+json"
@@ -148,8 +149,7 @@ def test_rows_outside_scope_are_reported_never_written(
                         headers=factory.headers(bn)).get_json()["items"]
     reasons = {(i["row"], i["reason"]) for i in report}
     assert (2, f"No union {TANTHUAN} in your scope.") in reasons
-    assert (3, "A member with this personal ID is already registered by another union "
-               "office.") in reasons
+    assert (3, ELSEWHERE_DETAIL) in reasons
     session.expire_all()
     assert {m.id: (m.union_code, m.full_name) for m in session.scalars(select(Member))} == before
 
@@ -296,3 +296,32 @@ def test_numbers_of_another_province_are_reported_rows(
     numbers = sorted(session.scalars(select(Member.member_number)
                                      .where(Member.province_code == "24")))
     assert numbers == ["2400000001", "2400000002", "2400000003", "2400000004"]
+
+
+def test_a_dry_run_is_no_bulk_lookup_of_other_offices(
+        client: FlaskClient, factory: Any, session: Session,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services import members
+
+    monkeypatch.setattr(members, "ELSEWHERE_PER_HOUR", 2)
+    hcm = factory.user("officer", province="79")
+    theirs = people(3, TANTHUAN, seed=21)
+    upload(client, factory.headers(hcm), to_csv(theirs))
+    bn = factory.user("officer", province="24")
+    rows = people(4, QUEVO, seed=22)
+    for row, other in zip(rows[:3], theirs, strict=True):
+        row.update(personal_id=other["personal_id"], birth_date=other["birth_date"],
+                   sex=other["sex"])
+    job = upload(client, factory.headers(bn), to_csv(rows), dry_run=True).get_json()
+    assert job["counts"]["errors"] == 4
+    report = client.get(f"/api/v1/jobs/{job['id']}/report",
+                        headers=factory.headers(bn)).get_json()["items"]
+    reasons = [(i["row"], i["reason"]) for i in report]
+    # two run-ins are answered (without saying where); after the limit no row is checked,
+    # not even the last one, which nobody holds
+    assert reasons == [(2, ELSEWHERE_DETAIL), (3, ELSEWHERE_DETAIL),
+                       (4, members.ELSEWHERE_LIMIT), (5, members.ELSEWHERE_LIMIT)]
+    assert not any("79" in r or TANTHUAN in r for _, r in reasons)
+    audited = session.scalars(select(AuditEntry.province_code).where(
+        AuditEntry.action == members.ELSEWHERE_ACTION)).all()
+    assert audited == ["79", "79"]
