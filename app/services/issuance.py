@@ -104,11 +104,12 @@ class CardDesk:
         """Issue a card to a member already checked for scope."""
         if member.status is not MemberStatus.ACTIVE:
             raise Conflict(f"The member is {member.status.value}; only active members get cards.")
-        now = self.clock().replace(microsecond=0)
         for old in self.lifecycle.live_cards(member.id):
             self.lifecycle.revoke(old, "superseded")
         record = self.keys.ensure(self.settings.issuer)
         key = self.keys.signing_key(record)
+        # read after the key exists: a key made by ``ensure`` is not usable before its creation
+        now = self.clock().replace(microsecond=0)
         for attempt in range(INDEX_ATTEMPTS):
             try:
                 with self.session.begin_nested():
