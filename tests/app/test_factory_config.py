@@ -92,3 +92,20 @@ def test_cli_reports_config_errors_in_one_line(tmp_path) -> None:
         "Error: production mode needs these secrets set: UNIONCARD_SECRET_KEY, "
         "UNIONCARD_DATA_KEY, UNIONCARD_LOOKUP_KEY, UNIONCARD_KEY_PASSPHRASE"]
     assert "Traceback" not in result.stderr
+
+
+def test_an_older_development_checkout_keeps_its_lookup_hashes(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, make_app) -> None:
+    import json
+
+    for name in ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE"):
+        monkeypatch.delenv(f"UNIONCARD_{name}", raising=False)
+    monkeypatch.setenv("UNIONCARD_ROOT", str(tmp_path))
+    (tmp_path / "var").mkdir()
+    older = {"SECRET_KEY": "s" * 48, "DATA_KEY": TEST_CONFIG["DATA_KEY"], "KEY_PASSPHRASE": "p"}
+    (tmp_path / "var" / "dev-secrets.json").write_text(json.dumps(older))
+    app = make_app({"ENV": "development", "LOG_LEVEL": "WARNING"}, base=False)
+    # its hashes were made from its data key, so that becomes its lookup key, kept on disk
+    assert app.config["LOOKUP_KEY"] == TEST_CONFIG["DATA_KEY"]
+    saved = json.loads((tmp_path / "var" / "dev-secrets.json").read_text())
+    assert saved == {**older, "LOOKUP_KEY": TEST_CONFIG["DATA_KEY"]}

@@ -46,3 +46,15 @@ def test_rotating_the_data_key_keeps_every_lookup(committed_office: Any, make_ap
     assert cipher_for_config(after.config).lookup_hash(code, ACTIVATION_CONTEXT) \
         == card.activation_hash
     session.close()
+
+
+def test_a_database_from_before_the_lookup_key_keeps_its_hashes() -> None:
+    from app.config import decode_data_key
+    from app.crypto import DataCipher
+
+    # written by the version that derived the hash key from the data key: setting the lookup
+    # key to that data key (as the README says) finds the same rows
+    old_data_key = decode_data_key(TEST_CONFIG["DATA_KEY"])
+    cipher = DataCipher([os.urandom(32)], lookup_key=old_data_key)
+    assert cipher.lookup_hash("024194001234", "member.personal_id") == (
+        "288e7281282f92eedf0123a7b59a90588daa98311d5fd3333de10bea6d0fac84")
