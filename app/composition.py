@@ -25,7 +25,7 @@ def cipher_for_config(config: Mapping[str, Any]) -> DataCipher:
     previous = str(config["DATA_KEYS_PREVIOUS"] or "")
     keys = [config["DATA_KEY_BYTES"]]
     keys += [decode_data_key(k.strip()) for k in previous.split(",") if k.strip()]
-    return DataCipher(keys)
+    return DataCipher(keys, lookup_key=decode_data_key(str(config["LOOKUP_KEY"]), "LOOKUP_KEY"))
 
 
 def data_cipher() -> DataCipher:

@@ -14,7 +14,7 @@ from flask import Flask
 ENV_PREFIX = "UNIONCARD"
 
 #: Secrets that production must receive from the environment (never defaulted there).
-REQUIRED_SECRETS = ("SECRET_KEY", "DATA_KEY", "KEY_PASSPHRASE")
+REQUIRED_SECRETS = ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE")
 
 
 class ConfigError(RuntimeError):
@@ -30,6 +30,7 @@ def defaults(root: Path) -> dict[str, Any]:
         # secrets: required outside development (generated there), never defaulted
         "SECRET_KEY": None,
         "DATA_KEY": None,
+        "LOOKUP_KEY": None,
         "DATA_KEYS_PREVIOUS": "",
         "KEY_PASSPHRASE": None,
         "DATABASE_URL": f"sqlite:///{var / 'unioncard.db'}",
@@ -75,13 +76,19 @@ def _dev_secrets(instance_dir: Path) -> dict[str, str]:
     """Load or create per-checkout development secrets, so a dev database stays readable."""
     path = instance_dir / "dev-secrets.json"
     if path.exists():
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "KEY_PASSPHRASE": secrets.token_urlsafe(24),
-    }
+        values = dict(json.loads(path.read_text(encoding="utf-8")))
+        if "LOOKUP_KEY" in values:
+            return values
+        # a checkout from before the lookup key: its hashes were made with its data key
+        values["LOOKUP_KEY"] = values["DATA_KEY"]
+    else:
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        values = {
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "LOOKUP_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "KEY_PASSPHRASE": secrets.token_urlsafe(24),
+        }
     path.write_text(json.dumps(values, indent=2), encoding="utf-8")
     path.chmod(0o600)
     return values
@@ -122,6 +129,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     if env == "production" and len(str(app.config["SECRET_KEY"])) < 32:
         raise ConfigError(f"{prefix}SECRET_KEY must be at least 32 characters in production")
     app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
+    decode_data_key(str(app.config["LOOKUP_KEY"]), "LOOKUP_KEY")
     app.config["SQLALCHEMY_URL"] = app.config["DATABASE_URL"]
 
 
@@ -133,8 +141,8 @@ def _json_or_text(value: str) -> Any:
         return value
 
 
-def decode_data_key(value: str) -> bytes:
-    """Decode the base64 AES-256 data-encryption key.
+def decode_data_key(value: str, name: str = "DATA_KEY") -> bytes:
+    """Decode a base64 32-byte key (the data-encryption key, or ``name``).
 
     Raises:
         ConfigError: the value is not base64 of exactly 32 bytes.
@@ -142,7 +150,7 @@ def decode_data_key(value: str) -> bytes:
     try:
         key = base64.b64decode(value, validate=True)
     except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}_DATA_KEY must be base64") from exc
+        raise ConfigError(f"{ENV_PREFIX}_{name} must be base64") from exc
     if len(key) != 32:
-        raise ConfigError(f"{ENV_PREFIX}_DATA_KEY must decode to 32 bytes (AES-256)")
+        raise ConfigError(f"{ENV_PREFIX}_{name} must decode to 32 bytes")
     return key

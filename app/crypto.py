@@ -28,15 +28,20 @@ class DataCipher:
 
     A ciphertext is ``version(1) | key id(4) | nonce(12) | AES-GCM(ciphertext + tag)``; the
     context (e.g. ``member.personal_id``) is authenticated as associated data so a value cannot
-    be moved to another column. Keyed hashes use a separate key derived from the newest one.
+    be moved to another column. Keyed hashes use their own stable ``lookup_key``, never a data
+    key, so rotating the data key leaves every lookup and uniqueness check intact.
     """
 
-    def __init__(self, master_keys: list[bytes]) -> None:
+    def __init__(self, master_keys: list[bytes], *, lookup_key: bytes) -> None:
         if not master_keys or any(len(k) != 32 for k in master_keys):
             raise ValueError("data keys must be 32 bytes each, newest first")
+        if len(lookup_key) != 32:
+            raise ValueError("the lookup key must be 32 bytes")
         self._keys = {self._key_id(k): _derive(k, b"encrypt") for k in master_keys}
         self._current = self._key_id(master_keys[0])
-        self._hash_key = _derive(master_keys[0], b"lookup-hash")
+        # the same derivation as before the lookup key existed: an existing database keeps its
+        # hashes when the lookup key is set to the data key it was written with
+        self._hash_key = _derive(lookup_key, b"lookup-hash")
 
     @staticmethod
     def _key_id(master: bytes) -> bytes:

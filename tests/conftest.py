@@ -19,6 +19,7 @@ TEST_CONFIG: dict[str, Any] = {
     "ENV": "testing",
     "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
     "DATA_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "LOOKUP_KEY": "bG9va3VwLWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OWE=",
     "KEY_PASSPHRASE": "test-key-passphrase",
     "LOG_LEVEL": "WARNING",
 }
@@ -179,7 +180,8 @@ class Factory:
         fields.setdefault("full_name", "Nguyễn Thị Kim Yến")
         fields.setdefault("personal_id", make_cccd(birth, sex))
         fields["union_code"] = union.code
-        cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])])
+        cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])],
+                        lookup_key=decode_data_key(TEST_CONFIG["LOOKUP_KEY"]))
         registry = MemberRegistry(self.session, cipher, actor="test")
         member, _ = registry.create(Scope(Principal("user", 0, "admin")), fields)
         self.session.commit()

@@ -16,6 +16,7 @@ def register(api: Api) -> None:
         members,
         publication,
         system,
+        transfers,
         unions,
         users,
     )
@@ -32,3 +33,4 @@ def register(api: Api) -> None:
     api.register_blueprint(publication.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(card_batches.blp)
+    api.register_blueprint(transfers.blp)

@@ -24,7 +24,9 @@ from app.services.errors import (
     JobBusy,
     LettersGone,
     NotFound,
+    RegisteredElsewhere,
     RosterInvalid,
+    TooManyConflicts,
     Unauthenticated,
     ValidationFailed,
 )
@@ -65,6 +67,9 @@ CATALOGUE = (
     ProblemType("not-acceptable", 406, "Not Acceptable",
                 "The resource cannot be represented in the requested media type."),
     ProblemType("conflict", 409, "Conflict", "The request conflicts with the current state."),
+    ProblemType("registered-elsewhere", 409, "Registered by another office",
+                "The person is a member registered by another union office, which you cannot "
+                "see. If they moved to you, ask for a transfer: POST /api/v1/transfers."),
     ProblemType("letters-gone", 410, "Letters already downloaded",
                 "The activation letters of a card batch can be downloaded once; they were "
                 "downloaded and deleted. Give a member a new code with the card's "
@@ -135,6 +140,8 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     InvalidCredentials: ErrorProblem(PROBLEM_TYPES["invalid-credentials"], headers=_CHALLENGE),
     Forbidden: ErrorProblem(PROBLEM_TYPES["forbidden"]),
     LettersGone: ErrorProblem(PROBLEM_TYPES["letters-gone"]),
+    RegisteredElsewhere: ErrorProblem(PROBLEM_TYPES["registered-elsewhere"]),
+    TooManyConflicts: ErrorProblem(PROBLEM_TYPES["rate-limited"]),
 })
 
 
@@ -298,7 +305,11 @@ def _handle_domain_error(error: DomainError) -> Response:
         if link.id_key in extra:
             value = extra[link.id_key] if link.keep_id else extra.pop(link.id_key)
             extra[link.member] = url_for(link.endpoint, **{link.url_arg: value})
-    return problem_response(answer.problem, error.detail, headers=dict(answer.headers),
+    headers = dict(answer.headers)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return problem_response(answer.problem, error.detail, headers=headers,
                             errors=error.errors or None, **extra)
 
 

@@ -19,6 +19,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_log_object", "object_type", "object_id"),
         Index("ix_audit_log_province_code_at", "province_code", "at"),
+        Index("ix_audit_log_actor_action_at", "actor", "action", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

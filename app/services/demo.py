@@ -102,7 +102,7 @@ class DemoReport:
 
 def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> DemoReport:
     """Add whatever demo data is missing (with ``desk``: keys and a card for every active
-    member without one); safe to run again."""
+    demo member without one, never for other members); safe to run again."""
     report = DemoReport()
     new_unions = 0
     for union_spec in DEMO_UNIONS:
@@ -123,7 +123,9 @@ def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> 
     registry = MemberRegistry(session, cipher, actor="demo")
     national = Scope(Principal("user", 0, "admin"))
     new_members = 0
+    demo_hashes: list[str] = []
     for person in demo_members():
+        demo_hashes.append(registry.personal_id_hash(person["personal_id"]))
         if registry.find_by_personal_id(person["personal_id"]) is None:
             registry.create(national, person)
             new_members += 1
@@ -133,7 +135,9 @@ def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> 
         desk.keys.root_key()  # the root that signs the trust bundle, so scanners can pin it
         issued = 0
         live = select(Card.member_id).where(Card.status != CardStatus.REVOKED)
+        # only the demo people: real members' cards are issued by their office, with codes
         for member in session.scalars(select(Member).where(
+                Member.personal_id_hash.in_(demo_hashes),
                 Member.status == MemberStatus.ACTIVE, Member.id.not_in(live))):
             desk.issue_for(member)
             issued += 1

@@ -63,3 +63,16 @@ class RosterInvalid(ValidationFailed):
 
 class LettersGone(DomainError):
     """The batch's activation letters were downloaded already (and deleted)."""
+
+
+class RegisteredElsewhere(Conflict):
+    """The person is registered by an office outside the caller's scope (nothing more is said:
+    not who, not where)."""
+
+
+class TooManyConflicts(DomainError):
+    """The caller ran into other offices' members too often; ``retry_after`` is in seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -22,7 +22,15 @@ from app.services.clock import now as utc_now
 from app.services.clock import today_in_vietnam
 from app.services.errors import DomainError, RosterInvalid
 from app.services.identity import FieldProblem
-from app.services.members import MemberData, MemberInvalid, MemberRegistry, validate_member
+from app.services.members import (
+    ELSEWHERE_DETAIL,
+    ELSEWHERE_LIMIT,
+    MemberData,
+    MemberInvalid,
+    MemberRegistry,
+    number_range_problem,
+    validate_member,
+)
 from app.services.roster import Limits, Roster, RosterRow, open_roster
 from app.services.scope import Scope
 
@@ -314,23 +322,31 @@ class RosterImport:
             .where(Member.member_number.in_(given))).all()) if given else {}
         now = self.clock()
         new: list[_Valid] = []
+        budget = self.registry.elsewhere_budget()
         for item in valid:
             data, problems = item.data, item.warnings
+            if budget <= 0:  # over the hourly limit no row is checked, so no row tells anything
+                self._reject(out, item.row, [FieldProblem("personal_id", ELSEWHERE_LIMIT)])
+                continue
             current = existing.get(item.pid_hash)
             owner = taken.get(data.member_number) if data.member_number else None
-            if owner is not None and owner != item.pid_hash:
+            out_of_range = (number_range_problem(data.member_number, item.province_code)
+                            if data.member_number and owner != item.pid_hash else None)
+            if out_of_range is not None:
+                problems.append(out_of_range)
+            elif owner is not None and owner != item.pid_hash:
                 problems.append(FieldProblem(
                     "member_number", f"The member number {data.member_number} belongs to "
                                      "another member."))
             elif current is not None and not self.scope.allows(current.province_code,
                                                                current.union_code):
-                problems.append(FieldProblem(
-                    "personal_id", "A member with this personal ID is already registered by "
-                                   "another union office."))
+                budget -= 1
+                self.registry.record_elsewhere(current)
+                problems.append(FieldProblem("personal_id", ELSEWHERE_DETAIL))
             elif current is not None and current.province_code != item.province_code:
                 problems.append(FieldProblem(
-                    "union_code", "A member moves to another province by leaving and being "
-                                  "registered there."))
+                    "union_code", "A member moves to another province by a transfer request "
+                                  "of the new office."))
             if _has_error(problems):
                 self._reject(out, item.row, problems)
                 continue

@@ -104,11 +104,12 @@ class CardDesk:
         """Issue a card to a member already checked for scope."""
         if member.status is not MemberStatus.ACTIVE:
             raise Conflict(f"The member is {member.status.value}; only active members get cards.")
-        now = self.clock().replace(microsecond=0)
         for old in self.lifecycle.live_cards(member.id):
             self.lifecycle.revoke(old, "superseded")
         record = self.keys.ensure(self.settings.issuer)
         key = self.keys.signing_key(record)
+        # read after the key exists: a key made by ``ensure`` is not usable before its creation
+        now = self.clock().replace(microsecond=0)
         for attempt in range(INDEX_ATTEMPTS):
             try:
                 with self.session.begin_nested():
@@ -176,11 +177,13 @@ class CardDesk:
         Raises:
             NotFound: no such card in scope.
         """
-        stmt = select(Card).where(Card.serial == serial.upper())
-        card = self.session.scalar(stmt.with_for_update() if lock else stmt)
+        # the member's current place decides (a moved member's cards move with them)
+        stmt = (select(Card).join(Member, Member.id == Card.member_id)
+                .where(Card.serial == serial.upper(),
+                       scope.condition(Member.province_code, Member.union_code)))
+        card = self.session.scalar(stmt.with_for_update(of=Card) if lock else stmt)
         if card is None:
             raise NotFound("No such card.")
-        scope.ensure(card.province_code, card.union_code, "card")
         return card
 
     def for_member(self, scope: Scope, member_id: int) -> list[Card]:

@@ -5,23 +5,39 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
-from app.models import Member, MemberNumberSequence, MemberStatus, Union
-from app.services import audit, identity
+from app.models import AuditEntry, Member, MemberNumberSequence, MemberStatus, Union
+from app.services import audit, clock, identity
 from app.services.card_status import CardLifecycle
 from app.services.clock import now as utc_now
 from app.services.clock import today_in_vietnam
-from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    RegisteredElsewhere,
+    TooManyConflicts,
+    ValidationFailed,
+)
 from app.services.identity import FieldProblem, InvalidField
 from app.services.scope import Scope
 
 PERSONAL_ID_CONTEXT = "member.personal_id"
+#: Audit action of a refused registration of someone another office holds (counted per hour).
+ELSEWHERE_ACTION = "member.registered-elsewhere"
+#: How often an officer may run into other offices' members per hour before being refused.
+ELSEWHERE_PER_HOUR = 20
+ELSEWHERE_DETAIL = ("This person cannot be registered by your office. If they have moved to "
+                    "you, ask their current office for a transfer (POST /api/v1/transfers with "
+                    "the personal ID and a reason).")
+ELSEWHERE_LIMIT = ("Not checked: your office ran into members of other offices too often in the "
+                   "last hour; import again later.")
 MEMBER_NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,19}$")
 MEMBER_FIELDS = ("full_name", "birth_date", "sex", "personal_id", "insurance_number", "phone",
                  "union_code", "join_date", "member_number")
@@ -122,6 +138,15 @@ def _member_number(raw: str) -> str:
     return value
 
 
+def number_range_problem(member_number: str, province_code: str) -> FieldProblem | None:
+    """Why a member number given by hand may not be used in this province, if it may not:
+    every number begins with its province's code, so no office can take another's numbers."""
+    if member_number.startswith(province_code):
+        return None
+    return FieldProblem("member_number", f"Member numbers in province {province_code} begin "
+                                         f"with {province_code}.")
+
+
 def mask_personal_id(last4: str) -> str:
     """The form shown in lists: only the last 4 digits."""
     return "********" + last4
@@ -190,11 +215,46 @@ class MemberRegistry:
                      province_code=member.province_code, reason=reason)
         return value
 
+    # -- other offices' members -------------------------------------------------------------
+    def elsewhere_budget(self) -> int:
+        """How many more of other offices' members this actor may run into this hour."""
+        since = clock.now() - timedelta(hours=1)
+        used = self.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.actor == self.actor, AuditEntry.action == ELSEWHERE_ACTION,
+            AuditEntry.at >= since)) or 0
+        return max(ELSEWHERE_PER_HOUR - used, 0)
+
+    def ensure_elsewhere_budget(self) -> None:
+        """Refuse every lookup of an actor over the hourly limit, whatever the answer would be
+        (so that a 429 tells nothing either).
+
+        Raises:
+            TooManyConflicts: the limit is reached.
+        """
+        if self.elsewhere_budget() <= 0:
+            raise TooManyConflicts(
+                "Your office ran into members of other offices too often in the last hour; "
+                "try again later or ask an administrator.", retry_after=3600)
+
+    def record_elsewhere(self, member: Member | Any) -> None:
+        """Audit a run-in with another office's member (the holder's province sees it)."""
+        audit.record(self.session, actor=self.actor, action=ELSEWHERE_ACTION,
+                     object_type="member", object_id=member.id,
+                     province_code=member.province_code)
+
     # -- numbers --------------------------------------------------------------------------
     def allocate_member_numbers(self, province_code: str, count: int) -> list[str]:
-        """Reserve ``count`` new member numbers (province code + 8 digits), atomically."""
-        if count <= 0:
-            return []
+        """Reserve ``count`` new member numbers (province code + 8 digits), atomically,
+        skipping any number already taken (given by hand, or by a concurrent import)."""
+        numbers: list[str] = []
+        while len(numbers) < count:
+            block = self._reserve(province_code, count - len(numbers))
+            taken = set(self.session.scalars(select(Member.member_number)
+                                             .where(Member.member_number.in_(block))))
+            numbers.extend(n for n in block if n not in taken)
+        return numbers
+
+    def _reserve(self, province_code: str, count: int) -> list[str]:
         table = MemberNumberSequence
         stmt = (update(table).where(table.province_code == province_code)
                 .values(next_value=table.next_value + count).returning(table.next_value))
@@ -224,6 +284,9 @@ class MemberRegistry:
         """
         data, warnings = validate_member(raw, self.today())
         union = self.union_in_scope(scope, data.union_code)
+        self.ensure_elsewhere_budget()
+        if data.member_number:
+            self._ensure_in_range(data.member_number, union.province_code)
         self._ensure_unique(scope, data.personal_id, data.member_number)
         number = data.member_number or self.allocate_member_numbers(union.province_code, 1)[0]
         member = Member(
@@ -244,6 +307,12 @@ class MemberRegistry:
                 "personal_id_hash": self.personal_id_hash(personal_id),
                 "personal_id_last4": personal_id[-4:]}
 
+    @staticmethod
+    def _ensure_in_range(member_number: str, province_code: str) -> None:
+        problem = number_range_problem(member_number, province_code)
+        if problem is not None:
+            raise MemberInvalid([problem])
+
     def _ensure_unique(self, scope: Scope, personal_id: str, member_number: str | None,
                        exclude_id: int | None = None) -> None:
         existing = self.find_by_personal_id(personal_id)
@@ -251,8 +320,9 @@ class MemberRegistry:
             if scope.allows(existing.province_code, existing.union_code):
                 raise Conflict("A member with this personal ID is already registered.",
                                existing_member_id=existing.id)
-            raise Conflict("A member with this personal ID is already registered by another "
-                           "union office.")
+            self.record_elsewhere(existing)
+            self.session.commit()  # the audit entry outlives the refused request
+            raise RegisteredElsewhere(ELSEWHERE_DETAIL)
         if member_number:
             other = self.session.scalar(select(Member.id).where(
                 Member.member_number == member_number))
@@ -291,7 +361,11 @@ class MemberRegistry:
         union = self.union_in_scope(scope, data.union_code)
         if union.province_code != member.province_code:
             raise ValidationFailed.field("union_code", "A member moves to another province by "
-                                                       "leaving and being registered there.")
+                                                       "a transfer request of the new office.")
+        if data.member_number and data.member_number != member.member_number:
+            self._ensure_in_range(data.member_number, union.province_code)
+        if data.personal_id != current["personal_id"]:
+            self.ensure_elsewhere_budget()
         self._ensure_unique(scope, data.personal_id, data.member_number, exclude_id=member.id)
         if data.personal_id != current["personal_id"]:
             for key, value in self.personal_id_columns(data.personal_id).items():

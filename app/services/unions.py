@@ -89,8 +89,10 @@ def list_unions(session: Session, scope: Scope, *, province_code: str | None = N
     if province_code:
         stmt = stmt.where(Union.province_code == province_code)
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(Union.name.ilike(like) | Union.code.ilike(like))
+        # autoescape: % and _ in the query are literal characters, not wildcards
+        text = q.strip()
+        stmt = stmt.where(Union.name.icontains(text, autoescape=True)
+                          | Union.code.icontains(text, autoescape=True))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Union.province_code, Union.code)
                            .limit(per_page).offset((page - 1) * per_page)).all()

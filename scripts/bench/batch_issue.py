@@ -116,7 +116,7 @@ class RssSampler:
 def run(url: str, label: str, n: int, workers: int, batch_size: int, sheet_cards: int) -> None:
     engine = make_engine(url)
     rng = random.Random(5)
-    cipher = DataCipher([os.urandom(32)])
+    cipher = DataCipher([os.urandom(32)], lookup_key=os.urandom(32))
     with Session(engine) as session, tempfile.TemporaryDirectory() as tmp:
         populate(session, MemberRegistry(session, cipher, actor="bench"), n, rng)
         admin = Scope(Principal("user", 1, "admin"))

@@ -90,7 +90,7 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
 def run(url: str, label: str, n: int, queries: int) -> None:
     engine = make_engine(url)
     rng = random.Random(42)
-    cipher = DataCipher([os.urandom(32)])
+    cipher = DataCipher([os.urandom(32)], lookup_key=os.urandom(32))
     with Session(engine) as session:
         registry = MemberRegistry(session, cipher, actor="bench")
         started = time.perf_counter()

@@ -210,3 +210,28 @@ def test_printed_card_shows_sex_in_vietnamese(app, session, world) -> None:
     face = card_desk.face(issued.card)
     assert (face.sex, face.name, face.province_name) == ("Nữ", "Nguyễn Thị Kim Yến", "Bắc Ninh")
     assert face.union_name == "CĐCS Công ty TNHH Điện tử Quế Võ"
+
+
+def test_card_access_follows_the_member_to_another_union(client, world, factory) -> None:
+    serial = issue(client, world, world["yen"])["serial"]
+    old_officer = factory.headers(factory.user("officer", "24", union="CDCS-24-QUEVO1"))
+    other = factory.union("CDCS-24-YENPHONG", "24")
+    new_officer = factory.headers(factory.user("officer", "24", union=other.code))
+    assert client.get(f"/api/v1/cards/{serial}", headers=old_officer).status_code == 200
+    moved = client.patch(f"/api/v1/members/{world['yen'].id}",
+                         json={"union_code": other.code}, headers=world["headers"])
+    assert moved.status_code == 200, moved.get_json()
+    calls = [("GET", f"/api/v1/cards/{serial}", None),
+             ("GET", f"/api/v1/cards/{serial}/card.png", None),
+             ("GET", f"/api/v1/cards/{serial}/nfc.ndef", None),
+             ("POST", f"/api/v1/cards/{serial}/activation-code", None),
+             ("POST", f"/api/v1/cards/{serial}/suspend", {"reason": "lost"}),
+             ("POST", f"/api/v1/cards/{serial}/reinstate", None),
+             ("POST", f"/api/v1/cards/{serial}/revoke", {"reason": "lost"})]
+    for method, path, body in calls:
+        response = client.open(path, method=method, json=body, headers=old_officer)
+        assert response.status_code == 404, (method, path, response.status_code)
+    assert client.get(f"/api/v1/cards/{serial}", headers=new_officer).status_code == 200
+    suspended = client.post(f"/api/v1/cards/{serial}/suspend", json={"reason": "lost"},
+                            headers=new_officer)
+    assert suspended.status_code == 200 and suspended.get_json()["status"] == "suspended"

@@ -12,7 +12,8 @@ from tests.conftest import TEST_CONFIG
 
 
 def test_demo_load_is_populated_and_idempotent(session) -> None:
-    cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])])
+    cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])],
+                        lookup_key=decode_data_key(TEST_CONFIG["LOOKUP_KEY"]))
     first = demo.load(session, cipher)
     session.commit()
     assert "50 members" in first.created and "5 grassroots unions" in first.created
@@ -31,3 +32,17 @@ def test_demo_load_is_populated_and_idempotent(session) -> None:
         select(Union).where(Union.province_code == "24"))}
     assert "KCN Quế Võ" in parks
     assert any("officer.bn" in login for login in first.lines())
+
+
+def test_demo_cards_go_to_demo_members_only(app, session, factory) -> None:
+    from app.models import Card
+    from tests.app.cards_helpers import desk
+
+    real = factory.member(factory.union("CDCS-24-REAL", "24"))
+    cipher = DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])],
+                        lookup_key=decode_data_key(TEST_CONFIG["LOOKUP_KEY"]))
+    report = demo.load(session, cipher, desk(app, session))
+    session.commit()
+    assert "50 cards" in report.created
+    holders = set(session.scalars(select(Card.member_id)))
+    assert real.id not in holders and len(holders) == 50

@@ -30,10 +30,10 @@ def test_environment_variables_are_read_with_prefix(monkeypatch: pytest.MonkeyPa
     assert app.config["PUBLIC_BASE_URL"] == "https://the.example"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATA_KEY", "KEY_PASSPHRASE"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE"])
 def test_production_refuses_to_start_without_each_secret(
         monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
-    for name in ("SECRET_KEY", "DATA_KEY", "KEY_PASSPHRASE", "ENV"):
+    for name in ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE", "ENV"):
         monkeypatch.delenv(f"UNIONCARD_{name}", raising=False)
     config = {k: v for k, v in TEST_CONFIG.items() if k not in (missing, "ENV")}
     with pytest.raises(ConfigError, match=f"UNIONCARD_{missing}"):
@@ -41,7 +41,7 @@ def test_production_refuses_to_start_without_each_secret(
 
 
 def test_production_is_the_default_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SECRET_KEY", "DATA_KEY", "KEY_PASSPHRASE", "ENV"):
+    for name in ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE", "ENV"):
         monkeypatch.delenv(f"UNIONCARD_{name}", raising=False)
     with pytest.raises(ConfigError, match="production mode needs"):
         create_app({})
@@ -71,13 +71,14 @@ def test_unknown_mode_is_refused() -> None:
 
 def test_development_generates_and_keeps_secrets(tmp_path, monkeypatch: pytest.MonkeyPatch,
                                                  make_app) -> None:
-    for name in ("SECRET_KEY", "DATA_KEY", "KEY_PASSPHRASE"):
+    for name in ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE"):
         monkeypatch.delenv(f"UNIONCARD_{name}", raising=False)
     monkeypatch.setenv("UNIONCARD_ROOT", str(tmp_path))
     first = make_app({"ENV": "development", "LOG_LEVEL": "WARNING"}, base=False)
     second = make_app({"ENV": "development", "LOG_LEVEL": "WARNING"}, base=False)
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert len(first.config["DATA_KEY_BYTES"]) == 32
+    assert first.config["LOOKUP_KEY"] == second.config["LOOKUP_KEY"] != first.config["DATA_KEY"]
     assert (tmp_path / "var" / "dev-secrets.json").stat().st_mode & 0o077 == 0
     assert str(tmp_path / "var" / "unioncard.db") in first.config["DATABASE_URL"]
 
@@ -89,7 +90,7 @@ def test_cli_reports_config_errors_in_one_line(tmp_path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "Error: production mode needs these secrets set: UNIONCARD_SECRET_KEY, "
-        "UNIONCARD_DATA_KEY, UNIONCARD_KEY_PASSPHRASE"]
+        "UNIONCARD_DATA_KEY, UNIONCARD_LOOKUP_KEY, UNIONCARD_KEY_PASSPHRASE"]
     assert "Traceback" not in result.stderr
 
 
@@ -129,3 +130,20 @@ def test_every_documented_variable_has_its_default_in_config() -> None:
                                   re.MULTILINE):
         value = values[name]
         assert (value if isinstance(value, str) else json.dumps(value)) == shown, name
+
+
+def test_an_older_development_checkout_keeps_its_lookup_hashes(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, make_app) -> None:
+    import json
+
+    for name in ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE"):
+        monkeypatch.delenv(f"UNIONCARD_{name}", raising=False)
+    monkeypatch.setenv("UNIONCARD_ROOT", str(tmp_path))
+    (tmp_path / "var").mkdir()
+    older = {"SECRET_KEY": "s" * 48, "DATA_KEY": TEST_CONFIG["DATA_KEY"], "KEY_PASSPHRASE": "p"}
+    (tmp_path / "var" / "dev-secrets.json").write_text(json.dumps(older))
+    app = make_app({"ENV": "development", "LOG_LEVEL": "WARNING"}, base=False)
+    # its hashes were made from its data key, so that becomes its lookup key, kept on disk
+    assert app.config["LOOKUP_KEY"] == TEST_CONFIG["DATA_KEY"]
+    saved = json.loads((tmp_path / "var" / "dev-secrets.json").read_text())
+    assert saved == {**older, "LOOKUP_KEY": TEST_CONFIG["DATA_KEY"]}

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry, Job, Member, Union
+from app.services.members import ELSEWHERE_DETAIL
 from tests.app.roster_fixtures import EN_HEADERS, people, to_csv
 
 PROBLEM = "application/problem+json"
@@ -101,12 +102,12 @@ def test_import_creates_then_updates_and_counts_unchanged(
     officer = factory.user("officer", province="24")
     headers = factory.headers(officer)
     rows = people(5, QUEVO)
-    rows[0]["member_number"] = "BN-0001"
+    rows[0]["member_number"] = "24-BN-0001"
     first = upload(client, headers, to_csv(rows, EN_HEADERS)).get_json()
     assert first["counts"]["created"] == 5 and first["status"] == "succeeded"
     assert first["summary"].startswith("5 rows: created 5, updated 0, unchanged 0")
     members = session.scalars(select(Member).order_by(Member.id)).all()
-    assert [m.member_number for m in members][0] == "BN-0001"
+    assert [m.member_number for m in members][0] == "24-BN-0001"
     assert all(m.member_number.startswith("24") and len(m.member_number) == 10
                for m in members[1:])
     assert len({m.member_number for m in members}) == 5
@@ -148,8 +149,7 @@ def test_rows_outside_scope_are_reported_never_written(
                         headers=factory.headers(bn)).get_json()["items"]
     reasons = {(i["row"], i["reason"]) for i in report}
     assert (2, f"No union {TANTHUAN} in your scope.") in reasons
-    assert (3, "A member with this personal ID is already registered by another union "
-               "office.") in reasons
+    assert (3, ELSEWHERE_DETAIL) in reasons
     session.expire_all()
     assert {m.id: (m.union_code, m.full_name) for m in session.scalars(select(Member))} == before
 
@@ -273,3 +273,55 @@ def test_the_shipped_sample_roster(client: FlaskClient, factory: Any, role: str,
                         headers=factory.headers(user)).get_json()["items"]
     invalid = {(i["row"], i["column"]) for i in report if i["row"] in (29, 30, 31)}
     assert invalid == {(29, "Số CCCD"), (30, "Ngày sinh"), (31, "Số CCCD")}
+
+
+def test_numbers_of_another_province_are_reported_rows(
+        client: FlaskClient, factory: Any, session: Session) -> None:
+    hcm = factory.user("officer", province="79")
+    rows = people(2, TANTHUAN, seed=11)
+    rows[0]["member_number"] = "2400000001"
+    job = upload(client, factory.headers(hcm), to_csv(rows, EN_HEADERS)).get_json()
+    assert job["status"] == "succeeded"
+    assert (job["counts"]["created"], job["counts"]["errors"]) == (1, 1)
+    report = client.get(f"/api/v1/jobs/{job['id']}/report", headers=factory.headers(hcm))
+    assert [(i["row"], i["column"]) for i in report.get_json()["items"]] == [
+        (2, "member_number")]
+    # Bắc Ninh's own automatic numbering is untouched, also past a number taken by hand
+    bn = factory.headers(factory.user("officer", province="24"))
+    given = people(1, QUEVO, seed=12)
+    given[0]["member_number"] = "2400000002"
+    assert upload(client, bn, to_csv(given, EN_HEADERS)).get_json()["counts"]["created"] == 1
+    job = upload(client, bn, to_csv(people(3, QUEVO, seed=13), EN_HEADERS)).get_json()
+    assert (job["status"], job["counts"]["created"]) == ("succeeded", 3)
+    numbers = sorted(session.scalars(select(Member.member_number)
+                                     .where(Member.province_code == "24")))
+    assert numbers == ["2400000001", "2400000002", "2400000003", "2400000004"]
+
+
+def test_a_dry_run_is_no_bulk_lookup_of_other_offices(
+        client: FlaskClient, factory: Any, session: Session,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services import members
+
+    monkeypatch.setattr(members, "ELSEWHERE_PER_HOUR", 2)
+    hcm = factory.user("officer", province="79")
+    theirs = people(3, TANTHUAN, seed=21)
+    upload(client, factory.headers(hcm), to_csv(theirs))
+    bn = factory.user("officer", province="24")
+    rows = people(4, QUEVO, seed=22)
+    for row, other in zip(rows[:3], theirs, strict=True):
+        row.update(personal_id=other["personal_id"], birth_date=other["birth_date"],
+                   sex=other["sex"])
+    job = upload(client, factory.headers(bn), to_csv(rows), dry_run=True).get_json()
+    assert job["counts"]["errors"] == 4
+    report = client.get(f"/api/v1/jobs/{job['id']}/report",
+                        headers=factory.headers(bn)).get_json()["items"]
+    reasons = [(i["row"], i["reason"]) for i in report]
+    # two run-ins are answered (without saying where); after the limit no row is checked,
+    # not even the last one, which nobody holds
+    assert reasons == [(2, ELSEWHERE_DETAIL), (3, ELSEWHERE_DETAIL),
+                       (4, members.ELSEWHERE_LIMIT), (5, members.ELSEWHERE_LIMIT)]
+    assert not any("79" in r or TANTHUAN in r for _, r in reasons)
+    audited = session.scalars(select(AuditEntry.province_code).where(
+        AuditEntry.action == members.ELSEWHERE_ACTION)).all()
+    assert audited == ["79", "79"]

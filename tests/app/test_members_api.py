@@ -60,9 +60,9 @@ def test_member_numbers_are_sequential_per_province(client: FlaskClient, office)
 
 
 def test_given_member_number_is_kept(client: FlaskClient, office) -> None:
-    body = client.post("/api/v1/members", json=payload(member_number="bn-000777"),
+    body = client.post("/api/v1/members", json=payload(member_number="24-bn-000777"),
                        headers=office["headers"]).get_json()
-    assert body["member_number"] == "BN-000777"
+    assert body["member_number"] == "24-BN-000777"
 
 
 def test_every_invalid_field_is_reported_at_once(client: FlaskClient, office) -> None:
@@ -195,3 +195,25 @@ def test_search_by_personal_id_number_status_and_union(client: FlaskClient, offi
     assert [m["full_name"] for m in by_union["items"]] == ["Lê Văn Tám"]
     assert client.get("/api/v1/members?status=left", headers=h).get_json()["total"] == 0
     assert client.get("/api/v1/members?sort=shoe", headers=h).status_code == 422
+
+
+def test_an_office_cannot_take_another_provinces_numbers(client: FlaskClient, office,
+                                                         factory) -> None:
+    hcm_union = factory.union("CDCS-79-TANTHUAN", "79")
+    hcm = factory.headers(factory.user("officer", "79"))
+    taken = client.post("/api/v1/members", json=payload(
+        union_code=hcm_union.code, member_number="2400000001"), headers=hcm)
+    assert taken.status_code == 422
+    assert [e["field"] for e in taken.get_json()["errors"]] == ["member_number"]
+    own = client.post("/api/v1/members", json=payload(member_number="2400000002"),
+                      headers=office["headers"])
+    assert own.status_code == 201
+    numbers = []
+    for pid, birth, name in (("024088123456", "1988-01-01", "Trần Văn Bình"),
+                             ("024087123456", "1987-01-01", "Lê Văn An")):
+        created = client.post("/api/v1/members", json=payload(
+            personal_id=pid, birth_date=birth, sex="M", full_name=name),
+            headers=office["headers"])
+        assert created.status_code == 201, created.get_json()
+        numbers.append(created.get_json()["member_number"])
+    assert numbers == ["2400000001", "2400000003"]  # the number taken by hand is skipped

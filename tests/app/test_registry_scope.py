@@ -117,3 +117,15 @@ def test_unions_crud_in_scope(client: FlaskClient, factory, world) -> None:
                                                        "province_code": "24"},
                                headers=factory.headers(world["union_officer"]))
     assert union_scoped.status_code == 422
+
+
+@pytest.mark.parametrize("wildcard", ["%", "_", "\\"])
+def test_search_wildcards_are_literal(client: FlaskClient, factory, world, wildcard) -> None:
+    headers = factory.headers(world["bn_officer"])
+    factory.union("CDCS-24-A_B", "24", name="CĐCS 100% vốn")
+    unions = client.get("/api/v1/unions", query_string={"q": wildcard}, headers=headers)
+    assert unions.status_code == 200
+    expected = {"%": ["CDCS-24-A_B"], "_": ["CDCS-24-A_B"], "\\": []}[wildcard]
+    assert [u["code"] for u in unions.get_json()["items"]] == expected
+    members = client.get("/api/v1/members", query_string={"q": wildcard}, headers=headers)
+    assert members.status_code == 200 and members.get_json()["items"] == []

@@ -16,7 +16,8 @@ from tests.conftest import TEST_CONFIG
 
 
 def _captured_queries(session, filters: SearchFilters) -> list[tuple[str, Any]]:
-    registry = MemberRegistry(session, DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])]),
+    registry = MemberRegistry(session, DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])],
+                        lookup_key=decode_data_key(TEST_CONFIG["LOOKUP_KEY"])),
                               actor="test")
     seen: list[tuple[str, Any]] = []
 
