@@ -39,6 +39,11 @@ def _defaults(root: Path) -> dict[str, Any]:
         "CARD_ISSUER_NAME": "Tổng Liên đoàn Lao động Việt Nam",
         "CARD_VALIDITY_DAYS": 1826,
         "TRUST_BUNDLE_MAX_AGE_DAYS": 30,
+        "IMPORT_BATCH_SIZE": 1000,
+        "CARD_BATCH_SIZE": 200,
+        "CARD_BATCH_SHEET_CARDS": 100,
+        "CARD_BATCH_WORKERS": 2,
+        "JOBS_SYNC": False,
         # flask-smorest / OpenAPI
         "API_TITLE": "unioncard API",
         "API_VERSION": "v1",

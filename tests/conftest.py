@@ -210,6 +210,24 @@ def make_app(database_url: str) -> Iterator[Any]:
         db.engine_for(application).dispose()
 
 
+def invoke(app: Flask, *args: str, input: str | None = None) -> Any:
+    """Run a ``unioncard`` command in this process against ``app``; click's result (exit
+    code, stdout, stderr). Unexpected exceptions propagate."""
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    return CliRunner().invoke(cli, list(args), input=input, obj=app, catch_exceptions=False)
+
+
+def unioncard_env(database_url: str, **config: str) -> dict[str, str]:
+    """The environment of a ``unioncard`` subprocess: the test configuration, a database and
+    more ``UNIONCARD_*`` settings."""
+    return {**os.environ, **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()},
+            "UNIONCARD_DATABASE_URL": database_url,
+            **{f"UNIONCARD_{k}": v for k, v in config.items()}}
+
+
 def make_cccd(birth: Any, sex: str, province: str = "024") -> str:
     """A CCCD consistent with the birth date and sex (random last 6 digits)."""
     from app.services.identity import cccd_century_digit
