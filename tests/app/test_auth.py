@@ -8,6 +8,7 @@ import sys
 import jwt
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
 
 from app.services.errors import Unauthenticated
 from app.services.tokens import Principal, TokenService
@@ -151,3 +152,8 @@ def test_cli_creates_a_user_from_stdin_in_a_subprocess(test_databases) -> None:
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout == "created officer cli.officer province 24\n"
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM users")).scalar_one()
+    engine.dispose()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # the production cost
