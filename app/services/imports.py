@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ UPDATABLE = ("full_name", "name_ascii", "birth_date", "sex", "insurance_number",
              "union_code", "join_date", "member_number")
 _PID_SEPARATORS = re.compile(r"[\s.\-]")
 ProgressCallback = Callable[[Job], None]
+K = TypeVar("K", int, str)
 
 
 @dataclass(frozen=True)
@@ -260,20 +261,10 @@ class RosterImport:
         for row in rows:
             out.counts["processed"] += 1
             problems = list(row.problems)
-            pid = _pid_key(row)
-            if pid is not None:
-                if pid in self._seen_pids or pid in out.pid_keys:
-                    problems.append(FieldProblem(
-                        "personal_id", "The same personal ID appears on an earlier row of "
-                                       "this file."))
-                out.pid_keys.add(pid)
-            number = _number_key(row)
-            if number is not None:
-                if number in self._seen_numbers or number in out.numbers:
-                    problems.append(FieldProblem(
-                        "member_number", "The same member number appears on an earlier row "
-                                         "of this file."))
-                out.numbers.add(number)
+            _check_once(_pid_key(row), self._seen_pids, out.pid_keys, problems,
+                        "personal_id", "personal ID")
+            _check_once(_number_key(row), self._seen_numbers, out.numbers, problems,
+                        "member_number", "member number")
             data: MemberData | None = None
             try:
                 data, warnings = validate_member(row.values, today)
@@ -400,6 +391,17 @@ class RosterImport:
             self.session.execute(insert(Member), out.inserts)
         if out.updates:
             self.session.execute(update(Member), out.updates)
+
+
+def _check_once(key: K | None, seen: set[K], batch: set[K], problems: list[FieldProblem],
+                field_name: str, what: str) -> None:
+    """Report a key that an earlier row of the file (or of this batch) had; remember it."""
+    if key is None:
+        return
+    if key in seen or key in batch:
+        problems.append(FieldProblem(
+            field_name, f"The same {what} appears on an earlier row of this file."))
+    batch.add(key)
 
 
 def _has_error(problems: Iterable[FieldProblem]) -> bool:
