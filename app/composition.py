@@ -3,7 +3,9 @@ publisher, token service) from the app's configuration, one function each."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
@@ -12,7 +14,10 @@ from sqlalchemy.orm import Session
 from app.crypto import DataCipher
 
 if TYPE_CHECKING:
+    from app.services.batches import BatchSettings
+    from app.services.imports import ImportSettings
     from app.services.issuance import CardDesk, CardSettings
+    from app.services.jobs import Launch
     from app.services.keys import KeyStore
     from app.services.publication import Publisher
     from app.services.tokens import TokenService
@@ -96,23 +101,6 @@ def publisher_for(app: Flask, session: Session) -> Publisher:
                      base_url=str(app.config["PUBLIC_BASE_URL"]))
 
 
-def launch_job(job_id: str, work: Callable[[Session, str], None]) -> None:
-    """Run a job's work in a background thread with its own session (``JOBS_SYNC``: inside
-    the request, for tests)."""
-    from app.extensions import db
-    from app.services import jobs
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config["JOBS_SYNC"]:
-        session = db.new_session(app)
-        try:
-            work(session, job_id)
-        finally:
-            session.close()
-    else:
-        jobs.run_in_thread(lambda: db.new_session(app), job_id, work)
-
-
 def ensure_root_key(app: Flask) -> None:
     """Make sure the trust-bundle root key exists, creating it in its own short write
     transaction, so the public GET endpoints that need it never write in their own."""
@@ -128,3 +116,37 @@ def ensure_root_key(app: Flask) -> None:
             writer.commit()
         finally:
             writer.close()
+
+
+def import_settings(config: Mapping[str, Any]) -> ImportSettings:
+    """Roster import settings from a config mapping."""
+    from app.services.imports import ImportSettings
+    from app.services.roster import Limits
+
+    return ImportSettings(limits=Limits(max_bytes=int(config["IMPORT_MAX_BYTES"]),
+                                        max_rows=int(config["IMPORT_MAX_ROWS"]),
+                                        max_cell=int(config["IMPORT_MAX_CELL"])),
+                          batch_size=int(config["IMPORT_BATCH_SIZE"]),
+                          directory=Path(str(config["IMPORT_DIR"])))
+
+
+def batch_settings(config: Mapping[str, Any]) -> BatchSettings:
+    """Card batch settings from a config mapping."""
+    from app.services.batches import BatchSettings
+
+    return BatchSettings(root=Path(str(config["CARD_BATCH_DIR"])), batch_size=int(config["CARD_BATCH_SIZE"]),
+                         sheet_cards=int(config["CARD_BATCH_SHEET_CARDS"]),
+                         workers=int(config["CARD_BATCH_WORKERS"]))
+
+
+def job_launcher(app: Flask) -> Launch:
+    """How the app runs a job: in a background thread with a session of its own, or at once
+    (``JOBS_SYNC``, for tests); a failure is logged and recorded on the job."""
+    from app.extensions import db
+    from app.services import jobs
+
+    def sessions() -> Session:
+        return db.new_session(app)
+
+    return functools.partial(jobs.run_logged if app.config["JOBS_SYNC"] else jobs.run_in_thread,
+                             sessions)

@@ -79,7 +79,24 @@ def database_url(test_databases: ScratchDatabases) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its lowest cost in this process: at the production cost, hashing the test
+    users' passwords took most of the suite's time. Subprocesses (and production) keep the
+    library's recommended cost, which ``test_cli_creates_a_user_from_stdin_in_a_subprocess``
+    checks."""
+    from argon2 import PasswordHasher
+
+    from app.services import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", cheap)
+        patch.setattr(accounts, "_DUMMY_HASH", cheap.hash("unioncard-no-such-user"))
+        yield
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, cheap_password_hashing: None) -> Iterator[Flask]:
     from app import create_app
 
     application = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
@@ -194,7 +211,7 @@ def factory(app: Flask, session: Session) -> Factory:
 
 
 @pytest.fixture
-def make_app(database_url: str) -> Iterator[Any]:
+def make_app(database_url: str, cheap_password_hashing: None) -> Iterator[Any]:
     """Build extra apps (other configs); their engines are disposed after the test."""
     from app import create_app
     from app.extensions import db
@@ -210,6 +227,24 @@ def make_app(database_url: str) -> Iterator[Any]:
     yield build
     for application in made:
         db.engine_for(application).dispose()
+
+
+def invoke(app: Flask, *args: str, input: str | None = None) -> Any:
+    """Run a ``unioncard`` command in this process against ``app``; click's result (exit
+    code, stdout, stderr). Unexpected exceptions propagate."""
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    return CliRunner().invoke(cli, list(args), input=input, obj=app, catch_exceptions=False)
+
+
+def unioncard_env(database_url: str, **config: str) -> dict[str, str]:
+    """The environment of a ``unioncard`` subprocess: the test configuration, a database and
+    more ``UNIONCARD_*`` settings."""
+    return {**os.environ, **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()},
+            "UNIONCARD_DATABASE_URL": database_url,
+            **{f"UNIONCARD_{k}": v for k, v in config.items()}}
 
 
 def make_cccd(birth: Any, sex: str, province: str = "024") -> str:

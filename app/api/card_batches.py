@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, send_file
+from flask import Response, current_app, send_file, url_for
 from flask.views import MethodView
-from sqlalchemy.orm import Session
 
 from app.api.blueprint import Blueprint
-from app.composition import card_desk_for, data_cipher, launch_job
+from app.composition import batch_settings, card_desk_for, data_cipher, job_launcher
 from app.db import writes
 from app.edge.auth import STAFF, current_scope, requires
 from app.edge.problems import ProblemSchema
@@ -17,28 +18,14 @@ from app.extensions import db
 from app.models import Job
 from app.schemas.card_batches import CardBatchJobSchema, SheetListSchema, StartCardBatchSchema
 from app.services import batches
-from app.services.scope import Scope
 
 blp = Blueprint("card_batches", __name__, url_prefix="/api/v1/card-batches",
                 description="Batch issuance: cards for every active member without one, "
                             "A4 print sheets and one-time activation letters.")
 
 
-def _work(app: Any, scope: Scope) -> Any:
-    workers = int(app.config.get("CARD_BATCH_WORKERS", batches.DEFAULT_WORKERS))
-    root = batches.batch_root(app.config)
-
-    def work(session: Session, job_id: str) -> None:
-        job = session.get(Job, job_id)
-        assert job is not None
-        desk = card_desk_for(app, session, scope.principal.subject)
-        batches.run_job(session, desk, scope, job, root, workers=workers)
-
-    return work
-
-
-def _root() -> Any:
-    return batches.batch_root(current_app.config)
+def _root() -> Path:
+    return batch_settings(current_app.config).root
 
 
 @blp.route("")
@@ -60,17 +47,14 @@ class CardBatches(MethodView):
         scope = current_scope()
         target = batches.resolve_target(db.session, scope, union_code=args.get("union_code"),
                                         province_code=args.get("province_code"))
-        config = current_app.config
-        job, _resumed = batches.start_or_resume(
-            db.session, scope, target,
-            batch_size=int(config.get("CARD_BATCH_SIZE", batches.DEFAULT_BATCH_SIZE)),
-            sheet_cards=int(config.get("CARD_BATCH_SHEET_CARDS",
-                                       batches.DEFAULT_SHEET_CARDS)))
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        work = _work(app, scope)
-        launch_job(job.id, work)
+        job, _resumed = batches.start(db.session, scope, target,
+                                      settings=batch_settings(app.config),
+                                      desks=functools.partial(card_desk_for, app),
+                                      launch=job_launcher(app))
         db.session.expire_all()
-        return db.session.get(Job, job.id), 202, {"Location": f"/api/v1/jobs/{job.id}"}
+        return db.session.get(Job, job.id), 202, {"Location": url_for("jobs.JobById",
+                                                                      job_id=job.id)}
 
 
 @blp.route("/<string:job_id>")
@@ -95,7 +79,8 @@ class CardBatchSheets(MethodView):
     def get(self, job_id: str) -> Any:
         """List the batch's print-sheet PDFs (once it has finished)."""
         job = batches.batch_job(db.session, current_scope(), job_id)
-        items = [{**s, "href": f"/api/v1/card-batches/{job.id}/sheets/{s['number']}.pdf"}
+        items = [{**s, "href": url_for("card_batches.CardBatchSheet", job_id=job.id,
+                                       number=s["number"])}
                  for s in job.result.get("sheets", [])]
         return {"job": job, "items": items}
 

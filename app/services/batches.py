@@ -25,7 +25,7 @@ import math
 import multiprocessing
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,11 +46,8 @@ from cards.printing import CardFace, SheetFile, write_atomically, write_sheet
 
 KIND = "card-batch"
 COUNT_KEYS = ("total", "processed", "issued", "skipped", "failed")
-DEFAULT_BATCH_SIZE = 200
-DEFAULT_SHEET_CARDS = 100  # 20 A4 pages (fronts and backs), ~20 MB per PDF file
 #: Render workers are replaced after this many sheets, so their heaps cannot creep up.
 TASKS_PER_WORKER = 20
-DEFAULT_WORKERS = 2
 LETTERS_CONTEXT = "batch.letters"
 LETTERS_FILE = "letters.csv.enc"
 LETTER_COLUMNS = ("member_number", "full_name", "union_code", "union_name", "card_serial",
@@ -58,6 +55,19 @@ LETTER_COLUMNS = ("member_number", "full_name", "union_code", "union_name", "car
 MAX_FAILURES_LISTED = 100
 LIVE = (CardStatus.ACTIVE, CardStatus.SUSPENDED)
 ProgressCallback = Callable[[Job], None]
+#: A card desk for a session, acting for an actor (``user:7``).
+DeskFactory = Callable[[Session, str], CardDesk]
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How card batches run: where their files live, members per transaction, cards per print
+    sheet (10 per A4 page pair), and render processes (0: in the running process)."""
+
+    root: Path
+    batch_size: int
+    sheet_cards: int
+    workers: int
+
 
 @dataclass(frozen=True)
 class Target:
@@ -74,15 +84,6 @@ class Target:
     def label(self) -> str:
         """For messages: ``union CD-24-001`` or ``province 24``."""
         return f"union {self.union_code}" if self.union_code else f"province {self.province_code}"
-
-
-def batch_root(config: Mapping[str, Any]) -> Path:
-    """Where batch files live: ``CARD_BATCH_DIR``, else ``<VAR_DIR or var>/batches``."""
-    configured = config.get("CARD_BATCH_DIR")
-    if configured:
-        return Path(str(configured))
-    var = config.get("VAR_DIR") or Path(os.environ.get("UNIONCARD_ROOT", Path.cwd())) / "var"
-    return Path(str(var)) / "batches"
 
 
 def resolve_target(session: Session, scope: Scope, *, union_code: str | None = None,
@@ -121,9 +122,8 @@ def _has_live_card() -> Any:
     return exists().where(Card.member_id == Member.id, Card.status.in_(LIVE))
 
 
-def start_or_resume(session: Session, scope: Scope, target: Target, *,
-                    batch_size: int = DEFAULT_BATCH_SIZE,
-                    sheet_cards: int = DEFAULT_SHEET_CARDS) -> tuple[Job, bool]:
+def start_or_resume(session: Session, scope: Scope, target: Target, *, batch_size: int,
+                    sheet_cards: int) -> tuple[Job, bool]:
     """The caller's unfinished batch for this target, or a new one (committed); (job, resumed).
 
     Raises:
@@ -175,8 +175,7 @@ def summary_line(job: Job) -> str:
 class CardBatch:
     """Runs one batch job: issue in committed batches, print sheets, activation letters."""
 
-    def __init__(self, desk: CardDesk, scope: Scope, root: Path, *,
-                 workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(self, desk: CardDesk, scope: Scope, root: Path, *, workers: int) -> None:
         self.desk = desk
         self.session = desk.session
         self.scope = scope
@@ -187,11 +186,12 @@ class CardBatch:
         self._pool: ProcessPoolExecutor | None = None
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self, job: Job, on_progress: ProgressCallback | None = None) -> Job:
-        """Issue to everyone left, build the sheets and letters, finish the job."""
+    def run(self, job: Job, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+        """Issue to everyone left, build the sheets and letters; the job's result
+        (``jobs.run`` finishes it)."""
         target = target_of(job)
-        batch_size = int(job.params.get("batch_size") or DEFAULT_BATCH_SIZE)
-        per_sheet = int(job.params.get("sheet_cards") or DEFAULT_SHEET_CARDS)
+        batch_size = int(job.params["batch_size"])
+        per_sheet = int(job.params["sheet_cards"])
         directory = self.root / job.id
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         counts = {k: int(job.counts.get(k, 0)) for k in COUNT_KEYS}
@@ -231,8 +231,7 @@ class CardBatch:
         job.result = {**job.result, "sheets": sheets,
                       "letters": {"file": LETTERS_FILE, "count": letters_count,
                                   "downloaded_at": None} if letters_count else None}
-        jobs.finish(self.session, job, {"summary": summary_line(job)})
-        return job
+        return {"summary": summary_line(job)}
 
     def _card_count(self, job: Job) -> int:
         return self.session.scalar(select(func.count()).select_from(Card)
@@ -388,23 +387,32 @@ def sheet_name(number: int) -> str:
     return f"sheet-{number:04d}.pdf"
 
 
-def run_job(session: Session, desk: CardDesk, scope: Scope, job: Job, root: Path, *,
-            workers: int = DEFAULT_WORKERS, on_progress: ProgressCallback | None = None) -> Job:
-    """Claim and run (or resume) a batch job to the end; a failure is recorded on the job.
+def start(session: Session, scope: Scope, target: Target, *, settings: BatchSettings,
+          desks: DeskFactory, launch: jobs.Launch,
+          on_progress: ProgressCallback | None = None) -> tuple[Job, bool]:
+    """Find or create the caller's batch for a target and launch it; (job, resumed).
 
     Raises:
-        JobBusy: another live process runs it. Conflict: it has finished already.
+        JobBusy: the same batch is running in another live process.
     """
+    job, resumed = start_or_resume(session, scope, target, batch_size=settings.batch_size,
+                                   sheet_cards=settings.sheet_cards)
     job_id = job.id
-    jobs.claim(session, job)
-    try:
-        return CardBatch(desk, scope, root, workers=workers).run(job, on_progress)
-    except DomainError as exc:
-        jobs.fail(session, job_id, exc.detail)
-        raise
-    except Exception as exc:
-        jobs.fail(session, job_id, f"internal error ({type(exc).__name__})")
-        raise
+    session.commit()  # the job runs in a session of its own: hold no transaction open on it
+    launch(job_id, batch_work(scope, settings, desks, on_progress))
+    return job, resumed
+
+
+def batch_work(scope: Scope, settings: BatchSettings, desks: DeskFactory,
+               on_progress: ProgressCallback | None = None) -> jobs.Work:
+    """The work of a batch job (for ``jobs.run``): issue, print sheets, activation letters."""
+
+    def work(session: Session, job: Job) -> dict[str, Any]:
+        desk = desks(session, scope.principal.subject)
+        return CardBatch(desk, scope, settings.root, workers=settings.workers).run(
+            job, on_progress)
+
+    return work
 
 
 def batch_job(session: Session, scope: Scope, job_id: str) -> Job:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from app.models import ImportIssue, Job, Member, MemberStatus, Union
 from app.services import audit, jobs
 from app.services.clock import now as utc_now
 from app.services.clock import today_in_vietnam
-from app.services.errors import DomainError, RosterInvalid
+from app.services.errors import RosterInvalid
 from app.services.identity import FieldProblem
 from app.services.members import (
     ELSEWHERE_DETAIL,
@@ -36,28 +36,22 @@ from app.services.scope import Scope
 
 KIND = "roster-import"
 COUNT_KEYS = ("total", "processed", "created", "updated", "unchanged", "errors", "warnings")
-DEFAULT_BATCH_SIZE = 1000
 #: Member columns an import compares and may update (an empty cell never erases a value).
 UPDATABLE = ("full_name", "name_ascii", "birth_date", "sex", "insurance_number", "phone",
              "union_code", "join_date", "member_number")
 _PID_SEPARATORS = re.compile(r"[\s.\-]")
 ProgressCallback = Callable[[Job], None]
+K = TypeVar("K", int, str)
 
 
-def limits_from(config: Mapping[str, Any]) -> Limits:
-    """The roster limits from configuration (``IMPORT_MAX_BYTES``, ``_ROWS``, ``_CELL``)."""
-    base = Limits()
-    return Limits(max_bytes=int(config.get("IMPORT_MAX_BYTES", base.max_bytes)),
-                  max_rows=int(config.get("IMPORT_MAX_ROWS", base.max_rows)),
-                  max_cell=int(config.get("IMPORT_MAX_CELL", base.max_cell)))
+@dataclass(frozen=True)
+class ImportSettings:
+    """How roster imports run: the file limits, rows per transaction, and where uploaded files
+    wait for their job."""
 
-
-def upload_dir(config: Mapping[str, Any]) -> Path:
-    """Where uploaded rosters wait for their job (``IMPORT_DIR``, default ``var/imports``)."""
-    configured = config.get("IMPORT_DIR")
-    if configured:
-        return Path(str(configured))
-    return Path(os.environ.get("UNIONCARD_ROOT", Path.cwd())) / "var" / "imports"
+    limits: Limits
+    batch_size: int
+    directory: Path
 
 
 def file_sha256(path: str | Path) -> str:
@@ -103,7 +97,7 @@ def fingerprint(sha256: str, dry_run: bool) -> str:
 
 
 def start_or_resume(session: Session, scope: Scope, roster: Roster, *, sha256: str,
-                    file_name: str, dry_run: bool, batch_size: int = DEFAULT_BATCH_SIZE,
+                    file_name: str, dry_run: bool, batch_size: int,
                     stored_path: str | None = None) -> tuple[Job, bool]:
     """The unfinished job of this officer for this file, or a new one; (job, resumed).
 
@@ -163,8 +157,7 @@ class _Valid:
 class RosterImport:
     """Runs one roster job for one officer's scope: dry run (report only) or upsert."""
 
-    def __init__(self, session: Session, cipher: DataCipher, scope: Scope, *,
-                 batch_size: int = DEFAULT_BATCH_SIZE,
+    def __init__(self, session: Session, cipher: DataCipher, scope: Scope, *, batch_size: int,
                  today: Callable[[], date] = today_in_vietnam,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.session = session
@@ -180,8 +173,10 @@ class RosterImport:
         self._seen_pids: set[int] = set()
         self._seen_numbers: set[str] = set()
 
-    def run(self, job: Job, roster: Roster, on_progress: ProgressCallback | None = None) -> Job:
-        """Process the rows after the job's checkpoint, a batch per transaction; finish the job.
+    def run(self, job: Job, roster: Roster,
+            on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+        """Process the rows after the job's checkpoint, a batch per transaction; the job's
+        result (``jobs.run`` finishes it).
 
         Raises:
             RosterInvalid: the file turned out to break a limit while streaming.
@@ -216,8 +211,7 @@ class RosterImport:
                      object_id=job.id, province_code=job.province_code,
                      details={"file_name": job.params.get("file_name"),
                               "sha256": job.params.get("sha256"), "dry_run": dry_run, **counts})
-        jobs.finish(self.session, job, {"summary": summary_line(job)})
-        return job
+        return {"summary": summary_line(job)}
 
     def _remember(self, row: RosterRow) -> None:
         pid = _pid_key(row)
@@ -262,20 +256,10 @@ class RosterImport:
         for row in rows:
             out.counts["processed"] += 1
             problems = list(row.problems)
-            pid = _pid_key(row)
-            if pid is not None:
-                if pid in self._seen_pids or pid in out.pid_keys:
-                    problems.append(FieldProblem(
-                        "personal_id", "The same personal ID appears on an earlier row of "
-                                       "this file."))
-                out.pid_keys.add(pid)
-            number = _number_key(row)
-            if number is not None:
-                if number in self._seen_numbers or number in out.numbers:
-                    problems.append(FieldProblem(
-                        "member_number", "The same member number appears on an earlier row "
-                                         "of this file."))
-                out.numbers.add(number)
+            _check_once(_pid_key(row), self._seen_pids, out.pid_keys, problems,
+                        "personal_id", "personal ID")
+            _check_once(_number_key(row), self._seen_numbers, out.numbers, problems,
+                        "member_number", "member number")
             data: MemberData | None = None
             try:
                 data, warnings = validate_member(row.values, today)
@@ -412,6 +396,17 @@ class RosterImport:
             self.session.execute(update(Member), out.updates)
 
 
+def _check_once(key: K | None, seen: set[K], batch: set[K], problems: list[FieldProblem],
+                field_name: str, what: str) -> None:
+    """Report a key that an earlier row of the file (or of this batch) had; remember it."""
+    if key is None:
+        return
+    if key in seen or key in batch:
+        problems.append(FieldProblem(
+            field_name, f"The same {what} appears on an earlier row of this file."))
+    batch.add(key)
+
+
 def _has_error(problems: Iterable[FieldProblem]) -> bool:
     return any(p.severity == "error" for p in problems)
 
@@ -440,28 +435,68 @@ def summary_line(job: Job) -> str:
     return line
 
 
-def run_job(session: Session, cipher: DataCipher, scope: Scope, job: Job, path: str | Path,
-            limits: Limits, on_progress: ProgressCallback | None = None,
-            today: Callable[[], date] = today_in_vietnam) -> Job:
-    """Open the file and run (or resume) the job to the end; a failure is recorded on the job.
+def start(session: Session, scope: Scope, source: Path | IO[bytes], *, file_name: str,
+          dry_run: bool, settings: ImportSettings, cipher: DataCipher, launch: jobs.Launch,
+          on_progress: ProgressCallback | None = None) -> tuple[Job, bool]:
+    """Check a roster, find or create its job (the same file in the same mode resumes) and
+    launch it; (job, resumed).
+
+    A path is read where it lies. A stream (an upload) is first saved privately in the
+    settings' directory, and deleted once its job has ended: it holds personal data.
+
+    Raises:
+        RosterInvalid: the file as a whole is rejected. JobBusy: the same import is running.
+    """
+    if isinstance(source, Path):
+        path, sha256, owned = source, file_sha256(source), False
+    else:
+        path, sha256 = save_upload(source, settings.directory, settings.limits.max_bytes)
+        owned = True
+    try:
+        with open_roster(path, settings.limits) as roster:
+            job, resumed = start_or_resume(session, scope, roster, sha256=sha256,
+                                           file_name=file_name, dry_run=dry_run,
+                                           batch_size=settings.batch_size)
+    except BaseException:
+        if owned:
+            path.unlink(missing_ok=True)
+        raise
+    job_id = job.id
+    if owned:
+        stored = settings.directory / job_id
+        os.replace(path, stored)
+        path = stored
+    session.commit()  # the job runs in a session of its own: hold no transaction open on it
+    launch(job_id, import_work(scope, cipher, path, settings.limits, on_progress=on_progress,
+                               remove=owned))
+    return job, resumed
+
+
+def import_work(scope: Scope, cipher: DataCipher, path: Path, limits: Limits, *,
+                on_progress: ProgressCallback | None = None, remove: bool = False,
+                today: Callable[[], date] = today_in_vietnam) -> jobs.Work:
+    """The work of an import job (for ``jobs.run``): read the roster at ``path`` and run (or
+    resume) the import; ``remove``: delete the file once it is done or rejected.
 
     Raises:
         RosterInvalid: the file breaks a limit discovered while streaming.
     """
-    importer = RosterImport(session, cipher, scope,
-                            batch_size=int(job.params.get("batch_size") or DEFAULT_BATCH_SIZE),
-                            today=today)
-    job_id = job.id
-    jobs.claim(session, job)
-    try:
-        with open_roster(path, limits) as roster:
-            return importer.run(job, roster, on_progress)
-    except DomainError as exc:
-        jobs.fail(session, job_id, exc.detail)
-        raise
-    except Exception as exc:
-        jobs.fail(session, job_id, f"internal error ({type(exc).__name__})")
-        raise
+
+    def work(session: Session, job: Job) -> dict[str, Any]:
+        importer = RosterImport(session, cipher, scope, batch_size=int(job.params["batch_size"]),
+                                today=today)
+        try:
+            with open_roster(path, limits) as roster:
+                result = importer.run(job, roster, on_progress)
+        except RosterInvalid:
+            if remove:
+                path.unlink(missing_ok=True)
+            raise
+        if remove:
+            path.unlink(missing_ok=True)
+        return result
+
+    return work
 
 
 def issues(session: Session, job: Job, *, offset: int = 0,

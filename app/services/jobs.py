@@ -19,11 +19,16 @@ from sqlalchemy.orm import Session
 
 from app.models import Job, JobStatus
 from app.services.clock import now as utc_now
-from app.services.errors import Conflict, JobBusy, NotFound
+from app.services.errors import Conflict, DomainError, JobBusy, NotFound
 from app.services.scope import Scope
 
 log = logging.getLogger("unioncard.jobs")
 T = TypeVar("T")
+#: A job's work: given a session and the claimed job, do all of it; what to add to its result.
+Work = Callable[[Session, Job], Mapping[str, Any]]
+#: Starts a job's work (``run`` here and now, or ``run_in_thread``).
+Launch = Callable[[str, Work], object]
+SessionFactory = Callable[[], Session]
 
 #: A runner on another host that has not recorded progress for this long is presumed dead.
 LEASE = timedelta(minutes=5)
@@ -143,8 +148,7 @@ def ensure_idle(job: Job) -> None:
     """
     holder = str(job.result.get("runner", ""))
     if job.status is JobStatus.RUNNING and holder and _runner_alive(holder, job):
-        raise JobBusy(f"Job {job.id} is already running; follow it at /api/v1/jobs/{job.id}.",
-                      job_id=job.id)
+        raise JobBusy(f"Job {job.id} is already running.", job_id=job.id)
 
 
 def claim(session: Session, job: Job) -> None:
@@ -208,23 +212,46 @@ def fail(session: Session, job_id: str, message: str) -> None:
     session.commit()
 
 
-def run_in_thread(session_factory: Callable[[], Session], job_id: str,
-                  work: Callable[[Session, str], None]) -> threading.Thread:
-    """Run ``work(session, job_id)`` in a background thread with its own session."""
+def run(session_factory: SessionFactory, job_id: str, work: Work) -> None:
+    """Claim the job, do its work and finish it, in a session of its own; if the work fails,
+    mark the job failed with a one-line message and raise the error again.
 
-    def target() -> None:
-        session = session_factory()
+    Raises:
+        NotFound: no such job. JobBusy: another live runner holds it. Conflict: it has
+        finished already. Whatever ``work`` raises.
+    """
+    session = session_factory()
+    try:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound("No such job.")
+        claim(session, job)
         try:
-            work(session, job_id)
-        except Exception as exc:  # the thread must record any failure on the job
-            log.exception("job %s failed", job_id)
-            try:
-                fail(session, job_id, f"{type(exc).__name__}: {exc}")
-            except Exception:
-                log.exception("could not mark job %s failed", job_id)
-        finally:
-            session.close()
+            finish(session, job, work(session, job))
+        except DomainError as exc:
+            fail(session, job_id, exc.detail)
+            raise
+        except Exception as exc:
+            fail(session, job_id, f"internal error ({type(exc).__name__})")
+            raise
+    finally:
+        session.close()
 
-    thread = threading.Thread(target=target, name=f"job-{job_id}", daemon=True)
+
+def run_logged(session_factory: SessionFactory, job_id: str, work: Work) -> None:
+    """``run`` the job, logging a failure instead of raising it (the job records it)."""
+    try:
+        run(session_factory, job_id, work)
+    except DomainError as exc:
+        log.warning("job %s failed: %s", job_id, exc.detail)
+    except Exception:
+        log.exception("job %s failed", job_id)
+
+
+def run_in_thread(session_factory: SessionFactory, job_id: str,
+                  work: Work) -> threading.Thread:
+    """``run_logged`` the job in a background thread."""
+    thread = threading.Thread(target=run_logged, args=(session_factory, job_id, work),
+                              name=f"job-{job_id}", daemon=True)
     thread.start()
     return thread

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import os
 import random
 import resource
@@ -92,20 +93,22 @@ def run_import(app: object, scope: object, path: Path, rows: int, batch: int,
     """Run one import job; (seconds, counts)."""
     from app.composition import cipher_for_config
     from app.extensions import db
-    from app.services import imports
-    from app.services.roster import Limits, open_roster
+    from app.services import imports, jobs
+    from app.services.roster import Limits
 
-    limits = Limits(max_bytes=1 << 40, max_rows=max(rows, 1))
+    settings = imports.ImportSettings(limits=Limits(max_bytes=1 << 40, max_rows=max(rows, 1)),
+                                      batch_size=batch, directory=path.parent)
     session = db.new_session(app)  # type: ignore[arg-type]
     try:
         started = time.perf_counter()
-        with open_roster(path, limits) as roster:
-            job, _ = imports.start_or_resume(session, scope, roster,  # type: ignore[arg-type]
-                                             sha256=secrets.token_hex(32), file_name=path.name,
-                                             dry_run=dry_run, batch_size=batch)
-        imports.run_job(session, cipher_for_config(app.config), scope,  # type: ignore
-                        job, path, limits)
-        return time.perf_counter() - started, dict(job.counts)
+        job, _ = imports.start(session, scope, path, file_name=path.name,  # type: ignore
+                               dry_run=dry_run, settings=settings,
+                               cipher=cipher_for_config(app.config),  # type: ignore
+                               launch=functools.partial(jobs.run, functools.partial(
+                                   db.new_session, app)))
+        seconds = time.perf_counter() - started
+        session.refresh(job)
+        return seconds, dict(job.counts)
     finally:
         session.close()
 

@@ -1,8 +1,9 @@
-"""Batch issuance on a real committed database: the CLI end to end, SIGKILL and rerun."""
+"""Batch issuance on a real committed database: the CLI, SIGKILL and rerun."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import signal
@@ -26,7 +27,7 @@ from app.models import (
     MemberStatus,
 )
 from tests.app.test_batches import pdf_pages
-from tests.conftest import TEST_CONFIG, make_cccd
+from tests.conftest import invoke, make_cccd, unioncard_env
 
 QUEVO = "CDCS-24-QUEVO1"
 YENPHONG = "CDCS-24-YENPHONG"
@@ -66,14 +67,8 @@ def add_members(app: Any, union: str, n: int, start: int = 0,
 
 
 def env_for(app: Any) -> dict[str, str]:
-    return {**os.environ, "UNIONCARD_DATABASE_URL": app.config["DATABASE_URL"],
-            "UNIONCARD_CARD_BATCH_DIR": app.config["CARD_BATCH_DIR"],
-            **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()}}
-
-
-def cli(app: Any, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env_for(app),
-                          check=False, capture_output=True, text=True, timeout=timeout)
+    return unioncard_env(app.config["DATABASE_URL"],
+                         CARD_BATCH_DIR=app.config["CARD_BATCH_DIR"])
 
 
 def _session(app: Any) -> Any:
@@ -106,9 +101,9 @@ def test_cli_issues_for_a_union_end_to_end(committed: Any, tmp_path: Path) -> No
     app = committed
     add_members(app, QUEVO, 25)
     add_members(app, YENPHONG, 5, start=100)
-    done = cli(app, "cards", "issue", "--union", QUEVO, "--as", "lan.bn", "--batch-size", "10",
+    done = invoke(app, "cards", "issue", "--union", QUEVO, "--as", "lan.bn", "--batch-size", "10",
                "--sheet-cards", "20", "--workers", "1")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert "issued 25 cards" in done.stdout and "2 print sheet file(s), 6 A4 pages" \
         in done.stdout, done.stdout
     assert "issuing cards" in done.stderr  # the progress bar
@@ -118,16 +113,16 @@ def test_cli_issues_for_a_union_end_to_end(committed: Any, tmp_path: Path) -> No
     sheets = sorted((Path(app.config["CARD_BATCH_DIR"]) / job.id).glob("sheet-*.pdf"))
     assert [pdf_pages(p.read_bytes()) for p in sheets] == [4, 2]
     out = tmp_path / "letters.csv"
-    got = cli(app, "cards", "letters", job.id, "--as", "lan.bn", "--out", str(out))
-    assert got.returncode == 0, got.stderr
+    got = invoke(app, "cards", "letters", job.id, "--as", "lan.bn", "--out", str(out))
+    assert got.exit_code == 0, got.stderr
     assert len(check_letters(app, out.read_text(encoding="utf-8"), job.id)) == 25
-    again = cli(app, "cards", "letters", job.id, "--as", "lan.bn", "--out",
+    again = invoke(app, "cards", "letters", job.id, "--as", "lan.bn", "--out",
                 str(tmp_path / "again.csv"))
-    assert again.returncode == 1 and "downloaded" in again.stderr
+    assert again.exit_code == 1 and "downloaded" in again.stderr
     assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
-    other = cli(app, "cards", "letters", job.id, "--as", "minh.hcm", "--out",
+    other = invoke(app, "cards", "letters", job.id, "--as", "minh.hcm", "--out",
                 str(tmp_path / "x.csv"))
-    assert other.returncode == 1 and "No such" in other.stderr
+    assert other.exit_code == 1 and "No such" in other.stderr
 
 
 def test_cli_usage_and_scope_errors_are_one_line(committed: Any) -> None:
@@ -138,13 +133,14 @@ def test_cli_usage_and_scope_errors_are_one_line(committed: Any) -> None:
                            (("--province", "24", "--as", "minh.hcm"), "No such province")):
         if "--as" not in args:
             args = (*args, "--as", "lan.bn")
-        result = cli(app, "cards", "issue", *args)
-        assert result.returncode in (1, 2), result
+        result = invoke(app, "cards", "issue", *args)
+        assert result.exit_code in (1, 2), result
         assert fragment in result.stderr and "Traceback" not in result.stderr
-    nobody = cli(app, "cards", "issue", "--union", QUEVO, "--as", "nobody")
-    assert nobody.returncode == 1 and "No active staff account" in nobody.stderr
+    nobody = invoke(app, "cards", "issue", "--union", QUEVO, "--as", "nobody")
+    assert nobody.exit_code == 1 and "No active staff account" in nobody.stderr
 
 
+@pytest.mark.slow
 def test_kill_the_cli_mid_batch_and_rerun(committed: Any, tmp_path: Path) -> None:
     """SIGKILL after a batch is committed; the rerun completes and nobody has two cards."""
     from app.composition import card_desk_for
@@ -208,8 +204,8 @@ def test_kill_the_cli_mid_batch_and_rerun(committed: Any, tmp_path: Path) -> Non
             assert data.startswith(b"%PDF") and path.name == listed["file"]
             assert pdf_pages(data) == listed["pages"] == -(-listed["cards"] // 10) * 2
         out = tmp_path / "letters.csv"
-        got = cli(app, "cards", "letters", job.id, "--as", "lan.bn", "--out", str(out))
-        assert got.returncode == 0, got.stderr
+        got = invoke(app, "cards", "letters", job.id, "--as", "lan.bn", "--out", str(out))
+        assert got.exit_code == 0, got.stderr
         rows = check_letters(app, out.read_text(encoding="utf-8"), job.id)
         assert len(rows) == 297
         assert not list(directory.glob("letters*"))  # the letters left the server
@@ -225,7 +221,7 @@ def test_codes_lost_between_a_commit_and_its_letters_file_are_replaced(
     """A crash after a batch commits but before its letters are written: the rerun gives
     those cards new codes, so the letters file is complete and every code works."""
     from app.composition import card_desk_for, cipher_for_config
-    from app.services import batches
+    from app.services import batches, jobs
     from app.services.imports import scope_of_account
 
     app = committed
@@ -234,9 +230,9 @@ def test_codes_lost_between_a_commit_and_its_letters_file_are_replaced(
     session = _session(app)
     scope = scope_of_account(session, "lan.bn")
     target = batches.resolve_target(session, scope, union_code=YENPHONG)
-    job, resumed = batches.start_or_resume(session, scope, target, batch_size=10,
-                                           sheet_cards=10)
-    assert not resumed
+    settings = batches.BatchSettings(root=root, batch_size=10, sheet_cards=10, workers=0)
+    desks = functools.partial(card_desk_for, app)
+    launch = functools.partial(jobs.run, functools.partial(_session, app))
 
     class Crash(Exception):
         pass
@@ -252,16 +248,18 @@ def test_codes_lost_between_a_commit_and_its_letters_file_are_replaced(
         real(self, directory, letters)
 
     monkeypatch.setattr(batches.CardBatch, "_write_letters_part", crash_on_second)
-    desk = card_desk_for(app, session, scope.principal.subject)
     with pytest.raises(Crash):
-        batches.run_job(session, desk, scope, job, root, workers=0)
+        batches.start(session, scope, target, settings=settings, desks=desks, launch=launch)
+    job = session.scalars(select(Job)).one()
     assert job.status is JobStatus.FAILED and job.checkpoint > 0
+    assert job.error == "internal error (Crash)"
     assert session.scalar(select(func.count()).select_from(Card)) == 20
     monkeypatch.setattr(batches.CardBatch, "_write_letters_part", real)
 
-    job, resumed = batches.start_or_resume(session, scope, target)
+    job, resumed = batches.start(session, scope, target, settings=settings, desks=desks,
+                                 launch=launch)
     assert resumed
-    batches.run_job(session, desk, scope, job, root, workers=0)
+    session.refresh(job)
     assert job.status is JobStatus.SUCCEEDED and job.counts["issued"] == 30
     regenerated = session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "card.activation-code"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -9,7 +10,8 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError
-from tests.conftest import TEST_CONFIG
+from app.extensions import db
+from tests.conftest import TEST_CONFIG, invoke
 
 
 def test_factory_builds_independent_apps(make_app) -> None:
@@ -83,7 +85,33 @@ def test_development_generates_and_keeps_secrets(tmp_path, monkeypatch: pytest.M
     assert str(tmp_path / "var" / "unioncard.db") in first.config["DATABASE_URL"]
 
 
-def test_cli_reports_config_errors_in_one_line(tmp_path) -> None:
+def test_cli_reports_config_errors_in_one_line(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    for name in [n for n in os.environ if n.startswith("UNIONCARD_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("UNIONCARD_ENV", "production")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["db", "current"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: production mode needs these secrets set: UNIONCARD_SECRET_KEY, "
+        "UNIONCARD_DATA_KEY, UNIONCARD_LOOKUP_KEY, UNIONCARD_KEY_PASSPHRASE"]
+
+
+def test_cli_shows_the_database_revision(make_app) -> None:
+    from app import migrate
+
+    application = make_app()
+    result = invoke(application, "db", "current")
+    head = migrate.revisions(db.engine_for(application))[1]
+    assert result.exit_code == 0 and result.stdout == f"current: {head}\nhead:    {head}\n"
+
+
+@pytest.mark.slow
+def test_cli_reports_config_errors_in_one_line_in_a_subprocess(tmp_path) -> None:
     env = {"PATH": "/usr/bin:/bin", "UNIONCARD_ENV": "production", "HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "app", "db", "current"], env=env,
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)

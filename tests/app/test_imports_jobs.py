@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from app.models import ImportIssue, Job, JobStatus, Member
 from tests.app.roster_fixtures import people, to_csv
-from tests.conftest import TEST_CONFIG
+from tests.conftest import invoke, unioncard_env
 
 QUEVO = "CDCS-24-QUEVO1"
 YENPHONG = "CDCS-24-YENPHONG"
@@ -74,8 +74,8 @@ def test_api_runs_the_import_in_a_background_thread(committed: Any) -> None:
 
 def test_an_interrupted_job_resumes_from_its_checkpoint(committed: Any, tmp_path: Path) -> None:
     from app.composition import cipher_for_config
-    from app.services import imports
-    from app.services.roster import Limits, open_roster
+    from app.services import imports, jobs
+    from app.services.roster import Limits
 
     app = committed
     rows = people(1000, QUEVO)
@@ -83,7 +83,9 @@ def test_an_interrupted_job_resumes_from_its_checkpoint(committed: Any, tmp_path
     rows[950]["sex"] = "?"
     path = tmp_path / "r.csv"
     path.write_text(to_csv(rows), encoding="utf-8")
-    scope, cipher, sha = _scope(app), cipher_for_config(app.config), imports.file_sha256(path)
+    scope, cipher = _scope(app), cipher_for_config(app.config)
+    settings = imports.ImportSettings(limits=Limits(), batch_size=100, directory=tmp_path)
+    launch = functools.partial(jobs.run, functools.partial(_session, app))
 
     class Crash(Exception):
         pass
@@ -94,19 +96,16 @@ def test_an_interrupted_job_resumes_from_its_checkpoint(committed: Any, tmp_path
 
     session = _session(app)
     try:
-        with open_roster(path) as roster:
-            job, resumed = imports.start_or_resume(session, scope, roster, sha256=sha,
-                                                   file_name="r.csv", dry_run=False,
-                                                   batch_size=100)
-        assert not resumed
         with pytest.raises(Crash):
-            imports.run_job(session, cipher, scope, job, path, Limits(), on_progress=crash)
+            imports.start(session, scope, path, file_name="r.csv", dry_run=False,
+                          settings=settings, cipher=cipher, launch=launch, on_progress=crash)
+        job = session.scalars(select(Job)).one()
         assert job.status is JobStatus.FAILED and job.checkpoint == 300
-        with open_roster(path) as roster:
-            again, resumed = imports.start_or_resume(session, scope, roster, sha256=sha,
-                                                     file_name="r.csv", dry_run=False)
+        assert job.error == "internal error (Crash)"
+        again, resumed = imports.start(session, scope, path, file_name="r.csv", dry_run=False,
+                                       settings=settings, cipher=cipher, launch=launch)
         assert resumed and again.id == job.id
-        imports.run_job(session, cipher, scope, again, path, Limits())
+        session.refresh(again)
         assert again.status is JobStatus.SUCCEEDED
         assert again.counts == {"total": 1000, "processed": 1000, "created": 998, "updated": 0,
                                 "unchanged": 0, "errors": 2, "warnings": 0}
@@ -116,6 +115,54 @@ def test_an_interrupted_job_resumes_from_its_checkpoint(committed: Any, tmp_path
         session.close()
 
 
+def test_cli_checks_imports_and_reports_a_roster(committed: Any, tmp_path: Path) -> None:
+    """``unioncard roster import``: a dry run with its report, the import, a rerun."""
+    app = committed
+    rows = people(30, QUEVO)
+    rows[4]["birth_date"] = "30/02/1990"
+    path, report = tmp_path / "r.csv", tmp_path / "report.csv"
+    path.write_text(to_csv(rows), encoding="utf-8")
+    checked = invoke(app, "roster", "import", str(path), "--as", "lan.bn", "--dry-run",
+                     "--report", str(report))
+    assert checked.exit_code == 0, checked.stderr
+    session = _session(app)
+    job_id = session.scalars(select(Job.id)).one()
+    session.close()
+    assert checked.stdout == (
+        "30 rows: would create 29, would update 0, unchanged 0, 1 rows with errors, 0 with "
+        f"warnings (job {job_id}); rows with errors were skipped: see {report}\n")
+    assert "checking" in checked.stderr  # the progress bar
+    lines = report.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "\ufeffrow,column,value,severity,reason" and len(lines) == 2
+    assert lines[1].startswith("6,")
+
+    done = invoke(app, "roster", "import", str(path), "--as", "lan.bn", "--batch-size", "7")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.startswith("30 rows: created 29, updated 0, unchanged 0, 1 rows with "
+                                  "errors") and "see the report (--report OUT.csv)" in done.stdout
+    assert "importing" in done.stderr
+    again = invoke(app, "roster", "import", str(path), "--as", "lan.bn")
+    assert again.exit_code == 0 and "created 0, updated 0, unchanged 29" in again.stdout
+    session = _session(app)
+    try:
+        assert session.scalar(select(func.count()).select_from(Member)) == 29
+        assert [j.checkpoint for j in session.scalars(select(Job))] == [30, 30, 30]
+    finally:
+        session.close()
+
+
+def test_cli_import_errors_are_one_line(committed: Any, tmp_path: Path) -> None:
+    app = committed
+    path = tmp_path / "r.csv"
+    path.write_text("who,what\nx,y\n", encoding="utf-8")
+    rejected = invoke(app, "roster", "import", str(path), "--as", "lan.bn")
+    assert rejected.exit_code == 1 and rejected.stderr.startswith("Error: ")
+    assert len(rejected.stderr.strip().splitlines()) == 1 and rejected.stdout == ""
+    nobody = invoke(app, "roster", "import", str(path), "--as", "nobody")
+    assert nobody.exit_code == 1 and "No active staff account" in nobody.stderr
+
+
+@pytest.mark.slow
 def test_kill_the_cli_mid_import_and_rerun(committed: Any, tmp_path: Path) -> None:
     """SIGKILL after a batch is committed; the rerun resumes and every valid row is there once."""
     app = committed
@@ -125,8 +172,7 @@ def test_kill_the_cli_mid_import_and_rerun(committed: Any, tmp_path: Path) -> No
         rows[index]["birth_date"] = "30/02/1990"
     path = tmp_path / "big.csv"
     path.write_text(to_csv(rows), encoding="utf-8")
-    env = {**os.environ, "UNIONCARD_DATABASE_URL": app.config["DATABASE_URL"],
-           **{f"UNIONCARD_{k}": str(v) for k, v in TEST_CONFIG.items()}}
+    env = unioncard_env(app.config["DATABASE_URL"])
     command = [sys.executable, "-m", "app", "roster", "import", str(path), "--as", "lan.bn",
                "--batch-size", "100"]
     root = Path(__file__).resolve().parents[2]
@@ -171,11 +217,13 @@ def test_kill_the_cli_mid_import_and_rerun(committed: Any, tmp_path: Path) -> No
 def test_parallel_imports_into_one_province_get_unique_member_numbers(
         committed: Any, tmp_path: Path) -> None:
     from app.composition import cipher_for_config
-    from app.services import imports
-    from app.services.roster import Limits, open_roster
+    from app.services import imports, jobs
+    from app.services.roster import Limits
 
     app = committed
     scope, cipher = _scope(app), cipher_for_config(app.config)
+    settings = imports.ImportSettings(limits=Limits(), batch_size=100, directory=tmp_path)
+    launch = functools.partial(jobs.run, functools.partial(_session, app))
     files = []
     for n, union in enumerate((QUEVO, YENPHONG)):
         rows = people(1500, union, seed=100 + n)
@@ -189,11 +237,8 @@ def test_parallel_imports_into_one_province_get_unique_member_numbers(
     def run(path: Path) -> None:
         session = _session(app)
         try:
-            with open_roster(path) as roster:
-                job, _ = imports.start_or_resume(
-                    session, scope, roster, sha256=imports.file_sha256(path),
-                    file_name=path.name, dry_run=False, batch_size=100)
-            imports.run_job(session, cipher, scope, job, path, Limits())
+            imports.start(session, scope, path, file_name=path.name, dry_run=False,
+                          settings=settings, cipher=cipher, launch=launch)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:

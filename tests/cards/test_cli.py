@@ -102,6 +102,7 @@ def test_image_input(files: dict[str, str], card: str, tmp_path: Path, capsys: p
     assert main(run(files, "--image", str(notimage))) == 2
 
 
+@pytest.mark.slow
 def test_module_entry_point(files: dict[str, str], card: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "cards", *run(files, "--text", card)],
