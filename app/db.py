@@ -1,16 +1,14 @@
-"""The SQLAlchemy declarative base, and the per-app engine and per-request session."""
+"""The SQLAlchemy declarative base (typed UTC timestamps, named constraints) and the engine."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
-from werkzeug.exceptions import InternalServerError
 
 #: Execution option marking a transaction that will write (SQLite begins it IMMEDIATE).
 WRITE_INTENT = "unioncard_write_intent"
@@ -78,103 +76,3 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
-
-
-def writes(view: Any) -> Any:
-    """Mark a GET view that changes data (e.g. a one-time download), so its transaction
-    takes the write lock up front like other writing requests."""
-    view._writes = True
-    return view
-
-
-def _request_writes() -> bool:
-    """Whether the current request may change data: an unsafe method, or a marked view."""
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return bool(getattr(method, "_writes", False))
-
-
-def _end_writing_request() -> None:
-    """Before a request that may change data: end its transaction once its answer is known."""
-    if _request_writes():
-        # this request's own hooks run before the app's after_request hooks, so the request
-        # id header and the access log line see the final answer (e.g. a 409 from the commit)
-        after_this_request(_commit_if_successful)
-
-
-def _commit_if_successful(response: Response) -> Response:
-    """Commit the request's session when the answer is a success (status < 400), roll it back
-    otherwise. A failing commit is rolled back and answered by the app's error handlers (an
-    IntegrityError as 409, anything else as a 500 problem), never as a success."""
-    session: Session | None = g.get("db_session")
-    if session is None:
-        return response
-    if response.status_code >= 400:
-        session.rollback()
-        return response
-    try:
-        session.commit()
-    except Exception as error:
-        session.rollback()
-        app = current_app
-        try:
-            answer = app.handle_user_exception(error)
-        except Exception:  # no handler for it: the 500 problem, with the error logged
-            answer = app.handle_user_exception(InternalServerError(original_exception=error))
-        return app.make_response(answer)
-    return response
-
-
-class Database:
-    """Flask extension: one engine per app, one session per request or app context; a request
-    that may change data is committed once, when it succeeds (``_commit_if_successful``)."""
-
-    def init_app(self, app: Flask) -> None:
-        """Create the engine from ``SQLALCHEMY_URL``, commit writing requests that succeed
-        and close sessions at teardown."""
-        engine = make_engine(app.config["SQLALCHEMY_URL"], echo=bool(app.config["DATABASE_ECHO"]))
-        app.extensions["unioncard.db"] = {
-            "engine": engine,
-            "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
-        }
-        app.before_request(_end_writing_request)
-        app.teardown_appcontext(self._remove)
-
-    @staticmethod
-    def state(app: Flask) -> dict[str, Any]:
-        return app.extensions["unioncard.db"]  # type: ignore[no-any-return]
-
-    def engine_for(self, app: Flask) -> Engine:
-        """The app's engine."""
-        return self.state(app)["engine"]  # type: ignore[no-any-return]
-
-    def bind_app_to(self, app: Flask, connection: Connection) -> None:
-        """Make the app's sessions join an outer transaction on ``connection`` (tests)."""
-        self.state(app)["sessionmaker"] = sessionmaker(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-
-    def new_session(self, app: Flask, *, write: bool = False) -> Session:
-        """A new session (CLI, jobs); ``write``: its transactions begin with the write lock."""
-        maker: sessionmaker[Session] = self.state(app)["sessionmaker"]
-        session = maker()
-        if write:
-            session.connection(execution_options={WRITE_INTENT: True})
-        return session
-
-    @property
-    def session(self) -> Session:
-        """The session of the current app context, created on first use; in a request that
-        may change data (not GET/HEAD/OPTIONS) it is a writing session."""
-        if "db_session" not in g:
-            g.db_session = self.new_session(current_app,
-                                            write=has_request_context() and _request_writes())
-        return g.db_session  # type: ignore[no-any-return]
-
-    @staticmethod
-    def _remove(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from app.db import Database
+from app.edge.database import Database
 from app.edge.problems import ProblemApi
 
 api = ProblemApi()

@@ -11,8 +11,8 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.composition import batch_settings, card_desk_for, data_cipher, job_launcher
-from app.db import writes
 from app.edge.auth import STAFF, current_scope, requires
+from app.edge.database import writes
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job

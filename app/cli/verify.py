@@ -24,8 +24,8 @@ def verify(app: Flask, text: str | None, image: Path | None, at: str | None,
            as_json: bool) -> None:
     """Verify a card against the service's current keys and status lists (exit 0 if valid)."""
     import cards
+    from app import clock
     from app.composition import publisher_for
-    from app.services import clock
 
     if (text is None) == (image is None):
         raise click.UsageError("give exactly one of --text or --image")

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clock import now as utc_now
 from app.db import Base
-from app.services.clock import now as utc_now
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clock import now as utc_now
 from app.db import Base
-from app.services.clock import now as utc_now
 
 # Prefix search on the transliterated name must use an index: byte order on PostgreSQL.
 ASCII_NAME = String(200).with_variant(String(200, collation="C"), "postgresql")

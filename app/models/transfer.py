@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clock import now as utc_now
 from app.db import Base
-from app.services.clock import now as utc_now
 
 
 class TransferStatus(str, enum.Enum):

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clock import now as utc_now
 from app.db import Base
-from app.services.clock import now as utc_now
 
 
 class Union(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import url_for
 
 from app.schemas.imports import JobSchema
 
@@ -25,9 +26,9 @@ class StartCardBatchSchema(ma.Schema):
 
 
 def _batch_links(job: Any) -> dict[str, str]:
-    base = f"/api/v1/card-batches/{job.id}"
-    return {"self": f"/api/v1/jobs/{job.id}", "sheets": f"{base}/sheets",
-            "letters_csv": f"{base}/letters.csv"}
+    return {"self": url_for("jobs.JobById", job_id=job.id),
+            "sheets": url_for("card_batches.CardBatchSheets", job_id=job.id),
+            "letters_csv": url_for("card_batches.CardBatchLetters", job_id=job.id)}
 
 
 class SheetSchema(ma.Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import url_for
 from flask_smorest.fields import Upload
 
 
@@ -25,23 +26,12 @@ class ImportFormSchema(ma.Schema):
 
 
 def _links(job: Any) -> dict[str, str]:
-    base = f"/api/v1/jobs/{job.id}"
-    links = {"self": base}
+    links = {"self": url_for("jobs.JobById", job_id=job.id)}
     if job.kind == "roster-import":
-        links.update(report=f"{base}/report", report_csv=f"{base}/report.csv")
+        links.update(report=url_for("jobs.JobReport", job_id=job.id),
+                     report_csv=url_for("jobs.JobReportCsv", job_id=job.id))
     return links
 
-
-class JobCountsSchema(ma.Schema):
-    """Row counts of an import job (a dry run counts what it would do)."""
-
-    total = ma.fields.Integer(metadata={"description": "data rows in the file"})
-    processed = ma.fields.Integer(metadata={"description": "rows committed so far"})
-    created = ma.fields.Integer()
-    updated = ma.fields.Integer()
-    unchanged = ma.fields.Integer()
-    errors = ma.fields.Integer(metadata={"description": "rows skipped because of errors"})
-    warnings = ma.fields.Integer(metadata={"description": "rows with warnings"})
 
 
 class JobSchema(ma.Schema):
@@ -56,7 +46,7 @@ class JobSchema(ma.Schema):
     checkpoint = ma.fields.Integer(dump_only=True, metadata={
         "description": "rows committed (a rerun resumes after them)"})
     counts = ma.fields.Function(lambda j: dict(j.counts), dump_only=True,
-                                metadata={"description": "see JobCounts"})
+                                metadata={"description": "rows or members by outcome, e.g. total, processed, created, updated, unchanged, errors, warnings for a roster import"})
     summary = ma.fields.Function(lambda j: j.result.get("summary", ""), dump_only=True)
     error = ma.fields.String(dump_only=True, metadata={"description": "why a job failed"})
     created_at = ma.fields.DateTime(dump_only=True)

@@ -35,9 +35,9 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from app.clock import now as utc_now
 from app.models import Card, CardStatus, Job, Member, MemberStatus, Province, Union
 from app.services import audit, jobs
-from app.services.clock import now as utc_now
 from app.services.errors import DomainError, LettersGone, NotFound, ValidationFailed
 from app.services.issuance import CardDesk
 from app.services.scope import Scope

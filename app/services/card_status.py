@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import now as utc_now
 from app.models import Card, CardStatus, Member, MemberStatus
 from app.services import audit
-from app.services.clock import now as utc_now
 from app.services.status_lists import StatusLists
 
 

@@ -15,11 +15,11 @@ from typing import IO, Any, TypeVar
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from app.clock import now as utc_now
+from app.clock import today_in_vietnam
 from app.crypto import DataCipher
 from app.models import ImportIssue, Job, Member, MemberStatus, Union
 from app.services import audit, jobs
-from app.services.clock import now as utc_now
-from app.services.clock import today_in_vietnam
 from app.services.errors import RosterInvalid
 from app.services.identity import FieldProblem
 from app.services.members import (

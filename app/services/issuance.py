@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import cards
+from app.clock import VIETNAM
+from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import Card, CardStatus, Member, MemberStatus, Province, Union
 from app.services import audit
 from app.services.card_status import CardLifecycle
-from app.services.clock import VIETNAM
-from app.services.clock import now as utc_now
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.keys import KeyStore
 from app.services.scope import Scope

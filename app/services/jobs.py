@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from app.clock import now as utc_now
 from app.models import Job, JobStatus
-from app.services.clock import now as utc_now
 from app.services.errors import Conflict, DomainError, JobBusy, NotFound
 from app.services.scope import Scope
 

@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import cards
+from app.clock import now as utc_now
 from app.models import Card, CardStatus, KeyStatus, Publication, SigningKeyRecord
 from app.services import audit
-from app.services.clock import now as utc_now
 from app.services.errors import Conflict, NotFound
 
 CARD, ROOT = "card", "root"

@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
+from app.clock import now as utc_now
+from app.clock import today_in_vietnam
 from app.crypto import DataCipher
 from app.models import AuditEntry, Member, MemberNumberSequence, MemberStatus, Union
-from app.services import audit, clock, identity
+from app.services import audit, identity
 from app.services.card_status import CardLifecycle
-from app.services.clock import now as utc_now
-from app.services.clock import today_in_vietnam
 from app.services.errors import (
     Conflict,
     Forbidden,

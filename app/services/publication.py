@@ -13,7 +13,7 @@ import jwt
 from sqlalchemy.orm import Session
 
 import cards
-from app.services.clock import now as utc_now
+from app.clock import now as utc_now
 from app.services.errors import NotFound
 from app.services.keys import KeyStore, publication_version
 from app.services.status_lists import StatusLists

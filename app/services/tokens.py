@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 
-from app.services.clock import timestamp
+from app.clock import timestamp
 from app.services.errors import Unauthenticated
 
 ALGORITHM = "HS256"  # pinned: never read from the token

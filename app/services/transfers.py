@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import Member, TransferRequest, TransferStatus, Union
 from app.services import audit
-from app.services.clock import now as utc_now
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.members import ELSEWHERE_ACTION, MemberRegistry
 from app.services.scope import Scope

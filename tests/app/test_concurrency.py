@@ -122,7 +122,7 @@ def test_first_requests_racing_to_create_the_root_key_agree(committed_app: Any) 
 
 def test_write_intent_follows_the_method_and_marked_views(app: Any) -> None:
     """Writing requests (and the one-time letters download) begin with the write lock."""
-    from app.db import _request_writes
+    from app.edge.database import _request_writes
 
     cases = {("GET", "/api/v1/members"): False, ("POST", "/api/v1/members"): True,
              ("GET", "/api/v1/card-batches/abc/letters.csv"): True,
