@@ -4,14 +4,16 @@ publisher, token service) from the app's configuration, one function each."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from app.services.batches import BatchSettings
@@ -33,13 +35,17 @@ def cipher_for_config(config: Mapping[str, Any]) -> DataCipher:
     return DataCipher(keys, lookup_key=decode_data_key(str(config["LOOKUP_KEY"]), "LOOKUP_KEY"))
 
 
+def _once_per_app(name: str, build: Callable[[Mapping[str, Any]], T]) -> T:
+    """The current app's ``name`` collaborator, built from its config on first use."""
+    key = f"unioncard.{name}"
+    if key not in current_app.extensions:
+        current_app.extensions[key] = build(current_app.config)
+    return current_app.extensions[key]  # type: ignore[no-any-return]
+
+
 def data_cipher() -> DataCipher:
     """The current app's cipher (built once per app)."""
-    cipher = current_app.extensions.get("unioncard.cipher")
-    if cipher is None:
-        cipher = cipher_for_config(current_app.config)
-        current_app.extensions["unioncard.cipher"] = cipher
-    return cipher
+    return _once_per_app("cipher", cipher_for_config)
 
 
 def token_service_for(config: Mapping[str, Any]) -> TokenService:
@@ -52,11 +58,7 @@ def token_service_for(config: Mapping[str, Any]) -> TokenService:
 
 def token_service() -> TokenService:
     """The current app's token service (built once per app)."""
-    service = current_app.extensions.get("unioncard.tokens")
-    if service is None:
-        service = token_service_for(current_app.config)
-        current_app.extensions["unioncard.tokens"] = service
-    return service
+    return _once_per_app("tokens", token_service_for)
 
 
 

@@ -91,8 +91,7 @@ class SuspendCard(MethodView):
     @blp.alt_response(409, schema=ProblemSchema, description="Not active")
     def post(self, args: dict[str, Any], serial: str) -> Any:
         """Suspend a card (sets its suspension bit at once)."""
-        card = card_desk(actor()).suspend(current_scope(), serial, args["reason"])
-        return card
+        return card_desk(actor()).suspend(current_scope(), serial, args["reason"])
 
 
 @blp.route("/cards/<serial>/reinstate")
@@ -105,8 +104,7 @@ class ReinstateCard(MethodView):
     @blp.alt_response(409, schema=ProblemSchema, description="Not suspended, or member inactive")
     def post(self, serial: str) -> Any:
         """Reinstate a suspended card."""
-        card = card_desk(actor()).reinstate(current_scope(), serial)
-        return card
+        return card_desk(actor()).reinstate(current_scope(), serial)
 
 
 @blp.route("/cards/<serial>/revoke")
@@ -120,8 +118,7 @@ class RevokeCard(MethodView):
     @blp.alt_response(409, schema=ProblemSchema, description="Already revoked")
     def post(self, args: dict[str, Any], serial: str) -> Any:
         """Revoke a card for good (sets its revocation bit at once)."""
-        card = card_desk(actor()).revoke(current_scope(), serial, args["reason"])
-        return card
+        return card_desk(actor()).revoke(current_scope(), serial, args["reason"])
 
 
 @blp.route("/cards/<serial>/activation-code")

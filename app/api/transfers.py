@@ -71,32 +71,17 @@ class IncomingTransfers(MethodView):
                 for t, m in desk().incoming(current_scope())]
 
 
-@blp.route("/<int:transfer_id>/accept")
-class AcceptTransfer(MethodView):
-    """Hand the member over."""
+@blp.route("/<int:transfer_id>/<any(accept, reject):decision>")
+class DecideTransfer(MethodView):
+    """Answer a request for one of your members."""
 
     @requires(*STAFF)
     @blp.arguments(TransferDecisionSchema)
     @blp.response(200, TransferSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such request for your members")
     @blp.alt_response(409, schema=ProblemSchema, description="Already decided")
-    def post(self, args: dict[str, Any], transfer_id: int) -> Any:
-        """Accept: the member moves to the requesting union (new number in a new province);
-        their cards follow them and should be re-issued by the new office."""
-        transfer = desk().accept(current_scope(), transfer_id, args["reason"])
-        return transfer
-
-
-@blp.route("/<int:transfer_id>/reject")
-class RejectTransfer(MethodView):
-    """Keep the member."""
-
-    @requires(*STAFF)
-    @blp.arguments(TransferDecisionSchema)
-    @blp.response(200, TransferSchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="No such request for your members")
-    @blp.alt_response(409, schema=ProblemSchema, description="Already decided")
-    def post(self, args: dict[str, Any], transfer_id: int) -> Any:
-        """Reject the request."""
-        transfer = desk().reject(current_scope(), transfer_id, args["reason"])
-        return transfer
+    def post(self, args: dict[str, Any], transfer_id: int, decision: str) -> Any:
+        """`accept`: the member moves to the requesting union (a new number in a new province;
+        their cards follow them and should be re-issued by the new office). `reject`: they stay."""
+        decide = desk().accept if decision == "accept" else desk().reject
+        return decide(current_scope(), transfer_id, args["reason"])
