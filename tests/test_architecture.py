@@ -43,6 +43,10 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
+        for package in (tmp_path / name).parents:
+            if package == tmp_path:
+                break
+            (package / "__init__.py").touch()
     return tmp_path
 
 
