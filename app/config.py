@@ -8,6 +8,7 @@ import math
 import os
 import secrets
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -200,7 +201,7 @@ def is_repetitive(text: str) -> bool:
     for period in range(1, len(text) // 2 + 1):
         if all(text[i] == text[i - period] for i in range(period, len(text))):
             return True
-    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:])}
+    steps = {ord(b) - ord(a) for a, b in pairwise(text)}
     return len(steps) < 6
 
 
@@ -212,7 +213,7 @@ def is_patterned(key: bytes) -> bool:
         return True
     if any(key[period:] == key[:-period] for period in range(1, len(key) // 2 + 1)):
         return True  # a repeated unit (two copies of a 16-byte text, ...)
-    steps = {(b - a) % 256 for a, b in zip(key, key[1:])}
+    steps = {(b - a) % 256 for a, b in pairwise(key)}
     return len(steps) == 1  # 0, 1, 2, ... or any arithmetic sequence
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gzip
 import re
+from itertools import pairwise
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -160,7 +161,7 @@ def _repeats_a_unit(text: str) -> bool:
 def _is_a_sequence(text: str) -> bool:
     """Whether ``text`` walks the characters in at most two distinct steps (``abcdef…``,
     ``123456789012``, ``987654…``)."""
-    return len({ord(b) - ord(a) for a, b in zip(text, text[1:])}) <= 2
+    return len({ord(b) - ord(a) for a, b in pairwise(text)}) <= 2
 
 
 @functools.cache
