@@ -110,7 +110,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     ``overrides``; fail fast on missing or invalid settings.
 
     Raises:
-        ConfigError: production mode without real secrets, or an invalid value.
+        ConfigError: production mode without real secrets or with weak settings
+            (``check_production``), or an invalid value.
     """
     root = Path(os.environ.get(f"{ENV_PREFIX}_ROOT", Path.cwd()))
     app.config.update(defaults(root))
