@@ -198,3 +198,49 @@ def test_api_disable_revokes_every_token_at_once(client: FlaskClient, factory,
     assert enabled.status_code == 200 and enabled.get_json()["is_active"] is True
     assert client.post("/api/v1/users/999999/disable", json={},
                        headers=factory.headers(admin)).status_code == 404
+
+
+@pytest.mark.slow
+def test_cli_does_not_echo_the_password_on_a_terminal(test_databases) -> None:
+    """``python -m app users create`` on a real pseudo-terminal: the typed password never
+    appears in what the terminal shows."""
+    import os
+    import pty
+    import select as select_module
+    import subprocess
+    import sys
+    import time
+
+    from app import migrate
+    from tests.conftest import unioncard_env
+
+    url = test_databases.new("tty")
+    migrate.upgrade(url)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "users", "create", "--role", "admin", "--username",
+         "tty.admin"], stdin=follower, stdout=follower, stderr=follower,
+        env=unioncard_env(url), close_fds=True)
+    os.close(follower)
+    shown = b""
+
+    def read_until(marker: bytes, timeout: float = 60) -> None:
+        nonlocal shown
+        deadline = time.monotonic() + timeout
+        while marker not in shown and time.monotonic() < deadline:
+            ready, _, _ = select_module.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    shown += os.read(leader, 4096)
+                except OSError:  # the child closed the terminal
+                    return
+
+    read_until(b"Password:")
+    os.write(leader, GOOD.encode() + b"\n")
+    read_until(b"confirmation:")
+    os.write(leader, GOOD.encode() + b"\n")
+    read_until(b"created admin tty.admin")
+    assert process.wait(timeout=60) == 0, shown
+    os.close(leader)
+    assert b"created admin tty.admin (national)" in shown
+    assert GOOD.encode() not in shown
