@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import secrets
+from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -15,6 +18,13 @@ ENV_PREFIX = "UNIONCARD"
 
 #: Secrets that production must receive from the environment (never defaulted there).
 REQUIRED_SECRETS = ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "KEY_PASSPHRASE")
+#: Production floors: the secret key's length and its estimated entropy in bits (32 random
+#: hex digits estimate at 89 or more, 32 random URL-safe characters at 123 or more), the
+#: passphrase's length, distinct bytes in a 32-byte key.
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_BITS = 80
+MIN_PASSPHRASE_LENGTH = 16
+MIN_KEY_DISTINCT_BYTES = 16
 
 
 class ConfigError(RuntimeError):
@@ -40,6 +50,7 @@ def defaults(root: Path) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": "10 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ENABLED": True,
+        "DEBUG": False,
         "JSON_MAX_BYTES": 64 * 1024,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "LOG_LEVEL": "INFO",
@@ -99,7 +110,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     ``overrides``; fail fast on missing or invalid settings.
 
     Raises:
-        ConfigError: production mode without real secrets, or an invalid value.
+        ConfigError: production mode without real secrets or with weak settings
+            (``check_production``), or an invalid value.
     """
     root = Path(os.environ.get(f"{ENV_PREFIX}_ROOT", Path.cwd()))
     app.config.update(defaults(root))
@@ -126,11 +138,84 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         names = ", ".join(f"{prefix}{name}" for name in missing)
         raise ConfigError(f"{env} mode needs these secrets set: {names}")
 
-    if env == "production" and len(str(app.config["SECRET_KEY"])) < 32:
-        raise ConfigError(f"{prefix}SECRET_KEY must be at least 32 characters in production")
     app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
-    decode_data_key(str(app.config["LOOKUP_KEY"]), "LOOKUP_KEY")
+    lookup_key = decode_data_key(str(app.config["LOOKUP_KEY"]), "LOOKUP_KEY")
+    if env == "production":
+        check_production(app.config, lookup_key)
+        # problem+json for every error: Flask would re-raise to the server under DEBUG/TESTING
+        app.config["PROPAGATE_EXCEPTIONS"] = False
     app.config["SQLALCHEMY_URL"] = app.config["DATABASE_URL"]
+
+
+def check_production(config: Mapping[str, Any], lookup_key: bytes) -> None:
+    """Refuse weak production settings: guessable secrets and keys, a short passphrase, rate
+    limiting off, debugging on.
+
+    Raises:
+        ConfigError: the first weak setting, in one line.
+    """
+    prefix = f"{ENV_PREFIX}_"
+    secret = str(config["SECRET_KEY"])
+    if len(secret) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{prefix}SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} "
+                          "characters in production")
+    if estimated_bits(secret) < MIN_SECRET_KEY_BITS or is_repetitive(secret):
+        raise ConfigError(f"{prefix}SECRET_KEY is too predictable (repeated characters or a "
+                          "pattern); use a random value, e.g. python -c \"import secrets;"
+                          "print(secrets.token_urlsafe(48))\"")
+    for name, key in (("DATA_KEY", config["DATA_KEY_BYTES"]), ("LOOKUP_KEY", lookup_key)):
+        if is_patterned(key):
+            raise ConfigError(f"{prefix}{name} is a byte pattern, not a random key; make it "
+                              "from 32 random bytes")
+    if config["DATA_KEY_BYTES"] == lookup_key:
+        raise ConfigError(f"{prefix}LOOKUP_KEY must differ from {prefix}DATA_KEY")
+    passphrase = str(config["KEY_PASSPHRASE"])
+    if not passphrase.strip() or len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise ConfigError(f"{prefix}KEY_PASSPHRASE must have at least {MIN_PASSPHRASE_LENGTH} "
+                          "characters, not only spaces, in production")
+    if not _is_true(config["RATELIMIT_ENABLED"]):
+        raise ConfigError(f"{prefix}RATELIMIT_ENABLED cannot be switched off in production")
+    for name in ("DEBUG", "PROPAGATE_EXCEPTIONS"):
+        if _is_true(config.get(name)):
+            raise ConfigError(f"{prefix}{name} cannot be on in production")
+
+
+def _is_true(value: Any) -> bool:
+    """A boolean setting's truth; an environment string such as ``"false"`` or ``"0"`` is
+    false (``from_prefixed_env`` parses JSON, but a test mapping may hold text)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
+def estimated_bits(secret: str) -> float:
+    """The entropy of ``secret`` as its length times the Shannon entropy of its characters:
+    an upper bound for a random string, and far below it for repeats and short patterns."""
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return len(secret) * per_char
+
+
+def is_repetitive(text: str) -> bool:
+    """Whether ``text`` repeats a shorter unit (``passwordpassword``) or walks the alphabet in
+    few distinct steps (``abcdef...``, ``a1b2c3...``)."""
+    for period in range(1, len(text) // 2 + 1):
+        if all(text[i] == text[i - period] for i in range(period, len(text))):
+            return True
+    steps = {ord(b) - ord(a) for a, b in pairwise(text)}
+    return len(steps) < 6
+
+
+def is_patterned(key: bytes) -> bool:
+    """Whether a 32-byte key is a low-entropy pattern (all-zero, a repeated byte or unit, a
+    counting sequence): 32 random bytes have about 30 distinct values, and fewer than 16
+    happens by chance with probability below 10^-12."""
+    if len(set(key)) < MIN_KEY_DISTINCT_BYTES:
+        return True
+    if any(key[period:] == key[:-period] for period in range(1, len(key) // 2 + 1)):
+        return True  # a repeated unit (two copies of a 16-byte text, ...)
+    steps = {(b - a) % 256 for a, b in pairwise(key)}
+    return len(steps) == 1  # 0, 1, 2, ... or any arithmetic sequence
 
 
 def _json_or_text(value: str) -> Any:

@@ -151,6 +151,8 @@ class Factory:
         from app.services import accounts
 
         self._n += 1
+        if role != "admin" and union is not None:
+            self.ensure_union(union, province or "24")
         user = accounts.create_user(
             self.session, username=kwargs.pop("username", f"user{self._n}-{secrets.token_hex(2)}"),
             password=kwargs.pop("password", PASSWORD), role=Role(role),
@@ -170,6 +172,15 @@ class Factory:
 
     def headers(self, user: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def ensure_union(self, code: str, province: str) -> None:
+        """The union an officer is scoped to must exist (``accounts.create_user`` checks)."""
+        from sqlalchemy import select
+
+        from app.models import Union
+
+        if self.session.scalar(select(Union.id).where(Union.code == code)) is None:
+            self.union(code, province)
 
     def union(self, code: str | None = None, province: str = "24", **kwargs: Any) -> Any:
         from app.models import Union

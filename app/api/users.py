@@ -7,11 +7,11 @@ from typing import Any
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.edge.auth import ADMIN, STAFF, current_scope, requires
+from app.edge.auth import ADMIN, STAFF, actor, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Role
-from app.schemas.users import CreateUserSchema, UserSchema
+from app.schemas.users import AccountChangeSchema, CreateUserSchema, UserSchema
 from app.services import accounts
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
@@ -53,3 +53,32 @@ class UserById(MethodView):
     def get(self, user_id: int) -> Any:
         """Show one staff account."""
         return accounts.get_user(db.session, current_scope(), user_id)
+
+
+@blp.route("/<int:user_id>/disable")
+class DisableUser(MethodView):
+    """Disabling an account."""
+
+    @requires(*ADMIN)
+    @blp.arguments(AccountChangeSchema)
+    @blp.response(200, UserSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such account")
+    def post(self, args: dict[str, Any], user_id: int) -> Any:
+        """Disable an account and revoke all its tokens at once (administrators; audited)."""
+        user = accounts.get_user(db.session, current_scope(), user_id)
+        return accounts.disable_user(db.session, user, actor=actor(), reason=args["reason"])
+
+
+@blp.route("/<int:user_id>/enable")
+class EnableUser(MethodView):
+    """Enabling a disabled account."""
+
+    @requires(*ADMIN)
+    @blp.arguments(AccountChangeSchema)
+    @blp.response(200, UserSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such account")
+    def post(self, args: dict[str, Any], user_id: int) -> Any:
+        """Let a disabled account log in again; its old tokens stay revoked (administrators;
+        audited)."""
+        user = accounts.get_user(db.session, current_scope(), user_id)
+        return accounts.enable_user(db.session, user, actor=actor(), reason=args["reason"])

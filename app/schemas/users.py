@@ -23,10 +23,16 @@ class CreateUserSchema(ma.Schema):
 
     username = ma.fields.String(required=True, validate=ma.validate.Length(3, 64))
     password = ma.fields.String(required=True, load_only=True,
-                                validate=ma.validate.Length(10, 1024))
+                                validate=ma.validate.Length(12, 1024))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(["admin", "officer"]))
     province_code = ma.fields.String(load_default=None, allow_none=True,
                                      validate=ma.validate.Regexp(r"^\d{2}$"))
     union_code = ma.fields.String(load_default=None, allow_none=True,
                                   validate=ma.validate.Length(1, 20))
     full_name = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
+
+
+class AccountChangeSchema(ma.Schema):
+    """Why an account is disabled or enabled (kept in the audit log)."""
+
+    reason = ma.fields.String(load_default="", validate=ma.validate.Length(0, 500))

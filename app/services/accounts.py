@@ -1,15 +1,21 @@
-"""Staff accounts: creation, password hashing (argon2id), authentication and scoped lookup."""
+"""Staff accounts: creation, the password policy, password hashing (argon2id),
+authentication, scoped lookup, and disabling an account with all its tokens."""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import re
+from itertools import pairwise
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Province, Role, User
+from app.models import Province, Role, Union, User
+from app.services import audit
 from app.services.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
 from app.services.scope import Scope
 
@@ -17,7 +23,9 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 # A hash to verify against when the username is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("unioncard-no-such-user")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-MIN_PASSWORD_LENGTH = 10
+#: NIST SP 800-63B: at least 12 characters (code points), long passphrases welcome.
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
 
 
 def hash_password(password: str) -> str:
@@ -45,9 +53,7 @@ def create_user(
     if not USERNAME_RE.match(username):
         raise ValidationFailed.field(
             "username", "3-64 characters: lowercase letters, digits, '.', '_' or '-'.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed.field(
-            "password", f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    check_password(password, username)
     if role is Role.OFFICER and not province_code:
         raise ValidationFailed.field("province", "An officer must be scoped to a province.")
     if role is Role.ADMIN and (province_code or union_code):
@@ -56,6 +62,8 @@ def create_user(
         raise ValidationFailed.field("union", "A union scope needs a province too.")
     if province_code and session.get(Province, province_code) is None:
         raise ValidationFailed.field("province", f"Unknown province code {province_code!r}.")
+    if union_code:
+        _check_union(session, union_code, province_code)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"The username {username!r} is taken.")
     user = User(
@@ -113,4 +121,99 @@ def get_user(session: Session, scope: Scope, user_id: int) -> User:
     if user is None or (not scope.is_national and user.role is Role.ADMIN):
         raise NotFound("No such user.")
     scope.ensure(user.province_code, user.union_code, "user")
+    return user
+
+
+def check_password(password: str, username: str) -> None:
+    """Apply the password policy (NIST SP 800-63B): 12 to 1024 characters counted as code
+    points, no composition rules; not blank, not a repeated or sequential run, not a common
+    or breached password, neither equal to nor containing the username.
+
+    Raises:
+        ValidationFailed: the password breaks the policy (the reason, never the password).
+    """
+    def refuse(detail: str) -> ValidationFailed:
+        return ValidationFailed.field("password", detail)
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise refuse(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise refuse(f"The password may have at most {MAX_PASSWORD_LENGTH} characters.")
+    if not password.strip():
+        raise refuse("The password must not be only spaces.")
+    folded = password.casefold()
+    name = username.strip().casefold()
+    if name and name in folded:
+        raise refuse("The password must not contain the username.")
+    if _repeats_a_unit(folded) or _is_a_sequence(folded):
+        raise refuse("The password must not be a repeated or sequential run of characters.")
+    if folded in common_passwords() or folded.strip() in common_passwords():
+        raise refuse("This password is on a list of common or breached passwords.")
+
+
+def _repeats_a_unit(text: str) -> bool:
+    """Whether ``text`` is one unit of at most 4 characters repeated (``aaaa…``,
+    ``abcabc…``, ``1212…``)."""
+    return any(text == text[:period] * (len(text) // period) and len(text) % period == 0
+               for period in range(1, 5))
+
+
+def _is_a_sequence(text: str) -> bool:
+    """Whether ``text`` walks the characters in at most two distinct steps (``abcdef…``,
+    ``123456789012``, ``987654…``)."""
+    return len({ord(b) - ord(a) for a, b in pairwise(text)}) <= 2
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of 20,000 common passwords, lowercased (read once, on first use)."""
+    path = Path(__file__).resolve().parents[1] / "data" / "common-passwords.txt.gz"
+    return frozenset(gzip.decompress(path.read_bytes()).decode("utf-8").split())
+
+
+def _check_union(session: Session, union_code: str, province_code: str | None) -> None:
+    """An officer's union must exist and belong to the officer's province.
+
+    Raises:
+        ValidationFailed: an unknown union, or one of another province.
+    """
+    union = session.scalar(select(Union).where(Union.code == union_code))
+    if union is None:
+        raise ValidationFailed.field("union", f"Unknown union code {union_code!r}.")
+    if union.province_code != province_code:
+        raise ValidationFailed.field(
+            "union", f"The union {union_code!r} is not in province {province_code!r}.")
+
+
+def find_user(session: Session, username: str) -> User:
+    """The account with this username.
+
+    Raises:
+        NotFound: no such account.
+    """
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user {username.strip().lower()!r}.")
+    return user
+
+
+def disable_user(session: Session, user: User, *, actor: str, reason: str = "") -> User:
+    """Disable an account and revoke every token issued to it (its token version moves on);
+    audited. Disabling a disabled account revokes again and is audited again."""
+    user.is_active = False
+    user.token_version += 1
+    audit.record(session, actor=actor, action="user.disable", object_type="user",
+                 object_id=user.id, province_code=user.province_code, reason=reason,
+                 details={"username": user.username})
+    session.flush()
+    return user
+
+
+def enable_user(session: Session, user: User, *, actor: str, reason: str = "") -> User:
+    """Let a disabled account log in again (its old tokens stay revoked); audited."""
+    user.is_active = True
+    audit.record(session, actor=actor, action="user.enable", object_type="user",
+                 object_id=user.id, province_code=user.province_code, reason=reason,
+                 details={"username": user.username})
+    session.flush()
     return user

@@ -20,7 +20,7 @@ from app.services.tokens import Principal
 
 #: Development-only logins, printed by ``scripts/serve``.
 DEMO_USERS: list[dict[str, Any]] = [
-    {"username": "admin", "password": "demo-admin-2026", "role": Role.ADMIN,
+    {"username": "admin", "password": "demo-national-2026", "role": Role.ADMIN,
      "full_name": "Quản trị viên Tổng Liên đoàn"},
     {"username": "officer.bn", "password": "demo-officer-2026", "role": Role.OFFICER,
      "province_code": "24", "full_name": "Trần Văn Minh (LĐLĐ Bắc Ninh)"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,10 +78,11 @@ class TokenService:
         return IssuedToken(access_token=token, expires_in=self._ttl)
 
     def decode(self, token: str) -> Principal:
-        """Check a token's signature, issuer, audience and times.
+        """Check a token's signature, issuer, audience, times, lifetime and subject.
 
         Raises:
-            Unauthenticated: the token is malformed, forged or expired.
+            Unauthenticated: the token is malformed, forged or expired, lives longer than the
+                configured lifetime, or names an unknown kind of subject or an impossible id.
         """
         try:
             claims = jwt.decode(
@@ -91,15 +93,56 @@ class TokenService:
             )
             # Times are checked against the injected clock, not pyjwt's own.
             now = self._clock()
-            if int(claims["exp"]) + LEEWAY_SECONDS < now:
+            issued, expires = _timestamp(claims, "iat"), _timestamp(claims, "exp")
+            if expires + LEEWAY_SECONDS < now:
                 raise jwt.ExpiredSignatureError("expired")
-            if int(claims.get("nbf", claims["iat"])) - LEEWAY_SECONDS > now:
+            if expires - issued > self._ttl:
+                raise jwt.InvalidTokenError("lives longer than the configured lifetime")
+            if max(issued, _timestamp(claims, "nbf", issued)) - LEEWAY_SECONDS > now:
                 raise jwt.ImmatureSignatureError("not yet valid")
-            kind, _, raw_id = str(claims["sub"]).partition(":")
-            return Principal(kind=kind, id=int(raw_id), role=str(claims["role"]),
-                             province_code=claims.get("prov"), union_code=claims.get("union"),
-                             token_version=int(claims.get("ver", 0)))
+            kind, user_id = parse_subject(claims["sub"])
+            role, version = claims["role"], claims.get("ver", 0)
+            if not isinstance(role, str) or type(version) is not int:
+                raise jwt.InvalidTokenError("malformed claims")
+            province, union = claims.get("prov"), claims.get("union")
+            if not all(v is None or isinstance(v, str) for v in (province, union)):
+                raise jwt.InvalidTokenError("malformed scope")
+            return Principal(kind=kind, id=user_id, role=role, province_code=province,
+                             union_code=union, token_version=version)
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("The access token has expired.") from None
-        except (jwt.InvalidTokenError, KeyError, ValueError):
+        except (jwt.InvalidTokenError, KeyError, ValueError, TypeError, OverflowError):
             raise Unauthenticated("The access token is invalid.") from None
+
+
+#: The kinds of subject a token may name, and the largest id (the INTEGER key columns).
+SUBJECT_KINDS = frozenset({"user"})
+MAX_SUBJECT_ID = 2**31 - 1
+_SUBJECT_RE = re.compile(r"([a-z]+):([1-9][0-9]{0,9})")
+
+
+def parse_subject(subject: object) -> tuple[str, int]:
+    """Split a ``sub`` claim (``user:7``) into its kind and id.
+
+    Raises:
+        ValueError: not a known kind, or an id no INTEGER key can hold.
+    """
+    match = _SUBJECT_RE.fullmatch(subject) if isinstance(subject, str) else None
+    if match is None or match[1] not in SUBJECT_KINDS or int(match[2]) > MAX_SUBJECT_ID:
+        raise ValueError("unknown subject")
+    return match[1], int(match[2])
+
+
+def _timestamp(claims: dict[str, Any], name: str, default: int | None = None) -> int:
+    """A time claim as whole seconds (pyjwt itself accepts floats).
+
+    Raises:
+        KeyError: the claim is missing and has no default.
+        ValueError: not a finite number.
+    """
+    value = claims.get(name, default)
+    if value is None:
+        raise KeyError(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} is not a number")
+    return int(value)  # OverflowError for inf, ValueError for nan

@@ -101,7 +101,8 @@ def test_forged_tokens_are_rejected(client: FlaskClient, factory, app, alg_token
 
 def test_officer_cannot_create_accounts_but_admin_can(client: FlaskClient, factory) -> None:
     admin, officer = factory.user("admin"), factory.user("officer", "24")
-    body = {"username": "new.officer", "password": "p" * 12, "role": "officer",
+    factory.union("CD-24-001", "24")
+    body = {"username": "new.officer", "password": "union office 2026", "role": "officer",
             "province_code": "24", "union_code": "CD-24-001"}
     assert client.post("/api/v1/users", json=body,
                        headers=factory.headers(officer)).status_code == 403
@@ -119,7 +120,7 @@ def test_officer_cannot_create_accounts_but_admin_can(client: FlaskClient, facto
 ])
 def test_account_rules_are_checked(client: FlaskClient, factory, body, field) -> None:
     admin = factory.user("admin")
-    payload = {"username": "someone", "password": "p" * 12, **body}
+    payload = {"username": "someone", "password": "union office 2026", **body}
     response = client.post("/api/v1/users", json=payload, headers=factory.headers(admin))
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == field
@@ -136,7 +137,7 @@ def test_cli_creates_users_from_stdin(app, connection) -> None:
         "Error: The username 'cli.officer' is taken."
     weak = invoke(app, "users", "create", "--role", "admin", "--username", "cli.admin",
                   "--password-stdin", input="short\n")
-    assert weak.exit_code == 1 and "at least 10 characters" in weak.stderr
+    assert weak.exit_code == 1 and "at least 12 characters" in weak.stderr
 
 
 @pytest.mark.slow

@@ -93,7 +93,7 @@ def test_wrong_role_is_403(client: FlaskClient, factory) -> None:
 
 def test_duplicate_is_409(client: FlaskClient, factory) -> None:
     admin = factory.user("admin")
-    body = {"username": "dup.user", "password": "p" * 12, "role": "officer",
+    body = {"username": "dup.user", "password": "union office 2026", "role": "officer",
             "province_code": "01"}
     assert client.post("/api/v1/users", json=body, headers=factory.headers(admin)).status_code \
         == 201

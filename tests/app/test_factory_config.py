@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -55,9 +56,81 @@ def test_production_rejects_a_short_secret_key(database_url: str) -> None:
                     "DATABASE_URL": database_url})
 
 
+#: Production secrets that pass its checks (random, like the README's commands make them).
+PRODUCTION_SECRETS = {
+    "SECRET_KEY": "oE4tQx9vK2mZr7LwB1nYc6HdPj3sUa8GfTe5Xk0VqRi",
+    "DATA_KEY": "q3Jx8mZ0b2Vt9L4kP7sN1cR6yH5wE2aD0fG3uI8oT1Q=",
+    "LOOKUP_KEY": "Zk7pW2xR9mL4vB6nQ1tY8cH3sJ5dF0gK2aE7uO4iP9M=",
+    "KEY_PASSPHRASE": "correct horse battery staple",
+}
+
+
 def test_production_starts_with_real_secrets(make_app) -> None:
-    app = make_app({"ENV": "production"})
+    app = make_app({"ENV": "production", **PRODUCTION_SECRETS})
     assert app.config["TESTING"] is False
+    assert app.config["PROPAGATE_EXCEPTIONS"] is False
+
+
+@pytest.mark.parametrize("name, value, reason", [
+    ("SECRET_KEY", "a" * 32, "SECRET_KEY is too predictable"),
+    ("SECRET_KEY", "ab" * 24, "SECRET_KEY is too predictable"),
+    ("SECRET_KEY", "password" * 4, "SECRET_KEY is too predictable"),
+    ("SECRET_KEY", "abcdefghijklmnopqrstuvwxyz0123456789", "SECRET_KEY is too predictable"),
+    ("DATA_KEY", base64.b64encode(bytes(32)).decode(), "DATA_KEY is a byte pattern"),
+    ("DATA_KEY", base64.b64encode(b"\x5a" * 32).decode(), "DATA_KEY is a byte pattern"),
+    ("DATA_KEY", base64.b64encode(bytes(range(32))).decode(), "DATA_KEY is a byte pattern"),
+    ("DATA_KEY", base64.b64encode(b"0123456789abcdef" * 2).decode(),
+     "DATA_KEY is a byte pattern"),
+    ("LOOKUP_KEY", base64.b64encode(bytes(32)).decode(), "LOOKUP_KEY is a byte pattern"),
+    ("LOOKUP_KEY", PRODUCTION_SECRETS["DATA_KEY"], "LOOKUP_KEY must differ"),
+    ("KEY_PASSPHRASE", " ", "KEY_PASSPHRASE must have at least 16"),
+    ("KEY_PASSPHRASE", " " * 20, "KEY_PASSPHRASE must have at least 16"),
+    ("KEY_PASSPHRASE", "short-passphrase"[:15], "KEY_PASSPHRASE must have at least 16"),
+    ("RATELIMIT_ENABLED", False, "RATELIMIT_ENABLED cannot be switched off"),
+    ("RATELIMIT_ENABLED", "false", "RATELIMIT_ENABLED cannot be switched off"),
+    ("DEBUG", True, "DEBUG cannot be on"),
+    ("PROPAGATE_EXCEPTIONS", True, "PROPAGATE_EXCEPTIONS cannot be on"),
+])
+def test_production_refuses_weak_settings_in_one_line(database_url: str, name: str,
+                                                      value: object, reason: str) -> None:
+    config = {**TEST_CONFIG, "ENV": "production", **PRODUCTION_SECRETS, name: value,
+              "DATABASE_URL": database_url}
+    with pytest.raises(ConfigError, match=f"UNIONCARD_{reason}") as refused:
+        create_app(config)
+    assert "\n" not in str(refused.value)
+
+
+def test_production_reads_weak_settings_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    """``UNIONCARD_DEBUG=true`` as an operator would set it."""
+    for name, value in {**PRODUCTION_SECRETS, "ENV": "production", "DEBUG": "true",
+                        "DATABASE_URL": database_url}.items():
+        monkeypatch.setenv(f"UNIONCARD_{name}", value)
+    with pytest.raises(ConfigError, match="UNIONCARD_DEBUG cannot be on in production"):
+        create_app({})
+    monkeypatch.setenv("UNIONCARD_DEBUG", "false")
+    monkeypatch.setenv("UNIONCARD_RATELIMIT_ENABLED", "false")
+    with pytest.raises(ConfigError, match="UNIONCARD_RATELIMIT_ENABLED"):
+        create_app({})
+
+
+def test_production_answers_problem_json_even_when_testing_is_on(make_app) -> None:
+    """Flask re-raises unhandled errors to the server under TESTING or DEBUG; production
+    never does, so a crash is still one problem+json 500."""
+    app = make_app({"ENV": "production", "TESTING": True, **PRODUCTION_SECRETS})
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+
+
+def test_weak_settings_are_allowed_outside_production(make_app) -> None:
+    app = make_app({"KEY_PASSPHRASE": " ", "DEBUG": True, "RATELIMIT_ENABLED": False})
+    assert app.config["DEBUG"] is True
 
 
 @pytest.mark.parametrize("value", ["not base64!!", "c2hvcnQ="])
