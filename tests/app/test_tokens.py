@@ -78,7 +78,7 @@ def test_malformed_claims_are_invalid(claims: dict[str, Any]) -> None:
 def test_a_forged_subject_is_a_401_problem_never_a_500(client: FlaskClient, app: Flask,
                                                        sub: str) -> None:
     """Signed with the real key (a leaked or insider-made token): still a 401 problem."""
-    from app.services.clock import timestamp
+    from app.clock import timestamp
 
     now = int(timestamp())
     token = jwt.encode({"iss": app.config["TOKEN_ISSUER"], "aud": "unioncard-api", "sub": sub,
@@ -92,7 +92,7 @@ def test_a_forged_subject_is_a_401_problem_never_a_500(client: FlaskClient, app:
 
 def test_a_real_key_token_beyond_the_lifetime_is_refused(client: FlaskClient, app: Flask,
                                                          factory) -> None:
-    from app.services.clock import timestamp
+    from app.clock import timestamp
 
     user = factory.user("admin")
     now = int(timestamp())
