@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from app.extensions import db
 from app.models import Job
 from app.schemas.imports import JobSchema, ReportArgsSchema, ReportSchema
 from app.services import imports, jobs
+from app.services.csv_out import CsvOut
 from app.services.errors import NotFound
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs",
@@ -79,11 +79,9 @@ class JobReportCsv(MethodView):
 
         def generate() -> Iterator[str]:
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
-            buffer.write("\ufeff")
-            writer.writerow(imports.REPORT_COLUMNS)
+            writer = CsvOut(buffer, imports.REPORT_COLUMNS)
             for count, line in enumerate(imports.report_rows(db.session, job), start=1):
-                writer.writerow(line)
+                writer.row(line)
                 if count % 1000 == 0:
                     yield buffer.getvalue()
                     buffer.seek(0)

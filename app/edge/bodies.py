@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
@@ -12,6 +14,12 @@ from app.edge.problems import PROBLEM_TYPES, problem_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_TYPES = ("application/json",)
+#: Arrays and objects nested deeper than this are refused before any parser sees them: Python's
+#: ``json`` recurses once per level (5,000 levels raised RecursionError, a 500).
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
+_DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
 def accepts(*mimetypes: str, max_bytes: int | None = None) -> Callable[[F], F]:
@@ -25,6 +33,27 @@ def accepts(*mimetypes: str, max_bytes: int | None = None) -> Callable[[F], F]:
     return decorate
 
 
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text, found without recursion
+    (brackets inside strings do not count)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return raw.count(b"[") + raw.count(b"{")  # an upper bound, and small enough
+    brackets = _NOT_A_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
+    steps = (1 if step == 1 else -1 for step in brackets.translate(_DEPTH_STEPS))
+    return max(accumulate(steps, initial=0))
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype in JSON_TYPES or (mimetype.startswith("application/")
+                                      and mimetype.endswith("+json"))
+
+
+def _too_deep() -> Response:
+    return problem_response(PROBLEM_TYPES["json-too-deep"],
+                            f"The body nests arrays or objects deeper than {MAX_JSON_DEPTH} "
+                            "levels.")
+
+
 def _view_method() -> Any:
     view = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
@@ -34,9 +63,10 @@ def _view_method() -> Any:
 
 
 def check_body() -> Response | None:
-    """Refuse a body of a type the view does not accept, too large, or not valid JSON."""
+    """Refuse a body of a type the view does not accept, too large, nested too deeply, or not
+    valid JSON."""
     if request.method not in ("POST", "PUT", "PATCH"):
-        return None
+        return _check_other_json_body()
     method = _view_method()
     if method is None:
         return None  # 404/405 follow from routing
@@ -62,12 +92,30 @@ def check_body() -> Response | None:
         if limit is not None and len(raw) > limit:
             return problem_response(PROBLEM_TYPES["payload-too-large"],
                                     f"The body is larger than {limit} bytes.")
+        if json_depth(raw) > MAX_JSON_DEPTH:
+            return _too_deep()
         try:
             json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             return problem_response(PROBLEM_TYPES["malformed-json"],
                                     "The body is not valid UTF-8 JSON.")
+        except RecursionError:  # cannot happen below MAX_JSON_DEPTH; never a 500 if it does
+            return _too_deep()
     return None
+
+
+def _check_other_json_body() -> Response | None:
+    """A JSON body on another method (GET, DELETE) is not checked further, but a parser such
+    as webargs' may still read it: refuse it if it is too large or nested too deeply."""
+    if not _is_json(request.mimetype) or not (
+            request.content_length or request.headers.get("Transfer-Encoding") == "chunked"):
+        return None
+    limit = int(current_app.config["JSON_MAX_BYTES"])
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        return problem_response(PROBLEM_TYPES["payload-too-large"],
+                                f"The body is larger than {limit} bytes.")
+    return _too_deep() if json_depth(raw) > MAX_JSON_DEPTH else None
 
 
 def init_app(app: Flask) -> None:

@@ -55,6 +55,9 @@ CATALOGUE = (
     ProblemType("bad-request", 400, "Bad Request", "The request could not be understood."),
     ProblemType("malformed-json", 400, "Malformed JSON",
                 "The body is not valid UTF-8 JSON."),
+    ProblemType("json-too-deep", 400, "JSON nested too deeply",
+                "The body's arrays and objects are nested deeper than the service accepts "
+                "(64 levels); no request of this API needs more than a few."),
     ProblemType("unauthorized", 401, "Unauthorized",
                 "Authentication is missing, expired or invalid. Get a token from /api/v1/auth/token."),
     ProblemType("invalid-credentials", 401, "Invalid credentials",

@@ -58,7 +58,7 @@ class JobSchema(ma.Schema):
 class ReportArgsSchema(ma.Schema):
     """Paging of a report."""
 
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
     per_page = ma.fields.Integer(load_default=500, validate=ma.validate.Range(min=1, max=5000))
 
 

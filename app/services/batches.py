@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.models import Card, CardStatus, Job, Member, MemberStatus, Province, Union
 from app.services import audit, jobs
+from app.services.csv_out import CsvOut
 from app.services.errors import DomainError, LettersGone, NotFound, ValidationFailed
 from app.services.issuance import CardDesk
 from app.services.scope import Scope
@@ -370,11 +371,9 @@ class CardBatch:
         keep = [rows[c.serial] for c in cards]
         if keep:
             out = io.StringIO()
-            out.write("\ufeff")
-            writer = csv.DictWriter(out, LETTER_COLUMNS, extrasaction="ignore",
-                                    lineterminator="\r\n")
-            writer.writeheader()
-            writer.writerows(keep)
+            letters = CsvOut(out, LETTER_COLUMNS)
+            for row in keep:
+                letters.record(row)
             write_atomically(merged, self.desk.cipher.encrypt(out.getvalue(), LETTERS_CONTEXT))
         for path in directory.glob("letters-part-*.enc"):
             path.unlink()

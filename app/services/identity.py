@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from app.services.csv_out import starts_like_a_formula
+
 # Birth-province codes (first 3 digits of a CCCD): the 63 provinces before the 2025 merger,
 # which stay valid on every card issued with them.
 CCCD_PROVINCE_CODES = frozenset("""
@@ -43,11 +45,15 @@ def normalize_name(raw: str, field: str = "full_name") -> str:
     """NFC-normalise, trim and collapse inner spaces.
 
     Raises:
-        InvalidField: empty, too long, or containing digits or control characters.
+        InvalidField: empty, too long, containing digits or control characters, or beginning
+            like a spreadsheet formula (``=``, ``+``, ``-``, ``@``).
     """
     name = _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
     if not name:
         raise InvalidField(field, "The name is empty.")
+    if starts_like_a_formula(name):
+        raise InvalidField(field, "The name may not begin with =, +, - or @: a spreadsheet "
+                                  "would read it as a formula.")
     if len(name) > 200:
         raise InvalidField(field, "The name is longer than 200 characters.")
     if any(ch.isdigit() or unicodedata.category(ch).startswith("C") for ch in name):

@@ -577,13 +577,11 @@ def save_upload(stream: IO[bytes], directory: Path, max_bytes: int) -> tuple[Pat
 
 def write_report_csv(session: Session, job: Job, out: Any) -> int:
     """Write the job's report as CSV (UTF-8 with BOM, so Excel shows Vietnamese); line count."""
-    import csv
+    from app.services.csv_out import CsvOut
 
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(REPORT_COLUMNS)
+    writer = CsvOut(out, REPORT_COLUMNS)
     count = 0
     for line in report_rows(session, job):
-        writer.writerow(line)
+        writer.row(line)
         count += 1
     return count

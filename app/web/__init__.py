@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, render_template, send_from_directory
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    render_template,
+    send_from_directory,
+    url_for,
+)
 
 from app.edge.problems import CATALOGUE, PROBLEM_TYPES
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static")
+               static_url_path="/site")  # /static is the (empty) app static folder
 
 
 @bp.get("/")
@@ -57,6 +65,18 @@ def docs_assets(filename: str) -> Any:
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
 
+def docs_page() -> str:
+    """Swagger UI, started by a script file rather than flask-smorest's inline script, so that
+    pages need no ``'unsafe-inline'`` in their Content-Security-Policy."""
+    config = current_app.config
+    return render_template("docs.html", title=config.get("API_TITLE", "API"),
+                           spec_url=url_for("api-docs.openapi_json"),
+                           swagger_ui_url=config["OPENAPI_SWAGGER_UI_URL"],
+                           swagger_ui_config=config.get("OPENAPI_SWAGGER_UI_CONFIG", {}))
+
+
 def init_app(app: Flask) -> None:
-    """Register the pages."""
+    """Register the pages (after the API, whose Swagger UI view this replaces)."""
     app.register_blueprint(bp)
+    if "api-docs.openapi_swagger_ui" in app.view_functions:
+        app.view_functions["api-docs.openapi_swagger_ui"] = docs_page

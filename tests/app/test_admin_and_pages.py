@@ -67,5 +67,7 @@ def test_landing_page_links_lead_somewhere(client) -> None:
     html = client.get("/").get_data(as_text=True)
     hrefs = set(re.findall(r'href="([^"]+)"', html))
     assert {"/", "/docs", "/api/v1/openapi.json", "/problems/", "/healthz", "/readyz"} <= hrefs
-    for href in hrefs:
-        assert client.get(href).status_code == 200, href
+    for href in hrefs:  # the stylesheet is a file response: close it
+        response = client.get(href)
+        assert response.status_code == 200, href
+        response.close()
