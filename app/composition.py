@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.crypto import DataCipher
 
 if TYPE_CHECKING:
+    from app.services.accounts import LoginPolicy
     from app.services.batches import BatchSettings
     from app.services.imports import ImportSettings
     from app.services.issuance import CardDesk, CardSettings
@@ -58,6 +59,14 @@ def token_service() -> TokenService:
         current_app.extensions["unioncard.tokens"] = service
     return service
 
+
+
+def login_policy(config: Mapping[str, Any]) -> LoginPolicy:
+    """How many wrong passwords lock an account's password login, and for how long."""
+    from app.services.accounts import LoginPolicy
+
+    return LoginPolicy(max_failures=int(config["LOGIN_MAX_FAILURES"]),
+                       lock_seconds=int(config["LOGIN_LOCK_SECONDS"]))
 
 
 def card_settings(config: Mapping[str, Any]) -> CardSettings:
