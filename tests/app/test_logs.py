@@ -120,7 +120,7 @@ def test_request_lines_lose_their_query_strings() -> None:
     logger.addHandler(handler)
     try:
         logger.warning('"%s" %s %s', f"GET /api/v1/members?personal_id={PID} HTTP/1.1", 200, 5)
-        logger.warning(f"Invalid request line: 'GET /x?access_token=abc.def HTTP/1.1'")
+        logger.warning("Invalid request line: 'GET /x?access_token=abc.def HTTP/1.1'")
     finally:
         logger.removeHandler(handler)
     first, second = lines(out)
