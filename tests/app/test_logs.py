@@ -54,8 +54,11 @@ def test_sql_errors_never_show_bound_parameters(database_url: str) -> None:
                          [{"code": "24", "name": f"dup {PID}"}])
     finally:
         engine.dispose()
-    assert PID not in str(caught.value)
-    assert "hidden" in str(caught.value)
+    assert "[parameters:" not in str(caught.value) and "parameters hidden" in str(caught.value)
+    # PostgreSQL's own message still quotes the failing row: logs leave messages out
+    record = logging.LogRecord("unioncard.test", logging.ERROR, __file__, 1, "failed", None,
+                               exc_info=(IntegrityError, caught.value, caught.tb))
+    assert PID not in JsonFormatter().format(record)
 
 
 def test_a_traceback_is_inside_one_line_without_the_message() -> None:
