@@ -108,21 +108,22 @@ def authenticate(session: Session, username: str, password: str, *,
     """
     now = now or utc_now()
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    found = (user.id, user.password_hash, user.is_active, user.login_locked_until) if user else None
+    if user is not None:
+        session.expunge(user)  # keep the values read when the read transaction ends
     session.rollback()  # no transaction (nor SQLite write lock) during the slow hash
-    if found is not None and found[3] is not None and found[3] > now:
+    if user is not None and user.login_locked_until is not None and user.login_locked_until > now:
+        wait = ceil((user.login_locked_until - now).total_seconds())
         raise LoginLocked("Too many wrong passwords: password login to this account is locked "
-                          "for a while.", retry_after=max(1, ceil((found[3] - now)
-                                                                  .total_seconds())))
+                          "for a while.", retry_after=max(1, wait))
     try:
-        _hasher.verify(found[1] if found is not None else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        if found is not None:
-            record_login_failure(session, found[0], policy=policy, now=now)
+        if user is not None:
+            record_login_failure(session, user.id, policy=policy, now=now)
         raise InvalidCredentials("The username or password is wrong.") from None
-    if found is None or not found[2]:
+    if user is None or not user.is_active:
         raise InvalidCredentials("The username or password is wrong.")
-    return _record_login_success(session, found[0], password)
+    return _record_login_success(session, user.id, password)
 
 
 def record_login_failure(session: Session, user_id: int, *, policy: LoginPolicy,
