@@ -25,7 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import api as api_package
     from app import web
     from app.config import load_config
-    from app.edge import bodies, hooks
+    from app.edge import bodies, hooks, request_limits
     from app.edge.problems import register_error_handlers
     from app.extensions import api, db, limiter
     from app.logs import configure_logging
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     hooks.init_app(app)
     bodies.init_app(app)
+    request_limits.init_app(app)
     web.init_app(app)
     from app import cli
 

@@ -16,6 +16,7 @@ from app.crypto import DataCipher
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from app.services.accounts import LoginPolicy
     from app.services.batches import BatchSettings
     from app.services.imports import ImportSettings
     from app.services.issuance import CardDesk, CardSettings
@@ -60,6 +61,14 @@ def token_service() -> TokenService:
     """The current app's token service (built once per app)."""
     return _once_per_app("tokens", token_service_for)
 
+
+
+def login_policy(config: Mapping[str, Any]) -> LoginPolicy:
+    """How many wrong passwords lock an account's password login, and for how long."""
+    from app.services.accounts import LoginPolicy
+
+    return LoginPolicy(max_failures=int(config["LOGIN_MAX_FAILURES"]),
+                       lock_seconds=int(config["LOGIN_LOCK_SECONDS"]))
 
 
 def card_settings(config: Mapping[str, Any]) -> CardSettings:

@@ -9,6 +9,7 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
+from app.composition import login_policy
 from app.edge.auth import current_principal, requires, token_service
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema
@@ -28,9 +29,21 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
+def _address_limit() -> str:
+    return str(current_app.config["LOGIN_ADDRESS_RATE_LIMIT"])
+
+
+def _address_key() -> str:
+    """Rate-limit logins per client address, whatever the usernames tried."""
+    return f"login-address|{request.remote_addr}"
+
+
 def _login_key() -> str:
     """Rate-limit logins per client address and username."""
-    data = request.get_json(silent=True) if request.is_json else request.form
+    try:
+        data = request.get_json(silent=True) if request.is_json else request.form
+    except RecursionError:  # a deeply nested body: refused later by its body check
+        data = None
     username = data.get("username", "") if isinstance(data, Mapping) else ""
     return f"{request.remote_addr}|{str(username).strip().lower()[:64]}"
 
@@ -39,20 +52,28 @@ def _login_key() -> str:
 class TokenView(MethodView):
     """The token endpoint."""
 
-    decorators = [limiter.limit(_login_limit, key_func=_login_key, methods=["POST"])]
+    # checked before the body is parsed and any password hashed (argon2 costs ~0.4 s of CPU)
+    decorators = [limiter.limit(_address_limit, key_func=_address_key, methods=["POST"]),
+                  limiter.limit(_login_limit, key_func=_login_key, methods=["POST"])]
 
     @accepts("application/json", "application/x-www-form-urlencoded")
     @blp.arguments(TokenRequestSchema, location="json_or_form")
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, schema=ProblemSchema, description="Wrong username or password")
-    @blp.alt_response(429, schema=ProblemSchema, description="Too many attempts")
+    @blp.alt_response(429, schema=ProblemSchema,
+                      description="Too many attempts from this address, or too many wrong "
+                                  "passwords for this account (its password login is locked)")
     def post(self, args: dict[str, Any]) -> Any:
         """Exchange a username and password for a short-lived bearer token."""
-        user = accounts.authenticate(db.session, args["username"], args["password"])
-        token = token_service().issue(Principal(
-            kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
-            union_code=user.union_code, token_version=user.token_version))
-        return token
+        # the login's own session: a wrong password's count is committed by the service,
+        # although the answer is an error (which rolls back the request's session)
+        with db.new_session(current_app) as session:
+            user = accounts.authenticate(session, args["username"], args["password"],
+                                         policy=login_policy(current_app.config))
+            principal = Principal(
+                kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
+                union_code=user.union_code, token_version=user.token_version)
+        return token_service().issue(principal)
 
 
 @blp.route("/me")

@@ -23,6 +23,7 @@ from app.services.errors import (
     InvalidCredentials,
     JobBusy,
     LettersGone,
+    LoginLocked,
     NotFound,
     RegisteredElsewhere,
     RosterInvalid,
@@ -79,6 +80,9 @@ CATALOGUE = (
                 "activation-code endpoint."),
     ProblemType("payload-too-large", 413, "Payload Too Large",
                 "The request body is larger than this endpoint accepts."),
+    ProblemType("uri-too-long", 414, "URI Too Long",
+                "The URL (path and query string) is longer than the service accepts; send long "
+                "values in a request body."),
     ProblemType("unsupported-media-type", 415, "Unsupported Media Type",
                 "The body's Content-Type is not one this endpoint accepts."),
     ProblemType("validation-error", 422, "Validation failed",
@@ -88,6 +92,12 @@ CATALOGUE = (
                 "size); nothing was written. `detail` names the problem."),
     ProblemType("rate-limited", 429, "Too Many Requests",
                 "Too many requests; retry after the time in the Retry-After header."),
+    ProblemType("login-locked", 429, "Password login locked",
+                "Too many wrong passwords for this account: its password login is locked for "
+                "a while; retry after the time in the Retry-After header."),
+    ProblemType("headers-too-large", 431, "Request Header Fields Too Large",
+                "A request header field, or all of them together, is larger than the service "
+                "accepts."),
     ProblemType("internal-error", 500, "Internal Server Error",
                 "An unexpected error. It has been logged with the request id."),
     ProblemType("service-unavailable", 503, "Service Unavailable",
@@ -145,6 +155,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     LettersGone: ErrorProblem(PROBLEM_TYPES["letters-gone"]),
     RegisteredElsewhere: ErrorProblem(PROBLEM_TYPES["registered-elsewhere"]),
     TooManyConflicts: ErrorProblem(PROBLEM_TYPES["rate-limited"]),
+    LoginLocked: ErrorProblem(PROBLEM_TYPES["login-locked"]),
 })
 
 

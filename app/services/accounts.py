@@ -5,20 +5,32 @@ from __future__ import annotations
 
 import functools
 import gzip
+import logging
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import pairwise
+from math import ceil
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.clock import now as utc_now
 from app.models import Province, Role, Union, User
 from app.services import audit
-from app.services.errors import Conflict, InvalidCredentials, NotFound, ValidationFailed
+from app.services.errors import (
+    Conflict,
+    InvalidCredentials,
+    LoginLocked,
+    NotFound,
+    ValidationFailed,
+)
 from app.services.scope import Scope
 
+log = logging.getLogger("unioncard.accounts")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A hash to verify against when the username is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("unioncard-no-such-user")
@@ -81,22 +93,81 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
-    """Return the active user with these credentials.
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many wrong passwords in a row lock an account's password login, and for how long."""
+
+    max_failures: int = 10
+    lock_seconds: int = 900
+
+
+def authenticate(session: Session, username: str, password: str, *,
+                 policy: LoginPolicy = LoginPolicy(), now: datetime | None = None) -> User:
+    """Return the active user with these credentials; count wrong passwords per account and
+    lock its password login after ``policy.max_failures`` of them in a row.
+
+    ``session`` is the login's own: it commits a failure's count (which must outlast the 401
+    answer) and a success's reset, and holds no transaction while the password is hashed.
 
     Raises:
+        LoginLocked: the account's password login is locked (nothing is hashed).
         InvalidCredentials: unknown user, wrong password or disabled account (one message).
     """
+    now = now or utc_now()
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    if user is not None:
+        session.expunge(user)  # keep the values read when the read transaction ends
+    session.rollback()  # no transaction (nor SQLite write lock) during the slow hash
+    if user is not None and user.login_locked_until is not None and user.login_locked_until > now:
+        wait = ceil((user.login_locked_until - now).total_seconds())
+        raise LoginLocked("Too many wrong passwords: password login to this account is locked "
+                          "for a while.", retry_after=max(1, wait))
     try:
-        _hasher.verify(stored, password)
+        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
+        if user is not None:
+            record_login_failure(session, user.id, policy=policy, now=now)
         raise InvalidCredentials("The username or password is wrong.") from None
     if user is None or not user.is_active:
         raise InvalidCredentials("The username or password is wrong.")
+    return _record_login_success(session, user.id, password)
+
+
+def record_login_failure(session: Session, user_id: int, *, policy: LoginPolicy,
+                         now: datetime) -> bool:
+    """Count a wrong password for an account, locking its password login when the count
+    reaches the policy's maximum (logged and audited); commits. Whether it locked it now."""
+    # the first statement writes: SQLite takes its write lock, PostgreSQL the row lock, so
+    # concurrent failures (from any worker) are counted one after another
+    session.execute(update(User).where(User.id == user_id)
+                    .values(failed_logins=User.failed_logins + 1))
+    user = session.get(User, user_id, populate_existing=True)
+    locked = user is not None and user.failed_logins >= policy.max_failures
+    if user is not None and locked:
+        user.failed_logins = 0
+        user.login_locked_until = now + timedelta(seconds=policy.lock_seconds)
+        log.warning("password login locked", extra={
+            "user_id": user.id, "username": user.username, "failures": policy.max_failures,
+            "locked_until": user.login_locked_until.isoformat()})
+        audit.record(session, actor="system", action="user.login_locked", object_type="user",
+                     object_id=user.id, province_code=user.province_code,
+                     reason=f"{policy.max_failures} wrong passwords in a row",
+                     details={"locked_until": user.login_locked_until.isoformat()})
+    session.commit()
+    return locked
+
+
+def _record_login_success(session: Session, user_id: int, password: str) -> User:
+    """Reset the account's failure count, rehash an outdated hash; commits. The user."""
+    user = session.get(User, user_id, populate_existing=True)
+    if user is None:  # deleted while the password was checked
+        raise InvalidCredentials("The username or password is wrong.")
+    if user.failed_logins or user.login_locked_until is not None:
+        user.failed_logins = 0
+        user.login_locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    session.commit()
     return user
 
 

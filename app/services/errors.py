@@ -76,3 +76,12 @@ class TooManyConflicts(DomainError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class LoginLocked(DomainError):
+    """Too many wrong passwords for an account: its password login is locked for
+    ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -40,6 +40,8 @@ COUNT_KEYS = ("total", "processed", "created", "updated", "unchanged", "errors",
 UPDATABLE = ("full_name", "name_ascii", "birth_date", "sex", "insurance_number", "phone",
              "union_code", "join_date", "member_number")
 _PID_SEPARATORS = re.compile(r"[\s.\-]")
+#: A personal ID (12 digits) anywhere in a cell or a reason (e.g. shifted into another column).
+_PID_ANYWHERE = re.compile(r"(?<!\d)\d{8}(\d{4})(?!\d)")
 ProgressCallback = Callable[[Job], None]
 K = TypeVar("K", int, str)
 
@@ -71,7 +73,13 @@ def mask_value(field_name: str, value: Any) -> str:
     if field_name == "personal_id":
         digits = _PID_SEPARATORS.sub("", text)
         return "*" * max(0, len(digits) - 4) + digits[-4:]
+    text = mask_personal_ids(text)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def mask_personal_ids(text: str) -> str:
+    """``text`` with every 12-digit run (a personal ID) masked but for its last 4 digits."""
+    return _PID_ANYWHERE.sub(lambda m: "********" + m.group(1), text)
 
 
 def _pid_key(row: RosterRow) -> int | None:
@@ -387,7 +395,7 @@ class RosterImport:
         return {"row_number": row.number, "column_name": self._headers.get(problem.field, ""),
                 "field": problem.field, "severity": problem.severity,
                 "value": mask_value(problem.field, row.values.get(problem.field)),
-                "reason": problem.message[:300]}
+                "reason": mask_personal_ids(problem.message)[:300]}
 
     def _write(self, out: _Outcome) -> None:
         if out.inserts:

@@ -323,7 +323,8 @@ class Roster:
         try:
             self._workbook = openpyxl.load_workbook(self._handle, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
-            raise RosterInvalid(f"The workbook cannot be read: {exc}.") from None
+            reason = exc.strerror if isinstance(exc, OSError) else exc  # no server path
+            raise RosterInvalid(f"The workbook cannot be read: {reason}.") from None
         sheet = self._workbook.worksheets[0]
         first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
         self.columns = resolve_columns(["" if v is None else str(v) for v in first])

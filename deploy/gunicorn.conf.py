@@ -1,0 +1,81 @@
+"""gunicorn configuration of ``scripts/serve``: one JSON line per log event, no query strings
+in any log, problem+json for the requests gunicorn refuses itself, and rate limits that hold.
+
+Environment: ``PORT`` (default 5000); ``UNIONCARD_RATELIMIT_STORAGE_URI`` (a shared store such
+as ``redis://host:6379/0`` allows ``WEB_CONCURRENCY`` worker processes, default 2; with the
+default ``memory://`` store there is one worker process, so limits are not multiplied);
+``UNIONCARD_THREADS`` (threads per worker, default 8).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any
+
+from gunicorn import util
+
+from app.logs import JsonFormatter, NoQueryStrings
+
+# files this server creates (SQLite database, dev secrets, uploads, card batches) are private
+os.umask(0o077)
+
+bind = [f"127.0.0.1:{int(os.environ.get('PORT', '5000'))}"]
+
+# flask-limiter's memory:// store lives in one process: with several worker processes each
+# would count on its own and the login limits would be multiplied by the worker count.
+_storage = os.environ.get("UNIONCARD_RATELIMIT_STORAGE_URI", "memory://")
+workers = 1 if _storage.startswith("memory:") else int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("UNIONCARD_THREADS", "8"))
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+
+# gunicorn answers requests over these limits with its own page; they are set to gunicorn's
+# maxima so that the app's lower limits (app/edge/request_limits.py) answer as problem+json.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 100
+
+accesslog = "-"
+errorlog = "-"
+# %(U)s is the path without the query string (which may hold personal IDs or tokens)
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter}},
+    "filters": {"no_query": {"()": NoQueryStrings}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                   "filters": ["no_query"], "stream": "ext://sys.stderr"},
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json",
+                   "filters": ["no_query"], "stream": "ext://sys.stdout"},
+    },
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+    },
+}
+
+_PROBLEMS = {400: "bad-request", 414: "uri-too-long", 431: "headers-too-large",
+             500: "internal-error"}
+
+
+def _problem_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's error page as problem+json; ``mesg`` is left out (it may quote the
+    request line or a header)."""
+    body = json.dumps({"type": f"/problems/{_PROBLEMS.get(status_int, f'http-{status_int}')}",
+                       "title": reason, "status": status_int,
+                       "detail": "The server refused the request before the application saw "
+                                 "it (request line or header too large, or malformed)."})
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, (head + body).encode("latin-1"))
+
+
+# gunicorn has no setting for its error page: replace the function that writes it (the worker
+# looks it up on the module at each call). Checked by tests/app/test_serve.py.
+util.write_error = _problem_error
