@@ -108,15 +108,19 @@ def keys_rotate_data_key(app: Flask, check: bool, batch_size: int) -> None:
                        f"{progress.left} left under older keys", err=True)
 
         results = rotation.run(on_batch=report)
-    unreadable = 0
+    unreadable = left = 0
     for progress in results:
         click.echo(f"{progress.target:24} {progress.rewrapped} re-wrapped, {progress.skipped} "
                    f"changed meanwhile, {progress.left} left")
         unreadable += len(progress.unreadable)
+        left += progress.left
         if progress.unreadable:
             click.echo(f"  unreadable with the configured keys: ids "
                        f"{', '.join(map(str, progress.unreadable[:20]))}", err=True)
     if unreadable:
         raise click.ClickException(f"{unreadable} rows could not be read with the configured "
                                    "keys: keep their key in UNIONCARD_DATA_KEYS_PREVIOUS")
+    if left:  # written meanwhile by a process that does not have the newest key yet
+        raise click.ClickException(f"{left} rows are still under older keys: make sure every "
+                                   "process runs with the new UNIONCARD_DATA_KEY, then rerun")
     click.echo(f"every value is under KEK {cipher.current}")

@@ -18,6 +18,7 @@ from sqlalchemy import LargeBinary, func, select, update
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher, DecryptionError, Envelope
+from app.db import WRITE_INTENT
 from app.models import Card, HealthLink, HealthRecord, Member
 from app.services.health.store import HEALTH_ID_CONTEXT, SUMMARY_CONTEXT
 from app.services.issuance import UC1_CONTEXT
@@ -122,10 +123,18 @@ class DataKeyRotation:
         self.session.commit()
         return progress
 
+    def _begin_writing(self) -> None:
+        # SQLite: take the write lock when the batch begins, not when it first writes (a
+        # transaction that read first cannot upgrade under concurrent writers)
+        if self.session.in_transaction():
+            self.session.commit()
+        self.session.connection(execution_options={WRITE_INTENT: True})
+
     def _packed_batches(self, target: Packed) -> Iterator[tuple[int, int, list[int]]]:
         model, column, pk = target.model, target.column, target.model.id
         after = 0
         while True:
+            self._begin_writing()
             rows = self.session.execute(
                 select(pk, column, target.owner)
                 .where(pk > after, _header(column) != self.cipher.packed_header())
@@ -154,6 +163,7 @@ class DataKeyRotation:
     def _record_batches(self) -> Iterator[tuple[int, int, list[int]]]:
         after = 0
         while True:
+            self._begin_writing()
             rows = self.session.execute(
                 select(HealthRecord.id, HealthRecord.member_id, HealthRecord.kek_version,
                        HealthRecord.data_key_wrapped, HealthRecord.summary_encrypted)
