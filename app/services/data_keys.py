@@ -130,15 +130,28 @@ class DataKeyRotation:
             self.session.commit()
         self.session.connection(execution_options={WRITE_INTENT: True})
 
+    def _pending_packed(self, target: Packed, after: int) -> list[Any]:
+        """The next batch of a packed column's rows not under the newest KEK: id, value, owner."""
+        pk = target.model.id
+        return list(self.session.execute(
+            select(pk, target.column, target.owner)
+            .where(pk > after, _header(target.column) != self.cipher.packed_header())
+            .order_by(pk).limit(self.batch_size)).all())
+
+    def _pending_records(self, after: int) -> list[Any]:
+        """The next batch of health records not under the newest KEK."""
+        return list(self.session.execute(
+            select(HealthRecord.id, HealthRecord.member_id, HealthRecord.kek_version,
+                   HealthRecord.data_key_wrapped, HealthRecord.summary_encrypted)
+            .where(HealthRecord.id > after, HealthRecord.kek_version != self.cipher.current)
+            .order_by(HealthRecord.id).limit(self.batch_size)).all())
+
     def _packed_batches(self, target: Packed) -> Iterator[tuple[int, int, list[int]]]:
         model, column, pk = target.model, target.column, target.model.id
         after = 0
         while True:
             self._begin_writing()
-            rows = self.session.execute(
-                select(pk, column, target.owner)
-                .where(pk > after, _header(column) != self.cipher.packed_header())
-                .order_by(pk).limit(self.batch_size)).all()
+            rows = self._pending_packed(target, after)
             if not rows:
                 return
             done = skipped = 0
@@ -164,11 +177,7 @@ class DataKeyRotation:
         after = 0
         while True:
             self._begin_writing()
-            rows = self.session.execute(
-                select(HealthRecord.id, HealthRecord.member_id, HealthRecord.kek_version,
-                       HealthRecord.data_key_wrapped, HealthRecord.summary_encrypted)
-                .where(HealthRecord.id > after, HealthRecord.kek_version != self.cipher.current)
-                .order_by(HealthRecord.id).limit(self.batch_size)).all()
+            rows = self._pending_records(after)
             if not rows:
                 return
             done = skipped = 0

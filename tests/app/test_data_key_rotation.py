@@ -117,6 +117,39 @@ def test_an_interrupted_rotation_continues_where_it_stopped(factory, session) ->
     assert_all_readable_with_the_new_key_only(session, made)
 
 
+def test_a_write_between_the_rotations_read_and_its_write_wins(factory, session) -> None:
+    """Compare-and-set: a row a writer changed after the rotation read it is left to the
+    writer (whose value is under the newest KEK already), never overwritten with a stale key."""
+    made = seed(session, factory.union().code, 2)
+    (first, personal_id), (second, _) = made
+    writer = HealthStore(session, cipher(NEW, OLD), actor="feed")
+
+    class Interleaved(DataKeyRotation):
+        def _pending_packed(self, target: Any, after: int) -> list[Any]:
+            rows = super()._pending_packed(target, after)
+            if rows and target.name == "members.personal_id":
+                member = session.get(Member, first)
+                member.personal_id_encrypted = writer.cipher.encrypt(
+                    personal_id, PERSONAL_ID_CONTEXT, member.personal_id_hash)
+                session.flush()
+            return rows
+
+        def _pending_records(self, after: int) -> list[Any]:
+            rows = super()._pending_records(after)
+            if rows:
+                writer.save(second, {"allergies": [], "written": "meanwhile"}, source="feed:t",
+                            bundle_id="b2")
+            return rows
+
+    results = {p.target: p for p in Interleaved(session, cipher(NEW, OLD)).run()}
+    assert (results["members.personal_id"].rewrapped,
+            results["members.personal_id"].skipped) == (1, 1)
+    assert (results[RECORDS].rewrapped, results[RECORDS].skipped) == (1, 1)
+    session.expire_all()
+    assert HealthStore(session, cipher(NEW), actor="t").load(second)["written"] == "meanwhile"
+    assert_all_readable_with_the_new_key_only(session, made[:1])
+
+
 def test_a_row_that_cannot_be_read_is_reported_not_skipped_silently(factory, session) -> None:
     seed(session, factory.union().code, 2)
     session.execute(update(HealthRecord).values(kek_version="00000000"))
