@@ -14,6 +14,8 @@ from app.extensions import db
 from app.models import MemberStatus
 from app.schemas.members import (
     CreateMemberSchema,
+    HealthCoverageSchema,
+    HealthLinkSchema,
     MemberPageSchema,
     MemberQueryArgsSchema,
     MemberSchema,
@@ -23,6 +25,7 @@ from app.schemas.members import (
     RevealSchema,
     UpdateMemberSchema,
 )
+from app.services.health.store import HealthStore
 from app.services.members import MemberRegistry, SearchFilters
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
@@ -32,6 +35,11 @@ blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
 def registry() -> MemberRegistry:
     """The register, acting for the caller."""
     return MemberRegistry(db.session, data_cipher(), actor=actor())
+
+
+def health_store() -> HealthStore:
+    """The health store, acting for the caller (its views show coverage, never content)."""
+    return HealthStore(db.session, data_cipher(), actor=actor())
 
 
 def _with_warnings(member: Any, warnings: list[Any]) -> Any:
@@ -74,8 +82,10 @@ class MemberById(MethodView):
     @blp.response(200, MemberSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
     def get(self, member_id: int) -> Any:
-        """Show a member (personal ID masked)."""
-        return registry().get(current_scope(), member_id)
+        """Show a member (personal ID masked; of the health record only its coverage)."""
+        member: Any = registry().get(current_scope(), member_id)
+        member.health_record = health_store().coverage(member.id)
+        return member
 
     @requires(*STAFF)
     @blp.arguments(UpdateMemberSchema)
@@ -116,3 +126,29 @@ class MemberPersonalId(MethodView):
         """Reveal the member's full personal ID (logged in the audit log)."""
         value = registry().reveal_personal_id(current_scope(), member_id, args["reason"])
         return {"personal_id": value}
+
+
+@blp.route("/<int:member_id>/health-link")
+class MemberHealthLink(MethodView):
+    """The member's link to their health record (officers see coverage, never content)."""
+
+    @requires(*STAFF)
+    @blp.arguments(HealthLinkSchema)
+    @blp.response(200, HealthCoverageSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such member in your scope")
+    @blp.alt_response(409, schema=ProblemSchema,
+                      description="The health ID is linked to another member")
+    @blp.alt_response(422, schema=ProblemSchema, description="Not a 10-digit health ID")
+    def put(self, args: dict[str, Any], member_id: int) -> Any:
+        """Link the member to their social-insurance / health ID (mã số BHXH)."""
+        store = health_store()
+        store.link(current_scope(), member_id, args["health_id"])
+        return store.coverage(member_id)
+
+    @requires(*STAFF)
+    @blp.response(204)
+    @blp.alt_response(404, schema=ProblemSchema,
+                      description="No such member in your scope, or not linked")
+    def delete(self, member_id: int) -> None:
+        """Unlink the member; the record that came through the link is deleted."""
+        health_store().unlink(current_scope(), member_id)

@@ -1,8 +1,10 @@
-"""``unioncard keys``: card-signing keys and the trust-bundle root key."""
+"""``unioncard keys``: card-signing keys, the trust-bundle root key, and the data-encryption
+keys of data at rest."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from flask import Flask
@@ -76,3 +78,49 @@ def keys_revoke(app: Flask, kid: str, reason: str, yes: bool) -> None:
     with cli_session(app) as session, session.begin():
         record, count = key_store(session, app.config, "cli").revoke(kid, reason)
         click.echo(f"revoked key {record.kid}; {count} cards revoked (key-compromise)")
+
+
+@keys.command("rotate-data-key")
+@click.option("--check", is_flag=True, help="Only list what still uses which KEK version.")
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True,
+              help="Rows per committed batch.")
+@with_app
+def keys_rotate_data_key(app: Flask, check: bool, batch_size: int) -> None:
+    """Re-wrap every data key with the newest KEK (UNIONCARD_DATA_KEY) and re-encrypt values of
+    the older one-key format, in committed batches; rerun after an interruption to continue."""
+    from app.composition import cipher_for_config
+    from app.services.data_keys import DataKeyRotation
+
+    cipher = cipher_for_config(app.config)
+    with cli_session(app) as session:
+        rotation = DataKeyRotation(session, cipher, batch_size=batch_size)
+        if check:
+            click.echo(f"newest KEK {cipher.current}; configured {', '.join(cipher.versions)}")
+            for target, counts in rotation.census().items():
+                listed = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())) or "none"
+                click.echo(f"{target:24} {listed}")
+            left = sum(rotation.left(target) for target in rotation.census())
+            click.echo(f"{left} rows not under the newest KEK")
+            return
+
+        def report(progress: Any) -> None:
+            click.echo(f"{progress.target}: {progress.rewrapped} re-wrapped, "
+                       f"{progress.left} left under older keys", err=True)
+
+        results = rotation.run(on_batch=report)
+    unreadable = left = 0
+    for progress in results:
+        click.echo(f"{progress.target:24} {progress.rewrapped} re-wrapped, {progress.skipped} "
+                   f"changed meanwhile, {progress.left} left")
+        unreadable += len(progress.unreadable)
+        left += progress.left
+        if progress.unreadable:
+            click.echo(f"  unreadable with the configured keys: ids "
+                       f"{', '.join(map(str, progress.unreadable[:20]))}", err=True)
+    if unreadable:
+        raise click.ClickException(f"{unreadable} rows could not be read with the configured "
+                                   "keys: keep their key in UNIONCARD_DATA_KEYS_PREVIOUS")
+    if left:  # written meanwhile by a process that does not have the newest key yet
+        raise click.ClickException(f"{left} rows are still under older keys: make sure every "
+                                   "process runs with the new UNIONCARD_DATA_KEY, then rerun")
+    click.echo(f"every value is under KEK {cipher.current}")

@@ -10,6 +10,21 @@ from app.services.members import SORTS, mask_personal_id
 STATUSES = ["active", "suspended", "left"]
 
 
+class HealthCoverageSchema(ma.Schema):
+    """What officers see of a member's health record: coverage, never content."""
+
+    linked = ma.fields.Boolean(dump_only=True)
+    updated_at = ma.fields.DateTime(dump_only=True, allow_none=True,
+                                    metadata={"description": "when the record last changed"})
+
+
+class HealthLinkSchema(ma.Schema):
+    """The member's social-insurance / health ID (mã số BHXH, 10 digits)."""
+
+    health_id = ma.fields.String(required=True, load_only=True,
+                                 validate=ma.validate.Length(1, 20))
+
+
 class MemberSchema(ma.Schema):
     """A member as officers see them; the personal ID only masked."""
 
@@ -30,6 +45,7 @@ class MemberSchema(ma.Schema):
     status_reason = ma.fields.String(dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True)
+    health_record = ma.fields.Nested(HealthCoverageSchema, dump_only=True)
 
 
 class MemberWithWarningsSchema(MemberSchema):

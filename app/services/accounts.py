@@ -270,7 +270,13 @@ def find_user(session: Session, username: str) -> User:
 
 def disable_user(session: Session, user: User, *, actor: str, reason: str = "") -> User:
     """Disable an account and revoke every token issued to it (its token version moves on);
-    audited. Disabling a disabled account revokes again and is audited again."""
+    audited. Disabling a disabled account revokes again and is audited again.
+
+    Raises:
+        Conflict: the caller would disable their own account (and lock themselves out).
+    """
+    if actor == f"user:{user.id}":
+        raise Conflict("You cannot disable your own account; ask another administrator.")
     user.is_active = False
     user.token_version += 1
     audit.record(session, actor=actor, action="user.disable", object_type="user",

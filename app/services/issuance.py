@@ -145,7 +145,7 @@ class CardDesk:
                     union_code=member.union_code, issuer=claims.issuer, kid=key.kid,
                     format_version=claims.version, issued_at=now, expires_at=expires,
                     status=CardStatus.ACTIVE, status_reason="", status_list_id=list_id,
-                    status_index=index, uc1_encrypted=self.cipher.encrypt(text, UC1_CONTEXT),
+                    status_index=index, uc1_encrypted=self.cipher.encrypt(text, UC1_CONTEXT, claims.serial),
                     qr_version=symbol.version, ndef_size=ndef.size, nfc_tag=ndef.tag.name,
                     has_emergency_core=False,
                     activation_hash=self.cipher.lookup_hash(code, ACTIVATION_CONTEXT),
@@ -194,7 +194,7 @@ class CardDesk:
 
     def text(self, card: Card) -> str:
         """The signed UC1 text (decrypted)."""
-        return self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT)
+        return self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT, card.serial)
 
     def face(self, card: Card) -> printing.CardFace:
         """What the printed card shows."""

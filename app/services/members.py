@@ -210,7 +210,8 @@ class MemberRegistry:
         member = self.get(scope, member_id)
         if scope.principal.role != "officer":
             raise Forbidden("Only the member's union officers may see the full personal ID.")
-        value = self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT)
+        value = self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT,
+                                    member.personal_id_hash)
         audit.record(self.session, actor=self.actor, action="member.personal-id.reveal",
                      object_type="member", object_id=member.id,
                      province_code=member.province_code, reason=reason)
@@ -303,9 +304,12 @@ class MemberRegistry:
         return member, warnings
 
     def personal_id_columns(self, personal_id: str) -> dict[str, Any]:
-        """The stored form of a personal ID: ciphertext, lookup hash, last 4 digits."""
-        return {"personal_id_encrypted": self.cipher.encrypt(personal_id, PERSONAL_ID_CONTEXT),
-                "personal_id_hash": self.personal_id_hash(personal_id),
+        """The stored form of a personal ID: ciphertext, lookup hash, last 4 digits (the
+        ciphertext's owner is the row's unique lookup hash: known before the row has an id)."""
+        digest = self.personal_id_hash(personal_id)
+        return {"personal_id_encrypted": self.cipher.encrypt(personal_id, PERSONAL_ID_CONTEXT,
+                                                             digest),
+                "personal_id_hash": digest,
                 "personal_id_last4": personal_id[-4:]}
 
     @staticmethod
@@ -352,7 +356,8 @@ class MemberRegistry:
         member = self.get(scope, member_id, lock=True)
         current = {
             "full_name": member.full_name, "birth_date": member.birth_date, "sex": member.sex,
-            "personal_id": self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT),
+            "personal_id": self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT,
+                                               member.personal_id_hash),
             "insurance_number": member.insurance_number, "phone": member.phone,
             "union_code": member.union_code, "join_date": member.join_date,
             "member_number": member.member_number,

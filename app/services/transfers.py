@@ -14,6 +14,7 @@ from app.crypto import DataCipher
 from app.models import Member, TransferRequest, TransferStatus, Union
 from app.services import audit
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.health import store as health_store
 from app.services.members import ELSEWHERE_ACTION, MemberRegistry
 from app.services.scope import Scope
 
@@ -128,6 +129,7 @@ class TransferDesk:
                 union.province_code, 1)[0]
         member.province_code = union.province_code
         member.union_code = union.code
+        health_store.follow_member(self.session, member.id, member.province_code)
         self._decide(transfer, TransferStatus.ACCEPTED, reason)
         for other in self.session.scalars(select(TransferRequest).where(
                 TransferRequest.member_id == member.id, TransferRequest.id != transfer.id,
