@@ -8,12 +8,18 @@ from typing import Any
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 from werkzeug.exceptions import InternalServerError
 
 #: Execution option marking a transaction that will write (SQLite begins it IMMEDIATE).
 WRITE_INTENT = "unioncard_write_intent"
+#: How long a statement waits for a lock held by another writer before the database is
+#: answered as busy (503 + Retry-After): SQLite's busy timeout, PostgreSQL's lock_timeout.
+BUSY_TIMEOUT_SECONDS = 30.0
+#: PostgreSQL SQLSTATEs of lock contention: lock_not_available (lock_timeout), deadlock.
+_PG_BUSY_STATES = ("55P03", "40P01")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,7 +61,7 @@ class Base(DeclarativeBase):
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and real transactions (SAVEPOINT-safe)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -77,7 +83,30 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
+    if url.startswith("postgresql"):
+        # wait a bounded time for another transaction's locks, then answer busy (not forever)
+        timeout_ms = int(BUSY_TIMEOUT_SECONDS * 1000)
+        return create_engine(url, echo=echo, pool_pre_ping=True,
+                             connect_args={"options": f"-c lock_timeout={timeout_ms}"})
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def is_busy(error: OperationalError) -> bool:
+    """Whether a database error means "busy, try again": SQLite's database (or table) locked or
+    busy, PostgreSQL's lock timeout or deadlock."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in _PG_BUSY_STATES:
+        return True
+    text = str(orig).lower() if orig is not None else ""
+    return "database is locked" in text or "table is locked" in text or "busy" in text
+
+
+def defers_writes(view: Any) -> Any:
+    """Mark a writing view that takes no write lock for its whole request: its session begins
+    as a reader, and its service writes in short transactions of its own (an upload is saved
+    and checked first, outside any write transaction). The edge still commits it."""
+    view._defers_writes = True
+    return view
 
 
 def writes(view: Any) -> Any:
@@ -94,6 +123,13 @@ def _request_writes() -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
     method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
     return bool(getattr(method, "_writes", False))
+
+
+def _request_defers_writes() -> bool:
+    """Whether the current request's view writes only in short transactions of its own."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return bool(getattr(method, "_defers_writes", False))
 
 
 def _end_writing_request() -> None:
@@ -167,10 +203,12 @@ class Database:
     @property
     def session(self) -> Session:
         """The session of the current app context, created on first use; in a request that
-        may change data (not GET/HEAD/OPTIONS) it is a writing session."""
+        may change data (not GET/HEAD/OPTIONS) it is a writing session, unless its view
+        ``defers_writes``."""
         if "db_session" not in g:
-            g.db_session = self.new_session(current_app,
-                                            write=has_request_context() and _request_writes())
+            write = (has_request_context() and _request_writes()
+                     and not _request_defers_writes())
+            g.db_session = self.new_session(current_app, write=write)
         return g.db_session  # type: ignore[no-any-return]
 
     @staticmethod

@@ -11,6 +11,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.composition import data_cipher, import_settings, job_launcher
+from app.db import defers_writes
 from app.edge.auth import STAFF, current_scope, requires
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema, field_errors
@@ -44,6 +45,7 @@ def _form() -> dict[str, Any]:
 class Imports(MethodView):
     """Roster imports."""
 
+    @defers_writes  # the upload is saved and checked before a short transaction of its own
     @accepts("multipart/form-data", max_bytes=UPLOAD_MAX_BYTES)
     @requires(*STAFF)
     @blp.arguments(ImportUploadSchema, location="files", content_type="multipart/form-data")
