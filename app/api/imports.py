@@ -57,7 +57,12 @@ class Imports(MethodView):
     @blp.alt_response(415, schema=ProblemSchema, description="Not multipart/form-data")
     @blp.alt_response(422, schema=ProblemSchema, description=(
         "`roster-invalid`: the file as a whole is rejected (not CSV/XLSX, encoding, unknown "
-        "or missing columns, size or row limits); nothing is written"))
+        "or missing columns, size, row, shared-string or time limits); nothing is written. The "
+        "file is checked before any database transaction; a limit found only while the rows "
+        "are read fails the job instead (see GET /api/v1/jobs/{id})"))
+    @blp.alt_response(503, schema=ProblemSchema, description=(
+        "`database-busy`: the database stayed busy with other writes; retry after "
+        "`Retry-After` seconds"))
     def post(self, files: dict[str, Any]) -> Any:
         """Import a roster (or check it with dry_run=true) as a job; re-uploading resumes it."""
         form = _form()

@@ -8,6 +8,7 @@ import io
 import re
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -336,7 +337,8 @@ class Roster:
         try:
             with zipfile.ZipFile(self.path) as archive:
                 self._check_zip(archive)
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+            # damaged data, an unsupported compression method, an encrypted part
             raise RosterInvalid("The file looks like a zip/XLSX but is damaged.") from None
         self._check_time()
         # a file object: openpyxl judges a path by its extension, and uploads are stored bare

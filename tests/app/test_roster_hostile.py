@@ -179,3 +179,16 @@ def test_cells_and_time_are_bounded(tmp_path: Path) -> None:
         list(roster.rows())
     with pytest.raises(RosterInvalid, match="longer than 0 s"):
         open_roster(path, Limits(open_seconds=0))
+
+
+def test_a_damaged_shared_strings_part_is_a_roster_error(tmp_path: Path) -> None:
+    base = workbook(tmp_path / "base.xlsx", 2)
+    path = _hostile_shared_strings(tmp_path / "bad.xlsx", base, 1000)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/sharedStrings.xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + 20  # inside its data
+    data[start:start + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(RosterInvalid, match="damaged"):
+        open_roster(path)
