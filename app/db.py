@@ -9,11 +9,17 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 #: Execution option marking a transaction that will write (SQLite begins it IMMEDIATE).
 WRITE_INTENT = "unioncard_write_intent"
+#: How long a statement waits for a lock held by another writer before the database is
+#: answered as busy (503 + Retry-After): SQLite's busy timeout, PostgreSQL's lock_timeout.
+BUSY_TIMEOUT_SECONDS = 30.0
+#: PostgreSQL SQLSTATEs of lock contention: lock_not_available (lock_timeout), deadlock.
+_PG_BUSY_STATES = ("55P03", "40P01")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -70,7 +76,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         _private_sqlite_file(url)
         engine = create_engine(url, echo=echo, hide_parameters=True,
-                               connect_args={"timeout": 30})
+                               connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -92,4 +98,19 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
+    if url.startswith("postgresql"):
+        # wait a bounded time for another transaction's locks, then answer busy (not forever)
+        timeout_ms = int(BUSY_TIMEOUT_SECONDS * 1000)
+        return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True,
+                             connect_args={"options": f"-c lock_timeout={timeout_ms}"})
     return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+
+
+def is_busy(error: OperationalError) -> bool:
+    """Whether a database error means "busy, try again": SQLite's database (or table) locked or
+    busy, PostgreSQL's lock timeout or deadlock."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in _PG_BUSY_STATES:
+        return True
+    text = str(orig).lower() if orig is not None else ""
+    return "database is locked" in text or "table is locked" in text or "busy" in text

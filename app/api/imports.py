@@ -13,6 +13,7 @@ from app.api.blueprint import Blueprint
 from app.composition import data_cipher, import_settings, job_launcher
 from app.edge.auth import STAFF, current_scope, requires
 from app.edge.bodies import accepts
+from app.edge.database import defers_writes
 from app.edge.problems import ProblemSchema, field_errors
 from app.extensions import db
 from app.models import Job
@@ -44,6 +45,7 @@ def _form() -> dict[str, Any]:
 class Imports(MethodView):
     """Roster imports."""
 
+    @defers_writes  # the upload is saved and checked before a short transaction of its own
     @accepts("multipart/form-data", max_bytes=UPLOAD_MAX_BYTES)
     @requires(*STAFF)
     @blp.arguments(ImportUploadSchema, location="files", content_type="multipart/form-data")
@@ -55,7 +57,12 @@ class Imports(MethodView):
     @blp.alt_response(415, schema=ProblemSchema, description="Not multipart/form-data")
     @blp.alt_response(422, schema=ProblemSchema, description=(
         "`roster-invalid`: the file as a whole is rejected (not CSV/XLSX, encoding, unknown "
-        "or missing columns, size or row limits); nothing is written"))
+        "or missing columns, size, row, shared-string or time limits); nothing is written. The "
+        "file is checked before any database transaction; a limit found only while the rows "
+        "are read fails the job instead (see GET /api/v1/jobs/{id})"))
+    @blp.alt_response(503, schema=ProblemSchema, description=(
+        "`database-busy`: the database stayed busy with other writes; retry after "
+        "`Retry-After` seconds"))
     def post(self, files: dict[str, Any]) -> Any:
         """Import a roster (or check it with dry_run=true) as a job; re-uploading resumes it."""
         form = _form()

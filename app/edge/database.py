@@ -13,6 +13,14 @@ from werkzeug.exceptions import InternalServerError
 from app.db import WRITE_INTENT, make_engine
 
 
+def defers_writes(view: Any) -> Any:
+    """Mark a writing view that takes no write lock for its whole request: its session begins
+    as a reader, and its service writes in short transactions of its own (an upload is saved
+    and checked first, outside any write transaction). The edge still commits it."""
+    view._defers_writes = True
+    return view
+
+
 def writes(view: Any) -> Any:
     """Mark a GET view that changes data (e.g. a one-time download), so its transaction
     takes the write lock up front like other writing requests."""
@@ -27,6 +35,13 @@ def _request_writes() -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
     method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
     return bool(getattr(method, "_writes", False))
+
+
+def _request_defers_writes() -> bool:
+    """Whether the current request's view writes only in short transactions of its own."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return bool(getattr(method, "_defers_writes", False))
 
 
 def _end_writing_request() -> None:
@@ -100,10 +115,12 @@ class Database:
     @property
     def session(self) -> Session:
         """The session of the current app context, created on first use; in a request that
-        may change data (not GET/HEAD/OPTIONS) it is a writing session."""
+        may change data (not GET/HEAD/OPTIONS) it is a writing session, unless its view
+        ``defers_writes``."""
         if "db_session" not in g:
-            g.db_session = self.new_session(current_app,
-                                            write=has_request_context() and _request_writes())
+            write = (has_request_context() and _request_writes()
+                     and not _request_defers_writes())
+            g.db_session = self.new_session(current_app, write=write)
         return g.db_session  # type: ignore[no-any-return]
 
     @staticmethod

@@ -13,7 +13,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, Response, g, json, request, url_for
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.services.errors import (
@@ -102,7 +102,12 @@ CATALOGUE = (
                 "An unexpected error. It has been logged with the request id."),
     ProblemType("service-unavailable", 503, "Service Unavailable",
                 "A dependency (the database) is not ready."),
+    ProblemType("database-busy", 503, "Database busy",
+                "The database was busy with other writes for too long; nothing was changed. "
+                "Retry after the time in the Retry-After header."),
 )
+#: Seconds a client is asked to wait when the database is busy.
+BUSY_RETRY_AFTER = 5
 PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({t.slug: t for t in CATALOGUE})
 _BY_STATUS: dict[int, ProblemType] = {}
 for _t in CATALOGUE:
@@ -339,7 +344,24 @@ def _handle_integrity_error(error: IntegrityError) -> Response:
                             "reload and try again.")
 
 
+def _handle_operational_error(error: OperationalError) -> Response:
+    """A database still busy after waiting its timeout (SQLite locked, PostgreSQL lock timeout)
+    is 503 + Retry-After; any other operational error stays an internal error."""
+    from app.db import is_busy
+
+    if not is_busy(error):
+        raise error
+    session = g.get("db_session")  # not db.session: that would begin (and wait) again
+    if session is not None:
+        session.rollback()
+    log.warning("database busy answered as 503", extra={"error": type(error.orig).__name__})
+    return problem_response(PROBLEM_TYPES["database-busy"],
+                            "The database is busy; nothing was changed. Try again shortly.",
+                            headers={"Retry-After": str(BUSY_RETRY_AFTER)})
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map domain errors to problems (HTTP errors are mapped by ``ProblemApi``)."""
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(IntegrityError, _handle_integrity_error)
+    app.register_error_handler(OperationalError, _handle_operational_error)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.clock import today_in_vietnam
 from app.crypto import DataCipher
-from app.models import ImportIssue, Job, Member, MemberStatus, Union
+from app.db import WRITE_INTENT
+from app.models import ImportIssue, Job, JobStatus, Member, MemberStatus, Union
 from app.services import audit, jobs
 from app.services.errors import RosterInvalid
 from app.services.identity import FieldProblem
@@ -120,6 +121,7 @@ def start_or_resume(session: Session, scope: Scope, roster: Roster, *, sha256: s
 def _start_or_resume(session: Session, scope: Scope, roster: Roster, *, sha256: str,
                      file_name: str, dry_run: bool, batch_size: int,
                      stored_path: str | None) -> tuple[Job, bool]:
+    session.connection(execution_options={WRITE_INTENT: True})  # SQLite: the lock up front
     principal = scope.principal
     job = jobs.find_resumable(session, kind=KIND, created_by=principal.subject,
                               fingerprint=fingerprint(sha256, dry_run))
@@ -449,12 +451,17 @@ def start(session: Session, scope: Scope, source: Path | IO[bytes], *, file_name
     """Check a roster, find or create its job (the same file in the same mode resumes) and
     launch it; (job, resumed).
 
-    A path is read where it lies. A stream (an upload) is first saved privately in the
-    settings' directory, and deleted once its job has ended: it holds personal data.
+    No transaction is open while the file is saved and checked: a large or hostile file never
+    holds the database (SQLite's write lock) while it is read; the job is then found or created
+    in one short transaction. A path is read where it lies. A stream (an upload) is first saved
+    privately in the settings' directory, and deleted once its job has ended (succeeded or
+    failed: starting the same import again resumes from the checkpoint), since it holds
+    personal data.
 
     Raises:
         RosterInvalid: the file as a whole is rejected. JobBusy: the same import is running.
     """
+    session.commit()  # end the caller's reads (authentication): hold nothing while reading
     if isinstance(source, Path):
         path, sha256, owned = source, file_sha256(source), False
     else:
@@ -471,7 +478,7 @@ def start(session: Session, scope: Scope, source: Path | IO[bytes], *, file_name
         raise
     job_id = job.id
     if owned:
-        stored = settings.directory / job_id
+        stored = upload_path(settings.directory, job_id)
         os.replace(path, stored)
         path = stored
     session.commit()  # the job runs in a session of its own: hold no transaction open on it
@@ -480,11 +487,22 @@ def start(session: Session, scope: Scope, source: Path | IO[bytes], *, file_name
     return job, resumed
 
 
+def upload_path(directory: Path, job_id: str) -> Path:
+    """Where a job's uploaded roster waits for it."""
+    return directory / job_id
+
+
+def remove_upload(directory: Path, job: Job) -> None:
+    """Delete an import job's uploaded roster once the job has ended (succeeded or failed)."""
+    if job.kind == KIND and job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        upload_path(directory, job.id).unlink(missing_ok=True)
+
+
 def import_work(scope: Scope, cipher: DataCipher, path: Path, limits: Limits, *,
                 on_progress: ProgressCallback | None = None, remove: bool = False,
                 today: Callable[[], date] = today_in_vietnam) -> jobs.Work:
     """The work of an import job (for ``jobs.run``): read the roster at ``path`` and run (or
-    resume) the import; ``remove``: delete the file once it is done or rejected.
+    resume) the import; ``remove``: delete the file once the work ends, done or failed.
 
     Raises:
         RosterInvalid: the file breaks a limit discovered while streaming.
@@ -495,14 +513,10 @@ def import_work(scope: Scope, cipher: DataCipher, path: Path, limits: Limits, *,
                                 today=today)
         try:
             with open_roster(path, limits) as roster:
-                result = importer.run(job, roster, on_progress)
-        except RosterInvalid:
+                return importer.run(job, roster, on_progress)
+        finally:
             if remove:
                 path.unlink(missing_ok=True)
-            raise
-        if remove:
-            path.unlink(missing_ok=True)
-        return result
 
     return work
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
+from app.db import is_busy
 from app.models import Job, JobStatus
 from app.services.errors import Conflict, DomainError, JobBusy, NotFound
 from app.services.scope import Scope
@@ -37,18 +38,18 @@ UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
 
 
 def retry_busy(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
-    """Run a short transaction, retrying when SQLite reports the database busy or locked.
+    """Run a short transaction, retrying when the database reports itself busy or locked.
 
     SQLite cannot upgrade a read transaction to a write one after another writer committed; the
-    whole transaction is then rolled back and run again. Other databases simply wait on locks.
+    whole transaction is then rolled back and run again. PostgreSQL waits on locks up to its
+    lock timeout, and is retried after that too.
     """
     for attempt in range(attempts):
         try:
             return work()
         except OperationalError as exc:
             session.rollback()
-            text = str(exc.orig).lower() if exc.orig is not None else ""
-            if ("locked" not in text and "busy" not in text) or attempt == attempts - 1:
+            if not is_busy(exc) or attempt == attempts - 1:
                 raise
             time.sleep(0.01 * 2 ** attempt + random.random() * 0.01)
     raise AssertionError("unreachable")
@@ -200,16 +201,67 @@ def finish(session: Session, job: Job, result: Mapping[str, Any] | None = None) 
 
 
 def fail(session: Session, job_id: str, message: str) -> None:
-    """Mark the job failed with a one-line message (commits; the checkpoint is kept)."""
+    """Mark the job failed with a one-line message (commits; the checkpoint is kept; retried
+    while SQLite is busy, so a job whose work lost to a busy database is not left running)."""
     session.rollback()
-    job = session.get(Job, job_id)
-    if job is None:
-        return
+
+    def attempt() -> None:
+        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        session.refresh(job)
+        _mark_failed(job, message)
+        session.commit()
+
+    retry_busy(session, attempt, attempts=12)
+
+
+def _mark_failed(job: Job, message: str) -> None:
     job.status = JobStatus.FAILED
     job.error = message.splitlines()[0][:500] if message else "failed"
     job.result = {k: v for k, v in job.result.items() if k != "runner"}
     job.finished_at = job.updated_at = utc_now()
-    session.commit()
+
+
+def interrupted_message(job: Job) -> str:
+    """What a job whose runner stopped says: where it stopped and how to resume it."""
+    return (f"Interrupted: the process running this job stopped after row {job.checkpoint} "
+            "(restart or crash). Start the same import again (upload the same file, or rerun "
+            "the command) to resume from there.")
+
+
+def settle_if_dead(session: Session, job: Job) -> bool:
+    """Mark a job failed (interrupted) when it is shown running but its runner is gone (a dead
+    thread or process, or a remote runner past its lease); whether it did (commits then).
+
+    Nothing is written for a job that is not running or whose runner is alive.
+    """
+    if not _runner_gone(job):
+        return False
+    job_id = job.id
+
+    def attempt() -> bool:
+        # write first: SQLite then holds its write lock before reading (PostgreSQL: row lock)
+        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
+        session.refresh(job)
+        if not _runner_gone(job):  # it finished, or another runner claimed it meanwhile
+            session.rollback()
+            return False
+        _mark_failed(job, interrupted_message(job))
+        session.commit()
+        log.warning("job %s interrupted: its runner %s is gone", job_id,
+                    job.result.get("runner", "") or "(none)")
+        return True
+
+    return retry_busy(session, attempt)
+
+
+def _runner_gone(job: Job) -> bool:
+    if job.status is not JobStatus.RUNNING:
+        return False
+    holder = str(job.result.get("runner", ""))
+    return not holder or not _runner_alive(holder, job)
 
 
 def run(session_factory: SessionFactory, job_id: str, work: Work) -> None:

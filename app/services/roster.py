@@ -6,8 +6,10 @@ import codecs
 import csv
 import io
 import re
+import time
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -49,6 +51,12 @@ _DIGIT_WIDTHS = {"personal_id": 12, "insurance_number": 10}
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _DELIMITERS = (",", ";", "\t")
+_SHARED_STRINGS_TYPE = (b"application/vnd.openxmlformats-officedocument.spreadsheetml."
+                        b"sharedStrings+xml")
+_PART_NAME = re.compile(rb'PartName="/?([^"]+)"[^>]*ContentType="([^"]+)"'
+                        rb'|ContentType="([^"]+)"[^>]*PartName="/?([^"]+)"')
+_SHARED_STRING = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+_RATIO_FLOOR = 1024 * 1024
 _SEPARATORS = re.compile(r"[\s_\-.:/*()]+")
 
 
@@ -61,6 +69,16 @@ class Limits:
     max_cell: int = 500
     #: An .xlsx is a zip: its uncompressed size is bounded too (a zip bomb is rejected).
     max_unzipped_bytes: int = 400 * 1024 * 1024
+    #: No part of an .xlsx may unpack to more than this many times its packed size (above 1 MB).
+    max_zip_ratio: int = 200
+    #: The shared-strings part (every distinct text of a workbook, held in memory by openpyxl)
+    #: is bounded before the workbook is opened: its unpacked size and its number of strings.
+    max_shared_strings_bytes: int = 64 * 1024 * 1024
+    max_shared_strings: int = 1_200_000
+    #: Cells read in all (a row may hold up to 16,384 cells).
+    max_cells: int = 6_000_000
+    #: Seconds that opening and checking a file may take.
+    open_seconds: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -188,6 +206,7 @@ class Roster:
         self.total_rows = 0  # data rows (non-blank); an upper bound for XLSX
         self._workbook: Any = None
         self._handle: IO[bytes] | None = None
+        self._deadline = time.monotonic() + limits.open_seconds
         try:
             self._inspect()
         except BaseException:
@@ -270,6 +289,8 @@ class Roster:
                         count += 1
                         if count > self.limits.max_rows:
                             break
+                        if count % 10_000 == 0:
+                            self._check_time()
             except UnicodeDecodeError as exc:
                 raise RosterInvalid(
                     f"The file is not valid {self._encoding_name()} text (byte "
@@ -303,21 +324,23 @@ class Roster:
                 best, best_known = delimiter, known
         return best
 
+    def _check_time(self) -> None:
+        """Refuse a file that takes longer than the budget to open and check."""
+        if time.monotonic() > self._deadline:
+            raise RosterInvalid(f"The file took longer than {self.limits.open_seconds:g} s to "
+                                "open and check; split the roster into several files.")
+
     def _inspect_xlsx(self) -> None:
         import openpyxl
 
         self.format = "xlsx"
         try:
             with zipfile.ZipFile(self.path) as archive:
-                names = set(archive.namelist())
-                unzipped = sum(info.file_size for info in archive.infolist())
-        except zipfile.BadZipFile:
+                self._check_zip(archive)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+            # damaged data, an unsupported compression method, an encrypted part
             raise RosterInvalid("The file looks like a zip/XLSX but is damaged.") from None
-        if "xl/workbook.xml" not in names:
-            raise RosterInvalid("This zip file is not an Excel .xlsx workbook.")
-        if unzipped > self.limits.max_unzipped_bytes:
-            raise RosterInvalid(f"The workbook unpacks to {unzipped:,} bytes; the limit is "
-                                f"{self.limits.max_unzipped_bytes:,}.")
+        self._check_time()
         # a file object: openpyxl judges a path by its extension, and uploads are stored bare
         self._handle = self.path.open("rb")
         try:
@@ -325,13 +348,81 @@ class Roster:
         except Exception as exc:  # openpyxl raises many kinds on damaged workbooks
             reason = exc.strerror if isinstance(exc, OSError) else exc  # no server path
             raise RosterInvalid(f"The workbook cannot be read: {reason}.") from None
+        self._check_time()
         sheet = self._workbook.worksheets[0]
-        first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
+        hinted = sheet.max_row if hasattr(sheet, "reset_dimensions") else None
+        if hasattr(sheet, "reset_dimensions"):
+            # read-only mode stops at the sheet's recorded <dimension>, which may be wrong (a
+            # file saying A1:E2 and holding 8 rows): read every row that is there instead
+            sheet.reset_dimensions()
+        rows = sheet.iter_rows(min_row=1, values_only=True)
+        first = next(rows, ())
         self.columns = resolve_columns(["" if v is None else str(v) for v in first])
-        max_row = sheet.max_row
-        if max_row is None:  # no dimension recorded: count by streaming
-            max_row = 1 + sum(1 for _ in sheet.iter_rows(min_row=2, values_only=True))
-        self.total_rows = max(0, max_row - 1)
+        for raw in rows:  # at least one data row (blank rows are skipped)
+            if any(_cell_text(v) is not None for v in raw):
+                break
+            self._check_time()
+        else:
+            raise RosterInvalid("The file has a header row but no data rows.")
+        # the recorded dimension is only a hint here: the row limit is enforced while reading
+        self.total_rows = max(1, (hinted or 0) - 1)
+
+    def _check_zip(self, archive: zipfile.ZipFile) -> None:
+        """Bound what the workbook unpacks to before openpyxl reads any of it.
+
+        Raises:
+            RosterInvalid: not a workbook, too large unpacked, too compressed, or too many or
+                too large shared strings.
+        """
+        infos = {info.filename: info for info in archive.infolist()}
+        if "xl/workbook.xml" not in infos:
+            raise RosterInvalid("This zip file is not an Excel .xlsx workbook.")
+        unzipped = sum(info.file_size for info in infos.values())
+        if unzipped > self.limits.max_unzipped_bytes:
+            raise RosterInvalid(f"The workbook unpacks to {unzipped:,} bytes; the limit is "
+                                f"{self.limits.max_unzipped_bytes:,}.")
+        for info in infos.values():
+            if (info.file_size > _RATIO_FLOOR
+                    and info.file_size > self.limits.max_zip_ratio * max(info.compress_size, 1)):
+                raise RosterInvalid(f"The workbook part {info.filename[-80:]!r} unpacks to more "
+                                    f"than {self.limits.max_zip_ratio} times its size; it is "
+                                    "refused as a possible zip bomb.")
+        for name in self._shared_string_parts(archive, infos):
+            self._check_shared_strings(archive, infos[name])
+
+    def _shared_string_parts(self, archive: zipfile.ZipFile,
+                             infos: Mapping[str, zipfile.ZipInfo]) -> set[str]:
+        """The shared-strings parts the workbook declares (and the usual name)."""
+        parts = {"xl/sharedStrings.xml"}
+        types = infos.get("[Content_Types].xml")
+        if types is not None and types.file_size <= _RATIO_FLOOR:
+            text = archive.read(types)
+            for match in _PART_NAME.finditer(text):
+                name, kind = (match[1], match[2]) if match[1] else (match[4], match[3])
+                if kind.strip() == _SHARED_STRINGS_TYPE:
+                    parts.add(name.decode("utf-8", "replace"))
+        return {name for name in parts if name in infos}
+
+    def _check_shared_strings(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        limit = self.limits.max_shared_strings
+        if info.file_size > self.limits.max_shared_strings_bytes:
+            raise RosterInvalid(
+                f"The workbook's shared strings unpack to {info.file_size:,} bytes; the limit "
+                f"is {self.limits.max_shared_strings_bytes:,}. Split the roster into several "
+                "files.")
+        count, tail = 0, b""
+        with archive.open(info) as part:
+            for chunk in iter(lambda: part.read(1 << 20), b""):
+                data = tail + chunk
+                # count each match once: those starting in the carried tail were counted before
+                count += sum(1 for m in _SHARED_STRING.finditer(data) if m.start() >= len(tail))
+                tail = data[-32:]
+                if count > limit:
+                    raise RosterInvalid(
+                        f"The workbook holds more than {limit:,} shared strings (distinct "
+                        "texts); the limit keeps an upload from exhausting the server's "
+                        "memory. Split the roster into several files.")
+                self._check_time()
 
     # -- rows -------------------------------------------------------------------------------
     def rows(self) -> Iterator[RosterRow]:
@@ -348,8 +439,11 @@ class Roster:
 
     def _rows(self, raw_rows: Any) -> Iterator[RosterRow]:
         width = max(c.index for c in self.columns) + 1
-        count = 0
+        count = cells_read = 0
         for number, raw in enumerate(raw_rows, start=2):
+            cells_read += len(raw)
+            if cells_read > self.limits.max_cells:
+                raise RosterInvalid(f"The file has more than {self.limits.max_cells:,} cells.")
             cells = [_cell_text(v) for v in raw]
             if not any(v is not None for v in cells):
                 continue

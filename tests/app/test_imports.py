@@ -208,6 +208,26 @@ def test_xlsx_upload(client: FlaskClient, factory: Any, tmp_path: Any) -> None:
     assert response.get_json()["counts"]["created"] == 4
 
 
+def test_xlsx_whose_dimension_understates_its_rows_imports_every_row(
+        client: FlaskClient, factory: Any, session: Session, tmp_path: Any) -> None:
+    import zipfile
+
+    from tests.app.test_roster_hostile import rewrite, workbook
+
+    real = workbook(tmp_path / "real.xlsx", 8)
+    with zipfile.ZipFile(real) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    lying = rewrite(real, tmp_path / "lying.xlsx", {
+        "xl/worksheets/sheet1.xml": sheet.replace(b'ref="A1:I9"', b'ref="A1:E2"')})
+    officer = factory.user("officer", province="24")
+    response = upload(client, factory.headers(officer), lying.read_bytes(), name="r.xlsx")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    job = response.get_json()
+    assert job["status"] == "succeeded"
+    assert job["counts"]["created"] == 8 and job["counts"]["total"] == 8
+    assert count_members(session) == 8
+
+
 @pytest.mark.parametrize(("data", "config", "message"), [
     ("a,b\n1,2\n", {}, "Unknown column"),
     ("Họ và tên,Ngày sinh\nA,01/01/1990\n", {}, "Missing required column"),
