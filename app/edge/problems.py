@@ -19,7 +19,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from app.services.errors import (
     Conflict,
     DomainError,
+    FhirInvalid,
     Forbidden,
+    HealthRecordAmbiguous,
+    HealthRecordNotFound,
+    HealthRecordUnavailable,
     InvalidCredentials,
     JobBusy,
     LettersGone,
@@ -83,12 +87,20 @@ CATALOGUE = (
     ProblemType("roster-invalid", 422, "Roster file rejected",
                 "The roster file cannot be imported as a whole (format, encoding, columns or "
                 "size); nothing was written. `detail` names the problem."),
+    ProblemType("fhir-invalid", 422, "FHIR Bundle rejected",
+                "The FHIR R4 Bundle is rejected as a whole and nothing was changed; each entry of "
+                "`errors` names one problem by its FHIR path (`field`) and JSON pointer "
+                "(`pointer`). See docs/fhir-mapping.md."),
     ProblemType("rate-limited", 429, "Too Many Requests",
                 "Too many requests; retry after the time in the Retry-After header."),
     ProblemType("internal-error", 500, "Internal Server Error",
                 "An unexpected error. It has been logged with the request id."),
     ProblemType("service-unavailable", 503, "Service Unavailable",
                 "A dependency (the database) is not ready."),
+    ProblemType("health-record-unavailable", 503, "Health record server unavailable",
+                "The national/provincial health record server did not answer in time or "
+                "answered with an error or an invalid response; retry after the time in the "
+                "Retry-After header."),
 )
 PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({t.slug: t for t in CATALOGUE})
 _BY_STATUS: dict[int, ProblemType] = {}
@@ -142,6 +154,10 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     LettersGone: ErrorProblem(PROBLEM_TYPES["letters-gone"]),
     RegisteredElsewhere: ErrorProblem(PROBLEM_TYPES["registered-elsewhere"]),
     TooManyConflicts: ErrorProblem(PROBLEM_TYPES["rate-limited"]),
+    FhirInvalid: ErrorProblem(PROBLEM_TYPES["fhir-invalid"]),
+    HealthRecordNotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),
+    HealthRecordAmbiguous: ErrorProblem(PROBLEM_TYPES["conflict"]),
+    HealthRecordUnavailable: ErrorProblem(PROBLEM_TYPES["health-record-unavailable"]),
 })
 
 
