@@ -352,7 +352,15 @@ class _Mapper:
                                        res.recordedDate or res.onsetDateTime,
                                        res.recorder, res.asserter, res.encounter),
                          reaction="; ".join(x for x in reactions if x),
-                         criticality=res.criticality)
+                         criticality=self._criticality(i, res.criticality))
+
+    def _criticality(self, i: int, value: str | None) -> str | None:
+        # fhir.resources checks a code's form, not its value set
+        if value is not None and value not in s.CRITICALITIES:
+            self.problems.add(("entry", i, "resource", "criticality"),
+                              f"criticality must be one of {', '.join(s.CRITICALITIES)}.")
+            return None
+        return value
 
     def _condition(self, i: int, res: Any) -> s.Condition:
         status = (res.clinicalStatus.coding[0].code
@@ -440,10 +448,10 @@ class _Mapper:
             elif occ in (sy.OCC_HAZARD_CODE, sy.OCC_FINDING):
                 entry = self._entry(j, obs, obs.valueCodeableConcept, "valueCodeableConcept",
                                     None)
-                codes = entry["codes"] or (s.Code("", "", entry["text"]),)
-                if not entry["codes"] or not codes[0].text:
-                    codes = (s.Code(codes[0].system, codes[0].code, entry["text"]), *codes[1:])
-                (hazards if occ == sy.OCC_HAZARD_CODE else findings).extend(codes[:1])
+                # one code per hazard or finding, named by the concept's own text
+                first = entry["codes"][0] if entry["codes"] else s.Code("", "")
+                code = s.Code(first.system, first.code, entry["text"] or first.text)
+                (hazards if occ == sy.OCC_HAZARD_CODE else findings).append(code)
                 sensitive = sensitive or entry["sensitive"]
             else:
                 measurements.append(self._measurement(j, obs))

@@ -273,6 +273,10 @@ def build_document(summary: s.HealthSummary, *, now: datetime,
                 "code": "unavailable"}]}
         comp_sections.append(sec)
 
+    # entries in the order of their own sections (the emergency core refers to some of them)
+    for x in (*((doc.blood_group,) if doc.blood_group else ()), *doc.allergies,
+              *doc.conditions, *doc.vitals_labs):
+        b.entry(x)
     for sid in s.SECTIONS:
         if sid not in wanted:
             continue
