@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 ICD10_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10",
                            "https://moh.gov.vn/fhir/sid/icd-10-vn"})
@@ -77,10 +78,11 @@ ATC_RULES: tuple[Rule, ...] = (
 SECURITY_LABELS: dict[str, frozenset[str]] = {
     V3_CONFIDENTIALITY: frozenset({"R", "V"}),
     V3_ACT_CODE: frozenset({"PSY", "PSYTHPN", "HIV", "ETH", "ETHUD", "SDV", "SEX", "STD",
-                            "GDIS", "SUD", "SICKLE", "BH", "TBOO", "REPHLTH"}),
+                            "GDIS", "SUD", "SICKLE", "BH", "TBOO"}),
 }
 
 
+@lru_cache(maxsize=8192)
 def category(system: str, code: str) -> str | None:
     """The sensitive category of one coding, or None if it is not sensitive."""
     if system in ICD10_SYSTEMS:
