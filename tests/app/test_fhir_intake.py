@@ -184,6 +184,22 @@ def test_size_bounds() -> None:
     parse(raw(YEN), max_entries=26, max_bytes=len(raw(YEN)))
 
 
+def test_a_document_starts_with_its_composition_and_a_collection_need_not() -> None:
+    b = bundle(YEN)
+    b["entry"].append(b["entry"].pop(0))
+    assert [e["field"] for e in problems(b)] == ["Bundle.entry[0].resource"]
+    b["type"] = "collection"
+    assert parse(b).sections_present()
+
+
+def test_partial_dates_are_kept_as_written() -> None:
+    b = bundle(YEN)
+    condition = resources_of(b, "Condition")[1]
+    del condition["recordedDate"]
+    condition["onsetDateTime"] = "2021-02"
+    assert parse(b).conditions[1].date == "2021-02"
+
+
 def test_a_transaction_bundle_is_rejected() -> None:
     b = bundle(YEN)
     b["type"] = "transaction"

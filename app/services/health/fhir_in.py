@@ -189,6 +189,11 @@ class _Mapper:
         if self.bundle.type not in BUNDLE_TYPES:
             self.problems.add(("type",), f"Bundle type {self.bundle.type!r}; expected one of "
                                          f"{', '.join(BUNDLE_TYPES)}.")
+        if self.bundle.type == "document" and (
+                not self.resources or self.resources[0][0] != 0
+                or self.resources[0][2].get_resource_type() != "Composition"):
+            self.problems.add(("entry", 0, "resource"),
+                              "A document Bundle starts with its Composition.")
         for _, full_url, res in self.resources:
             if full_url:
                 self.refs[full_url] = res
