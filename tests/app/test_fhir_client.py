@@ -39,6 +39,7 @@ class Behaviour:
     delay: float = 0.0
     garbage: bool = False
     duplicate: bool = False
+    patient_id: str | None = None  # answer this id in the search
     summary_of: str | None = None  # serve this health ID's summary for every patient
     requests: list[str] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)
@@ -93,7 +94,8 @@ def make_handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 system, _, value = parse_qs(url.query)["identifier"][0].partition("|")
                 found = [PATIENTS[value]] if system == sy.HEALTH_ID and value in PATIENTS else []
                 entries = [{"fullUrl": f"http://x/fhir/Patient/{pid}",
-                            "resource": {"resourceType": "Patient", "id": pid},
+                            "resource": {"resourceType": "Patient",
+                                         "id": behaviour.patient_id or pid},
                             "search": {"mode": "match"}} for pid, _ in found]
                 if behaviour.duplicate and entries:
                     entries.append({"resource": {"resourceType": "Patient", "id": "dup-1"},
@@ -232,6 +234,14 @@ def test_a_server_that_is_down(behaviour: Behaviour) -> None:
             pytest.raises(HealthRecordUnavailable) as caught:
         c.find_patient(YEN)
     assert "cannot be reached" in caught.value.detail and sleeps == [0.5, 1.0]
+
+
+def test_a_patient_id_that_is_not_a_fhir_id_is_refused(server: str,
+                                                        behaviour: Behaviour) -> None:
+    behaviour.patient_id = "../../Patient/x"
+    with client(server) as c, pytest.raises(HealthRecordUnavailable) as caught:
+        c.fetch_summary(YEN)
+    assert "not a FHIR id" in caught.value.detail and len(behaviour.requests) == 1
 
 
 def test_garbage_is_an_invalid_response(server: str, behaviour: Behaviour) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -21,6 +22,7 @@ from app.services.health.summary import HealthSummary
 
 FHIR_JSON = "application/fhir+json"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class FhirPullClient:
@@ -79,7 +81,11 @@ class FhirPullClient:
         if len(ids) > 1:
             raise HealthRecordAmbiguous(f"The health record server has {len(ids)} patients "
                                         "with this health ID; it must be resolved there.")
-        return ids.pop()
+        patient_id = ids.pop()
+        if not _FHIR_ID.fullmatch(patient_id):
+            raise HealthRecordUnavailable("The health record server answered a Patient id that "
+                                          "is not a FHIR id.")
+        return patient_id
 
     def fetch_summary(self, health_id: str) -> dict[str, Any]:
         """The raw IPS Bundle of the patient with this health ID (not yet validated).
@@ -89,7 +95,7 @@ class FhirPullClient:
                 ``find_patient``.
         """
         patient_id = self.find_patient(health_id)
-        return self._get_json(f"Patient/{httpx.URL(patient_id).path}/$summary", {})
+        return self._get_json(f"Patient/{patient_id}/$summary", {})
 
     def pull(self, health_id: str, *, feed: str, received_at: datetime,
              max_entries: int = MAX_ENTRIES) -> HealthSummary:

@@ -184,6 +184,7 @@ class _Mapper:
     refs: dict[str, Any] = field(default_factory=dict)
     patient_refs: set[str] = field(default_factory=set)
     default_source: s.Facility = field(default_factory=s.Facility)
+    provenance: s.Provenance = field(init=False)
 
     def run(self) -> s.HealthSummary:
         if self.bundle.type not in BUNDLE_TYPES:

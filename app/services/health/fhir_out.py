@@ -20,7 +20,7 @@ _SECTION_TITLES = {
     "occ-exam-summary": "Khám sức khỏe nghề nghiệp (tóm tắt)",
     "occ-exam-detail": "Khám sức khỏe nghề nghiệp (chi tiết)",
 }
-_SERVICE = {"name": "unioncard", "url": "urn:uuid:" + str(uuid.uuid5(_NS, "unioncard"))}
+_AUTHOR = "unioncard"
 
 
 def _url(*parts: str) -> str:
@@ -316,7 +316,7 @@ def build_document(summary: s.HealthSummary, *, now: datetime,
         "type": {"coding": [{"system": sy.LOINC, "code": "60591-5",
                              "display": "Patient summary Document"}]},
         "subject": _reference(b.patient_url), "date": timestamp,
-        "author": [{"display": _SERVICE["name"]}],
+        "author": [{"display": _AUTHOR}],
         "title": f"Tóm tắt sức khỏe – {doc.patient.name}".rstrip(" –"),
         "confidentiality": "R" if any(e.sensitive for e in doc.entries()) else "N",
         "section": comp_sections,
