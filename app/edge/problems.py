@@ -19,7 +19,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from app.services.errors import (
     Conflict,
     DomainError,
+    FhirInvalid,
     Forbidden,
+    HealthRecordAmbiguous,
+    HealthRecordNotFound,
+    HealthRecordUnavailable,
     InvalidCredentials,
     JobBusy,
     LettersGone,
@@ -90,6 +94,10 @@ CATALOGUE = (
     ProblemType("roster-invalid", 422, "Roster file rejected",
                 "The roster file cannot be imported as a whole (format, encoding, columns or "
                 "size); nothing was written. `detail` names the problem."),
+    ProblemType("fhir-invalid", 422, "FHIR Bundle rejected",
+                "The FHIR R4 Bundle is rejected as a whole and nothing was changed; each entry of "
+                "`errors` names one problem by its FHIR path (`field`) and JSON pointer "
+                "(`pointer`). See docs/fhir-mapping.md."),
     ProblemType("rate-limited", 429, "Too Many Requests",
                 "Too many requests; retry after the time in the Retry-After header."),
     ProblemType("login-locked", 429, "Password login locked",
@@ -105,6 +113,10 @@ CATALOGUE = (
     ProblemType("database-busy", 503, "Database busy",
                 "The database was busy with other writes for too long; nothing was changed. "
                 "Retry after the time in the Retry-After header."),
+    ProblemType("health-record-unavailable", 503, "Health record server unavailable",
+                "The national/provincial health record server did not answer in time or "
+                "answered with an error or an invalid response; retry after the time in the "
+                "Retry-After header."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -161,6 +173,10 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     RegisteredElsewhere: ErrorProblem(PROBLEM_TYPES["registered-elsewhere"]),
     TooManyConflicts: ErrorProblem(PROBLEM_TYPES["rate-limited"]),
     LoginLocked: ErrorProblem(PROBLEM_TYPES["login-locked"]),
+    FhirInvalid: ErrorProblem(PROBLEM_TYPES["fhir-invalid"]),
+    HealthRecordNotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),
+    HealthRecordAmbiguous: ErrorProblem(PROBLEM_TYPES["conflict"]),
+    HealthRecordUnavailable: ErrorProblem(PROBLEM_TYPES["health-record-unavailable"]),
 })
 
 

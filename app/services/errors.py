@@ -85,3 +85,25 @@ class LoginLocked(DomainError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class FhirInvalid(ValidationFailed):
+    """A FHIR Bundle is rejected as a whole; each of ``errors`` names a problem by its FHIR path
+    (``field``, e.g. ``Bundle.entry[3].resource.subject``) and JSON pointer (``pointer``)."""
+
+
+class HealthRecordNotFound(NotFound):
+    """The health record server knows no patient with the health ID."""
+
+
+class HealthRecordAmbiguous(Conflict):
+    """The health record server has more than one patient with the health ID."""
+
+
+class HealthRecordUnavailable(DomainError):
+    """The health record server is down, too slow or answered with an error or garbage;
+    ``retry_after`` (seconds) says when to try again."""
+
+    def __init__(self, detail: str, *, retry_after: int = 60) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -1,0 +1,494 @@
+"""FHIR R4 intake: validate an IPS-shaped Bundle with fhir.resources and map it to a
+``HealthSummary`` (rules in docs/fhir-mapping.md). An invalid Bundle is rejected as a whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.composition import Composition
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.immunization import Immunization
+from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.medicationstatement import MedicationStatement
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.organization import Organization
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.relatedperson import RelatedPerson
+from pydantic import ValidationError
+
+from app.services.errors import FhirInvalid
+from app.services.health import summary as s
+from app.services.health import systems as sy
+from app.services.health.sensitive import is_sensitive
+
+#: The resource types a Bundle may hold, with their fhir.resources R4 models.
+MODELS: Mapping[str, Any] = {
+    "Patient": Patient, "AllergyIntolerance": AllergyIntolerance, "Condition": Condition,
+    "MedicationStatement": MedicationStatement, "Medication": Medication,
+    "Immunization": Immunization, "Observation": Observation, "Encounter": Encounter,
+    "Organization": Organization, "Practitioner": Practitioner,
+    "RelatedPerson": RelatedPerson, "Composition": Composition,
+}
+#: The element that names the patient, per resource type.
+SUBJECT = {"AllergyIntolerance": "patient", "Condition": "subject",
+           "MedicationStatement": "subject", "Immunization": "patient",
+           "Observation": "subject", "Encounter": "subject", "RelatedPerson": "patient",
+           "Composition": "subject"}
+BUNDLE_TYPES = ("document", "collection")
+MAX_ENTRIES = 200
+MAX_BYTES = 1_000_000
+_OCC_CODES = (sy.OCC_HEALTH_CLASS, sy.OCC_FITNESS, sy.OCC_HAZARD_CODE, sy.OCC_FINDING)
+
+
+class _Problems:
+    """The problems found so far, each with its FHIR path and JSON pointer."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, path: tuple[str | int, ...], detail: str) -> None:
+        fhir = "Bundle" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        pointer = "#/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
+        self.items.append({"location": "fhir", "field": fhir, "pointer": pointer,
+                           "detail": detail})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            n = len(self.items)
+            raise FhirInvalid(f"The FHIR Bundle is invalid ({n} problem{'s' * (n > 1)}).",
+                              errors=self.items)
+
+
+def parse_bundle(
+    raw: bytes | str | Mapping[str, Any],
+    *,
+    health_id: str,
+    feed: str,
+    received_at: datetime,
+    max_entries: int = MAX_ENTRIES,
+    max_bytes: int = MAX_BYTES,
+) -> s.HealthSummary:
+    """Validate an IPS-shaped FHIR R4 Bundle for the patient ``health_id`` and map it.
+
+    ``max_bytes`` applies to raw input (bytes or str); ``max_entries`` always.
+
+    Raises:
+        FhirInvalid: the Bundle is not valid FHIR R4, breaks a rule of the mapping (resource
+            types, one Patient with this health ID, every resource about that Patient), or
+            exceeds a size bound; ``errors`` lists every problem found with its FHIR path.
+    """
+    problems = _Problems()
+    data = _load(raw, max_bytes, problems)
+    entries = data.get("entry") or []
+    if not isinstance(entries, list):
+        problems.add(("entry",), "entry must be an array.")
+        problems.raise_if_any()
+    if len(entries) > max_entries:
+        problems.add(("entry",), f"{len(entries)} entries; at most {max_entries} are accepted.")
+        problems.raise_if_any()
+    shell = {k: v for k, v in data.items() if k != "entry"}
+    if entries:
+        # the resources are validated one by one below, by their own model: faster than the
+        # Bundle's dynamic lookup, and it lets a disallowed type be named instead of parsed
+        shell["entry"] = [{k: v for k, v in e.items() if k != "resource"}
+                          if isinstance(e, dict) else e for e in entries]
+    bundle = _validate(Bundle, shell, (), problems)
+    resources: list[tuple[int, str | None, Any]] = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            problems.add(("entry", i, "resource"), "Every entry must hold a resource.")
+            continue
+        kind = resource.get("resourceType")
+        model = MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            problems.add(("entry", i, "resource", "resourceType"),
+                         f"Resource type {kind!r} is not accepted; allowed: "
+                         f"{', '.join(sorted(MODELS))}.")
+            continue
+        parsed = _validate(model, resource, ("entry", i, "resource"), problems)
+        if parsed is not None:
+            resources.append((i, entry.get("fullUrl"), parsed))
+    problems.raise_if_any()
+    assert bundle is not None
+    return _Mapper(bundle, resources, problems, health_id, feed, received_at, raw).run()
+
+
+def _load(raw: bytes | str | Mapping[str, Any], max_bytes: int,
+          problems: _Problems) -> dict[str, Any]:
+    if isinstance(raw, (bytes, str)):
+        size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+        if size > max_bytes:
+            problems.add((), f"The Bundle is {size} bytes; at most {max_bytes} are accepted.")
+            problems.raise_if_any()
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            problems.add((), f"Not JSON: {e}.")
+            problems.raise_if_any()
+    else:
+        data = raw
+    if not isinstance(data, Mapping) or data.get("resourceType") != "Bundle":
+        kind = data.get("resourceType") if isinstance(data, Mapping) else type(data).__name__
+        problems.add(("resourceType",), f"Expected a FHIR Bundle, got {kind!r}.")
+        problems.raise_if_any()
+    return dict(data)
+
+
+def _validate(model: Any, data: Any, at: tuple[str | int, ...], problems: _Problems) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        for error in e.errors(include_url=False):
+            loc = tuple(p for p in error["loc"] if p != "__root__")
+            problems.add((*at, *loc), error["msg"])
+        return None
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _codes(concept: Any) -> tuple[tuple[s.Code, ...], str]:
+    """Every coding of a CodeableConcept (unknown ones too) and its text."""
+    if concept is None:
+        return (), ""
+    codes = tuple(s.Code(c.system or "", c.code or "", c.display or "")
+                  for c in concept.coding or () if c.code)
+    text = concept.text or next((c.text for c in codes if c.text), "")
+    return codes, text
+
+
+@dataclass
+class _Mapper:
+    """Checks the Bundle's rules and maps its resources (one use)."""
+
+    bundle: Any
+    resources: list[tuple[int, str | None, Any]]
+    problems: _Problems
+    health_id: str
+    feed: str
+    received_at: datetime
+    raw: Any
+    refs: dict[str, Any] = field(default_factory=dict)
+    patient_refs: set[str] = field(default_factory=set)
+    default_source: s.Facility = field(default_factory=s.Facility)
+    provenance: s.Provenance = field(init=False)
+
+    def run(self) -> s.HealthSummary:
+        if self.bundle.type not in BUNDLE_TYPES:
+            self.problems.add(("type",), f"Bundle type {self.bundle.type!r}; expected one of "
+                                         f"{', '.join(BUNDLE_TYPES)}.")
+        if self.bundle.type == "document" and (
+                not self.resources or self.resources[0][0] != 0
+                or self.resources[0][2].get_resource_type() != "Composition"):
+            self.problems.add(("entry", 0, "resource"),
+                              "A document Bundle starts with its Composition.")
+        for _, full_url, res in self.resources:
+            if full_url:
+                self.refs[full_url] = res
+            if res.id:
+                self.refs[f"{res.get_resource_type()}/{res.id}"] = res
+        patient = self._patient()
+        self._check_subjects()
+        self.problems.raise_if_any()
+        assert patient is not None
+        self.provenance = s.Provenance(self.feed, self._bundle_id(), self.received_at)
+        composition = next((r for _, _, r in self.resources
+                            if r.get_resource_type() == "Composition"), None)
+        if composition is not None:
+            self.default_source = self._facility(composition.custodian, *composition.author)
+        return self._map(patient)
+
+    def _bundle_id(self) -> str:
+        if self.bundle.identifier is not None and self.bundle.identifier.value:
+            return str(self.bundle.identifier.value)
+        if self.bundle.id:
+            return str(self.bundle.id)
+        text = self.raw if isinstance(self.raw, (bytes, str)) else json.dumps(
+            self.raw, sort_keys=True)
+        body = text.encode("utf-8") if isinstance(text, str) else text
+        return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
+
+    def _patient(self) -> Any:
+        patients = [(i, u, r) for i, u, r in self.resources if r.get_resource_type() == "Patient"]
+        if len(patients) != 1:
+            self.problems.add(("entry",), f"The Bundle must hold exactly one Patient "
+                                          f"(found {len(patients)}).")
+            return None
+        i, full_url, patient = patients[0]
+        ids = [x.value for x in patient.identifier or () if x.system == sy.HEALTH_ID]
+        if self.health_id not in ids:
+            self.problems.add(("entry", i, "resource", "identifier"),
+                              f"The Patient has no identifier {sy.HEALTH_ID}|{self.health_id}; "
+                              "this Bundle is about another patient.")
+        self.patient_refs = {f"Patient/{patient.id}"} if patient.id else set()
+        if full_url:
+            self.patient_refs.add(full_url)
+        return patient
+
+    def _check_subjects(self) -> None:
+        for i, _, res in self.resources:
+            kind = res.get_resource_type()
+            element = SUBJECT.get(kind)
+            if element is None:
+                continue
+            ref = getattr(res, element)
+            target = ref.reference if ref is not None else None
+            if not self._is_patient(target):
+                self.problems.add(("entry", i, "resource", element),
+                                  f"{kind} must refer to the Bundle's Patient "
+                                  f"(found {target!r}).")
+
+    def _is_patient(self, reference: str | None) -> bool:
+        if not reference or not self.patient_refs:
+            return False
+        # an absolute reference ending in Patient/{id} names the same Patient
+        return reference in self.patient_refs or any(
+            reference.endswith("/" + p) for p in self.patient_refs if p.startswith("Patient/"))
+
+    def _facility(self, *refs: Any) -> s.Facility:
+        """The facility named by the first usable reference, else the Bundle's default."""
+        for ref in refs:
+            if ref is None:
+                continue
+            target: Any = self.refs.get(ref.reference or "")
+            kind = target.get_resource_type() if target is not None else None
+            if kind == "Organization":
+                code = next((x.value for x in target.identifier or ()
+                             if x.system == sy.FACILITY), "")
+                return s.Facility(code or "", target.name or "")
+            if kind == "Encounter" and target.serviceProvider is not None:
+                return self._facility(target.serviceProvider)
+            if kind is None and (ref.display or ref.identifier is not None):
+                code = ref.identifier.value if ref.identifier is not None else ""
+                return s.Facility(code or "", ref.display or "")
+        return self.default_source
+
+    def _entry(self, i: int, res: Any, concept: Any, element: str, date: Any,
+               *sources: Any) -> dict[str, Any]:
+        codes, text = _codes(concept)
+        if concept is None or (not text and not any(c.system in sy.KNOWN_SYSTEMS
+                                                    for c in codes)):
+            self.problems.add(("entry", i, "resource", element),
+                              "No code in a system the mapping knows and no text: the entry "
+                              "cannot be understood (docs/fhir-mapping.md lists the systems).")
+        security = [(x.system or "", x.code or "") for x in
+                    (res.meta.security or () if res.meta is not None else ())]
+        return {"id": res.id or f"entry-{i}", "codes": codes, "text": text,
+                "source": self._facility(*sources), "date": _iso(date),
+                "provenance": self.provenance,
+                "sensitive": is_sensitive(((c.system, c.code) for c in codes), security)}
+
+    def _map(self, patient: Any) -> s.HealthSummary:
+        out: dict[str, list[Any]] = {k: [] for k in (
+            "allergies", "conditions", "medications", "immunizations", "vitals", "contacts")}
+        blood: s.Measurement | None = None
+        exams: dict[str, dict[str, Any]] = {}
+        occ_obs: list[tuple[int, Any]] = []
+        for i, _, res in self.resources:
+            if res.get_resource_type() == "Encounter" and any(
+                    c.system == sy.OCC_EXAM_TYPE for t in res.type or () for c in t.coding or ()):
+                exams[f"Encounter/{res.id}"] = {"i": i, "res": res, "obs": []}
+        for i, _, res in self.resources:
+            kind = res.get_resource_type()
+            if kind == "AllergyIntolerance":
+                out["allergies"].append(self._allergy(i, res))
+            elif kind == "Condition":
+                out["conditions"].append(self._condition(i, res))
+            elif kind == "MedicationStatement":
+                out["medications"].append(self._medication(i, res))
+            elif kind == "Immunization":
+                out["immunizations"].append(self._immunization(i, res))
+            elif kind == "RelatedPerson":
+                out["contacts"].append(self._related(i, res))
+            elif kind == "Observation":
+                encounter = self._exam_key(res, exams)
+                if encounter is not None:
+                    exams[encounter]["obs"].append((i, res))
+                elif any(c.system == sy.OCC_OBSERVATION for c in res.code.coding or ()):
+                    occ_obs.append((i, res))
+                else:
+                    m = self._measurement(i, res)
+                    if m.code(sy.LOINC) in sy.BLOOD_GROUP_LOINC:
+                        blood = m
+                    else:
+                        out["vitals"].append(m)
+        for i, _ in occ_obs:
+            self.problems.add(("entry", i, "resource", "encounter"),
+                              "An occupational-exam Observation must refer to the exam's "
+                              "Encounter (type in " + sy.OCC_EXAM_TYPE + ").")
+        occ = tuple(self._exam(x["i"], x["res"], x["obs"]) for x in exams.values())
+        contacts = [self._contact(c, n) for n, c in enumerate(patient.contact or ())]
+        self.problems.raise_if_any()
+        name = patient.name[0] if patient.name else None
+        return s.HealthSummary(
+            patient=s.Patient(self.health_id, _human_name(name), _iso(patient.birthDate),
+                              patient.gender),
+            blood_group=blood,
+            emergency_contacts=(*contacts, *out["contacts"]),
+            allergies=tuple(out["allergies"]), conditions=tuple(out["conditions"]),
+            medications=tuple(out["medications"]), immunizations=tuple(out["immunizations"]),
+            vitals_labs=tuple(out["vitals"]), occ_exams=occ,
+        )
+
+    def _exam_key(self, res: Any, exams: Mapping[str, Any]) -> str | None:
+        ref = res.encounter.reference if res.encounter is not None else None
+        if ref is None:
+            return None
+        target = self.refs.get(ref)
+        key = f"Encounter/{target.id}" if target is not None else ref
+        return key if key in exams else None
+
+    def _allergy(self, i: int, res: Any) -> s.Allergy:
+        reactions = [m.text or (m.coding[0].display if m.coding else "") or ""
+                     for r in res.reaction or () for m in r.manifestation or ()]
+        return s.Allergy(**self._entry(i, res, res.code, "code",
+                                       res.recordedDate or res.onsetDateTime,
+                                       res.recorder, res.asserter, res.encounter),
+                         reaction="; ".join(x for x in reactions if x),
+                         criticality=self._criticality(i, res.criticality))
+
+    def _criticality(self, i: int, value: str | None) -> str | None:
+        # fhir.resources checks a code's form, not its value set
+        if value is not None and value not in s.CRITICALITIES:
+            self.problems.add(("entry", i, "resource", "criticality"),
+                              f"criticality must be one of {', '.join(s.CRITICALITIES)}.")
+            return None
+        return value
+
+    def _condition(self, i: int, res: Any) -> s.Condition:
+        status = (res.clinicalStatus.coding[0].code
+                  if res.clinicalStatus is not None and res.clinicalStatus.coding else "")
+        severe = res.severity is not None and any(
+            c.system == sy.SNOMED and c.code == sy.SEVERE for c in res.severity.coding or ())
+        return s.Condition(**self._entry(i, res, res.code, "code",
+                                         res.recordedDate or res.onsetDateTime,
+                                         res.asserter, res.recorder, res.encounter),
+                           clinical_status=status or "", critical=severe)
+
+    def _medication(self, i: int, res: Any) -> s.Medication:
+        concept, element = res.medicationCodeableConcept, "medicationCodeableConcept"
+        if concept is None and res.medicationReference is not None:
+            target = self.refs.get(res.medicationReference.reference or "")
+            concept = target.code if target is not None else None
+            element = "medicationReference"
+        period = res.effectivePeriod.start if res.effectivePeriod is not None else None
+        dose = "; ".join(d.text for d in res.dosage or () if d.text)
+        return s.Medication(**self._entry(i, res, concept, element,
+                                          res.effectiveDateTime or period or res.dateAsserted,
+                                          res.informationSource, res.context),
+                            dose=dose, status=res.status or "")
+
+    def _immunization(self, i: int, res: Any) -> s.Immunization:
+        dose = None
+        for p in res.protocolApplied or ():
+            dose = str(p.doseNumberPositiveInt or p.doseNumberString or "") or None
+        performers = [p.actor for p in res.performer or ()]
+        return s.Immunization(**self._entry(i, res, res.vaccineCode, "vaccineCode",
+                                            res.occurrenceDateTime or res.occurrenceString,
+                                            *performers, res.encounter),
+                              dose_number=dose)
+
+    def _measurement(self, i: int, res: Any) -> s.Measurement:
+        category = next((c.code for cat in res.category or () for c in cat.coding or ()
+                         if c.system == sy.OBSERVATION_CATEGORY and c.code), "laboratory")
+        value: float | None = None
+        unit = ""
+        if res.valueQuantity is not None and res.valueQuantity.value is not None:
+            value = float(res.valueQuantity.value)
+            unit = res.valueQuantity.unit or res.valueQuantity.code or ""
+        value_codes, value_text = _codes(res.valueCodeableConcept)
+        if res.valueString:
+            value_text = res.valueString
+        return s.Measurement(**self._entry(i, res, res.code, "code",
+                                           res.effectiveDateTime or res.issued,
+                                           *(res.performer or ()), res.encounter),
+                             category=category or "laboratory", value=value, unit=unit,
+                             value_codes=value_codes, value_text=value_text)
+
+    def _exam(self, i: int, res: Any, observations: list[tuple[int, Any]]) -> s.OccExam:
+        exam_type = next(c.code for t in res.type for c in t.coding or ()
+                         if c.system == sy.OCC_EXAM_TYPE)
+        if exam_type not in s.OCC_EXAM_TYPES:
+            self.problems.add(("entry", i, "resource", "type"),
+                              f"Unknown occupational exam type {exam_type!r}; expected one of "
+                              f"{', '.join(s.OCC_EXAM_TYPES)}.")
+        health_class = fitness = None
+        fitness_text = ""
+        hazards: list[s.Code] = []
+        findings: list[s.Code] = []
+        measurements: list[s.Measurement] = []
+        sensitive = False
+        for j, obs in observations:
+            occ = next((c.code for c in obs.code.coding or ()
+                        if c.system == sy.OCC_OBSERVATION and c.code in _OCC_CODES), None)
+            value_codes, value_text = _codes(obs.valueCodeableConcept)
+            if occ == sy.OCC_HEALTH_CLASS:
+                health_class = next((c.code for c in value_codes
+                                     if c.system == sy.HEALTH_CLASS), None)
+                if health_class not in s.HEALTH_CLASSES:
+                    self.problems.add(("entry", j, "resource", "valueCodeableConcept"),
+                                      f"The health class must be one of I-V in "
+                                      f"{sy.HEALTH_CLASS}.")
+                    health_class = None
+            elif occ == sy.OCC_FITNESS:
+                fitness = next((c.code for c in value_codes if c.system == sy.JOB_FITNESS), None)
+                if fitness not in s.FITNESS:
+                    self.problems.add(("entry", j, "resource", "valueCodeableConcept"),
+                                      f"Fitness must be one of {', '.join(s.FITNESS)} in "
+                                      f"{sy.JOB_FITNESS}.")
+                    fitness = None
+                fitness_text = value_text or obs.valueString or ""
+            elif occ in (sy.OCC_HAZARD_CODE, sy.OCC_FINDING):
+                entry = self._entry(j, obs, obs.valueCodeableConcept, "valueCodeableConcept",
+                                    None)
+                # one code per hazard or finding, named by the concept's own text
+                first = entry["codes"][0] if entry["codes"] else s.Code("", "")
+                code = s.Code(first.system, first.code, entry["text"] or first.text)
+                (hazards if occ == sy.OCC_HAZARD_CODE else findings).append(code)
+                sensitive = sensitive or entry["sensitive"]
+            else:
+                measurements.append(self._measurement(j, obs))
+        date = res.period.start if res.period is not None else None
+        return s.OccExam(**{**self._entry(i, res, res.type[0], "type", date,
+                                          res.serviceProvider),
+                            "sensitive": sensitive},
+                         exam_type=exam_type, health_class=health_class, fitness=fitness,
+                         fitness_text=fitness_text, hazards=tuple(hazards),
+                         findings=tuple(findings), measurements=tuple(measurements))
+
+    def _contact(self, contact: Any, n: int) -> s.EmergencyContact:
+        relationship = next((r.text or (r.coding[0].display if r.coding else "") or ""
+                             for r in contact.relationship or ()), "")
+        phone = next((t.value for t in contact.telecom or () if t.system == "phone"), "")
+        return s.EmergencyContact(f"contact-{n}", _human_name(contact.name), relationship,
+                                  phone or "", self.provenance)
+
+    def _related(self, i: int, res: Any) -> s.EmergencyContact:
+        relationship = next((r.text or (r.coding[0].display if r.coding else "") or ""
+                             for r in res.relationship or ()), "")
+        phone = next((t.value for t in res.telecom or () if t.system == "phone"), "")
+        name = res.name[0] if res.name else None
+        return s.EmergencyContact(res.id or f"entry-{i}", _human_name(name), relationship,
+                                  phone or "", self.provenance)
+
+
+def _human_name(name: Any) -> str:
+    if name is None:
+        return ""
+    if name.text:
+        return str(name.text)
+    # Vietnamese order: family name first
+    return " ".join([name.family or "", *(name.given or ())]).strip()

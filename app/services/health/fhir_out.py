@@ -1,0 +1,358 @@
+"""FHIR R4 output: a ``HealthSummary`` as an IPS-shaped document Bundle (optionally restricted
+to some sections), and the member's export Bundle. Plain dicts, validated by the tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from app.services.health import summary as s
+from app.services.health import systems as sy
+from app.services.health.sensitive import V3_CONFIDENTIALITY
+
+_NS = uuid.UUID("5f0c3c1e-8f0a-4a57-9d54-3c5f6e0a9b10")
+_XHTML = '<div xmlns="http://www.w3.org/1999/xhtml">{}</div>'
+_SECTION_TITLES = {
+    "emergency-core": "Thông tin cấp cứu", "allergies": "Dị ứng", "conditions": "Bệnh",
+    "medications": "Thuốc", "immunizations": "Tiêm chủng", "vitals-labs": "Chỉ số và xét nghiệm",
+    "occ-exam-summary": "Khám sức khỏe nghề nghiệp (tóm tắt)",
+    "occ-exam-detail": "Khám sức khỏe nghề nghiệp (chi tiết)",
+}
+_AUTHOR = "unioncard"
+
+
+def _url(*parts: str) -> str:
+    return "urn:uuid:" + str(uuid.uuid5(_NS, "|".join(parts)))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _concept(codes: Iterable[s.Code], text: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    coding = [{k: v for k, v in (("system", c.system), ("code", c.code), ("display", c.text))
+               if v} for c in codes if c.code]
+    if coding:
+        out["coding"] = coding
+    if text or not coding:
+        out["text"] = text or "(không rõ)"
+    return out
+
+
+def _reference(url: str, display: str = "") -> dict[str, str]:
+    return {"reference": url, **({"display": display} if display else {})}
+
+
+class _Builder:
+    """Accumulates the entries of one Bundle."""
+
+    def __init__(self, summary: s.HealthSummary, key: str) -> None:
+        self.summary = summary
+        self.key = key
+        self.entries: list[dict[str, Any]] = []
+        self.patient_url = _url(key, "Patient")
+        self.facilities: dict[s.Facility, str] = {}
+        self.done: dict[tuple[str, str, str], str] = {}
+
+    def add(self, resource: dict[str, Any], *parts: str) -> str:
+        url = _url(self.key, *parts)
+        resource["id"] = url.removeprefix("urn:uuid:")
+        self.entries.append({"fullUrl": url, "resource": resource})
+        return url
+
+    def facility(self, facility: s.Facility) -> dict[str, Any] | None:
+        if not facility.code and not facility.name:
+            return None
+        if facility not in self.facilities:
+            org: dict[str, Any] = {"resourceType": "Organization",
+                                   "name": facility.name or facility.code}
+            if facility.code:
+                org["identifier"] = [{"system": sy.FACILITY, "value": facility.code}]
+            self.facilities[facility] = self.add(org, "Organization", facility.code,
+                                                 facility.name)
+        return _reference(self.facilities[facility], facility.name)
+
+    def patient(self, contacts: bool) -> None:
+        p = self.summary.patient
+        resource: dict[str, Any] = {
+            "resourceType": "Patient",
+            "identifier": [{"system": sy.HEALTH_ID, "value": p.health_id}],
+        }
+        if p.name:
+            resource["name"] = [{"text": p.name}]
+        if p.gender:
+            resource["gender"] = p.gender
+        if p.birth_date:
+            resource["birthDate"] = p.birth_date
+        if contacts and self.summary.emergency_contacts:
+            resource["contact"] = [
+                {k: v for k, v in (
+                    ("relationship", [{"text": c.relationship}] if c.relationship else None),
+                    ("name", {"text": c.name} if c.name else None),
+                    ("telecom", [{"system": "phone", "value": c.phone}] if c.phone else None),
+                ) if v} for c in self.summary.emergency_contacts]
+        self.entries.insert(0, {"fullUrl": self.patient_url,
+                                "resource": {**resource, "id": self.patient_url[9:]}})
+
+    def _common(self, e: s.Entry, kind: str) -> dict[str, Any]:
+        resource: dict[str, Any] = {"resourceType": kind}
+        if e.sensitive:
+            resource["meta"] = {"security": [{"system": V3_CONFIDENTIALITY, "code": "R",
+                                              "display": "restricted"}]}
+        return resource
+
+    def entry(self, e: s.Entry) -> str:
+        """One entry as its FHIR resource (once per Bundle); returns its fullUrl."""
+        done = (type(e).__name__, e.provenance.bundle, e.id)
+        if done in self.done:
+            return self.done[done]
+        subject = _reference(self.patient_url)
+        source = self.facility(e.source)
+        if isinstance(e, s.Allergy):
+            r = self._common(e, "AllergyIntolerance")
+            r.update(patient=subject, code=_concept(e.codes, e.text))
+            if e.criticality:
+                r["criticality"] = e.criticality
+            if e.reaction:
+                r["reaction"] = [{"manifestation": [{"text": e.reaction}]}]
+            if e.date:
+                r["recordedDate"] = e.date
+            if source:
+                r["asserter"] = source
+        elif isinstance(e, s.Condition):
+            r = self._common(e, "Condition")
+            r.update(subject=subject, code=_concept(e.codes, e.text))
+            if e.clinical_status:
+                r["clinicalStatus"] = {"coding": [{"system": sy.CONDITION_CLINICAL,
+                                                   "code": e.clinical_status}]}
+            if e.critical:
+                r["severity"] = {"coding": [{"system": sy.SNOMED, "code": sy.SEVERE,
+                                             "display": "Severe"}]}
+            if e.date:
+                r["recordedDate"] = e.date
+            if source:
+                r["asserter"] = source
+        elif isinstance(e, s.Medication):
+            r = self._common(e, "MedicationStatement")
+            r.update(status=e.status or "unknown", subject=subject,
+                     medicationCodeableConcept=_concept(e.codes, e.text))
+            if e.dose:
+                r["dosage"] = [{"text": e.dose}]
+            if e.date:
+                r["effectiveDateTime"] = e.date
+            if source:
+                r["informationSource"] = source
+        elif isinstance(e, s.Immunization):
+            r = self._common(e, "Immunization")
+            r.update(status="completed", patient=subject, vaccineCode=_concept(e.codes, e.text))
+            if e.date:
+                r["occurrenceDateTime"] = e.date
+            else:
+                r["occurrenceString"] = "không rõ ngày"
+            if e.dose_number:
+                key = "doseNumberPositiveInt" if e.dose_number.isdigit() else "doseNumberString"
+                value: int | str = int(e.dose_number) if e.dose_number.isdigit() else e.dose_number
+                r["protocolApplied"] = [{key: value}]
+            if source:
+                r["performer"] = [{"actor": source}]
+        elif isinstance(e, s.Measurement):
+            r = self._measurement(e, subject, source)
+        else:
+            raise TypeError(f"not an entry type: {type(e).__name__}")
+        self.done[done] = self.add(r, *done)
+        return self.done[done]
+
+    def _measurement(self, e: s.Measurement, subject: dict[str, str],
+                     source: dict[str, Any] | None, encounter: str | None = None
+                     ) -> dict[str, Any]:
+        r = self._common(e, "Observation")
+        r.update(status="final", category=[{"coding": [{"system": sy.OBSERVATION_CATEGORY,
+                                                        "code": e.category}]}],
+                 code=_concept(e.codes, e.text), subject=subject)
+        if e.date:
+            r["effectiveDateTime"] = e.date
+        if e.value is not None:
+            r["valueQuantity"] = {"value": e.value, **({"unit": e.unit} if e.unit else {})}
+        elif e.value_codes:
+            r["valueCodeableConcept"] = _concept(e.value_codes, e.value_text)
+        elif e.value_text:
+            r["valueString"] = e.value_text
+        if source:
+            r["performer"] = [source]
+        if encounter:
+            r["encounter"] = _reference(encounter)
+        return r
+
+    def exam(self, exam: s.OccExam, detail: bool) -> tuple[str, list[str]]:
+        """An occupational exam as an Encounter and its Observations."""
+        subject = _reference(self.patient_url)
+        source = self.facility(exam.source)
+        enc = self._common(exam, "Encounter")
+        enc.update(status="finished",
+                   type=[_concept(exam.codes if exam.code(sy.OCC_EXAM_TYPE) else
+                                  [s.Code(sy.OCC_EXAM_TYPE, exam.exam_type), *exam.codes],
+                                  exam.text)],
+                   subject=subject)
+        enc["class"] = {"system": sy.ACT_CODE, "code": "AMB", "display": "ambulatory"}
+        if exam.date:
+            enc["period"] = {"start": exam.date}
+        if source:
+            enc["serviceProvider"] = source
+        enc_url = self.add(enc, "Encounter", exam.provenance.bundle, exam.id)
+        summary: list[str] = []
+        details: list[str] = []
+
+        def occ(code: str, text: str, value: dict[str, Any], sensitive: bool, *part: str) -> str:
+            r: dict[str, Any] = {"resourceType": "Observation", "status": "final",
+                                 "code": {"coding": [{"system": sy.OCC_OBSERVATION,
+                                                      "code": code}], "text": text},
+                                 "subject": subject, "encounter": _reference(enc_url),
+                                 "valueCodeableConcept": value}
+            if sensitive:
+                r["meta"] = {"security": [{"system": V3_CONFIDENTIALITY, "code": "R"}]}
+            if exam.date:
+                r["effectiveDateTime"] = exam.date
+            return self.add(r, "Observation", exam.provenance.bundle, exam.id, code, *part)
+
+        if exam.health_class:
+            summary.append(occ(sy.OCC_HEALTH_CLASS, "Phân loại sức khỏe", _concept(
+                [s.Code(sy.HEALTH_CLASS, exam.health_class)], f"Loại {exam.health_class}"),
+                False))
+        if exam.fitness:
+            summary.append(occ(sy.OCC_FITNESS, "Kết luận sức khỏe với công việc", _concept(
+                [s.Code(sy.JOB_FITNESS, exam.fitness)], exam.fitness_text), False))
+        if detail:
+            for n, hazard in enumerate(exam.hazards):
+                details.append(occ(sy.OCC_HAZARD_CODE, "Yếu tố có hại nghề nghiệp",
+                                   _concept([hazard], hazard.text), False, str(n)))
+            for n, finding in enumerate(exam.findings):
+                details.append(occ(sy.OCC_FINDING, "Phát hiện bệnh nghề nghiệp",
+                                   _concept([finding], finding.text), exam.sensitive, str(n)))
+            for m in exam.measurements:
+                details.append(self.add(self._measurement(m, subject, self.facility(m.source),
+                                                          enc_url),
+                                        "Measurement", m.provenance.bundle, m.id))
+        return enc_url, [*summary, *details] if detail else summary
+
+
+def build_document(summary: s.HealthSummary, *, now: datetime,
+                   sections: Iterable[str] = s.SECTIONS, sensitive: bool = True,
+                   document_id: str | None = None) -> dict[str, Any]:
+    """The summary (only ``sections``; without sensitive entries unless ``sensitive``) as an
+    IPS-shaped FHIR R4 ``document`` Bundle: a Composition (LOINC 60591-5) whose sections carry
+    the IPS LOINC section codes where IPS has one, and always the project's section code.
+
+    Raises:
+        ValueError: a section id is not one of ``SECTIONS``.
+    """
+    wanted = s.check_sections(sections)
+    doc = s.HealthSummary.from_document(summary.to_document(wanted, sensitive=sensitive))
+    key = document_id or str(uuid.uuid4())
+    b = _Builder(doc, key)
+    b.patient(contacts="emergency-core" in wanted)
+    comp_sections: list[dict[str, Any]] = []
+
+    def section(sid: str, refs: list[str], loinc: tuple[str, str] | None = None,
+                title: str | None = None) -> None:
+        coding = [{"system": sy.SUMMARY_SECTION, "code": sid}]
+        loinc = loinc or sy.IPS_SECTION_LOINC[sid]
+        if loinc:
+            coding.insert(0, {"system": sy.LOINC, "code": loinc[0], "display": loinc[1]})
+        title = title or _SECTION_TITLES[sid]
+        sec: dict[str, Any] = {"title": title, "code": {"coding": coding},
+                               "text": {"status": "generated",
+                                        "div": _XHTML.format(_escape(title))}}
+        if refs:
+            sec["entry"] = [_reference(u) for u in refs]
+        else:
+            sec["emptyReason"] = {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+                "code": "unavailable"}]}
+        comp_sections.append(sec)
+
+    # entries in the order of their own sections (the emergency core refers to some of them)
+    for x in (*((doc.blood_group,) if doc.blood_group else ()), *doc.allergies,
+              *doc.conditions, *doc.vitals_labs):
+        b.entry(x)
+    for sid in s.SECTIONS:
+        if sid not in wanted:
+            continue
+        if sid == "emergency-core":
+            refs = [b.entry(x) for x in (*((doc.blood_group,) if doc.blood_group else ()),
+                                         *doc.critical_allergies, *doc.critical_conditions)]
+            section(sid, refs)
+        elif sid == "allergies":
+            section(sid, [b.entry(x) for x in doc.allergies])
+        elif sid == "conditions":
+            section(sid, [b.entry(x) for x in doc.conditions])
+        elif sid == "medications":
+            section(sid, [b.entry(x) for x in doc.medications])
+        elif sid == "immunizations":
+            section(sid, [b.entry(x) for x in doc.immunizations])
+        elif sid == "vitals-labs":
+            vitals = [x for x in doc.vitals_labs if x.category == "vital-signs"]
+            others = [x for x in doc.vitals_labs if x.category != "vital-signs"]
+            section(sid, [b.entry(x) for x in others])
+            section(sid, [b.entry(x) for x in vitals], sy.VITAL_SIGNS_SECTION_LOINC,
+                    "Dấu hiệu sinh tồn")
+        elif sid == "occ-exam-summary":
+            refs = []
+            for exam in doc.occ_exams:
+                enc, obs = b.exam(exam, detail="occ-exam-detail" in wanted)
+                refs.extend([enc, *obs])
+            section(sid, refs)
+        elif sid == "occ-exam-detail" and "occ-exam-summary" not in wanted:
+            refs = []
+            for exam in doc.occ_exams:
+                enc, obs = b.exam(exam, detail=True)
+                refs.extend([enc, *obs])
+            section(sid, refs)
+    timestamp = now.isoformat(timespec="seconds")
+    composition = {
+        "resourceType": "Composition", "id": _url(key, "Composition")[9:], "status": "final",
+        "type": {"coding": [{"system": sy.LOINC, "code": "60591-5",
+                             "display": "Patient summary Document"}]},
+        "subject": _reference(b.patient_url), "date": timestamp,
+        "author": [{"display": _AUTHOR}],
+        "title": f"Tóm tắt sức khỏe – {doc.patient.name}".rstrip(" –"),
+        "confidentiality": "R" if any(e.sensitive for e in doc.entries()) else "N",
+        "section": comp_sections,
+    }
+    return {"resourceType": "Bundle",
+            "identifier": {"system": "urn:ietf:rfc:3986", "value": _url(key, "Bundle")},
+            "type": "document", "timestamp": timestamp,
+            "entry": [{"fullUrl": _url(key, "Composition"), "resource": composition},
+                      *b.entries]}
+
+
+def build_export(summary: s.HealthSummary, *, now: datetime) -> dict[str, Any]:
+    """The member's own export (right of access): a ``collection`` Bundle with every entry,
+    sensitive ones included, and one Provenance per source Bundle naming its feed and time."""
+    key = "export|" + summary.health_id + "|" + now.isoformat()
+    b = _Builder(summary, key)
+    b.patient(contacts=True)
+    by_bundle: dict[tuple[str, str, str], list[str]] = {}
+    for e in (*((summary.blood_group,) if summary.blood_group else ()), *summary.allergies,
+              *summary.conditions, *summary.medications, *summary.immunizations,
+              *summary.vitals_labs):
+        url = b.entry(e)
+        p = e.provenance
+        by_bundle.setdefault((p.feed, p.bundle, p.received_at.isoformat()), []).append(url)
+    for exam in summary.occ_exams:
+        enc, obs = b.exam(exam, detail=True)
+        p = exam.provenance
+        by_bundle.setdefault((p.feed, p.bundle, p.received_at.isoformat()), []).extend(
+            [enc, *obs])
+    for (feed, bundle, received), targets in by_bundle.items():
+        b.add({"resourceType": "Provenance", "target": [_reference(t) for t in targets],
+               "recorded": received,
+               "agent": [{"who": {"display": f"health feed {feed}"}}],
+               "entity": [{"role": "source", "what": {"identifier": {"value": bundle}}}]},
+              "Provenance", feed, bundle, received)
+    timestamp = now.isoformat(timespec="seconds")
+    return {"resourceType": "Bundle",
+            "identifier": {"system": "urn:ietf:rfc:3986", "value": _url(key, "Bundle")},
+            "type": "collection", "timestamp": timestamp, "entry": b.entries}
