@@ -16,14 +16,14 @@ from app.crypto import DataCipher
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from app.services.accounts import LoginPolicy
-    from app.services.batches import BatchSettings
-    from app.services.imports import ImportSettings
-    from app.services.issuance import CardDesk, CardSettings
+    from app.services.access.accounts import LoginPolicy
+    from app.services.access.tokens import TokenService
+    from app.services.issuing.batches import BatchSettings
+    from app.services.issuing.issuance import CardDesk, CardSettings
+    from app.services.issuing.keys import KeyStore
+    from app.services.issuing.publication import Publisher
     from app.services.jobs import Launch
-    from app.services.keys import KeyStore
-    from app.services.publication import Publisher
-    from app.services.tokens import TokenService
+    from app.services.registry.imports import ImportSettings
 
 
 def cipher_for_config(config: Mapping[str, Any]) -> DataCipher:
@@ -51,7 +51,7 @@ def data_cipher() -> DataCipher:
 
 def token_service_for(config: Mapping[str, Any]) -> TokenService:
     """The token service: API access tokens signed with ``SECRET_KEY``."""
-    from app.services.tokens import TokenService
+    from app.services.access.tokens import TokenService
 
     return TokenService(str(config["SECRET_KEY"]), issuer=str(config["TOKEN_ISSUER"]),
                         ttl_seconds=int(config["TOKEN_TTL_SECONDS"]))
@@ -65,7 +65,7 @@ def token_service() -> TokenService:
 
 def login_policy(config: Mapping[str, Any]) -> LoginPolicy:
     """How many wrong passwords lock an account's password login, and for how long."""
-    from app.services.accounts import LoginPolicy
+    from app.services.access.accounts import LoginPolicy
 
     return LoginPolicy(max_failures=int(config["LOGIN_MAX_FAILURES"]),
                        lock_seconds=int(config["LOGIN_LOCK_SECONDS"]))
@@ -73,7 +73,7 @@ def login_policy(config: Mapping[str, Any]) -> LoginPolicy:
 
 def card_settings(config: Mapping[str, Any]) -> CardSettings:
     """Card issuing settings."""
-    from app.services.issuance import CardSettings
+    from app.services.issuing.issuance import CardSettings
 
     return CardSettings(issuer=str(config["CARD_ISSUER"]),
                         issuer_name=str(config["CARD_ISSUER_NAME"]),
@@ -83,14 +83,14 @@ def card_settings(config: Mapping[str, Any]) -> CardSettings:
 
 def key_store(session: Session, config: Mapping[str, Any], actor: str) -> KeyStore:
     """The key store for a session, its private keys sealed with ``KEY_PASSPHRASE``."""
-    from app.services.keys import KeyStore
+    from app.services.issuing.keys import KeyStore
 
     return KeyStore(session, str(config["KEY_PASSPHRASE"]), actor=actor)
 
 
 def card_desk_for(app: Flask, session: Session, actor: str) -> CardDesk:
     """A card desk outside a request (CLI, jobs)."""
-    from app.services.issuance import CardDesk
+    from app.services.issuing.issuance import CardDesk
 
     return CardDesk(session, cipher_for_config(app.config), key_store(session, app.config, actor),
                     card_settings(app.config), actor=actor)
@@ -106,7 +106,7 @@ def card_desk(actor: str) -> CardDesk:
 
 def publisher_for(app: Flask, session: Session) -> Publisher:
     """The publisher of JWKS, status lists and trust bundle."""
-    from app.services.publication import Publisher
+    from app.services.issuing.publication import Publisher
 
     return Publisher(session, key_store(session, app.config, "system"),
                      base_url=str(app.config["PUBLIC_BASE_URL"]))
@@ -116,7 +116,7 @@ def ensure_root_key(app: Flask) -> None:
     """Make sure the trust-bundle root key exists, creating it in its own short write
     transaction, so the public GET endpoints that need it never write in their own."""
     from app.extensions import db
-    from app.services.keys import ROOT, ROOT_ISSUER
+    from app.services.issuing.keys import ROOT, ROOT_ISSUER
 
     with db.new_session(app) as reader:
         present = key_store(reader, app.config, "system").active(ROOT_ISSUER, ROOT) is not None
@@ -131,8 +131,8 @@ def ensure_root_key(app: Flask) -> None:
 
 def import_settings(config: Mapping[str, Any]) -> ImportSettings:
     """Roster import settings from a config mapping."""
-    from app.services.imports import ImportSettings
-    from app.services.roster import Limits
+    from app.services.registry.imports import ImportSettings
+    from app.services.registry.roster import Limits
 
     return ImportSettings(limits=Limits(max_bytes=int(config["IMPORT_MAX_BYTES"]),
                                         max_rows=int(config["IMPORT_MAX_ROWS"]),
@@ -143,7 +143,7 @@ def import_settings(config: Mapping[str, Any]) -> ImportSettings:
 
 def batch_settings(config: Mapping[str, Any]) -> BatchSettings:
     """Card batch settings from a config mapping."""
-    from app.services.batches import BatchSettings
+    from app.services.issuing.batches import BatchSettings
 
     return BatchSettings(root=Path(str(config["CARD_BATCH_DIR"])), batch_size=int(config["CARD_BATCH_SIZE"]),
                          sheet_cards=int(config["CARD_BATCH_SHEET_CARDS"]),

@@ -86,7 +86,7 @@ def cheap_password_hashing() -> Iterator[None]:
     checks."""
     from argon2 import PasswordHasher
 
-    from app.services import accounts
+    from app.services.access import accounts
 
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     with pytest.MonkeyPatch.context() as patch:
@@ -148,7 +148,7 @@ class Factory:
     def user(self, role: str = "officer", province: str | None = "24",
              union: str | None = None, **kwargs: Any) -> Any:
         from app.models import Role
-        from app.services import accounts
+        from app.services.access import accounts
 
         self._n += 1
         if role != "admin" and union is not None:
@@ -163,7 +163,7 @@ class Factory:
 
     def token(self, user: Any) -> str:
         from app.edge.auth import token_service
-        from app.services.tokens import Principal
+        from app.services.access.tokens import Principal
 
         with self.app.app_context():
             return token_service().issue(Principal(
@@ -199,9 +199,9 @@ class Factory:
 
         from app.config import decode_data_key
         from app.crypto import DataCipher
-        from app.services.members import MemberRegistry
-        from app.services.scope import Scope
-        from app.services.tokens import Principal
+        from app.services.access.scope import Scope
+        from app.services.access.tokens import Principal
+        from app.services.registry.members import MemberRegistry
 
         birth = fields.setdefault("birth_date", date(1990, 5, 17))
         sex = fields.setdefault("sex", "F")
@@ -260,7 +260,7 @@ def unioncard_env(database_url: str, **config: str) -> dict[str, str]:
 
 def make_cccd(birth: Any, sex: str, province: str = "024") -> str:
     """A CCCD consistent with the birth date and sex (random last 6 digits)."""
-    from app.services.identity import cccd_century_digit
+    from app.services.registry.identity import cccd_century_digit
 
     return (province + cccd_century_digit(birth, sex) + f"{birth.year % 100:02d}"
             + f"{secrets.randbelow(10**6):06d}")
@@ -279,7 +279,7 @@ def committed_office(test_databases: ScratchDatabases, make_app: Any) -> Any:
     from app import migrate
     from app.extensions import db
     from app.models import Role, Union
-    from app.services import accounts
+    from app.services.access import accounts
 
     def build(label: str, **config: Any) -> Flask:
         url = test_databases.new(label)

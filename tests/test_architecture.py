@@ -53,15 +53,15 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 @pytest.mark.parametrize(("files", "broken"), [
     ({"cards/verify.py": "import flask\n"}, "cards is a framework-free library"),
     ({"cards/verify.py": "from app import db\n"}, "cards is a framework-free library"),
-    ({"app/services/members.py": "from app.api import members\n"}, "The edges"),
-    ({"app/models/member.py": "import app.services.members\n", "app/services/members.py": ""},
+    ({"app/services/registry/members.py": "from app.api import members\n"}, "The edges"),
+    ({"app/models/member.py": "import app.services.registry.members\n", "app/services/registry/members.py": ""},
      "The edges"),
     ({"app/api/members.py": "from app.web import pages\n", "app/web/pages.py": ""},
      "The edges"),
-    ({"app/services/members.py": "from flask import request\n"}, "Services know no HTTP"),
-    ({"app/services/members.py": "from app.edge import problems\n",
+    ({"app/services/registry/members.py": "from flask import request\n"}, "Services know no HTTP"),
+    ({"app/services/registry/members.py": "from app.edge import problems\n",
       "app/edge/problems.py": ""}, "Services know no HTTP"),
-    ({"app/services/members.py": "from app import composition\n"}, "Services know no HTTP"),
+    ({"app/services/registry/members.py": "from app import composition\n"}, "Services know no HTTP"),
 ])
 def test_a_deliberate_violation_breaks_a_contract(tmp_path: Path, files: dict[str, str],
                                                   broken: str) -> None:

@@ -15,8 +15,8 @@ from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema
 from app.extensions import db, limiter
 from app.schemas.auth import PrincipalSchema, TokenRequestSchema, TokenSchema
-from app.services import accounts
-from app.services.tokens import Principal
+from app.services.access import accounts
+from app.services.access.tokens import Principal
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                 description="Bearer tokens (OAuth 2 token endpoint) and the current caller.")

@@ -17,7 +17,7 @@ from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job
 from app.schemas.card_batches import CardBatchJobSchema, SheetListSchema, StartCardBatchSchema
-from app.services import batches
+from app.services.issuing import batches
 
 blp = Blueprint("card_batches", __name__, url_prefix="/api/v1/card-batches",
                 description="Batch issuance: cards for every active member without one, "

@@ -18,7 +18,7 @@ from app.schemas.cards import (
     RevokeSchema,
     SuspendSchema,
 )
-from app.services import card_files
+from app.services.issuing import card_files
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1",
                 description="Union cards: signed QR, NFC payload and printable card.")

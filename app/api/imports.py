@@ -18,8 +18,8 @@ from app.edge.problems import ProblemSchema, field_errors
 from app.extensions import db
 from app.models import Job
 from app.schemas.imports import ImportFormSchema, ImportUploadSchema, JobSchema
-from app.services import imports
 from app.services.errors import ValidationFailed
+from app.services.registry import imports
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports",
                 description="Roster imports by union offices (CSV or XLSX; see docs/roster.md).")

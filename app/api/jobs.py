@@ -16,9 +16,10 @@ from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job
 from app.schemas.imports import JobSchema, ReportArgsSchema, ReportSchema
-from app.services import imports, jobs
+from app.services import jobs
 from app.services.csv_out import CsvOut
 from app.services.errors import NotFound
+from app.services.registry import imports
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs",
                 description="Long-running jobs: progress, counts and reports.")

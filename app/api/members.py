@@ -26,7 +26,7 @@ from app.schemas.members import (
     UpdateMemberSchema,
 )
 from app.services.health.store import HealthStore
-from app.services.members import MemberRegistry, SearchFilters
+from app.services.registry.members import MemberRegistry, SearchFilters
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
                 description="Union members (đoàn viên) in your scope.")

@@ -12,7 +12,7 @@ from app.api.blueprint import Blueprint
 from app.composition import ensure_root_key, publisher_for
 from app.edge.problems import ProblemSchema
 from app.extensions import db
-from app.services.publication import canonical_json, etag_of
+from app.services.issuing.publication import canonical_json, etag_of
 
 blp = Blueprint("publication", __name__, url_prefix="/",
                 description="Public keys, status lists and the signed trust bundle (no login).")

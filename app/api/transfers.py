@@ -17,7 +17,7 @@ from app.schemas.transfers import (
     TransferDecisionSchema,
     TransferSchema,
 )
-from app.services.transfers import TransferDesk
+from app.services.registry.transfers import TransferDesk
 
 blp = Blueprint("transfers", __name__, url_prefix="/api/v1/transfers",
                 description="Members moving between offices (by request of the new office).")

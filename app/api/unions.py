@@ -17,7 +17,7 @@ from app.schemas.unions import (
     UnionSchema,
     UpdateUnionSchema,
 )
-from app.services import unions
+from app.services.registry import unions
 
 blp = Blueprint("unions", __name__, url_prefix="/api/v1/unions",
                 description="Grassroots unions (công đoàn cơ sở).")

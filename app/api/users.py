@@ -12,7 +12,7 @@ from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Role
 from app.schemas.users import AccountChangeSchema, CreateUserSchema, UserSchema
-from app.services import accounts
+from app.services.access import accounts
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users",
                 description="Staff accounts (administrators and union officers).")

@@ -33,8 +33,8 @@ def cards_issue(app: Flask, union_code: str | None, province_code: str | None, u
                 batch_size: int, sheet_cards: int, workers: int) -> None:
     """Issue cards to every active member without one (rerun to resume after a stop)."""
     from app.composition import batch_settings, card_desk_for
-    from app.services import batches
-    from app.services.imports import scope_of_account
+    from app.services.issuing import batches
+    from app.services.registry.imports import scope_of_account
 
     if bool(union_code) == bool(province_code):
         raise click.UsageError("give exactly one of --union CODE and --province CODE")
@@ -69,8 +69,8 @@ def cards_issue(app: Flask, union_code: str | None, province_code: str | None, u
 def cards_letters(app: Flask, job_id: str, username: str, out_path: Path) -> None:
     """Write a finished batch's activation letters to a CSV file (they are then deleted)."""
     from app.composition import batch_settings, cipher_for_config
-    from app.services import batches
-    from app.services.imports import scope_of_account
+    from app.services.issuing import batches
+    from app.services.registry.imports import scope_of_account
 
     if out_path.exists():
         raise click.ClickException(f"{out_path} exists; choose a new file")

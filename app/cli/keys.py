@@ -24,7 +24,7 @@ def keys() -> None:
 def keys_generate(app: Flask, issuer: str | None, root: bool) -> None:
     """Generate the first signing key of an issuer (or the root key)."""
     from app.composition import key_store
-    from app.services.keys import CARD, ROOT, ROOT_ISSUER
+    from app.services.issuing.keys import CARD, ROOT, ROOT_ISSUER
 
     with cli_session(app) as session, session.begin():
         store = key_store(session, app.config, "cli")

@@ -30,7 +30,7 @@ def roster_import(app: Flask, path: str, username: str, dry_run: bool, report_pa
                   batch_size: int) -> None:
     """Import (or with --dry-run, check) the roster at PATH; rerun it to resume."""
     from app.composition import cipher_for_config, import_settings
-    from app.services import imports
+    from app.services.registry import imports
 
     progress = JobProgress(app, "checking" if dry_run else "importing",
                            lambda job: job.checkpoint)

@@ -32,7 +32,7 @@ def users_create(app: Flask, role: str, username: str, province_code: str | None
                  union_code: str | None, full_name: str, password_stdin: bool) -> None:
     """Create a staff account (bootstraps a fresh production install)."""
     from app.models import Role
-    from app.services import accounts
+    from app.services.access import accounts
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -54,7 +54,7 @@ def users_create(app: Flask, role: str, username: str, province_code: str | None
 @with_app
 def users_disable(app: Flask, username: str, reason: str) -> None:
     """Disable an account and revoke every token it holds, at once."""
-    from app.services import accounts
+    from app.services.access import accounts
 
     with cli_session(app) as session, session.begin():
         user = accounts.disable_user(session, accounts.find_user(session, username),
@@ -69,7 +69,7 @@ def users_disable(app: Flask, username: str, reason: str) -> None:
 @with_app
 def users_enable(app: Flask, username: str, reason: str) -> None:
     """Let a disabled account log in again (tokens revoked by disabling stay revoked)."""
-    from app.services import accounts
+    from app.services.access import accounts
 
     with cli_session(app) as session, session.begin():
         user = accounts.enable_user(session, accounts.find_user(session, username),

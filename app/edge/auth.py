@@ -12,9 +12,9 @@ from flask import g, request
 from app.composition import token_service
 from app.extensions import db
 from app.models import User
+from app.services.access.scope import Scope
+from app.services.access.tokens import Principal
 from app.services.errors import Forbidden, Unauthenticated
-from app.services.scope import Scope
-from app.services.tokens import Principal
 
 __all__ = ["ADMIN", "STAFF", "Scope", "actor", "current_principal", "current_scope", "requires",
            "token_service"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import url_for
 
-from app.services.card_files import NAMES
-from app.services.issuance import REVOKE_REASONS, SUSPEND_REASONS
+from app.services.issuing.card_files import NAMES
+from app.services.issuing.issuance import REVOKE_REASONS, SUSPEND_REASONS
 
 
 def _links(card: object) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.schemas.common import PageArgsSchema, PageSchema, WarningSchema
-from app.services.members import SORTS, mask_personal_id
+from app.services.registry.members import SORTS, mask_personal_id
 
 STATUSES = ["active", "suspended", "left"]
 

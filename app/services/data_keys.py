@@ -21,8 +21,8 @@ from app.crypto import DataCipher, DecryptionError, Envelope
 from app.db import WRITE_INTENT
 from app.models import Card, HealthLink, HealthRecord, Member
 from app.services.health.store import HEALTH_ID_CONTEXT, SUMMARY_CONTEXT
-from app.services.issuance import UC1_CONTEXT
-from app.services.members import PERSONAL_ID_CONTEXT
+from app.services.issuing.issuance import UC1_CONTEXT
+from app.services.registry.members import PERSONAL_ID_CONTEXT
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
 from app.models import Card, CardStatus, Member, MemberStatus, Role, Union, User
-from app.services import accounts, identity
-from app.services.issuance import CardDesk
-from app.services.members import MemberRegistry
-from app.services.scope import Scope
-from app.services.tokens import Principal
+from app.services.access import accounts
+from app.services.access.scope import Scope
+from app.services.access.tokens import Principal
+from app.services.issuing.issuance import CardDesk
+from app.services.registry import identity
+from app.services.registry.members import MemberRegistry
 
 #: Development-only logins, printed by ``scripts/serve``.
 DEMO_USERS: list[dict[str, Any]] = [

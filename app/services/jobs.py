@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.db import is_busy
 from app.models import Job, JobStatus
+from app.services.access.scope import Scope
 from app.services.errors import Conflict, DomainError, JobBusy, NotFound
-from app.services.scope import Scope
 
 log = logging.getLogger("unioncard.jobs")
 T = TypeVar("T")

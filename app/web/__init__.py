@@ -47,7 +47,7 @@ def card_status_page(serial: str) -> Any:
     """Where a phone lands from the card's NFC link: the card's status, nothing personal."""
     from app import clock
     from app.extensions import db
-    from app.services import public_card
+    from app.services.issuing import public_card
 
     card = public_card.public_status(db.session, serial, now=clock.now())
     if card is None:

@@ -33,13 +33,15 @@ from sqlalchemy.orm import Session
 from app.crypto import DataCipher
 from app.db import make_engine
 from app.models import Member, MemberStatus, Union
-from app.services import batches, identity, jobs
+from app.services import jobs
+from app.services.access.scope import Scope
+from app.services.access.tokens import Principal
 from app.services.demo import FAMILY, GIVEN, MIDDLE
-from app.services.issuance import CardDesk, CardSettings
-from app.services.keys import KeyStore
-from app.services.members import MemberRegistry
-from app.services.scope import Scope
-from app.services.tokens import Principal
+from app.services.issuing import batches
+from app.services.issuing.issuance import CardDesk, CardSettings
+from app.services.issuing.keys import KeyStore
+from app.services.registry import identity
+from app.services.registry.members import MemberRegistry
 
 UNIONS = [f"CD-24-{k:04d}" for k in range(10)]
 

@@ -74,7 +74,8 @@ def prepare(url: str) -> tuple[object, object]:
     """Migrate the database, add the unions and an officer; (app, scope)."""
     from app.extensions import db
     from app.models import Role, Union
-    from app.services import accounts, imports
+    from app.services.access import accounts
+    from app.services.registry import imports
 
     migrate.upgrade(url)
     app = create_app({**CONFIG, "DATABASE_URL": url})
@@ -93,8 +94,9 @@ def run_import(app: object, scope: object, path: Path, rows: int, batch: int,
     """Run one import job; (seconds, counts)."""
     from app.composition import cipher_for_config
     from app.extensions import db
-    from app.services import imports, jobs
-    from app.services.roster import Limits
+    from app.services import jobs
+    from app.services.registry import imports
+    from app.services.registry.roster import Limits
 
     settings = imports.ImportSettings(limits=Limits(max_bytes=1 << 40, max_rows=max(rows, 1)),
                                       batch_size=batch, directory=path.parent)

@@ -28,10 +28,10 @@ from app.crypto import DataCipher  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.models import Member, MemberStatus, Union  # noqa: E402
 from app.services import identity  # noqa: E402
+from app.services.access.scope import Scope  # noqa: E402
+from app.services.access.tokens import Principal  # noqa: E402
 from app.services.demo import FAMILY, GIVEN, MIDDLE  # noqa: E402
-from app.services.members import MemberRegistry, SearchFilters  # noqa: E402
-from app.services.scope import Scope  # noqa: E402
-from app.services.tokens import Principal  # noqa: E402
+from app.services.registry.members import MemberRegistry, SearchFilters  # noqa: E402
 
 PROVINCES = ["01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33",
              "37", "38", "40", "42", "44", "46", "48", "51", "52", "56", "66", "68", "75", "79",

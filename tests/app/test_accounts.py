@@ -10,8 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+import app
 from app.models import AuditEntry, User
-from app.services import accounts
+from app.services.access import accounts
 from app.services.errors import ValidationFailed
 from tests.conftest import PASSWORD, invoke
 
@@ -62,7 +63,7 @@ def test_length_counts_code_points() -> None:
 
 
 def test_the_shipped_list_is_django_s_and_loaded_once() -> None:
-    data = Path(accounts.__file__).resolve().parents[1] / "data"
+    data = Path(app.__file__).resolve().parent / "data"
     assert (data / "common-passwords.LICENSE.txt").read_text().count("Django Software") >= 1
     words = gzip.decompress((data / "common-passwords.txt.gz").read_bytes()).split()
     assert len(words) > 19_000

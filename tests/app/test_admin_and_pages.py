@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.models import Card
-from app.services.public_card import public_status
+from app.services.issuing.public_card import public_status
 from tests.app.cards_helpers import office
 
 

@@ -10,8 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
+from app.services.access.tokens import Principal, TokenService
 from app.services.errors import Unauthenticated
-from app.services.tokens import Principal, TokenService
 from tests.conftest import PASSWORD, invoke, unioncard_env
 
 

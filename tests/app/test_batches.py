@@ -51,7 +51,7 @@ def live_cards(session: Session, member_id: int) -> int:
 def test_union_batch_issues_to_every_active_member_without_a_card(
         client: FlaskClient, factory: Any, session: Session, app: Flask) -> None:
     from app.composition import cipher_for_config
-    from app.services.issuance import ACTIVATION_CONTEXT
+    from app.services.issuing.issuance import ACTIVATION_CONTEXT
 
     union = factory.union()
     other = factory.union()

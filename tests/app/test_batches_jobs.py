@@ -47,8 +47,8 @@ def add_members(app: Any, union: str, n: int, start: int = 0,
     """Insert members in bulk."""
     from app.composition import cipher_for_config
     from app.extensions import db
-    from app.services import identity
-    from app.services.members import MemberRegistry
+    from app.services.registry import identity
+    from app.services.registry.members import MemberRegistry
 
     session = db.new_session(app)
     registry = MemberRegistry(session, cipher_for_config(app.config), actor="test")
@@ -80,7 +80,7 @@ def _session(app: Any) -> Any:
 def check_letters(app: Any, text: str, job_id: str) -> list[dict[str, str]]:
     """Every letter's code opens its card; one letter per live card of the job."""
     from app.composition import cipher_for_config
-    from app.services.issuance import ACTIVATION_CONTEXT
+    from app.services.issuing.issuance import ACTIVATION_CONTEXT
 
     cipher = cipher_for_config(app.config)
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
@@ -221,8 +221,9 @@ def test_codes_lost_between_a_commit_and_its_letters_file_are_replaced(
     """A crash after a batch commits but before its letters are written: the rerun gives
     those cards new codes, so the letters file is complete and every code works."""
     from app.composition import card_desk_for, cipher_for_config
-    from app.services import batches, jobs
-    from app.services.imports import scope_of_account
+    from app.services import jobs
+    from app.services.issuing import batches
+    from app.services.registry.imports import scope_of_account
 
     app = committed
     add_members(app, YENPHONG, 30)

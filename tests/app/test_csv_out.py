@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app.models import Job, Member, Union
-from app.services import imports
 from app.services.csv_out import CsvOut, neutralise
+from app.services.registry import imports
 from tests.app.roster_fixtures import people, to_csv
 from tests.app.test_errors import assert_problem
 

@@ -21,11 +21,11 @@ from sqlalchemy import select, update
 from app.config import decode_data_key
 from app.crypto import DataCipher, kek_version
 from app.models import HealthRecord, Member, Union
+from app.services.access.scope import Scope
+from app.services.access.tokens import Principal
 from app.services.data_keys import RECORDS, DataKeyRotation
 from app.services.health.store import HealthStore
-from app.services.members import PERSONAL_ID_CONTEXT, MemberRegistry
-from app.services.scope import Scope
-from app.services.tokens import Principal
+from app.services.registry.members import PERSONAL_ID_CONTEXT, MemberRegistry
 from tests.app.health_fixtures import health_document
 from tests.app.test_crypto import legacy_encrypt
 from tests.conftest import TEST_CONFIG, invoke, make_cccd, unioncard_env

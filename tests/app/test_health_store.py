@@ -11,10 +11,10 @@ from sqlalchemy import select
 from app.config import decode_data_key
 from app.crypto import DataCipher
 from app.models import AuditEntry, HealthLink, HealthRecord
+from app.services.access.scope import Scope
+from app.services.access.tokens import Principal
 from app.services.errors import Conflict, NotFound, RegisteredElsewhere, ValidationFailed
 from app.services.health.store import HealthStore
-from app.services.scope import Scope
-from app.services.tokens import Principal
 from tests.app.health_fixtures import DISTINCTIVE, health_document
 from tests.conftest import TEST_CONFIG
 
@@ -144,7 +144,7 @@ def test_coverage_figures_count_the_scope_only(store, office, factory) -> None:
 
 def test_a_transfer_takes_the_health_rows_to_the_new_province(store, office, factory,
                                                               session) -> None:
-    from app.services.transfers import TransferDesk
+    from app.services.registry.transfers import TransferDesk
 
     member = office["member"]
     store.link(officer_scope(), member.id, HEALTH_ID)

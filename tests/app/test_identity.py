@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from app.services import identity
-from app.services.identity import InvalidField
+from app.services.registry import identity
+from app.services.registry.identity import InvalidField
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.services.imports import mask_personal_ids, mask_value
+from app.services.registry.imports import mask_personal_ids, mask_value
 from tests.app.roster_fixtures import people, to_csv
 from tests.app.test_imports import QUEVO, sync_jobs, unions, upload  # noqa: F401 (fixtures)
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry, Job, Member, Union
-from app.services.members import ELSEWHERE_DETAIL
+from app.services.registry.members import ELSEWHERE_DETAIL
 from tests.app.roster_fixtures import EN_HEADERS, people, to_csv
 
 PROBLEM = "application/problem+json"
@@ -276,7 +276,7 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("name", ["roster-template.csv", "roster-template.xlsx"])
 def test_documented_templates_have_every_column(name: str) -> None:
-    from app.services.roster import RosterInvalid, open_roster
+    from app.services.registry.roster import RosterInvalid, open_roster
 
     with pytest.raises(RosterInvalid, match="no data rows"):  # headers accepted, no rows yet
         open_roster(ROOT / "docs" / name)
@@ -321,7 +321,7 @@ def test_numbers_of_another_province_are_reported_rows(
 def test_a_dry_run_is_no_bulk_lookup_of_other_offices(
         client: FlaskClient, factory: Any, session: Session,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.services import members
+    from app.services.registry import members
 
     monkeypatch.setattr(members, "ELSEWHERE_PER_HOUR", 2)
     hcm = factory.user("officer", province="79")

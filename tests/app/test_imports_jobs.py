@@ -36,7 +36,7 @@ def _session(app: Any) -> Any:
 
 
 def _scope(app: Any) -> Any:
-    from app.services import imports
+    from app.services.registry import imports
 
     session = _session(app)
     try:
@@ -47,7 +47,7 @@ def _scope(app: Any) -> Any:
 
 def test_api_runs_the_import_in_a_background_thread(committed: Any) -> None:
     from app.edge.auth import token_service
-    from app.services.tokens import Principal
+    from app.services.access.tokens import Principal
 
     app = committed
     scope = _scope(app)
@@ -74,8 +74,9 @@ def test_api_runs_the_import_in_a_background_thread(committed: Any) -> None:
 
 def test_an_interrupted_job_resumes_from_its_checkpoint(committed: Any, tmp_path: Path) -> None:
     from app.composition import cipher_for_config
-    from app.services import imports, jobs
-    from app.services.roster import Limits
+    from app.services import jobs
+    from app.services.registry import imports
+    from app.services.registry.roster import Limits
 
     app = committed
     rows = people(1000, QUEVO)
@@ -217,8 +218,9 @@ def test_kill_the_cli_mid_import_and_rerun(committed: Any, tmp_path: Path) -> No
 def test_parallel_imports_into_one_province_get_unique_member_numbers(
         committed: Any, tmp_path: Path) -> None:
     from app.composition import cipher_for_config
-    from app.services import imports, jobs
-    from app.services.roster import Limits
+    from app.services import jobs
+    from app.services.registry import imports
+    from app.services.registry.roster import Limits
 
     app = committed
     scope, cipher = _scope(app), cipher_for_config(app.config)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
 from app.models import AuditEntry, User
-from app.services import accounts
+from app.services.access import accounts
 from app.services.errors import InvalidCredentials, LoginLocked
 from tests.conftest import PASSWORD
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.composition import cipher_for_config
 from app.extensions import db
 from app.models import Card, User
-from app.services.issuance import ACTIVATION_CONTEXT
+from app.services.issuing.issuance import ACTIVATION_CONTEXT
 from tests.conftest import TEST_CONFIG, Factory, make_cccd
 
 

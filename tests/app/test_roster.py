@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from app.services.roster import Limits, RosterInvalid, match_header, open_roster
+from app.services.registry.roster import Limits, RosterInvalid, match_header, open_roster
 from tests.app.roster_fixtures import EN_HEADERS, VI_HEADERS, people, to_csv
 
 UNION = "CDCS-24-QUEVO1"

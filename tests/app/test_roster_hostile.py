@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from app.services.roster import Limits, RosterInvalid, open_roster
+from app.services.registry.roster import Limits, RosterInvalid, open_roster
 from tests.app.roster_fixtures import EN_HEADERS, VI_HEADERS, people
 
 UNION = "CDCS-24-QUEVO1"

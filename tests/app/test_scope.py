@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import column, select, table
 from werkzeug.routing import Rule
 
-from app.services.scope import Scope
-from app.services.tokens import Principal
+from app.services.access.scope import Scope
+from app.services.access.tokens import Principal
 
 
 def test_scope_rules() -> None:

@@ -9,9 +9,9 @@ from sqlalchemy import event, text
 
 from app.config import decode_data_key
 from app.crypto import DataCipher
-from app.services.members import MemberRegistry, SearchFilters
-from app.services.scope import Scope
-from app.services.tokens import Principal
+from app.services.access.scope import Scope
+from app.services.access.tokens import Principal
+from app.services.registry.members import MemberRegistry, SearchFilters
 from tests.conftest import TEST_CONFIG
 
 

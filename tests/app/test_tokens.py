@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.services.access.tokens import Principal, TokenService, parse_subject
 from app.services.errors import Unauthenticated
-from app.services.tokens import Principal, TokenService, parse_subject
 
 NOW = 1_800_000_000
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.models import AuditEntry, Member
-from app.services import members
+from app.services.registry import members
 from tests.conftest import make_cccd
 
 

@@ -49,7 +49,7 @@ def _upload(client: Any, headers: dict[str, str], body: bytes, name: str = "r.cs
 
 def test_another_officers_patch_completes_while_a_roster_is_read(
         office: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.services import imports
+    from app.services.registry import imports
 
     app, _factory, uploader, other, member = office
     reading, patched = threading.Event(), threading.Event()
@@ -140,7 +140,8 @@ def _dead_pid() -> int:
 def test_a_job_whose_runner_died_is_shown_interrupted_and_its_upload_removed(
         office: Any) -> None:
     from app.extensions import db
-    from app.services import imports, jobs
+    from app.services import jobs
+    from app.services.registry import imports
 
     app, _factory, uploader, _other, _member = office
     session = db.new_session(app)
@@ -174,7 +175,8 @@ def test_a_job_whose_runner_died_is_shown_interrupted_and_its_upload_removed(
 
 def test_a_running_job_with_a_live_runner_stays_running(office: Any) -> None:
     from app.extensions import db
-    from app.services import imports, jobs
+    from app.services import jobs
+    from app.services.registry import imports
 
     app, _factory, uploader, _other, _member = office
     release = threading.Event()
@@ -203,7 +205,8 @@ def test_a_running_job_with_a_live_runner_stays_running(office: Any) -> None:
 
 def test_a_job_whose_work_fails_on_a_busy_database_is_not_left_running(office: Any) -> None:
     from app.extensions import db
-    from app.services import imports, jobs
+    from app.services import jobs
+    from app.services.registry import imports
 
     app, *_ = office
     session = db.new_session(app)

@@ -17,9 +17,9 @@ from app.clock import now as utc_now
 from app.crypto import DataCipher, Envelope
 from app.models import HealthLink, HealthRecord, Member
 from app.services import audit
+from app.services.access.scope import Scope
 from app.services.errors import Conflict, NotFound, RegisteredElsewhere, ValidationFailed
-from app.services.members import MemberRegistry
-from app.services.scope import Scope
+from app.services.registry.members import MemberRegistry
 
 HEALTH_ID_CONTEXT = "health_link.health_id"
 SUMMARY_CONTEXT = "health_record.summary"

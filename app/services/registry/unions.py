@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Province, Union
+from app.services.access.scope import Scope
 from app.services.errors import Conflict, NotFound, ValidationFailed
-from app.services.identity import InvalidField, normalize_name
-from app.services.scope import Scope
+from app.services.registry.identity import InvalidField, normalize_name
 
 UNION_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
 

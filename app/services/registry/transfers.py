@@ -13,10 +13,10 @@ from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import Member, TransferRequest, TransferStatus, Union
 from app.services import audit
+from app.services.access.scope import Scope
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.health import store as health_store
-from app.services.members import ELSEWHERE_ACTION, MemberRegistry
-from app.services.scope import Scope
+from app.services.registry.members import ELSEWHERE_ACTION, MemberRegistry
 
 
 class TransferDesk:

@@ -9,9 +9,9 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import resources
 from itertools import pairwise
 from math import ceil
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.models import Province, Role, Union, User
 from app.services import audit
+from app.services.access.scope import Scope
 from app.services.errors import (
     Conflict,
     InvalidCredentials,
@@ -28,7 +29,6 @@ from app.services.errors import (
     NotFound,
     ValidationFailed,
 )
-from app.services.scope import Scope
 
 log = logging.getLogger("unioncard.accounts")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -238,8 +238,8 @@ def _is_a_sequence(text: str) -> bool:
 @functools.cache
 def common_passwords() -> frozenset[str]:
     """The shipped list of 20,000 common passwords, lowercased (read once, on first use)."""
-    path = Path(__file__).resolve().parents[1] / "data" / "common-passwords.txt.gz"
-    return frozenset(gzip.decompress(path.read_bytes()).decode("utf-8").split())
+    packed = resources.files("app").joinpath("data", "common-passwords.txt.gz").read_bytes()
+    return frozenset(gzip.decompress(packed).decode("utf-8").split())
 
 
 def _check_union(session: Session, union_code: str, province_code: str | None) -> None:

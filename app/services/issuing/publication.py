@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 import cards
 from app.clock import now as utc_now
 from app.services.errors import NotFound
-from app.services.keys import KeyStore, publication_version
-from app.services.status_lists import StatusLists
+from app.services.issuing.keys import KeyStore, publication_version
+from app.services.issuing.status_lists import StatusLists
 
 STATUS_LIST_TTL = timedelta(days=1)
 W3C_CONTEXT = ["https://www.w3.org/ns/credentials/v2"]

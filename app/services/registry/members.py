@@ -16,8 +16,8 @@ from app.clock import now as utc_now
 from app.clock import today_in_vietnam
 from app.crypto import DataCipher
 from app.models import AuditEntry, Member, MemberNumberSequence, MemberStatus, Union
-from app.services import audit, identity
-from app.services.card_status import CardLifecycle
+from app.services import audit
+from app.services.access.scope import Scope
 from app.services.errors import (
     Conflict,
     Forbidden,
@@ -26,8 +26,9 @@ from app.services.errors import (
     TooManyConflicts,
     ValidationFailed,
 )
-from app.services.identity import FieldProblem, InvalidField
-from app.services.scope import Scope
+from app.services.issuing.card_status import CardLifecycle
+from app.services.registry import identity
+from app.services.registry.identity import FieldProblem, InvalidField
 
 PERSONAL_ID_CONTEXT = "member.personal_id"
 #: Audit action of a refused registration of someone another office holds (counted per hour).

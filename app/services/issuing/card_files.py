@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.services.access.scope import Scope
 from app.services.errors import NotFound
-from app.services.issuance import CardDesk
-from app.services.scope import Scope
+from app.services.issuing.issuance import CardDesk
 from cards import nfc, printing, qr
 
 #: Every file of a card, by name, with its media type.

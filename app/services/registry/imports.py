@@ -21,9 +21,10 @@ from app.crypto import DataCipher
 from app.db import WRITE_INTENT
 from app.models import ImportIssue, Job, JobStatus, Member, MemberStatus, Union
 from app.services import audit, jobs
+from app.services.access.scope import Scope
 from app.services.errors import RosterInvalid
-from app.services.identity import FieldProblem
-from app.services.members import (
+from app.services.registry.identity import FieldProblem
+from app.services.registry.members import (
     ELSEWHERE_DETAIL,
     ELSEWHERE_LIMIT,
     MemberData,
@@ -32,8 +33,7 @@ from app.services.members import (
     number_range_problem,
     validate_member,
 )
-from app.services.roster import Limits, Roster, RosterRow, open_roster
-from app.services.scope import Scope
+from app.services.registry.roster import Limits, Roster, RosterRow, open_roster
 
 KIND = "roster-import"
 COUNT_KEYS = ("total", "processed", "created", "updated", "unchanged", "errors", "warnings")
@@ -561,8 +561,8 @@ def scope_of_account(session: Session, username: str) -> Scope:
         NotFound: no active account with that username.
     """
     from app.models import User
+    from app.services.access.tokens import Principal
     from app.services.errors import NotFound
-    from app.services.tokens import Principal
 
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None or not user.is_active:

@@ -132,7 +132,7 @@ class KeyStore:
         affected = self.session.scalars(select(Card).where(
             Card.kid == kid, Card.status != CardStatus.REVOKED).order_by(Card.id)
             .with_for_update()).all()
-        from app.services.card_status import CardLifecycle
+        from app.services.issuing.card_status import CardLifecycle
 
         lifecycle = CardLifecycle(self.session, actor=self.actor, clock=self.clock)
         for card in affected:

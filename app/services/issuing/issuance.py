@@ -17,11 +17,11 @@ from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import Card, CardStatus, Member, MemberStatus, Province, Union
 from app.services import audit
-from app.services.card_status import CardLifecycle
+from app.services.access.scope import Scope
 from app.services.errors import Conflict, NotFound, ValidationFailed
-from app.services.keys import KeyStore
-from app.services.scope import Scope
-from app.services.status_lists import StatusLists
+from app.services.issuing.card_status import CardLifecycle
+from app.services.issuing.keys import KeyStore
+from app.services.issuing.status_lists import StatusLists
 from cards import nfc, printing, qr
 
 UC1_CONTEXT = "card.uc1"

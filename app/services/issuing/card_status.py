@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.models import Card, CardStatus, Member, MemberStatus
 from app.services import audit
-from app.services.status_lists import StatusLists
+from app.services.issuing.status_lists import StatusLists
 
 
 class CardLifecycle:

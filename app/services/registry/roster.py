@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from app.services.errors import RosterInvalid
-from app.services.identity import FieldProblem, transliterate
-from app.services.members import REQUIRED_FIELDS
+from app.services.registry.identity import FieldProblem, transliterate
+from app.services.registry.members import REQUIRED_FIELDS
 
 #: The template's headers: Vietnamese first (as printed in docs/roster-template.*), then English.
 TEMPLATE_HEADERS: dict[str, tuple[str, str]] = {

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, true
 
+from app.services.access.tokens import Principal
 from app.services.errors import NotFound
-from app.services.tokens import Principal
 
 
 class Scope:

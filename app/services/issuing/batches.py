@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.models import Card, CardStatus, Job, Member, MemberStatus, Province, Union
 from app.services import audit, jobs
+from app.services.access.scope import Scope
 from app.services.csv_out import CsvOut
 from app.services.errors import DomainError, LettersGone, NotFound, ValidationFailed
-from app.services.issuance import CardDesk
-from app.services.scope import Scope
+from app.services.issuing.issuance import CardDesk
 from cards.errors import CardError
 from cards.printing import CardFace, SheetFile, write_atomically, write_sheet
 
