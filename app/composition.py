@@ -18,6 +18,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from app.services.access.accounts import LoginPolicy
     from app.services.access.tokens import TokenService
+    from app.services.health.pull import PullSettings
     from app.services.issuing.batches import BatchSettings
     from app.services.issuing.issuance import CardDesk, CardSettings
     from app.services.issuing.keys import KeyStore
@@ -60,7 +61,6 @@ def token_service_for(config: Mapping[str, Any]) -> TokenService:
 def token_service() -> TokenService:
     """The current app's token service (built once per app)."""
     return _once_per_app("tokens", token_service_for)
-
 
 
 def login_policy(config: Mapping[str, Any]) -> LoginPolicy:
@@ -161,3 +161,13 @@ def job_launcher(app: Flask) -> Launch:
 
     return functools.partial(jobs.run_logged if app.config["JOBS_SYNC"] else jobs.run_in_thread,
                              sessions)
+
+
+def pull_settings(config: Mapping[str, Any]) -> PullSettings:
+    """The FHIR server pulled when a member is linked (``HEALTH_FHIR_URL`` empty: none)."""
+    from app.services.health.pull import PullSettings
+
+    return PullSettings(url=str(config["HEALTH_FHIR_URL"] or ""),
+                        token=str(config["HEALTH_FHIR_TOKEN"] or ""),
+                        timeout=float(config["HEALTH_FHIR_TIMEOUT"]),
+                        retries=int(config["HEALTH_FHIR_RETRIES"]))

@@ -75,6 +75,14 @@ def defaults(root: Path) -> dict[str, Any]:
         "CARD_BATCH_WORKERS": 2,
         # background jobs run inside the request instead (tests)
         "JOBS_SYNC": False,
+        # health-record feeds (push) and the FHIR server pulled on link
+        "HEALTH_FEED_MAX_BYTES": 1_000_000,
+        "HEALTH_FEED_BATCH_MAX_BYTES": 8 * 1024 * 1024,
+        "HEALTH_FEED_BATCH_MAX_ITEMS": 200,
+        "HEALTH_FHIR_URL": "",
+        "HEALTH_FHIR_TOKEN": "",
+        "HEALTH_FHIR_TIMEOUT": 5.0,
+        "HEALTH_FHIR_RETRIES": 3,
         # flask-smorest / OpenAPI
         "API_TITLE": "unioncard API",
         "API_VERSION": "v1",

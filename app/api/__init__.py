@@ -12,6 +12,8 @@ def register(api: Api) -> None:
         auth,
         card_batches,
         cards,
+        health_feeds,
+        health_records,
         jobs,
         members,
         publication,
@@ -34,3 +36,5 @@ def register(api: Api) -> None:
     api.register_blueprint(admin.blp)
     api.register_blueprint(card_batches.blp)
     api.register_blueprint(transfers.blp)
+    api.register_blueprint(health_feeds.blp)
+    api.register_blueprint(health_records.blp)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import binascii
+import functools
+from base64 import b64decode
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import login_policy
+from app.composition import data_cipher, login_policy
 from app.edge.auth import current_principal, requires, token_service
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema
@@ -17,6 +21,11 @@ from app.extensions import db, limiter
 from app.schemas.auth import PrincipalSchema, TokenRequestSchema, TokenSchema
 from app.services.access import accounts
 from app.services.access.tokens import Principal
+from app.services.errors import InvalidClient, InvalidTokenRequest, UnsupportedGrantType
+from app.services.health import feeds
+
+FORM = "application/x-www-form-urlencoded"
+GRANT_TYPES = ("password", "client_credentials")
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                 description="Bearer tokens (OAuth 2 token endpoint) and the current caller.")
@@ -39,13 +48,82 @@ def _address_key() -> str:
 
 
 def _login_key() -> str:
-    """Rate-limit logins per client address and username."""
+    """Rate-limit logins per client address and username (or feed client id)."""
     try:
         data = request.get_json(silent=True) if request.is_json else request.form
     except RecursionError:  # a deeply nested body: refused later by its body check
         data = None
     username = data.get("username", "") if isinstance(data, Mapping) else ""
+    if not username and request.mimetype == FORM:
+        basic = _basic_credentials()
+        username = "client|" + (basic[0] if basic else str(request.form.get("client_id", "")))
     return f"{request.remote_addr}|{str(username).strip().lower()[:64]}"
+
+
+def _basic_credentials() -> tuple[str, str] | None:
+    """The client id and secret of an HTTP Basic ``Authorization`` header, each
+    form-urlencoded first as RFC 6749 §2.3.1 says (None without such a header).
+
+    Raises:
+        InvalidClient: a Basic header that cannot be decoded.
+    """
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("The HTTP Basic credentials cannot be decoded.") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise InvalidClient("The HTTP Basic credentials cannot be decoded.")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def _client_credentials() -> Any:
+    """The client credentials grant (RFC 6749 §4.4): a feed client's token.
+
+    Raises:
+        InvalidTokenRequest: the client authenticated both ways. InvalidClient: no or wrong
+            credentials, or a disabled client.
+    """
+    basic = _basic_credentials()
+    in_form = "client_id" in request.form or "client_secret" in request.form
+    if basic is not None and in_form:
+        raise InvalidTokenRequest("Authenticate the client once: HTTP Basic or the form, "
+                                  "not both.")
+    if basic is None:
+        basic = (request.form.get("client_id", ""), request.form.get("client_secret", ""))
+    if not basic[0] or not basic[1]:
+        raise InvalidClient("Client credentials are required (HTTP Basic, or client_id and "
+                            "client_secret in the form).")
+    with db.new_session(current_app) as session:
+        feed = feeds.authenticate(session, data_cipher(), *basic)
+        principal = feeds.principal(feed)
+    return TokenSchema().dump(token_service().issue(principal)), 200, {
+        "Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _other_grants(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer a form-encoded request for a grant other than ``password`` before the password
+    grant's arguments are parsed: the client credentials grant, or ``unsupported_grant_type``.
+
+    Raises:
+        UnsupportedGrantType: an unknown ``grant_type`` in a form.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.mimetype == FORM:
+            grant = request.form.get("grant_type", "password")
+            if grant == "client_credentials":
+                return _client_credentials()
+            if grant not in GRANT_TYPES:
+                raise UnsupportedGrantType(f"Grant type {grant[:40]!r} is not supported; use "
+                                           "password or client_credentials.")
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 @blp.route("/token")
@@ -56,15 +134,27 @@ class TokenView(MethodView):
     decorators = [limiter.limit(_address_limit, key_func=_address_key, methods=["POST"]),
                   limiter.limit(_login_limit, key_func=_login_key, methods=["POST"])]
 
-    @accepts("application/json", "application/x-www-form-urlencoded")
+    @accepts("application/json", FORM)
+    @_other_grants
     @blp.arguments(TokenRequestSchema, location="json_or_form")
-    @blp.response(200, TokenSchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="Wrong username or password")
+    @blp.response(200, TokenSchema, headers={
+        "Cache-Control": {"description": "no-store", "schema": {"type": "string"}}})
+    @blp.alt_response(400, schema=ProblemSchema, description=(
+        "`unsupported-grant-type` or `invalid-token-request` (with OAuth 2's `error`)"))
+    @blp.alt_response(401, schema=ProblemSchema, description=(
+        "Wrong username or password; `invalid-client` (`error`: `invalid_client`, "
+        "`WWW-Authenticate: Basic`) for feed client credentials"))
     @blp.alt_response(429, schema=ProblemSchema,
                       description="Too many attempts from this address, or too many wrong "
                                   "passwords for this account (its password login is locked)")
     def post(self, args: dict[str, Any]) -> Any:
-        """Exchange a username and password for a short-lived bearer token."""
+        """Exchange credentials for a short-lived bearer token.
+
+        Staff: JSON or a form with `username` and `password` (`grant_type=password`).
+        Health-record feeds: the OAuth 2 client credentials grant (RFC 6749 §4.4), a form
+        `grant_type=client_credentials` with the client authenticated by HTTP Basic or by
+        `client_id` and `client_secret` in the form; the token's subject is `feed:<id>`.
+        """
         # the login's own session: a wrong password's count is committed by the service,
         # although the answer is an error (which rolls back the request's session)
         with db.new_session(current_app) as session:
@@ -73,7 +163,7 @@ class TokenView(MethodView):
             principal = Principal(
                 kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
                 union_code=user.union_code, token_version=user.token_version)
-        return token_service().issue(principal)
+        return token_service().issue(principal), 200, {"Cache-Control": "no-store"}
 
 
 @blp.route("/me")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, url_for
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import data_cipher
+from app.composition import data_cipher, job_launcher, pull_settings
 from app.edge.auth import STAFF, actor, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
@@ -25,7 +26,8 @@ from app.schemas.members import (
     RevealSchema,
     UpdateMemberSchema,
 )
-from app.services.health.store import HealthStore
+from app.services.health import pull
+from app.services.health.store import Coverage, HealthStore
 from app.services.registry.members import MemberRegistry, SearchFilters
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1/members",
@@ -40,6 +42,17 @@ def registry() -> MemberRegistry:
 def health_store() -> HealthStore:
     """The health store, acting for the caller (its views show coverage, never content)."""
     return HealthStore(db.session, data_cipher(), actor=actor())
+
+
+def _coverage(coverage: Coverage, job: Any = None) -> dict[str, Any]:
+    """Coverage as officers see it, with whether (and by which job) the record is pulled."""
+    shown: dict[str, Any] = {"linked": coverage.linked, "updated_at": coverage.updated_at}
+    if not pull_settings(current_app.config).configured:
+        shown["pull"] = "not-configured"
+    elif job is not None:
+        shown["pull"] = "started"
+        shown["pull_job"] = url_for("jobs.JobById", job_id=job.id)
+    return shown
 
 
 def _with_warnings(member: Any, warnings: list[Any]) -> Any:
@@ -84,7 +97,7 @@ class MemberById(MethodView):
     def get(self, member_id: int) -> Any:
         """Show a member (personal ID masked; of the health record only its coverage)."""
         member: Any = registry().get(current_scope(), member_id)
-        member.health_record = health_store().coverage(member.id)
+        member.health_record = _coverage(health_store().coverage(member.id))
         return member
 
     @requires(*STAFF)
@@ -140,10 +153,21 @@ class MemberHealthLink(MethodView):
                       description="The health ID is linked to another member")
     @blp.alt_response(422, schema=ProblemSchema, description="Not a 10-digit health ID")
     def put(self, args: dict[str, Any], member_id: int) -> Any:
-        """Link the member to their social-insurance / health ID (mã số BHXH)."""
-        store = health_store()
+        """Link the member to their social-insurance / health ID (mã số BHXH); a new link
+        starts a job pulling their summary from the configured FHIR server (`pull_job`), or
+        says `pull: not-configured`."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        started: list[Any] = []
+
+        def request_pull(linked_id: int, _health_id: str) -> None:
+            member = registry().get(current_scope(), linked_id)
+            started.append(pull.start(db.session, member, actor=actor(),
+                                      settings=pull_settings(app.config),
+                                      cipher=data_cipher(), launch=job_launcher(app)))
+
+        store = HealthStore(db.session, data_cipher(), actor=actor(), request_pull=request_pull)
         store.link(current_scope(), member_id, args["health_id"])
-        return store.coverage(member_id)
+        return _coverage(store.coverage(member_id), started[0] if started else None)
 
     @requires(*STAFF)
     @blp.response(204)

@@ -15,8 +15,10 @@ from app.models import User
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
 from app.services.errors import Forbidden, Unauthenticated
+from app.services.health.feeds import active_feed
 
 __all__ = ["ADMIN", "STAFF", "Scope", "actor", "current_principal", "current_scope", "requires",
+           "requires_feed",
            "token_service"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +58,9 @@ def current_principal(required: bool = True) -> Principal | None:
         user = db.session.get(User, principal.id)
         if user is None or not user.is_active or user.token_version != principal.token_version:
             raise Unauthenticated("The access token has been revoked.")
+    elif principal.kind == "feed":
+        if active_feed(db.session, principal.id, principal.token_version) is None:
+            raise Unauthenticated("The access token has been revoked.")
     g.principal = principal
     return principal
 
@@ -78,6 +83,22 @@ def requires(*roles: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def requires_feed(view: F) -> F:
+    """Decorator: the caller must be a health-record feed client (a ``feed:<id>`` token from
+    the client credentials grant); documented like ``requires``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        principal = current_principal()
+        assert principal is not None
+        if principal.kind != "feed":
+            raise Forbidden("Only health-record feed clients may do this.")
+        return view(*args, **kwargs)
+
+    _document_security(wrapper, forbidden=True)
+    return wrapper  # type: ignore[return-value]
 
 
 def _document_security(view: Callable[..., Any], *, forbidden: bool) -> None:

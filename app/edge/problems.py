@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.services.errors import (
+    BodyTooLarge,
     Conflict,
     DomainError,
     FhirInvalid,
@@ -24,7 +25,9 @@ from app.services.errors import (
     HealthRecordAmbiguous,
     HealthRecordNotFound,
     HealthRecordUnavailable,
+    InvalidClient,
     InvalidCredentials,
+    InvalidTokenRequest,
     JobBusy,
     LettersGone,
     LoginLocked,
@@ -33,6 +36,7 @@ from app.services.errors import (
     RosterInvalid,
     TooManyConflicts,
     Unauthenticated,
+    UnsupportedGrantType,
     ValidationFailed,
 )
 
@@ -117,6 +121,21 @@ CATALOGUE = (
                 "The national/provincial health record server did not answer in time or "
                 "answered with an error or an invalid response; retry after the time in the "
                 "Retry-After header."),
+    ProblemType("invalid-client", 401, "Client authentication failed",
+                "The feed client's credentials (HTTP Basic, or client_id and client_secret in "
+                "the form) are missing or wrong, or the client is disabled. `error` is "
+                "OAuth 2's `invalid_client` (RFC 6749 §5.2)."),
+    ProblemType("unsupported-grant-type", 400, "Unsupported grant type",
+                "The token endpoint issues tokens for the `password` grant (staff) and the "
+                "`client_credentials` grant (health-record feeds) only. `error` is OAuth 2's "
+                "`unsupported_grant_type`."),
+    ProblemType("invalid-token-request", 400, "Invalid token request",
+                "The token request lacks a parameter or authenticates the client twice (HTTP "
+                "Basic and the form). `error` is OAuth 2's `invalid_request`."),
+    ProblemType("bundle-too-large", 413, "FHIR Bundle too large",
+                "The FHIR Bundle, or the batch of Bundles, is larger than the feed endpoints "
+                "accept (see UNIONCARD_HEALTH_FEED_MAX_BYTES and "
+                "UNIONCARD_HEALTH_FEED_BATCH_MAX_BYTES); nothing was changed."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -177,6 +196,11 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     HealthRecordNotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),
     HealthRecordAmbiguous: ErrorProblem(PROBLEM_TYPES["conflict"]),
     HealthRecordUnavailable: ErrorProblem(PROBLEM_TYPES["health-record-unavailable"]),
+    InvalidClient: ErrorProblem(PROBLEM_TYPES["invalid-client"], headers=MappingProxyType(
+        {"WWW-Authenticate": 'Basic realm="unioncard"'})),
+    UnsupportedGrantType: ErrorProblem(PROBLEM_TYPES["unsupported-grant-type"]),
+    InvalidTokenRequest: ErrorProblem(PROBLEM_TYPES["invalid-token-request"]),
+    BodyTooLarge: ErrorProblem(PROBLEM_TYPES["bundle-too-large"]),
 })
 
 

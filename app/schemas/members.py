@@ -16,6 +16,11 @@ class HealthCoverageSchema(ma.Schema):
     linked = ma.fields.Boolean(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True, allow_none=True,
                                     metadata={"description": "when the record last changed"})
+    pull = ma.fields.String(dump_only=True, metadata={
+        "description": "`not-configured` (no FHIR server to pull from: the record comes only "
+                       "from a feed's push), or `started` when this link started a pull"})
+    pull_job = ma.fields.String(dump_only=True, metadata={
+        "description": "the job pulling the record: GET it for its result or failure"})
 
 
 class HealthLinkSchema(ma.Schema):

@@ -107,3 +107,31 @@ class HealthRecordUnavailable(DomainError):
     def __init__(self, detail: str, *, retry_after: int = 60) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class InvalidClient(InvalidCredentials):
+    """A feed client's credentials are missing, wrong, or name a disabled client (OAuth 2
+    ``invalid_client``)."""
+
+    def __init__(self, detail: str = "Client authentication failed.") -> None:
+        super().__init__(detail, error="invalid_client")
+
+
+class UnsupportedGrantType(DomainError):
+    """The token request names a grant type the service does not issue (OAuth 2
+    ``unsupported_grant_type``)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, error="unsupported_grant_type")
+
+
+class InvalidTokenRequest(DomainError):
+    """A token request is malformed: a missing parameter, or client credentials sent twice
+    (OAuth 2 ``invalid_request``)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, error="invalid_request")
+
+
+class BodyTooLarge(DomainError):
+    """A request body (a FHIR Bundle or a batch of them) exceeds its size limit."""
