@@ -45,14 +45,17 @@ def health_store() -> HealthStore:
 
 
 def _coverage(coverage: Coverage, job: Any = None) -> dict[str, Any]:
-    """Coverage as officers see it, with whether (and by which job) the record is pulled."""
+    """Coverage as officers see it, with the job pulling the record when this link started
+    one."""
     shown: dict[str, Any] = {"linked": coverage.linked, "updated_at": coverage.updated_at}
-    if not pull_settings(current_app.config).configured:
-        shown["pull"] = "not-configured"
-    elif job is not None:
-        shown["pull"] = "started"
+    if job is not None:
         shown["pull_job"] = url_for("jobs.JobById", job_id=job.id)
     return shown
+
+
+def _pull_state() -> str:
+    """Whether linking pulls the record (``on-link``) or no FHIR server is configured."""
+    return "on-link" if pull_settings(current_app.config).configured else "not-configured"
 
 
 def _with_warnings(member: Any, warnings: list[Any]) -> Any:
@@ -97,7 +100,8 @@ class MemberById(MethodView):
     def get(self, member_id: int) -> Any:
         """Show a member (personal ID masked; of the health record only its coverage)."""
         member: Any = registry().get(current_scope(), member_id)
-        member.health_record = _coverage(health_store().coverage(member.id))
+        member.health_record = health_store().coverage(member.id)
+        member.health_pull = _pull_state()
         return member
 
     @requires(*STAFF)
@@ -154,8 +158,9 @@ class MemberHealthLink(MethodView):
     @blp.alt_response(422, schema=ProblemSchema, description="Not a 10-digit health ID")
     def put(self, args: dict[str, Any], member_id: int) -> Any:
         """Link the member to their social-insurance / health ID (mã số BHXH); a new link
-        starts a job pulling their summary from the configured FHIR server (`pull_job`), or
-        says `pull: not-configured`."""
+        starts a job pulling their summary from the configured FHIR server (`pull_job`, also
+        in `Location`); without a server nothing is pulled (the member's `health_pull` says
+        `not-configured`)."""
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         started: list[Any] = []
 
@@ -167,7 +172,9 @@ class MemberHealthLink(MethodView):
 
         store = HealthStore(db.session, data_cipher(), actor=actor(), request_pull=request_pull)
         store.link(current_scope(), member_id, args["health_id"])
-        return _coverage(store.coverage(member_id), started[0] if started else None)
+        job = started[0] if started else None
+        shown = _coverage(store.coverage(member_id), job)
+        return (shown, 200, {"Location": shown["pull_job"]}) if job is not None else shown
 
     @requires(*STAFF)
     @blp.response(204)

@@ -16,9 +16,6 @@ class HealthCoverageSchema(ma.Schema):
     linked = ma.fields.Boolean(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True, allow_none=True,
                                     metadata={"description": "when the record last changed"})
-    pull = ma.fields.String(dump_only=True, metadata={
-        "description": "`not-configured` (no FHIR server to pull from: the record comes only "
-                       "from a feed's push), or `started` when this link started a pull"})
     pull_job = ma.fields.String(dump_only=True, metadata={
         "description": "the job pulling the record: GET it for its result or failure"})
 
@@ -51,6 +48,9 @@ class MemberSchema(ma.Schema):
     created_at = ma.fields.DateTime(dump_only=True)
     updated_at = ma.fields.DateTime(dump_only=True)
     health_record = ma.fields.Nested(HealthCoverageSchema, dump_only=True)
+    health_pull = ma.fields.String(dump_only=True, metadata={
+        "description": "`on-link`: linking pulls the record from the configured FHIR server; "
+                       "`not-configured`: no server, the record comes only from a feed's push"})
 
 
 class MemberWithWarningsSchema(MemberSchema):

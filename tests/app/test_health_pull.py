@@ -43,10 +43,10 @@ def link(client, office, health_id: str = YEN) -> Any:
 def test_without_a_server_the_link_works_and_says_no_pull(client, office) -> None:
     response = link(client, office)
     assert response.status_code == 200
-    assert response.get_json() == {"linked": True, "updated_at": None,
-                                   "pull": "not-configured"}
+    assert response.get_json() == {"linked": True, "updated_at": None}
+    assert "Location" not in response.headers
     page = client.get(f"/api/v1/members/{office['member'].id}", headers=office["headers"])
-    assert page.get_json()["health_record"]["pull"] == "not-configured"
+    assert page.get_json()["health_pull"] == "not-configured"
 
 
 def test_linking_pulls_the_summary_in_a_job(client, office, pulling, behaviour: Behaviour,
@@ -55,7 +55,8 @@ def test_linking_pulls_the_summary_in_a_job(client, office, pulling, behaviour: 
     response = link(client, office)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert body["pull"] == "started" and body["pull_job"].startswith("/api/v1/jobs/")
+    assert body["pull_job"].startswith("/api/v1/jobs/")
+    assert response.headers["Location"].endswith(body["pull_job"])
     assert body["updated_at"] is not None  # JOBS_SYNC: the job ran before the answer
     job = client.get(body["pull_job"], headers=office["headers"]).get_json()
     assert job["kind"] == "health-pull" and job["status"] == "succeeded", job
@@ -67,7 +68,7 @@ def test_linking_pulls_the_summary_in_a_job(client, office, pulling, behaviour: 
     assert document is not None and document["health_id"] == YEN
     page = client.get(f"/api/v1/members/{office['member'].id}", headers=office["headers"])
     assert page.get_json()["health_record"]["updated_at"] is not None
-    assert "pull" not in page.get_json()["health_record"]
+    assert page.get_json()["health_pull"] == "on-link"
     assert len(behaviour.requests) == 2
     again = link(client, office)  # the same link: no new pull
     assert "pull_job" not in again.get_json() and len(behaviour.requests) == 2
@@ -88,7 +89,7 @@ def test_a_server_that_is_down_fails_the_job_and_keeps_the_link(client, office, 
     monkeypatch.setitem(app.config, "HEALTH_FHIR_RETRIES", 0)
     monkeypatch.setitem(app.config, "JOBS_SYNC", True)
     body = link(client, office).get_json()
-    assert body["linked"] is True and body["pull"] == "started"
+    assert body["linked"] is True and body["pull_job"]
     job = client.get(body["pull_job"], headers=office["headers"]).get_json()
     assert job["status"] == "failed" and "cannot be reached" in job["error"]
 
