@@ -49,7 +49,8 @@ def test_without_a_server_the_link_works_and_says_no_pull(client, office) -> Non
     assert page.get_json()["health_pull"] == "not-configured"
 
 
-def test_linking_pulls_the_summary_in_a_job(client, office, pulling, behaviour: Behaviour,
+def test_linking_pulls_the_summary_in_a_job(client, office, pulling,
+                                            behaviour: Behaviour,  # noqa: F811
                                             session, app, monkeypatch) -> None:
     monkeypatch.setitem(app.config, "HEALTH_FHIR_TOKEN", "pull-token-1")
     response = link(client, office)
