@@ -214,3 +214,25 @@ def test_cli_creates_lists_rotates_and_disables(app: Flask, connection) -> None:
     assert unknown.exit_code != 0 and "No such feed client" in unknown.stderr
     bad = invoke(app, "feeds", "create", "--name", "x", "--province", "99")
     assert bad.exit_code != 0 and "Unknown province" in bad.stderr
+
+
+@pytest.mark.slow
+def test_cli_creates_a_feed_in_a_subprocess(test_databases) -> None:
+    """``python -m app feeds create`` end to end: environment, output, exit status."""
+    import subprocess
+    import sys
+
+    from app import migrate
+    from tests.conftest import unioncard_env
+
+    url = test_databases.new("feeds_cli")
+    migrate.upgrade(url)
+    made = subprocess.run([sys.executable, "-m", "app", "feeds", "create", "--name", "Sở Y tế",
+                           "--province", "24"], env=unioncard_env(url), capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("client_id:     feed-") and "client_secret: " in made.stdout
+    assert "shown only now" in made.stderr
+    bad = subprocess.run([sys.executable, "-m", "app", "feeds", "rotate-secret", "feed-nope"],
+                         env=unioncard_env(url), capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "No such feed client" in bad.stderr
