@@ -100,3 +100,34 @@ def test_a_patient_the_server_does_not_know_fails_the_job(client, office, pullin
     job = client.get(body["pull_job"], headers=office["headers"]).get_json()
     assert job["status"] == "failed" and "knows no patient" in job["error"]
     assert "2401234567" not in str(job)
+
+
+def test_the_pull_runs_in_a_background_thread_after_the_link_commits(
+        committed_office, server) -> None:  # noqa: F811 (the fixture)
+    """The production launcher: the job's own session, in a thread, sees the committed link."""
+    import time
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Union, User
+    from tests.conftest import Factory
+
+    app = committed_office("pull_thread", HEALTH_FHIR_URL=server, HEALTH_FHIR_RETRIES=0)
+    session = db.new_session(app)
+    factory = Factory(app, session)
+    union = session.scalar(select(Union).where(Union.code == "CDCS-24-QUEVO1"))
+    officer = session.scalar(select(User).where(User.username == "lan.bn"))
+    office = {"member": factory.member(union), "headers": factory.headers(officer)}
+    session.close()
+    client = app.test_client()
+    job_url = link(client, office).get_json()["pull_job"]
+    deadline = time.monotonic() + 30
+    while True:
+        job = client.get(job_url, headers=office["headers"]).get_json()
+        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert job["status"] == "succeeded", job
+    page = client.get(f"/api/v1/members/{office['member'].id}", headers=office["headers"])
+    assert page.get_json()["health_record"]["updated_at"] is not None
