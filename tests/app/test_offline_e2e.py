@@ -75,8 +75,9 @@ def test_unioncard_cli_keys_bundle_and_verify(app, connection, tmp_path) -> None
     assert usage.exit_code == 2 and "exactly one of --text or --image" in usage.stderr
     rotated = invoke(app, "keys", "rotate")
     assert rotated.exit_code == 0 and "retired" in rotated.stdout
-    revoked = invoke(app, "keys", "revoke", listed[0].split()[0] if " card " in listed[0]
-                     else listed[1].split()[0], "--reason", "test compromise", "--yes")
+    kid = listed[0].split()[0] if " card " in listed[0] else listed[1].split()[0]
+    # a key id is base64url and may begin with "-": "--" ends the options before it
+    revoked = invoke(app, "keys", "revoke", "--reason", "test compromise", "--yes", "--", kid)
     assert revoked.exit_code == 0 and "50 cards revoked" in revoked.stdout, revoked.stdout
 
 
