@@ -13,6 +13,7 @@ def register(api: Api) -> None:
         card_batches,
         cards,
         jobs,
+        me,
         members,
         publication,
         system,
@@ -34,3 +35,4 @@ def register(api: Api) -> None:
     api.register_blueprint(admin.blp)
     api.register_blueprint(card_batches.blp)
     api.register_blueprint(transfers.blp)
+    api.register_blueprint(me.blp)

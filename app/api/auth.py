@@ -1,4 +1,4 @@
-"""Authentication: bearer tokens for staff, and who-am-I."""
+"""Authentication: bearer tokens for staff and members, logout, and who-am-I."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import login_policy
-from app.edge.auth import current_principal, requires, token_service
+from app.composition import login_policy, member_login_policy
+from app.edge.auth import MEMBER, current_principal, requires, token_service
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema
 from app.extensions import db, limiter
-from app.schemas.auth import PrincipalSchema, TokenRequestSchema, TokenSchema
-from app.services.access import accounts
+from app.schemas.auth import LOGIN_NAMES, PrincipalSchema, TokenRequestSchema, TokenSchema
+from app.services.access import accounts, member_accounts
+from app.services.access.member_accounts import LoginName
 from app.services.access.tokens import Principal
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
@@ -44,8 +45,11 @@ def _login_key() -> str:
         data = request.get_json(silent=True) if request.is_json else request.form
     except RecursionError:  # a deeply nested body: refused later by its body check
         data = None
-    username = data.get("username", "") if isinstance(data, Mapping) else ""
-    return f"{request.remote_addr}|{str(username).strip().lower()[:64]}"
+    if not isinstance(data, Mapping):
+        return f"{request.remote_addr}|"
+    # one key per login name and kind: a member number never shares a bucket with a username
+    kind = next((name for name in LOGIN_NAMES if data.get(name)), "username")
+    return f"{request.remote_addr}|{kind}|{str(data.get(kind, '')).strip().lower()[:64]}"
 
 
 @blp.route("/token")
@@ -59,15 +63,25 @@ class TokenView(MethodView):
     @accepts("application/json", "application/x-www-form-urlencoded")
     @blp.arguments(TokenRequestSchema, location="json_or_form")
     @blp.response(200, TokenSchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="Wrong username or password")
+    @blp.alt_response(401, schema=ProblemSchema,
+                      description="Wrong username, member number, phone or password")
     @blp.alt_response(429, schema=ProblemSchema,
                       description="Too many attempts from this address, or too many wrong "
                                   "passwords for this account (its password login is locked)")
     def post(self, args: dict[str, Any]) -> Any:
-        """Exchange a username and password for a short-lived bearer token."""
+        """Exchange a username (staff) or a member number or phone (member) and the password
+        for a short-lived bearer token."""
         # the login's own session: a wrong password's count is committed by the service,
         # although the answer is an error (which rolls back the request's session)
         with db.new_session(current_app) as session:
+            if "username" not in args:
+                by: LoginName = "phone" if "phone" in args else "member_number"
+                account = member_accounts.authenticate(
+                    session, args[by], args["password"], by=by,
+                    policy=member_login_policy(current_app.config))
+                return token_service().issue(Principal(
+                    kind="member", id=account.member_id, role=MEMBER,
+                    token_version=account.token_version))
             user = accounts.authenticate(session, args["username"], args["password"],
                                          policy=login_policy(current_app.config))
             principal = Principal(
@@ -86,3 +100,20 @@ class MeView(MethodView):
     def get(self) -> Any:
         """Show who the bearer token belongs to and its scope."""
         return current_principal()
+
+
+@blp.route("/logout")
+class LogoutView(MethodView):
+    """The end of the caller's tokens."""
+
+    @requires()
+    @blp.response(204)
+    def post(self) -> None:
+        """Log out: the bearer token, and every other token of the caller issued before it,
+        stops working at once."""
+        principal = current_principal()
+        assert principal is not None
+        if principal.kind == "member":
+            member_accounts.logout(db.session, principal.id)
+        else:
+            accounts.revoke_tokens(db.session, principal.id)

@@ -17,6 +17,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.services.errors import (
+    ActivationCodeExpired,
+    ActivationCodeUsed,
+    ActivationFailed,
     Conflict,
     DomainError,
     FhirInvalid,
@@ -29,11 +32,13 @@ from app.services.errors import (
     LettersGone,
     LoginLocked,
     NotFound,
+    PinLocked,
     RegisteredElsewhere,
     RosterInvalid,
     TooManyConflicts,
     Unauthenticated,
     ValidationFailed,
+    WrongPin,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -117,6 +122,20 @@ CATALOGUE = (
                 "The national/provincial health record server did not answer in time or "
                 "answered with an error or an invalid response; retry after the time in the "
                 "Retry-After header."),
+    ProblemType("activation-failed", 422, "Activation failed",
+                "The member number, activation code or birth date is wrong; which one is not "
+                "said. Check the letter that came with the card, or ask the union office for a "
+                "new code."),
+    ProblemType("activation-code-expired", 410, "Activation code expired",
+                "The activation code is past its expiry (ACTIVATION_CODE_DAYS after it was "
+                "made); ask the union office for a new code."),
+    ProblemType("activation-code-used", 409, "Activation code already used",
+                "The activation code was used already (each code works once); log in with your "
+                "password, or ask the union office for a new code to reset it."),
+    ProblemType("pin-locked", 429, "PIN locked",
+                "Too many wrong PINs: the member's PIN is refused for a while; retry after the "
+                "time in the Retry-After header."),
+    ProblemType("wrong-pin", 401, "Wrong PIN", "The member's PIN is wrong."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -177,6 +196,11 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     HealthRecordNotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),
     HealthRecordAmbiguous: ErrorProblem(PROBLEM_TYPES["conflict"]),
     HealthRecordUnavailable: ErrorProblem(PROBLEM_TYPES["health-record-unavailable"]),
+    ActivationFailed: ErrorProblem(PROBLEM_TYPES["activation-failed"]),
+    ActivationCodeExpired: ErrorProblem(PROBLEM_TYPES["activation-code-expired"]),
+    ActivationCodeUsed: ErrorProblem(PROBLEM_TYPES["activation-code-used"]),
+    PinLocked: ErrorProblem(PROBLEM_TYPES["pin-locked"]),
+    WrongPin: ErrorProblem(PROBLEM_TYPES["wrong-pin"]),
 })
 
 
