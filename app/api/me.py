@@ -11,6 +11,7 @@ from flask.views import MethodView
 from app.api.blueprint import Blueprint
 from app.composition import card_desk, data_cipher, member_login_policy, token_service
 from app.edge.auth import actor, current_member_id, requires_member
+from app.edge.database import defers_writes
 from app.edge.problems import ProblemSchema
 from app.extensions import db, limiter
 from app.schemas.auth import TokenSchema
@@ -103,28 +104,33 @@ class Me(MethodView):
         return member_accounts.profile(db.session, current_member_id())
 
 
-def _check_password(password: str) -> None:
-    """Check the member's password in a session of its own (a wrong one's count must
-    outlast the error answer, which rolls back the request's session)."""
-    with db.new_session(current_app) as session:
-        member_accounts.check_member_password(session, current_member_id(), password,
-                                              policy=member_login_policy(current_app.config))
+def _own_session_for_secrets() -> Any:
+    """A session of the change's own: a wrong password's count must outlast the error answer
+    (which rolls back the request's session), and the request holds no transaction (nor the
+    SQLite write lock) while passwords are hashed."""
+    current_member_id()  # the token is checked first, in the request's session
+    db.session.rollback()
+    return db.new_session(current_app)
 
 
 @blp.route("/password")
 class MyPassword(MethodView):
     """The member's password."""
 
+    @defers_writes  # the change commits in a session of its own
     @requires_member()
     @blp.arguments(PasswordChangeSchema)
     @blp.response(200, TokenSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description="The current password is wrong")
     @blp.alt_response(422, schema=ProblemSchema, description="The new password breaks the policy")
     @blp.alt_response(429, schema=ProblemSchema, description="Too many wrong passwords")
     def post(self, args: dict[str, Any]) -> Any:
         """Change the password (the current one is required); every earlier token ends and a
         new one is returned."""
-        _check_password(args["password"])
-        member_accounts.change_password(db.session, current_member_id(), args["new_password"])
+        with _own_session_for_secrets() as session:
+            member_accounts.change_password(session, current_member_id(), args["password"],
+                                            args["new_password"],
+                                            policy=member_login_policy(current_app.config))
         return member_token(current_member_id())
 
 
@@ -132,15 +138,19 @@ class MyPassword(MethodView):
 class MyPin(MethodView):
     """The member's PIN."""
 
+    @defers_writes  # the change commits in a session of its own
     @requires_member()
     @blp.arguments(PinChangeSchema)
     @blp.response(204)
+    @blp.alt_response(401, schema=ProblemSchema, description="The password is wrong")
     @blp.alt_response(422, schema=ProblemSchema, description="The new PIN breaks the policy")
     @blp.alt_response(429, schema=ProblemSchema, description="Too many wrong passwords")
     def post(self, args: dict[str, Any]) -> None:
         """Change the PIN (the password is required); a PIN lock ends."""
-        _check_password(args["password"])
-        member_accounts.change_pin(db.session, current_member_id(), args["new_pin"])
+        with _own_session_for_secrets() as session:
+            member_accounts.change_pin(session, current_member_id(), args["password"],
+                                       args["new_pin"],
+                                       policy=member_login_policy(current_app.config))
 
 
 @blp.route("/card")
@@ -153,7 +163,7 @@ class MyCard(MethodView):
     def get(self) -> Any:
         """Show the current card (newest not revoked): signed text, status, validity."""
         card = member_accounts.current_card(db.session, current_member_id())
-        return {"serial": card.serial, "status": card.status, "issued_at": card.issued_at,
+        return {"serial": card.serial, "status": card.status.value, "issued_at": card.issued_at,
                 "expires_at": card.expires_at, "text": card_desk(actor()).text(card)}
 
 

@@ -77,7 +77,7 @@ class MemberCardSchema(ma.Schema):
     """The member's current card: its signed text, status and validity."""
 
     serial = ma.fields.String(dump_only=True)
-    status = ma.fields.Function(lambda c: c.status.value, dump_only=True)
+    status = ma.fields.String(dump_only=True, metadata={"example": "active"})
     issued_at = ma.fields.DateTime(dump_only=True)
     expires_at = ma.fields.DateTime(dump_only=True)
     text = ma.fields.String(dump_only=True, metadata={"description": "the signed UC1 text"})

@@ -361,42 +361,60 @@ def logout(session: Session, member_id: int) -> None:
     session.flush()
 
 
-def change_password(session: Session, member_id: int, new_password: str) -> MemberAccount:
-    """Set a new password (the old one was checked by ``check_member_password``); earlier
-    tokens end. Audited.
+def change_password(session: Session, member_id: int, password: str, new_password: str, *,
+                    policy: MemberLoginPolicy = MemberLoginPolicy(),
+                    now: datetime | None = None) -> MemberAccount:
+    """Set a new password after checking the current one (counted and locked as a login);
+    every earlier token ends. Audited; commits on ``session`` (the change's own).
 
     Raises:
-        ValidationFailed: the new password breaks the policy.
+        ValidationFailed: the new password breaks the policy (nothing is hashed).
+        LoginLocked: the password is locked. InvalidCredentials: the current one is wrong.
     """
-    account = _account(session, member_id)
-    member = session.get(Member, member_id)
-    assert member is not None
+    member = _member(session, member_id)
     check_password(new_password, member.member_number)
+    check_member_password(session, member_id, password, policy=policy, now=now)
+    account = _account(session, member_id)
     account.password_hash = hash_password(new_password)
     account.token_version += 1
     audit.record(session, actor=f"member:{member_id}", action="member.password",
-                 object_type="member", object_id=member_id, province_code=member.province_code)
-    session.flush()
+                 object_type="member", object_id=member_id, province_code=account.province_code)
+    session.commit()
     return account
 
 
-def change_pin(session: Session, member_id: int, new_pin: str) -> MemberAccount:
-    """Set a new PIN (the password was checked by ``check_member_password``); a PIN lock
-    ends. Audited.
+def change_pin(session: Session, member_id: int, password: str, new_pin: str, *,
+               policy: MemberLoginPolicy = MemberLoginPolicy(),
+               now: datetime | None = None) -> MemberAccount:
+    """Set a new PIN after checking the password (counted and locked as a login); a PIN lock
+    ends. Audited; commits on ``session`` (the change's own).
 
     Raises:
-        ValidationFailed: the new PIN breaks the policy.
+        ValidationFailed: the new PIN breaks the policy (nothing is hashed).
+        LoginLocked: the password is locked. InvalidCredentials: it is wrong.
     """
-    account = _account(session, member_id)
-    member = session.get(Member, member_id)
-    assert member is not None
+    member = _member(session, member_id)
     check_pin(new_pin, member.birth_date)
+    check_member_password(session, member_id, password, policy=policy, now=now)
+    account = _account(session, member_id)
     account.pin_hash = hash_password(new_pin)
     account.pin_failures, account.pin_locked_until = 0, None
     audit.record(session, actor=f"member:{member_id}", action="member.pin",
-                 object_type="member", object_id=member_id, province_code=member.province_code)
-    session.flush()
+                 object_type="member", object_id=member_id, province_code=account.province_code)
+    session.commit()
     return account
+
+
+def _member(session: Session, member_id: int) -> Member:
+    """The member.
+
+    Raises:
+        NotFound: no such member.
+    """
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound("No such member.")
+    return member
 
 
 @dataclass(frozen=True)
@@ -421,9 +439,7 @@ def profile(session: Session, member_id: int) -> MemberProfile:
     Raises:
         NotFound: no such member.
     """
-    member = session.get(Member, member_id)
-    if member is None:
-        raise NotFound("No such member.")
+    member = _member(session, member_id)
     union = session.scalar(select(Union).where(Union.code == member.union_code))
     province = session.get(Province, member.province_code)
     card = _current_card(session, member_id)
