@@ -86,7 +86,7 @@ def defaults(root: Path) -> dict[str, Any]:
         # member accounts
         "ACTIVATION_CODE_DAYS": 30,
         "ACTIVATION_RATE_LIMIT": "5 per 15 minutes",
-        "ACTIVATION_ADDRESS_RATE_LIMIT": "30 per minute",
+        "ACTIVATION_ADDRESS_RATE_LIMIT": "10 per minute",
         "MEMBER_LOGIN_MAX_FAILURES": 10,
         "MEMBER_LOGIN_LOCK_SECONDS": 900,
         "MEMBER_PIN_MAX_FAILURES": 5,

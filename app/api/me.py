@@ -85,9 +85,12 @@ class Activate(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Activate the account with the card letter's one-time code, setting a password and
         a 6-digit PIN; a new code from the office resets both (and ends every session)."""
-        account = member_accounts.activate(db.session, data_cipher(), member_accounts.Activation(
+        request_ = member_accounts.Activation(
             member_number=args["member_number"], activation_code=args["activation_code"],
-            birth_date=args["birth_date"], password=args["password"], pin=args["pin"]))
+            birth_date=args["birth_date"], password=args["password"], pin=args["pin"])
+        # hashed before the request's session (and its write lock) begins
+        secrets = member_accounts.hash_secrets(request_)
+        account = member_accounts.activate(db.session, data_cipher(), request_, secrets=secrets)
         return {"member_number": args["member_number"].strip().upper(),
                 "activated_at": account.activated_at,
                 "phone_login": account.phone is not None}

@@ -143,8 +143,14 @@ def test_codes_expire_after_the_configured_days(app: Flask, session: Session,
     late = card.activation_expires_at + timedelta(seconds=1)
     with pytest.raises(member_accounts.ActivationCodeExpired):
         member_accounts.activate(session, desk(app, session).cipher, request, now=late)
-    member_accounts.activate(session, desk(app, session).cipher, request,
-                             now=late - timedelta(seconds=2))
+    card.activation_expires_at = utc_now() - timedelta(days=1)
+    session.commit()
+    code = new_code(app, session, yen)  # a new code from the office starts a new period
+    assert card.activation_expires_at > utc_now() + timedelta(days=days - 1)
+    with pytest.raises(member_accounts.ActivationFailed):  # the old code stopped working
+        member_accounts.activate(session, desk(app, session).cipher, request)
+    member_accounts.activate(session, desk(app, session).cipher, member_accounts.Activation(
+        yen["member"].member_number, code, BIRTH, PASSWORD, PIN))
 
 
 def test_a_revoked_card_or_a_member_who_left_cannot_activate(
@@ -208,18 +214,27 @@ def test_good_pins_pass(pin: str) -> None:
 def test_activation_is_limited_per_member_number_and_address_before_hashing(
         app: Flask, client: FlaskClient, session: Session, yen: dict[str, Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import g
+
     hashed: list[str] = []
     real = member_accounts.hash_password
-    monkeypatch.setattr(member_accounts, "hash_password",
-                        lambda plain: hashed.append(plain) or real(plain))
+
+    def spy(plain: str) -> str:
+        assert "db_session" not in g  # no transaction (nor write lock) waits on argon2
+        hashed.append(plain)
+        return real(plain)
+
+    monkeypatch.setattr(member_accounts, "hash_password", spy)
     monkeypatch.setitem(app.config, "ACTIVATION_RATE_LIMIT", "3 per minute")
     monkeypatch.setitem(app.config, "ACTIVATION_ADDRESS_RATE_LIMIT", "5 per minute")
     for n in range(3):
         assert activate(client, yen["member"], "ABCD-EFGH-JKLM",
                         address=f"10.1.{n}.1").status_code == 422
+    before = len(hashed)
+    assert before == 6  # password and PIN of each attempt
     refused = activate(client, yen["member"], yen["code"], address="10.9.9.9")
     assert refused.status_code == 429 and refused.headers.get("Retry-After")
-    assert hashed == []  # refused before any password was hashed
+    assert len(hashed) == before  # refused before anything was hashed
     binh = yen["binh"]
     for _ in range(2):
         activate(client, binh, "ABCD-EFGH-JKLM", address="10.2.0.1")

@@ -103,11 +103,32 @@ def check_pin(pin: str, birth_date: date) -> None:
         raise refuse("The PIN must not be your birth date.")
 
 
+@dataclass(frozen=True)
+class NewSecrets:
+    """The argon2id hashes of an activation's new password and PIN."""
+
+    password_hash: str
+    pin_hash: str
+
+
+def hash_secrets(request: Activation) -> NewSecrets:
+    """Check an activation's new password and PIN against their policies and hash them, with
+    no database involved (so no transaction waits on argon2).
+
+    Raises:
+        ValidationFailed: the password or PIN breaks its policy (nothing is hashed).
+    """
+    check_password(request.password, request.member_number.strip().upper())
+    check_pin(request.pin, request.birth_date)
+    return NewSecrets(hash_password(request.password), hash_password(request.pin))
+
+
 def activate(session: Session, cipher: DataCipher, request: Activation, *,
-             now: datetime | None = None) -> MemberAccount:
+             secrets: NewSecrets | None = None, now: datetime | None = None) -> MemberAccount:
     """Create (or, with a new code from the office, reset) a member's account: check the new
-    password and PIN, then the member number, one-time code and birth date together; the code
-    is consumed and every earlier token of the member ends. Audited.
+    password and PIN and hash them (``secrets``: done already by ``hash_secrets``, before the
+    caller's session began), then check the member number, one-time code and birth date
+    together; the code is consumed and every earlier token of the member ends. Audited.
 
     Raises:
         ValidationFailed: the password or PIN breaks its policy (nothing else is checked).
@@ -118,21 +139,15 @@ def activate(session: Session, cipher: DataCipher, request: Activation, *,
     """
     now = now or utc_now()
     number = request.member_number.strip().upper()
-    check_password(request.password, number)
-    check_pin(request.pin, request.birth_date)
+    secrets = secrets or hash_secrets(request)
     code_hash = cipher.lookup_hash(normalize_code(request.activation_code), ACTIVATION_CONTEXT)
     member = session.scalar(select(Member).where(Member.member_number == number))
-    card = None if member is None else session.scalar(
+    # the card row is locked until commit: of two activations with one code, one wins
+    locked = None if member is None else session.scalar(
         select(Card).where(Card.member_id == member.id, Card.activation_hash == code_hash,
-                           Card.status != CardStatus.REVOKED))
-    if (member is None or card is None or member.birth_date != request.birth_date
+                           Card.status != CardStatus.REVOKED).with_for_update())
+    if (member is None or locked is None or member.birth_date != request.birth_date
             or member.status is not MemberStatus.ACTIVE):
-        raise ActivationFailed("The member number, activation code or birth date is wrong.")
-    _check_code_usable(card, now)
-    password_hash, pin_hash = hash_password(request.password), hash_password(request.pin)
-    # again under the card's row lock: of two activations with one code, one wins
-    locked = session.get(Card, card.id, with_for_update=True, populate_existing=True)
-    if locked is None or locked.activation_hash != code_hash:
         raise ActivationFailed("The member number, activation code or birth date is wrong.")
     _check_code_usable(locked, now)
     locked.activation_used_at = now
@@ -145,7 +160,7 @@ def activate(session: Session, cipher: DataCipher, request: Activation, *,
         session.add(account)
     else:
         account.token_version += 1
-    account.password_hash, account.pin_hash = password_hash, pin_hash
+    account.password_hash, account.pin_hash = secrets.password_hash, secrets.pin_hash
     account.activated_at = now
     account.password_failures, account.password_locked_until = 0, None
     account.pin_failures, account.pin_locked_until = 0, None
