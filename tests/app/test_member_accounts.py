@@ -577,3 +577,40 @@ def test_pin_policy_errors_never_echo_the_pin() -> None:
         member_accounts.check_pin("120394", BIRTH)
     assert "120394" not in str(refused.value.errors)
 
+
+
+def test_simultaneous_activations_with_one_code_one_wins(committed_office: Any) -> None:
+    """Four activations with the same code at the same moment, on a committed database:
+    exactly one 200, the others 409 `activation-code-used`, one account, never a 500."""
+    import threading
+
+    from app.extensions import db
+    from tests.conftest import Factory
+
+    application = committed_office("activation")
+    session = db.new_session(application)
+    try:
+        factory = Factory(application, session)
+        union = factory.union("CDCS-24-RACE", "24")
+        member = factory.member(union, birth_date=BIRTH)
+        code = desk(application, session).issue_for(member).activation_code
+        session.commit()
+        barrier = threading.Barrier(4)
+        statuses: list[int] = []
+
+        def worker(n: int) -> None:
+            client = application.test_client()
+            barrier.wait()
+            statuses.append(activate(client, member, code, pin=f"25803{n + 6}",
+                                     address=f"10.7.0.{n}").status_code)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert sorted(statuses) == [200, 409, 409, 409]
+        assert session.scalar(select(MemberAccount.id).where(
+            MemberAccount.member_id == member.id)) is not None
+    finally:
+        session.close()
