@@ -17,6 +17,7 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from app.services.access.accounts import LoginPolicy
+    from app.services.access.member_accounts import MemberLoginPolicy
     from app.services.access.tokens import TokenService
     from app.services.health.pull import PullSettings
     from app.services.issuing.batches import BatchSettings
@@ -71,6 +72,17 @@ def login_policy(config: Mapping[str, Any]) -> LoginPolicy:
                        lock_seconds=int(config["LOGIN_LOCK_SECONDS"]))
 
 
+def member_login_policy(config: Mapping[str, Any]) -> MemberLoginPolicy:
+    """How many wrong member passwords or PINs lock them, and for how long."""
+    from app.services.access.member_accounts import MemberLoginPolicy
+
+    return MemberLoginPolicy(
+        password_max_failures=int(config["MEMBER_LOGIN_MAX_FAILURES"]),
+        password_lock_seconds=int(config["MEMBER_LOGIN_LOCK_SECONDS"]),
+        pin_max_failures=int(config["MEMBER_PIN_MAX_FAILURES"]),
+        pin_lock_seconds=int(config["MEMBER_PIN_LOCK_SECONDS"]))
+
+
 def card_settings(config: Mapping[str, Any]) -> CardSettings:
     """Card issuing settings."""
     from app.services.issuing.issuance import CardSettings
@@ -78,7 +90,8 @@ def card_settings(config: Mapping[str, Any]) -> CardSettings:
     return CardSettings(issuer=str(config["CARD_ISSUER"]),
                         issuer_name=str(config["CARD_ISSUER_NAME"]),
                         validity_days=int(config["CARD_VALIDITY_DAYS"]),
-                        public_base_url=str(config["PUBLIC_BASE_URL"]))
+                        public_base_url=str(config["PUBLIC_BASE_URL"]),
+                        activation_days=int(config["ACTIVATION_CODE_DAYS"]))
 
 
 def key_store(session: Session, config: Mapping[str, Any], actor: str) -> KeyStore:

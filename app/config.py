@@ -91,6 +91,14 @@ def defaults(root: Path) -> dict[str, Any]:
         "OPENAPI_JSON_PATH": "api/v1/openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+        # member accounts
+        "ACTIVATION_CODE_DAYS": 30,
+        "ACTIVATION_RATE_LIMIT": "5 per 15 minutes",
+        "ACTIVATION_ADDRESS_RATE_LIMIT": "10 per minute",
+        "MEMBER_LOGIN_MAX_FAILURES": 10,
+        "MEMBER_LOGIN_LOCK_SECONDS": 900,
+        "MEMBER_PIN_MAX_FAILURES": 5,
+        "MEMBER_PIN_LOCK_SECONDS": 900,
     }
 
 

@@ -86,12 +86,14 @@ def cheap_password_hashing() -> Iterator[None]:
     checks."""
     from argon2 import PasswordHasher
 
-    from app.services.access import accounts
+    from app.services.access import accounts, member_accounts
 
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(accounts, "_hasher", cheap)
         patch.setattr(accounts, "_DUMMY_HASH", cheap.hash("unioncard-no-such-user"))
+        patch.setattr(member_accounts, "_hasher", cheap)
+        patch.setattr(member_accounts, "_DUMMY_HASH", cheap.hash("unioncard-no-such-member"))
         yield
 
 

@@ -15,6 +15,7 @@ def register(api: Api) -> None:
         health_feeds,
         health_records,
         jobs,
+        me,
         members,
         publication,
         system,
@@ -38,3 +39,4 @@ def register(api: Api) -> None:
     api.register_blueprint(transfers.blp)
     api.register_blueprint(health_feeds.blp)
     api.register_blueprint(health_records.blp)
+    api.register_blueprint(me.blp)

@@ -1,4 +1,4 @@
-"""Authentication: bearer tokens for staff, and who-am-I."""
+"""Authentication: bearer tokens for staff and members, logout, and who-am-I."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import data_cipher, login_policy
-from app.edge.auth import current_principal, requires, token_service
+from app.composition import data_cipher, login_policy, member_login_policy
+from app.edge.auth import MEMBER, current_principal, requires, token_service
 from app.edge.bodies import accepts
 from app.edge.problems import ProblemSchema
 from app.extensions import db, limiter
-from app.schemas.auth import PrincipalSchema, TokenRequestSchema, TokenSchema
-from app.services.access import accounts
+from app.schemas.auth import LOGIN_NAMES, PrincipalSchema, TokenRequestSchema, TokenSchema
+from app.services.access import accounts, member_accounts
+from app.services.access.member_accounts import LoginName
 from app.services.access.tokens import Principal
 from app.services.errors import InvalidClient, InvalidTokenRequest, UnsupportedGrantType
 from app.services.health import feeds
@@ -53,14 +54,18 @@ def _login_key() -> str:
         data = request.get_json(silent=True) if request.is_json else request.form
     except RecursionError:  # a deeply nested body: refused later by its body check
         data = None
-    username = data.get("username", "") if isinstance(data, Mapping) else ""
-    if not username and request.mimetype == FORM:
+    if not isinstance(data, Mapping):
+        data = {}
+    # one key per login name and kind: a member number never shares a bucket with a username
+    kind = next((name for name in LOGIN_NAMES if data.get(name)), "username")
+    name = str(data.get(kind, ""))
+    if not name and request.mimetype == FORM:
         try:
             basic = _basic_credentials()
         except InvalidClient:  # answered by the view; the key only needs to be stable
             basic = ("?", "")
-        username = "client|" + (basic[0] if basic else str(request.form.get("client_id", "")))
-    return f"{request.remote_addr}|{str(username).strip().lower()[:64]}"
+        kind, name = "client", basic[0] if basic else str(request.form.get("client_id", ""))
+    return f"{request.remote_addr}|{kind}|{name.strip().lower()[:64]}"
 
 
 def _basic_credentials() -> tuple[str, str] | None:
@@ -145,22 +150,31 @@ class TokenView(MethodView):
     @blp.alt_response(400, schema=ProblemSchema, description=(
         "`unsupported-grant-type` or `invalid-token-request` (with OAuth 2's `error`)"))
     @blp.alt_response(401, schema=ProblemSchema, description=(
-        "Wrong username or password; `invalid-client` (`error`: `invalid_client`, "
-        "`WWW-Authenticate: Basic`) for feed client credentials"))
+        "Wrong username, member number, phone or password; `invalid-client` (`error`: "
+        "`invalid_client`, `WWW-Authenticate: Basic`) for feed client credentials"))
     @blp.alt_response(429, schema=ProblemSchema,
                       description="Too many attempts from this address, or too many wrong "
                                   "passwords for this account (its password login is locked)")
     def post(self, args: dict[str, Any]) -> Any:
         """Exchange credentials for a short-lived bearer token.
 
-        Staff: JSON or a form with `username` and `password` (`grant_type=password`).
-        Health-record feeds: the OAuth 2 client credentials grant (RFC 6749 §4.4), a form
+        Staff: `username` and `password`; members: `member_number` (or `phone`) and
+        `password` — as JSON or a form (`grant_type=password`). Health-record feeds: the
+        OAuth 2 client credentials grant (RFC 6749 §4.4), a form
         `grant_type=client_credentials` with the client authenticated by HTTP Basic or by
         `client_id` and `client_secret` in the form; the token's subject is `feed:<id>`.
         """
         # the login's own session: a wrong password's count is committed by the service,
         # although the answer is an error (which rolls back the request's session)
         with db.new_session(current_app) as session:
+            if "username" not in args:
+                by: LoginName = "phone" if "phone" in args else "member_number"
+                account = member_accounts.authenticate(
+                    session, args[by], args["password"], by=by,
+                    policy=member_login_policy(current_app.config))
+                return token_service().issue(Principal(
+                    kind="member", id=account.member_id, role=MEMBER,
+                    token_version=account.token_version))
             user = accounts.authenticate(session, args["username"], args["password"],
                                          policy=login_policy(current_app.config))
             principal = Principal(
@@ -179,3 +193,20 @@ class MeView(MethodView):
     def get(self) -> Any:
         """Show who the bearer token belongs to and its scope."""
         return current_principal()
+
+
+@blp.route("/logout")
+class LogoutView(MethodView):
+    """The end of the caller's tokens."""
+
+    @requires()
+    @blp.response(204)
+    def post(self) -> None:
+        """Log out: the bearer token, and every other token of the caller issued before it,
+        stops working at once."""
+        principal = current_principal()
+        assert principal is not None
+        if principal.kind == "member":
+            member_accounts.logout(db.session, principal.id)
+        else:
+            accounts.revoke_tokens(db.session, principal.id)

@@ -12,13 +12,14 @@ from flask import g, request
 from app.composition import token_service
 from app.extensions import db
 from app.models import User
+from app.services.access import member_accounts
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
 from app.services.errors import Forbidden, Unauthenticated
 from app.services.health.feeds import active_feed
 
-__all__ = ["ADMIN", "STAFF", "Scope", "actor", "current_principal", "current_scope", "requires",
-           "requires_feed",
+__all__ = ["ADMIN", "MEMBER", "STAFF", "Scope", "actor", "current_member_id",
+           "current_principal", "current_scope", "requires", "requires_feed", "requires_member",
            "token_service"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 STAFF = ("admin", "officer")
 #: Administrators only.
 ADMIN = ("admin",)
+#: The role of a member's own token (subject ``member:<member id>``).
+MEMBER = "member"
 
 #: OpenAPI security requirement of every endpoint that ``requires`` a bearer token.
 _BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -61,6 +64,10 @@ def current_principal(required: bool = True) -> Principal | None:
     elif principal.kind == "feed":
         if active_feed(db.session, principal.id, principal.token_version) is None:
             raise Unauthenticated("The access token has been revoked.")
+    elif principal.kind == "member" and (principal.role != MEMBER or not member_accounts.
+                                         token_is_current(db.session, principal.id,
+                                                          principal.token_version)):
+        raise Unauthenticated("The access token has been revoked.")
     g.principal = principal
     return principal
 
@@ -99,6 +106,35 @@ def requires_feed(view: F) -> F:
 
     _document_security(wrapper, forbidden=True)
     return wrapper  # type: ignore[return-value]
+
+
+def requires_member() -> Callable[[F], F]:
+    """Decorator: the caller must be a member with their own token (staff get 403); the view
+    is documented in OpenAPI as bearer-secured, answering 401 and 403."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            current_member_id()
+            return view(*args, **kwargs)
+
+        _document_security(wrapper, forbidden=True)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def current_member_id() -> int:
+    """The member calling with their own token.
+
+    Raises:
+        Unauthenticated: no valid token. Forbidden: the caller is not a member.
+    """
+    principal = current_principal()
+    assert principal is not None
+    if principal.kind != "member" or principal.role != MEMBER:
+        raise Forbidden("Only a member, with their own token, may do this.")
+    return principal.id
 
 
 def _document_security(view: Callable[..., Any], *, forbidden: bool) -> None:

@@ -17,6 +17,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.services.errors import (
+    ActivationCodeExpired,
+    ActivationCodeUsed,
+    ActivationFailed,
     BodyTooLarge,
     Conflict,
     DomainError,
@@ -32,12 +35,14 @@ from app.services.errors import (
     LettersGone,
     LoginLocked,
     NotFound,
+    PinLocked,
     RegisteredElsewhere,
     RosterInvalid,
     TooManyConflicts,
     Unauthenticated,
     UnsupportedGrantType,
     ValidationFailed,
+    WrongPin,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -136,6 +141,20 @@ CATALOGUE = (
                 "The FHIR Bundle, or the batch of Bundles, is larger than the feed endpoints "
                 "accept (see UNIONCARD_HEALTH_FEED_MAX_BYTES and "
                 "UNIONCARD_HEALTH_FEED_BATCH_MAX_BYTES); nothing was changed."),
+    ProblemType("activation-failed", 422, "Activation failed",
+                "The member number, activation code or birth date is wrong; which one is not "
+                "said. Check the letter that came with the card, or ask the union office for a "
+                "new code."),
+    ProblemType("activation-code-expired", 410, "Activation code expired",
+                "The activation code is past its expiry (ACTIVATION_CODE_DAYS after it was "
+                "made); ask the union office for a new code."),
+    ProblemType("activation-code-used", 409, "Activation code already used",
+                "The activation code was used already (each code works once); log in with your "
+                "password, or ask the union office for a new code to reset it."),
+    ProblemType("pin-locked", 429, "PIN locked",
+                "Too many wrong PINs: the member's PIN is refused for a while; retry after the "
+                "time in the Retry-After header."),
+    ProblemType("wrong-pin", 401, "Wrong PIN", "The member's PIN is wrong."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -201,6 +220,11 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     UnsupportedGrantType: ErrorProblem(PROBLEM_TYPES["unsupported-grant-type"]),
     InvalidTokenRequest: ErrorProblem(PROBLEM_TYPES["invalid-token-request"]),
     BodyTooLarge: ErrorProblem(PROBLEM_TYPES["bundle-too-large"]),
+    ActivationFailed: ErrorProblem(PROBLEM_TYPES["activation-failed"]),
+    ActivationCodeExpired: ErrorProblem(PROBLEM_TYPES["activation-code-expired"]),
+    ActivationCodeUsed: ErrorProblem(PROBLEM_TYPES["activation-code-used"]),
+    PinLocked: ErrorProblem(PROBLEM_TYPES["pin-locked"]),
+    WrongPin: ErrorProblem(PROBLEM_TYPES["wrong-pin"]),
 })
 
 

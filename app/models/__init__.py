@@ -14,12 +14,13 @@ from app.models.health import HealthLink, HealthRecord
 from app.models.imports import ImportIssue
 from app.models.job import Job, JobStatus
 from app.models.member import Member, MemberNumberSequence, MemberStatus
+from app.models.member_account import MemberAccount
 from app.models.reference import Province
 from app.models.transfer import TransferRequest, TransferStatus
 from app.models.union import Union
 from app.models.user import Role, User
 
 __all__ = ["AuditEntry", "Card", "CardStatus", "HealthFeed", "HealthLink", "HealthRecord", "ImportIssue", "Job", "JobStatus", "KeyStatus",
-           "Member", "MemberNumberSequence", "MemberStatus", "Province", "Publication", "Role",
+           "Member", "MemberAccount", "MemberNumberSequence", "MemberStatus", "Province", "Publication", "Role",
            "SigningKeyRecord", "StatusListRecord", "TransferRequest", "TransferStatus", "Union",
            "User"]

@@ -106,6 +106,8 @@ class Card(Base):
     has_emergency_core: Mapped[bool] = mapped_column(default=False)
     activation_hash: Mapped[str | None] = mapped_column(String(64))
     activation_used_at: Mapped[datetime | None]
+    #: The activation code stops working then (a new code from the office starts again).
+    activation_expires_at: Mapped[datetime | None]
     batch_job_id: Mapped[str | None] = mapped_column(String(32))
 
 

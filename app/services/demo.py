@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
-from app.models import Card, CardStatus, Member, MemberStatus, Role, Union, User
-from app.services.access import accounts
+from app.models import Card, CardStatus, Member, MemberAccount, MemberStatus, Role, Union, User
+from app.services.access import accounts, member_accounts
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
 from app.services.issuing.issuance import CardDesk
@@ -60,6 +60,9 @@ GIVEN = {"M": ["An", "Bình", "Cường", "Dũng", "Hùng", "Khánh", "Long", "N
          "F": ["Anh", "Chi", "Dung", "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Ngọc",
                "Phương", "Thảo", "Trang", "Yến"]}
 MEMBERS_PER_UNION = 10
+#: The demo member with an account (the first demo person), development only.
+DEMO_MEMBER_PASSWORD = "demo-member-2026"
+DEMO_MEMBER_PIN = "258036"
 _BIRTH_PROVINCES = sorted(identity.CCCD_PROVINCE_CODES)
 
 
@@ -92,12 +95,15 @@ class DemoReport:
 
     created: list[str] = field(default_factory=list)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
+    member_pin: str | None = None
 
     def lines(self) -> list[str]:
         """Human-readable summary."""
         out = [f"demo: created {item}" for item in self.created] or ["demo: nothing to add"]
         out.append("demo logins (development only):")
         out.extend(f"  {role:8} {user:14} {password}" for role, user, password in self.logins)
+        if self.member_pin:
+            out.append(f"  (the member logs in with the member number; PIN {self.member_pin})")
         return out
 
 
@@ -144,4 +150,24 @@ def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> 
             issued += 1
         if issued:
             report.created.append(f"{issued} cards")
+        first = registry.find_by_personal_id(demo_members()[0]["personal_id"])
+        if first is not None and first.status is MemberStatus.ACTIVE:
+            _demo_member_account(session, cipher, desk, national, first, report)
     return report
+
+
+def _demo_member_account(session: Session, cipher: DataCipher, desk: CardDesk, scope: Scope,
+                         member: Member, report: DemoReport) -> None:
+    """Activate the demo member's account through the activation service, with a new code of
+    their current card, unless it has an account already."""
+    has_account = session.scalar(select(MemberAccount.id)
+                                 .where(MemberAccount.member_id == member.id)) is not None
+    if not has_account:
+        card = member_accounts.current_card(session, member.id)
+        code = desk.new_activation_code(scope, card.serial)
+        member_accounts.activate(session, cipher, member_accounts.Activation(
+            member_number=member.member_number, activation_code=code,
+            birth_date=member.birth_date, password=DEMO_MEMBER_PASSWORD, pin=DEMO_MEMBER_PIN))
+        report.created.append(f"member account {member.member_number}")
+    report.logins.append(("member", member.member_number, DEMO_MEMBER_PASSWORD))
+    report.member_pin = DEMO_MEMBER_PIN

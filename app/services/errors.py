@@ -135,3 +135,27 @@ class InvalidTokenRequest(DomainError):
 
 class BodyTooLarge(DomainError):
     """A request body (a FHIR Bundle or a batch of them) exceeds its size limit."""
+
+
+class ActivationFailed(DomainError):
+    """The member number, activation code or birth date is wrong (which one is not said)."""
+
+
+class ActivationCodeExpired(DomainError):
+    """The activation code (with the right birth date) is past its expiry."""
+
+
+class ActivationCodeUsed(Conflict):
+    """The activation code (with the right birth date) was used already."""
+
+
+class PinLocked(DomainError):
+    """Too many wrong PINs for a member: PIN checks are refused for ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class WrongPin(InvalidCredentials):
+    """The member's PIN is wrong (or the member has no account)."""

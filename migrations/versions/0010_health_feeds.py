@@ -1,7 +1,5 @@
 """Health-record feed clients (OAuth 2 client credentials; the secret kept as a keyed hash).
 
-down_revision is 0009_health, as 0011 and 0012 of the same round: the integrator re-chains them.
-
 Revision ID: 0010_health_feeds
 Revises: 0009_health
 Create Date: 2026-11-28

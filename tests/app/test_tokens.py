@@ -53,7 +53,7 @@ def test_a_shorter_configured_lifetime_refuses_older_longer_tokens() -> None:
 
 @pytest.mark.parametrize("sub", [
     "user:12345678901234567890", "user:2147483648", "user:0", "user:-1", "user:007",
-    "user:7:8", "user: 7", "user:", "member:7", "client:7", "USER:7", "7", "", 7, None,
+    "user:7:8", "user: 7", "user:", "member:007", "client:7", "USER:7", "7", "", 7, None,
     ["user:7"], "user:٧",  # an Arabic-Indic seven: int() would accept it
 ])
 def test_only_known_subject_kinds_and_database_ids(sub: Any) -> None:
@@ -63,6 +63,10 @@ def test_only_known_subject_kinds_and_database_ids(sub: Any) -> None:
 
 def test_the_largest_database_id_is_a_subject() -> None:
     assert parse_subject("user:2147483647") == ("user", 2**31 - 1)
+
+
+def test_a_member_is_a_subject() -> None:
+    assert parse_subject("member:7") == ("member", 7)
 
 
 @pytest.mark.parametrize("claims", [

@@ -286,6 +286,19 @@ def disable_user(session: Session, user: User, *, actor: str, reason: str = "") 
     return user
 
 
+def revoke_tokens(session: Session, user_id: int) -> None:
+    """End every token issued to an account so far (its token version moves on): logout.
+
+    Raises:
+        NotFound: no such account.
+    """
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    user.token_version += 1
+    session.flush()
+
+
 def enable_user(session: Session, user: User, *, actor: str, reason: str = "") -> User:
     """Let a disabled account log in again (its old tokens stay revoked); audited."""
     user.is_active = True

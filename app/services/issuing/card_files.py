@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.models import Card
 from app.services.access.scope import Scope
 from app.services.errors import NotFound
 from app.services.issuing.issuance import CardDesk
@@ -37,7 +38,17 @@ def card_file(desk: CardDesk, scope: Scope, serial: str, name: str) -> CardFile:
     """
     if name not in MEDIA_TYPES:
         raise NotFound("No such file.")
-    card = desk.get(scope, serial)
+    return render(desk, desk.get(scope, serial), name)
+
+
+def render(desk: CardDesk, card: Card, name: str) -> CardFile:
+    """Render one file of a card already checked for access (see ``card_file``).
+
+    Raises:
+        NotFound: no such file name, or nothing to render.
+    """
+    if name not in MEDIA_TYPES:
+        raise NotFound("No such file.")
     text = desk.text(card)
     if name == "nfc.ndef":
         body = nfc.make_ndef(text, desk.settings.verify_url(card.serial)).message

@@ -41,6 +41,8 @@ class CardSettings:
     issuer_name: str
     validity_days: int
     public_base_url: str
+    #: How long a card's activation code works (``ACTIVATION_CODE_DAYS``).
+    activation_days: int = 30
 
     def verify_url(self, serial: str) -> str:
         """The URI record of the NFC payload: the card's public verification page."""
@@ -149,13 +151,15 @@ class CardDesk:
                     qr_version=symbol.version, ndef_size=ndef.size, nfc_tag=ndef.tag.name,
                     has_emergency_core=False,
                     activation_hash=self.cipher.lookup_hash(code, ACTIVATION_CONTEXT),
+                    activation_expires_at=now + timedelta(days=self.settings.activation_days),
                     batch_job_id=batch_job_id)
         self.session.add(card)
         self.session.flush()
         return card, code
 
     def new_activation_code(self, scope: Scope, serial: str) -> str:
-        """Replace a card's activation code (the old one stops working).
+        """Replace a card's activation code (the old one stops working; the new one works
+        for ``activation_days``).
 
         Raises:
             NotFound: no such card in scope. Conflict: the card is revoked.
@@ -166,6 +170,8 @@ class CardDesk:
         code = new_activation_code()
         card.activation_hash = self.cipher.lookup_hash(code, ACTIVATION_CONTEXT)
         card.activation_used_at = None
+        card.activation_expires_at = (self.clock().replace(microsecond=0)
+                                      + timedelta(days=self.settings.activation_days))
         audit.record(self.session, actor=self.actor, action="card.activation-code",
                      object_type="card", object_id=serial, province_code=card.province_code)
         return code

@@ -1,0 +1,487 @@
+"""Member accounts: activation with the card's one-time code, the PIN policy, password and
+PIN checks with their own lockouts, logout, and what a member may read about themselves."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from math import ceil
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.clock import now as utc_now
+from app.crypto import DataCipher
+from app.models import Card, CardStatus, Member, MemberAccount, MemberStatus, Province, Union
+from app.services import audit
+from app.services.access.accounts import check_password, hash_password
+from app.services.errors import (
+    ActivationCodeExpired,
+    ActivationCodeUsed,
+    ActivationFailed,
+    InvalidCredentials,
+    LoginLocked,
+    NotFound,
+    PinLocked,
+    ValidationFailed,
+    WrongPin,
+)
+from app.services.issuing.issuance import ACTIVATION_CONTEXT
+
+log = logging.getLogger("unioncard.member_accounts")
+_hasher = PasswordHasher()  # argon2id, as for staff passwords
+# Verified against when no account matches, so timing does not reveal who has one.
+_DUMMY_HASH = _hasher.hash("unioncard-no-such-member")
+PIN_LENGTH = 6
+_PIN_RE = re.compile(r"[0-9]{6}")
+_CODE_CHARS_RE = re.compile(r"[^A-Z0-9]")
+_WRONG_LOGIN = "The member number, phone or password is wrong."
+LoginName = Literal["member_number", "phone"]
+
+
+@dataclass(frozen=True)
+class MemberLoginPolicy:
+    """How many wrong passwords, and separately wrong PINs, in a row lock them, and for how
+    long."""
+
+    password_max_failures: int = 10
+    password_lock_seconds: int = 900
+    pin_max_failures: int = 5
+    pin_lock_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What a member types to activate: the letter's code, who they are, their new secrets."""
+
+    member_number: str
+    activation_code: str
+    birth_date: date
+    password: str
+    pin: str
+
+
+def normalize_code(code: str) -> str:
+    """An activation code as it was issued (``ABCD-EFGH-JKLM``), whatever the case, spaces
+    or dashes typed."""
+    raw = _CODE_CHARS_RE.sub("", code.upper())
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else raw
+
+
+def normalize_phone(phone: str) -> str:
+    """A phone number as digits with a leading 0 (``+84 912 345 678`` -> ``0912345678``)."""
+    digits = re.sub(r"[\s.()-]", "", phone)
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    return digits
+
+
+def check_pin(pin: str, birth_date: date) -> None:
+    """Apply the PIN policy: exactly 6 digits, not all the same digit, not a run up or down
+    (``123456``, ``890123``, ``654321``), not the birth date as ``ddmmyy`` or ``yymmdd``.
+
+    Raises:
+        ValidationFailed: the PIN breaks the policy (the reason, never the PIN).
+    """
+    def refuse(detail: str) -> ValidationFailed:
+        return ValidationFailed.field("pin", detail)
+
+    if not _PIN_RE.fullmatch(pin):
+        raise refuse(f"The PIN must be exactly {PIN_LENGTH} digits.")
+    if len(set(pin)) == 1:
+        raise refuse("The PIN must not be one digit repeated.")
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(pin)}
+    if steps in ({1}, {9}):
+        raise refuse("The PIN must not be a run of consecutive digits.")
+    if pin in (birth_date.strftime("%d%m%y"), birth_date.strftime("%y%m%d")):
+        raise refuse("The PIN must not be your birth date.")
+
+
+@dataclass(frozen=True)
+class NewSecrets:
+    """The argon2id hashes of an activation's new password and PIN."""
+
+    password_hash: str
+    pin_hash: str
+
+
+def hash_secrets(request: Activation) -> NewSecrets:
+    """Check an activation's new password and PIN against their policies and hash them, with
+    no database involved (so no transaction waits on argon2).
+
+    Raises:
+        ValidationFailed: the password or PIN breaks its policy (nothing is hashed).
+    """
+    check_password(request.password, request.member_number.strip().upper())
+    check_pin(request.pin, request.birth_date)
+    return NewSecrets(hash_password(request.password), hash_password(request.pin))
+
+
+def activate(session: Session, cipher: DataCipher, request: Activation, *,
+             secrets: NewSecrets | None = None, now: datetime | None = None) -> MemberAccount:
+    """Create (or, with a new code from the office, reset) a member's account: check the new
+    password and PIN and hash them (``secrets``: done already by ``hash_secrets``, before the
+    caller's session began), then check the member number, one-time code and birth date
+    together; the code is consumed and every earlier token of the member ends. Audited.
+
+    Raises:
+        ValidationFailed: the password or PIN breaks its policy (nothing else is checked).
+        ActivationFailed: unknown member number, wrong code or wrong birth date (not said
+            which), a revoked card, or a member who is not active.
+        ActivationCodeUsed: the code (with the right birth date) was used already.
+        ActivationCodeExpired: the code (with the right birth date) is past its expiry.
+    """
+    now = now or utc_now()
+    number = request.member_number.strip().upper()
+    secrets = secrets or hash_secrets(request)
+    code_hash = cipher.lookup_hash(normalize_code(request.activation_code), ACTIVATION_CONTEXT)
+    member = session.scalar(select(Member).where(Member.member_number == number))
+    # the card row is locked until commit: of two activations with one code, one wins
+    locked = None if member is None else session.scalar(
+        select(Card).where(Card.member_id == member.id, Card.activation_hash == code_hash,
+                           Card.status != CardStatus.REVOKED).with_for_update())
+    if (member is None or locked is None or member.birth_date != request.birth_date
+            or member.status is not MemberStatus.ACTIVE):
+        raise ActivationFailed("The member number, activation code or birth date is wrong.")
+    _check_code_usable(locked, now)
+    locked.activation_used_at = now
+    account = session.scalar(select(MemberAccount).where(MemberAccount.member_id == member.id)
+                             .with_for_update())
+    action = "member.reactivate" if account is not None else "member.activate"
+    if account is None:
+        account = MemberAccount(member_id=member.id, province_code=member.province_code,
+                                token_version=0)
+        session.add(account)
+    else:
+        account.token_version += 1
+    account.password_hash, account.pin_hash = secrets.password_hash, secrets.pin_hash
+    account.activated_at = now
+    account.password_failures, account.password_locked_until = 0, None
+    account.pin_failures, account.pin_locked_until = 0, None
+    account.province_code = member.province_code
+    account.phone = _free_phone(session, member)
+    session.flush()
+    audit.record(session, actor=f"member:{member.id}", action=action, object_type="member",
+                 object_id=member.id, province_code=member.province_code,
+                 details={"card": locked.serial, "phone_login": account.phone is not None})
+    return account
+
+
+def _check_code_usable(card: Card, now: datetime) -> None:
+    """Raises ActivationCodeUsed or ActivationCodeExpired (codes without expiry are expired)."""
+    if card.activation_used_at is not None:
+        raise ActivationCodeUsed("This activation code was used already; ask the union office "
+                                 "for a new one to reset your password and PIN.")
+    if card.activation_expires_at is None or card.activation_expires_at <= now:
+        raise ActivationCodeExpired("This activation code has expired; ask the union office "
+                                    "for a new one.")
+
+
+def _free_phone(session: Session, member: Member) -> str | None:
+    """The member's phone as a login name, unless another member's account uses it."""
+    if not member.phone:
+        return None
+    phone = normalize_phone(member.phone)
+    holder = session.scalar(select(MemberAccount.member_id).where(MemberAccount.phone == phone))
+    if holder is not None and holder != member.id:
+        log.info("phone login not set: the phone is another account's",
+                 extra={"member_id": member.id})
+        return None
+    return phone
+
+
+def authenticate(session: Session, login: str, password: str, *, by: LoginName,
+                 policy: MemberLoginPolicy = MemberLoginPolicy(),
+                 now: datetime | None = None) -> MemberAccount:
+    """The activated account of an active member with these credentials (``login`` is the
+    member number or the phone, as ``by`` says); counts wrong passwords and locks the
+    password after ``policy.password_max_failures`` in a row.
+
+    ``session`` is the login's own: it commits a failure's count and a success's reset, and
+    holds no transaction while the password is hashed.
+
+    Raises:
+        LoginLocked: the account's password is locked (nothing is hashed).
+        InvalidCredentials: unknown login, wrong password, member not active (one message).
+    """
+    now = now or utc_now()
+    stmt = select(MemberAccount, Member.status).join(Member,
+                                                     Member.id == MemberAccount.member_id)
+    if by == "phone":
+        stmt = stmt.where(MemberAccount.phone == normalize_phone(login))
+    else:
+        stmt = stmt.where(Member.member_number == login.strip().upper())
+    row = session.execute(stmt).first()
+    account, status = (row[0], row[1]) if row is not None else (None, None)
+    if account is not None:
+        session.expunge(account)  # keep the values read when the read transaction ends
+    session.rollback()  # no transaction (nor SQLite write lock) during the slow hash
+    if account is not None:
+        _refuse_if_locked(account.password_locked_until, now, LoginLocked(
+            "Too many wrong passwords: password login to this account is locked for a "
+            "while.", retry_after=1))
+    if not _verify(account.password_hash if account is not None else _DUMMY_HASH, password):
+        if account is not None:
+            _record_failure(session, account.id, "password", policy=policy, now=now)
+        raise InvalidCredentials(_WRONG_LOGIN)
+    if account is None or status is not MemberStatus.ACTIVE:
+        raise InvalidCredentials(_WRONG_LOGIN)
+    return _record_success(session, account.id, "password", password)
+
+
+def check_member_password(session: Session, member_id: int, password: str, *,
+                          policy: MemberLoginPolicy = MemberLoginPolicy(),
+                          now: datetime | None = None) -> None:
+    """Check a logged-in member's password (before a change of password or PIN), counting
+    and locking as a login does; commits on ``session`` (the check's own).
+
+    Raises:
+        LoginLocked: the password is locked. InvalidCredentials: it is wrong.
+    """
+    now = now or utc_now()
+    account = _account(session, member_id)
+    session.expunge(account)
+    session.rollback()
+    _refuse_if_locked(account.password_locked_until, now, LoginLocked(
+        "Too many wrong passwords: this account's password is locked for a while.",
+        retry_after=1))
+    if not _verify(account.password_hash, password):
+        _record_failure(session, account.id, "password", policy=policy, now=now)
+        raise InvalidCredentials("The password is wrong.")
+    _record_success(session, account.id, "password", password)
+
+
+def verify_pin(session: Session, member_id: int, pin: str, *,
+               policy: MemberLoginPolicy = MemberLoginPolicy(),
+               now: datetime | None = None) -> None:
+    """Check a member's PIN (the presence proof of a pull from a printed card), counting
+    wrong PINs and locking the PIN after ``policy.pin_max_failures`` in a row; commits on
+    ``session`` (the check's own).
+
+    Raises:
+        PinLocked: the PIN is locked (nothing is hashed). WrongPin: wrong PIN or no account.
+    """
+    now = now or utc_now()
+    account = session.scalar(select(MemberAccount).where(MemberAccount.member_id == member_id))
+    if account is not None:
+        session.expunge(account)
+    session.rollback()
+    if account is not None:
+        _refuse_if_locked(account.pin_locked_until, now, PinLocked(
+            "Too many wrong PINs: the member's PIN is locked for a while.", retry_after=1))
+    if not _verify(account.pin_hash if account is not None else _DUMMY_HASH, pin):
+        if account is not None:
+            _record_failure(session, account.id, "pin", policy=policy, now=now)
+        raise WrongPin("The PIN is wrong.")
+    if account is None:
+        raise WrongPin("The PIN is wrong.")
+    _record_success(session, account.id, "pin", pin)
+
+
+def _verify(hashed: str, secret: str) -> bool:
+    """Whether ``secret`` matches the argon2 hash."""
+    try:
+        return _hasher.verify(hashed, secret)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _refuse_if_locked(until: datetime | None, now: datetime,
+                      error: LoginLocked | PinLocked) -> None:
+    """Raise ``error`` (its wait set to the lock's rest) while a lock lasts."""
+    if until is not None and until > now:
+        error.retry_after = max(1, ceil((until - now).total_seconds()))
+        raise error
+
+
+def _record_failure(session: Session, account_id: int, secret: Literal["password", "pin"], *,
+                    policy: MemberLoginPolicy, now: datetime) -> None:
+    """Count a wrong password or PIN, locking it at the policy's maximum (logged and
+    audited); commits."""
+    failures = getattr(MemberAccount, f"{secret}_failures")
+    # the first statement writes, so concurrent failures are counted one after another
+    session.execute(update(MemberAccount).where(MemberAccount.id == account_id)
+                    .values({failures: failures + 1}))
+    account = session.get(MemberAccount, account_id, populate_existing=True)
+    maximum, seconds = ((policy.password_max_failures, policy.password_lock_seconds)
+                        if secret == "password" else
+                        (policy.pin_max_failures, policy.pin_lock_seconds))
+    if account is not None and getattr(account, f"{secret}_failures") >= maximum:
+        until = now + timedelta(seconds=seconds)
+        setattr(account, f"{secret}_failures", 0)
+        setattr(account, f"{secret}_locked_until", until)
+        log.warning(f"member {secret} locked", extra={
+            "member_id": account.member_id, "failures": maximum,
+            "locked_until": until.isoformat()})
+        audit.record(session, actor="system", action=f"member.{secret}_locked",
+                     object_type="member", object_id=account.member_id,
+                     province_code=account.province_code,
+                     reason=f"{maximum} wrong {secret}s in a row",
+                     details={"locked_until": until.isoformat()})
+    session.commit()
+
+
+def _record_success(session: Session, account_id: int, secret: Literal["password", "pin"],
+                    plain: str) -> MemberAccount:
+    """Reset the secret's failure count and lock, rehash an outdated hash; commits."""
+    account = session.get(MemberAccount, account_id, populate_existing=True)
+    if account is None:  # deleted while the secret was checked
+        raise InvalidCredentials(_WRONG_LOGIN)
+    setattr(account, f"{secret}_failures", 0)
+    setattr(account, f"{secret}_locked_until", None)
+    hash_attr = f"{secret}_hash"
+    if _hasher.check_needs_rehash(getattr(account, hash_attr)):
+        setattr(account, hash_attr, hash_password(plain))
+    session.commit()
+    return account
+
+
+def _account(session: Session, member_id: int) -> MemberAccount:
+    """The member's account.
+
+    Raises:
+        NotFound: the member has no account.
+    """
+    account = session.scalar(select(MemberAccount).where(MemberAccount.member_id == member_id))
+    if account is None:
+        raise NotFound("No such account.")
+    return account
+
+
+def token_is_current(session: Session, member_id: int, token_version: int) -> bool:
+    """Whether a member token of this version still counts: the account exists, the member
+    is active and no logout, password change or re-activation came since."""
+    row = session.execute(
+        select(MemberAccount.token_version, Member.status)
+        .join(Member, Member.id == MemberAccount.member_id)
+        .where(MemberAccount.member_id == member_id)).first()
+    return row is not None and row[0] == token_version and row[1] is MemberStatus.ACTIVE
+
+
+def token_version(session: Session, member_id: int) -> int:
+    """The version a new token of the member carries."""
+    return _account(session, member_id).token_version
+
+
+def logout(session: Session, member_id: int) -> None:
+    """End every token of the member issued so far (its token version moves on)."""
+    account = _account(session, member_id)
+    account.token_version += 1
+    session.flush()
+
+
+def change_password(session: Session, member_id: int, password: str, new_password: str, *,
+                    policy: MemberLoginPolicy = MemberLoginPolicy(),
+                    now: datetime | None = None) -> MemberAccount:
+    """Set a new password after checking the current one (counted and locked as a login);
+    every earlier token ends. Audited; commits on ``session`` (the change's own).
+
+    Raises:
+        ValidationFailed: the new password breaks the policy (nothing is hashed).
+        LoginLocked: the password is locked. InvalidCredentials: the current one is wrong.
+    """
+    member = _member(session, member_id)
+    check_password(new_password, member.member_number)
+    check_member_password(session, member_id, password, policy=policy, now=now)
+    account = _account(session, member_id)
+    account.password_hash = hash_password(new_password)
+    account.token_version += 1
+    audit.record(session, actor=f"member:{member_id}", action="member.password",
+                 object_type="member", object_id=member_id, province_code=account.province_code)
+    session.commit()
+    return account
+
+
+def change_pin(session: Session, member_id: int, password: str, new_pin: str, *,
+               policy: MemberLoginPolicy = MemberLoginPolicy(),
+               now: datetime | None = None) -> MemberAccount:
+    """Set a new PIN after checking the password (counted and locked as a login); a PIN lock
+    ends. Audited; commits on ``session`` (the change's own).
+
+    Raises:
+        ValidationFailed: the new PIN breaks the policy (nothing is hashed).
+        LoginLocked: the password is locked. InvalidCredentials: it is wrong.
+    """
+    member = _member(session, member_id)
+    check_pin(new_pin, member.birth_date)
+    check_member_password(session, member_id, password, policy=policy, now=now)
+    account = _account(session, member_id)
+    account.pin_hash = hash_password(new_pin)
+    account.pin_failures, account.pin_locked_until = 0, None
+    audit.record(session, actor=f"member:{member_id}", action="member.pin",
+                 object_type="member", object_id=member_id, province_code=account.province_code)
+    session.commit()
+    return account
+
+
+def _member(session: Session, member_id: int) -> Member:
+    """The member.
+
+    Raises:
+        NotFound: no such member.
+    """
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound("No such member.")
+    return member
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What a member sees about themselves (the personal ID only masked)."""
+
+    member_number: str
+    full_name: str
+    birth_date: date
+    union_code: str
+    union_name: str
+    province_code: str
+    province_name: str
+    personal_id_masked: str
+    status: str
+    card_status: str | None
+
+
+def profile(session: Session, member_id: int) -> MemberProfile:
+    """The member's own profile.
+
+    Raises:
+        NotFound: no such member.
+    """
+    member = _member(session, member_id)
+    union = session.scalar(select(Union).where(Union.code == member.union_code))
+    province = session.get(Province, member.province_code)
+    card = _current_card(session, member_id)
+    return MemberProfile(
+        member_number=member.member_number, full_name=member.full_name,
+        birth_date=member.birth_date, union_code=member.union_code,
+        union_name=union.name if union else member.union_code,
+        province_code=member.province_code,
+        province_name=province.name if province else member.province_code,
+        personal_id_masked="*" * 8 + member.personal_id_last4, status=member.status.value,
+        card_status=card.status.value if card is not None else None)
+
+
+def _current_card(session: Session, member_id: int) -> Card | None:
+    """The member's newest card that is not revoked."""
+    return session.scalar(select(Card).where(Card.member_id == member_id,
+                                             Card.status != CardStatus.REVOKED)
+                          .order_by(Card.issued_at.desc(), Card.id.desc()).limit(1))
+
+
+def current_card(session: Session, member_id: int) -> Card:
+    """The member's current card: the newest one not revoked (active or suspended).
+
+    Raises:
+        NotFound: the member has no such card.
+    """
+    card = _current_card(session, member_id)
+    if card is None:
+        raise NotFound("You have no current card.")
+    return card
