@@ -9,6 +9,7 @@ from app.models.card import (
                              SigningKeyRecord,
                              StatusListRecord,
 )
+from app.models.consent import ConsentVersion
 from app.models.health import HealthLink, HealthRecord
 from app.models.imports import ImportIssue
 from app.models.job import Job, JobStatus
@@ -18,7 +19,7 @@ from app.models.transfer import TransferRequest, TransferStatus
 from app.models.union import Union
 from app.models.user import Role, User
 
-__all__ = ["AuditEntry", "Card", "CardStatus", "HealthLink", "HealthRecord", "ImportIssue", "Job", "JobStatus", "KeyStatus",
+__all__ = ["AuditEntry", "Card", "CardStatus", "ConsentVersion", "HealthLink", "HealthRecord", "ImportIssue", "Job", "JobStatus", "KeyStatus",
            "Member", "MemberNumberSequence", "MemberStatus", "Province", "Publication", "Role",
            "SigningKeyRecord", "StatusListRecord", "TransferRequest", "TransferStatus", "Union",
            "User"]
