@@ -66,8 +66,13 @@ class CardDesk:
 
     def __init__(self, session: Session, cipher: DataCipher, keys: KeyStore,
                  settings: CardSettings, *, actor: str,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now,
+                 emergency_core: Callable[[Member], cards.EmergencyCore | None] | None = None
+                 ) -> None:
         self.session = session
+        #: What a new card of a member carries as its emergency core (None: nothing); the
+        #: member's on-card consent decides (app.services.health.on_card).
+        self.emergency_core = emergency_core
         self.cipher = cipher
         self.keys = keys
         self.settings = settings
@@ -136,7 +141,7 @@ class CardDesk:
             birth_date=member.birth_date, union_code=member.union_code,
             province_code=member.province_code, issued_at=int(now.timestamp()),
             expires_at=int(expires.timestamp()), status_list_id=list_id, status_index=index,
-            emergency=None)  # the member's on-card consent adds the emergency core later
+            emergency=self.emergency_core(member) if self.emergency_core else None)
         text = cards.issue(claims, key, now=now)
         symbol = qr.make_qr(text)
         ndef = nfc.make_ndef(text, self.settings.verify_url(claims.serial))
@@ -147,12 +152,58 @@ class CardDesk:
                     status=CardStatus.ACTIVE, status_reason="", status_list_id=list_id,
                     status_index=index, uc1_encrypted=self.cipher.encrypt(text, UC1_CONTEXT, claims.serial),
                     qr_version=symbol.version, ndef_size=ndef.size, nfc_tag=ndef.tag.name,
-                    has_emergency_core=False,
+                    has_emergency_core=claims.emergency is not None,
                     activation_hash=self.cipher.lookup_hash(code, ACTIVATION_CONTEXT),
                     batch_job_id=batch_job_id)
         self.session.add(card)
         self.session.flush()
         return card, code
+
+    def reissue(self, member_id: int, reason: str) -> IssuedCard | None:
+        """Reissue a member's active card because what it carries changed (``reason``); the
+        old card is superseded and the new one flagged ``reprint_needed`` for the office. A
+        member without an active card (none, or only a suspended one) or not active keeps
+        theirs: None. Nothing is reissued when neither card would carry an emergency core."""
+        member = self.session.get(Member, member_id, with_for_update=True)
+        if member is None or member.status is not MemberStatus.ACTIVE:
+            return None
+        live = self.lifecycle.live_cards(member.id)
+        if not live or any(c.status is not CardStatus.ACTIVE for c in live):
+            return None
+        if not any(c.has_emergency_core for c in live) and (
+                self.emergency_core is None or self.emergency_core(member) is None):
+            return None
+        issued = self.issue_for(member)
+        issued.card.reprint_needed = True
+        audit.record(self.session, actor=self.actor, action="card.reissue", object_type="card",
+                     object_id=issued.card.serial, province_code=issued.card.province_code,
+                     reason=reason, details={"member_id": member.id,
+                                             "superseded": [c.serial for c in live],
+                                             "emergency_core": issued.card.has_emergency_core})
+        return issued
+
+    def reprints_due(self, scope: Scope) -> list[Card]:
+        """Active cards in scope that the service reissued and the office has not reprinted
+        yet, oldest first."""
+        return list(self.session.scalars(
+            select(Card).join(Member, Member.id == Card.member_id)
+            .where(Card.reprint_needed.is_(True), Card.status == CardStatus.ACTIVE,
+                   scope.condition(Member.province_code, Member.union_code))
+            .order_by(Card.issued_at, Card.id)))
+
+    def mark_reprinted(self, scope: Scope, serial: str) -> Card:
+        """Record that the office printed a reissued card.
+
+        Raises:
+            NotFound: no such card in scope.
+        """
+        card = self.get(scope, serial, lock=True)
+        if card.reprint_needed:
+            card.reprint_needed = False
+            audit.record(self.session, actor=self.actor, action="card.reprinted",
+                         object_type="card", object_id=card.serial,
+                         province_code=card.province_code)
+        return card
 
     def new_activation_code(self, scope: Scope, serial: str) -> str:
         """Replace a card's activation code (the old one stops working).
