@@ -22,7 +22,8 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.issuing.card_status import CardLifecycle
 from app.services.issuing.keys import KeyStore
 from app.services.issuing.status_lists import StatusLists
-from cards import nfc, printing, qr
+from cards import cose, encoding, nfc, printing, qr
+from cards.verify import read_claims
 
 UC1_CONTEXT = "card.uc1"
 ACTIVATION_CONTEXT = "card.activation"
@@ -163,15 +164,16 @@ class CardDesk:
         """Reissue a member's active card because what it carries changed (``reason``); the
         old card is superseded and the new one flagged ``reprint_needed`` for the office. A
         member without an active card (none, or only a suspended one) or not active keeps
-        theirs: None. Nothing is reissued when neither card would carry an emergency core."""
+        theirs: None. Nothing is reissued when the new card would carry what the old one
+        does (a renewed consent, an unchanged summary)."""
         member = self.session.get(Member, member_id, with_for_update=True)
         if member is None or member.status is not MemberStatus.ACTIVE:
             return None
         live = self.lifecycle.live_cards(member.id)
         if not live or any(c.status is not CardStatus.ACTIVE for c in live):
             return None
-        if not any(c.has_emergency_core for c in live) and (
-                self.emergency_core is None or self.emergency_core(member) is None):
+        wanted = self.emergency_core(member) if self.emergency_core else None
+        if all(self.claims(c).emergency == wanted for c in live):
             return None
         issued = self.issue_for(member)
         issued.card.reprint_needed = True
@@ -246,6 +248,10 @@ class CardDesk:
     def text(self, card: Card) -> str:
         """The signed UC1 text (decrypted)."""
         return self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT, card.serial)
+
+    def claims(self, card: Card) -> cards.CardClaims:
+        """The claims of a card's own stored text (the service signed it: not verified)."""
+        return read_claims(cose.decode(encoding.decode_text(self.text(card))).payload)
 
     def face(self, card: Card) -> printing.CardFace:
         """What the printed card shows."""
