@@ -361,3 +361,47 @@ def test_consent_errors_have_their_own_problem_types() -> None:
     assert {a.status for c, a in answers.items()
             if c not in (ConsentWithdrawn, ConsentNotFound)} == {422}
     assert len({a.slug for a in answers.values()}) == len(answers)
+
+
+def test_two_withdrawals_at_once_make_one_version_and_one_conflict(committed_office) -> None:
+    import threading
+
+    from app.db import WRITE_INTENT
+    from app.extensions import db
+    from app.models import Union
+    from tests.conftest import Factory
+
+    app = committed_office("consent-race")
+    setup = db.new_session(app)
+    member = Factory(app, setup).member(setup.scalar(select(Union).limit(1)))
+    now = datetime.now(UTC)
+    version = ConsentService(setup).grant(member.id, "allergies", Grantee.all_accredited(),
+                                          "treatment", BY_APP, ends_at=add_months(now, 1))
+    setup.commit()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def withdraw() -> None:
+        session = db.new_session(app)
+        try:
+            barrier.wait()
+            # as a writing request does at the edge: SQLite takes the write lock up front
+            session.connection(execution_options={WRITE_INTENT: True})
+            ConsentService(session).withdraw(member.id, version.consent_id, BY_APP)
+            session.commit()
+            outcomes.append("withdrawn")
+        except ConsentWithdrawn:
+            session.rollback()
+            outcomes.append("conflict")
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=withdraw) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes) == ["conflict", "withdrawn"]
+    setup.expire_all()
+    assert [v.version for v in ConsentService(setup).history(member.id)] == [1, 2]
+    setup.close()
