@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.models import AuditEntry, ConsentVersion
 from app.services.errors import (
@@ -380,9 +380,18 @@ def test_two_withdrawals_at_once_make_one_version_and_one_conflict(committed_off
     setup.commit()
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
+    # both wait here before writing, if both get there: only without the lock do they
+    flushing = threading.Barrier(2, timeout=3)
+
+    def in_step(*_: Any) -> None:
+        try:
+            flushing.wait()
+        except threading.BrokenBarrierError:
+            pass
 
     def withdraw() -> None:
         session = db.new_session(app)
+        event.listen(session, "before_flush", in_step)
         try:
             barrier.wait()
             # as a writing request does at the edge: SQLite takes the write lock up front
