@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from app.services.access.accounts import LoginPolicy
     from app.services.access.member_accounts import MemberLoginPolicy
     from app.services.access.tokens import TokenService
+    from app.services.health.consent import ConsentService
     from app.services.health.pull import PullSettings
     from app.services.issuing.batches import BatchSettings
     from app.services.issuing.issuance import CardDesk, CardSettings
@@ -102,11 +103,15 @@ def key_store(session: Session, config: Mapping[str, Any], actor: str) -> KeySto
 
 
 def card_desk_for(app: Flask, session: Session, actor: str) -> CardDesk:
-    """A card desk outside a request (CLI, jobs)."""
+    """A card desk outside a request (CLI, jobs); the member's on-card consent decides the
+    emergency core of the cards it issues."""
+    from app.services.health.on_card import OnCardCore
     from app.services.issuing.issuance import CardDesk
 
-    return CardDesk(session, cipher_for_config(app.config), key_store(session, app.config, actor),
-                    card_settings(app.config), actor=actor)
+    cipher = cipher_for_config(app.config)
+    return CardDesk(session, cipher, key_store(session, app.config, actor),
+                    card_settings(app.config), actor=actor,
+                    emergency_core=OnCardCore(session, cipher))
 
 
 def card_desk(actor: str) -> CardDesk:
@@ -115,6 +120,24 @@ def card_desk(actor: str) -> CardDesk:
 
     return card_desk_for(current_app._get_current_object(),  # type: ignore[attr-defined]
                          db.session, actor)
+
+
+def consent_service_for(app: Flask, session: Session, actor: str) -> ConsentService:
+    """The consent service outside a request; an on-card change reissues the card through
+    the card desk acting for ``actor``."""
+    from app.services.health.consent import ConsentService
+    from app.services.health.on_card import reissue_for_consent
+
+    return ConsentService(session, on_card_changed=reissue_for_consent(
+        card_desk_for(app, session, actor)))
+
+
+def consent_service(actor: str) -> ConsentService:
+    """The consent service of the current app and request session."""
+    from app.extensions import db
+
+    return consent_service_for(current_app._get_current_object(),  # type: ignore[attr-defined]
+                               db.session, actor)
 
 
 def publisher_for(app: Flask, session: Session) -> Publisher:

@@ -22,9 +22,17 @@ from app.services.errors import (
     ActivationFailed,
     BodyTooLarge,
     Conflict,
+    ConsentNotFound,
+    ConsentNoticeUnknown,
+    ConsentPeriodInPast,
+    ConsentPeriodInvalid,
+    ConsentPeriodTooLong,
+    ConsentTermsInvalid,
+    ConsentWithdrawn,
     DomainError,
     FhirInvalid,
     Forbidden,
+    GranteeInvalid,
     HealthRecordAmbiguous,
     HealthRecordNotFound,
     HealthRecordUnavailable,
@@ -155,6 +163,24 @@ CATALOGUE = (
                 "Too many wrong PINs: the member's PIN is refused for a while; retry after the "
                 "time in the Retry-After header."),
     ProblemType("wrong-pin", 401, "Wrong PIN", "The member's PIN is wrong."),
+    ProblemType("consent-withdrawn", 409, "Consent already withdrawn",
+                "The consent was withdrawn already; a withdrawn consent cannot be withdrawn "
+                "again or renewed. Grant a new consent instead."),
+    ProblemType("consent-period-invalid", 422, "Consent period invalid",
+                "The consent's period ends before it starts, or a renewal does not extend it."),
+    ProblemType("consent-period-too-long", 422, "Consent period too long",
+                "A consent lasts at most 12 months from its start; renew it when it ends."),
+    ProblemType("consent-period-in-past", 422, "Consent period in the past",
+                "A consent's period cannot start or end in the past."),
+    ProblemType("consent-grantee-invalid", 422, "Consent grantee invalid",
+                "The grantee must be all accredited clinics, one facility type (see the "
+                "facility types) or one facility by its 5-digit code."),
+    ProblemType("consent-terms-invalid", 422, "Consent terms not allowed",
+                "The scope, grantee and purpose do not go together: `on-card` (what the card "
+                "itself carries) is only for all accredited clinics and treatment."),
+    ProblemType("consent-notice-unknown", 422, "Consent notice unknown",
+                "The notice named as shown is not one the service ships, or its hash is not "
+                "the hash of that notice's exact text."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -225,6 +251,14 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     ActivationCodeUsed: ErrorProblem(PROBLEM_TYPES["activation-code-used"]),
     PinLocked: ErrorProblem(PROBLEM_TYPES["pin-locked"]),
     WrongPin: ErrorProblem(PROBLEM_TYPES["wrong-pin"]),
+    ConsentNotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),
+    ConsentWithdrawn: ErrorProblem(PROBLEM_TYPES["consent-withdrawn"]),
+    ConsentPeriodInvalid: ErrorProblem(PROBLEM_TYPES["consent-period-invalid"]),
+    ConsentPeriodTooLong: ErrorProblem(PROBLEM_TYPES["consent-period-too-long"]),
+    ConsentPeriodInPast: ErrorProblem(PROBLEM_TYPES["consent-period-in-past"]),
+    GranteeInvalid: ErrorProblem(PROBLEM_TYPES["consent-grantee-invalid"]),
+    ConsentTermsInvalid: ErrorProblem(PROBLEM_TYPES["consent-terms-invalid"]),
+    ConsentNoticeUnknown: ErrorProblem(PROBLEM_TYPES["consent-notice-unknown"]),
 })
 
 

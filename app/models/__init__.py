@@ -9,6 +9,7 @@ from app.models.card import (
                              SigningKeyRecord,
                              StatusListRecord,
 )
+from app.models.consent import ConsentVersion
 from app.models.feed import HealthFeed
 from app.models.health import HealthLink, HealthRecord
 from app.models.imports import ImportIssue
@@ -20,7 +21,7 @@ from app.models.transfer import TransferRequest, TransferStatus
 from app.models.union import Union
 from app.models.user import Role, User
 
-__all__ = ["AuditEntry", "Card", "CardStatus", "HealthFeed", "HealthLink", "HealthRecord", "ImportIssue", "Job", "JobStatus", "KeyStatus",
+__all__ = ["AuditEntry", "Card", "CardStatus", "ConsentVersion", "HealthFeed", "HealthLink", "HealthRecord", "ImportIssue", "Job", "JobStatus", "KeyStatus",
            "Member", "MemberAccount", "MemberNumberSequence", "MemberStatus", "Province", "Publication", "Role",
            "SigningKeyRecord", "StatusListRecord", "TransferRequest", "TransferStatus", "Union",
            "User"]

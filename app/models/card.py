@@ -6,7 +6,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now as utc_now
@@ -104,6 +114,8 @@ class Card(Base):
     ndef_size: Mapped[int]
     nfc_tag: Mapped[str] = mapped_column(String(16))
     has_emergency_core: Mapped[bool] = mapped_column(default=False)
+    #: Reissued by the service (an on-card consent changed): the office has a reprint to do.
+    reprint_needed: Mapped[bool] = mapped_column(default=False, server_default=false())
     activation_hash: Mapped[str | None] = mapped_column(String(64))
     activation_used_at: Mapped[datetime | None]
     #: The activation code stops working then (a new code from the office starts again).

@@ -159,3 +159,40 @@ class PinLocked(DomainError):
 
 class WrongPin(InvalidCredentials):
     """The member's PIN is wrong (or the member has no account)."""
+
+
+class ConsentNotFound(NotFound):
+    """The member has no consent with this id."""
+
+
+class ConsentWithdrawn(Conflict):
+    """The consent was withdrawn already: it cannot be withdrawn again or renewed (a new
+    consent must be granted); ``consent_id`` names it."""
+
+
+class ConsentPeriodInvalid(ValidationFailed):
+    """A consent's period is not usable: it ends before it starts, or a renewal does not
+    extend it."""
+
+
+class ConsentPeriodTooLong(ConsentPeriodInvalid):
+    """A consent's period is longer than 12 months."""
+
+
+class ConsentPeriodInPast(ConsentPeriodInvalid):
+    """A consent's period starts or ends in the past."""
+
+
+class GranteeInvalid(ValidationFailed):
+    """A consent's grantee is malformed: an unknown kind or facility type, a facility code that
+    is not 5 digits, or one the grantee directory does not know."""
+
+
+class ConsentTermsInvalid(ValidationFailed):
+    """The combination of scope, grantee and purpose is not allowed (``on-card`` is only for
+    all accredited clinics and treatment), or the scope or purpose is unknown."""
+
+
+class ConsentNoticeUnknown(ValidationFailed):
+    """The consent notice named as shown is not one the service ships (version, language), or
+    the hash given for the text shown is not that notice's."""

@@ -22,7 +22,8 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.issuing.card_status import CardLifecycle
 from app.services.issuing.keys import KeyStore
 from app.services.issuing.status_lists import StatusLists
-from cards import nfc, printing, qr
+from cards import cose, encoding, nfc, printing, qr
+from cards.verify import read_claims
 
 UC1_CONTEXT = "card.uc1"
 ACTIVATION_CONTEXT = "card.activation"
@@ -68,8 +69,13 @@ class CardDesk:
 
     def __init__(self, session: Session, cipher: DataCipher, keys: KeyStore,
                  settings: CardSettings, *, actor: str,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now,
+                 emergency_core: Callable[[Member], cards.EmergencyCore | None] | None = None
+                 ) -> None:
         self.session = session
+        #: What a new card of a member carries as its emergency core (None: nothing); the
+        #: member's on-card consent decides (app.services.health.on_card).
+        self.emergency_core = emergency_core
         self.cipher = cipher
         self.keys = keys
         self.settings = settings
@@ -138,7 +144,7 @@ class CardDesk:
             birth_date=member.birth_date, union_code=member.union_code,
             province_code=member.province_code, issued_at=int(now.timestamp()),
             expires_at=int(expires.timestamp()), status_list_id=list_id, status_index=index,
-            emergency=None)  # the member's on-card consent adds the emergency core later
+            emergency=self.emergency_core(member) if self.emergency_core else None)
         text = cards.issue(claims, key, now=now)
         symbol = qr.make_qr(text)
         ndef = nfc.make_ndef(text, self.settings.verify_url(claims.serial))
@@ -149,13 +155,60 @@ class CardDesk:
                     status=CardStatus.ACTIVE, status_reason="", status_list_id=list_id,
                     status_index=index, uc1_encrypted=self.cipher.encrypt(text, UC1_CONTEXT, claims.serial),
                     qr_version=symbol.version, ndef_size=ndef.size, nfc_tag=ndef.tag.name,
-                    has_emergency_core=False,
+                    has_emergency_core=claims.emergency is not None,
                     activation_hash=self.cipher.lookup_hash(code, ACTIVATION_CONTEXT),
                     activation_expires_at=now + timedelta(days=self.settings.activation_days),
                     batch_job_id=batch_job_id)
         self.session.add(card)
         self.session.flush()
         return card, code
+
+    def reissue(self, member_id: int, reason: str) -> IssuedCard | None:
+        """Reissue a member's active card because what it carries changed (``reason``); the
+        old card is superseded and the new one flagged ``reprint_needed`` for the office. A
+        member without an active card (none, or only a suspended one) or not active keeps
+        theirs: None. Nothing is reissued when the new card would carry what the old one
+        does (a renewed consent, an unchanged summary)."""
+        member = self.session.get(Member, member_id, with_for_update=True)
+        if member is None or member.status is not MemberStatus.ACTIVE:
+            return None
+        live = self.lifecycle.live_cards(member.id)
+        if not live or any(c.status is not CardStatus.ACTIVE for c in live):
+            return None
+        wanted = self.emergency_core(member) if self.emergency_core else None
+        if all(self.claims(c).emergency == wanted for c in live):
+            return None
+        issued = self.issue_for(member)
+        issued.card.reprint_needed = True
+        audit.record(self.session, actor=self.actor, action="card.reissue", object_type="card",
+                     object_id=issued.card.serial, province_code=issued.card.province_code,
+                     reason=reason, details={"member_id": member.id,
+                                             "superseded": [c.serial for c in live],
+                                             "emergency_core": issued.card.has_emergency_core})
+        return issued
+
+    def reprints_due(self, scope: Scope) -> list[Card]:
+        """Active cards in scope that the service reissued and the office has not reprinted
+        yet, oldest first."""
+        return list(self.session.scalars(
+            select(Card).join(Member, Member.id == Card.member_id)
+            .where(Card.reprint_needed.is_(True), Card.status == CardStatus.ACTIVE,
+                   scope.condition(Member.province_code, Member.union_code))
+            .order_by(Card.issued_at, Card.id)))
+
+    def mark_reprinted(self, scope: Scope, serial: str) -> Card:
+        """Record that the office printed a reissued card.
+
+        Raises:
+            NotFound: no such card in scope.
+        """
+        card = self.get(scope, serial, lock=True)
+        if card.reprint_needed:
+            card.reprint_needed = False
+            audit.record(self.session, actor=self.actor, action="card.reprinted",
+                         object_type="card", object_id=card.serial,
+                         province_code=card.province_code)
+        return card
 
     def new_activation_code(self, scope: Scope, serial: str) -> str:
         """Replace a card's activation code (the old one stops working; the new one works
@@ -201,6 +254,10 @@ class CardDesk:
     def text(self, card: Card) -> str:
         """The signed UC1 text (decrypted)."""
         return self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT, card.serial)
+
+    def claims(self, card: Card) -> cards.CardClaims:
+        """The claims of a card's own stored text (the service signed it: not verified)."""
+        return read_claims(cose.decode(encoding.decode_text(self.text(card))).payload)
 
     def face(self, card: Card) -> printing.CardFace:
         """What the printed card shows."""
