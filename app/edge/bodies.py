@@ -95,8 +95,10 @@ def check_body() -> Response | None:
         if json_depth(raw) > MAX_JSON_DEPTH:
             return _too_deep()
         try:
-            json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            # a lone surrogate escape ("\\ud800") is valid JSON but no UTF-8 text: re-encoding
+            # finds it here, before a database driver fails on it (a 500)
+            json.dumps(json.loads(raw.decode("utf-8")), ensure_ascii=False).encode("utf-8")
+        except (UnicodeDecodeError, UnicodeEncodeError, ValueError):
             return problem_response(PROBLEM_TYPES["malformed-json"],
                                     "The body is not valid UTF-8 JSON.")
         except RecursionError:  # cannot happen below MAX_JSON_DEPTH; never a 500 if it does
