@@ -9,6 +9,7 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import BadRequest
 
 from app.edge.problems import PROBLEM_TYPES, problem_response
 
@@ -120,6 +121,49 @@ def _check_other_json_body() -> Response | None:
     return _too_deep() if json_depth(raw) > MAX_JSON_DEPTH else None
 
 
+class UnreadableBody(BadRequest):
+    """The server could not read the request body (a malformed chunk, a body cut short)."""
+
+    description = "The request body could not be read (malformed chunked encoding, or cut short)."
+
+
+class _GuardedInput:
+    """The server's ``wsgi.input`` whose read errors are a client's fault: gunicorn raises its
+    own parse errors (``InvalidChunkSize``, ...) from ``read``, which would be a 500."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, name: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, name)(*args)
+        except Exception as exc:
+            raise UnreadableBody() from exc
+
+    def read(self, *args: Any) -> bytes:
+        return bytes(self._guard("read", *args))
+
+    def readline(self, *args: Any) -> bytes:
+        return bytes(self._guard("readline", *args))
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return list(self._guard("readlines", *args))
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+def _guard_input(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = _GuardedInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def init_app(app: Flask) -> None:
-    """Check bodies before the views (after ``hooks`` has given the request its id)."""
+    """Check bodies before the views (after ``hooks`` has given the request its id); a body
+    the server cannot read is a 400."""
+    app.wsgi_app = _guard_input(app.wsgi_app)  # type: ignore[method-assign]
     app.before_request(check_body)

@@ -218,3 +218,30 @@ def test_a_surrogate_pair_is_an_ordinary_character(client: FlaskClient) -> None:
     body = '{"username": "\\ud83d\\ude00", "password": "x"}'  # one emoji, escaped as a pair
     response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
     assert_problem(response, 401, "invalid-credentials")
+
+
+class _ChunkError(Exception):
+    """Like gunicorn's ``InvalidChunkSize``: neither an OSError nor a ValueError."""
+
+
+class _BrokenChunks(io.RawIOBase):
+    """A server's request input that fails as gunicorn's does on a malformed chunked body."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise _ChunkError("Invalid chunk size: 'zz'")
+
+
+@pytest.mark.parametrize("path,content_type", [
+    ("/api/v1/auth/token", "application/json"),
+    ("/api/v1/imports", "multipart/form-data; boundary=x"),
+])
+def test_a_body_the_server_cannot_read_is_a_400(client: FlaskClient, admin_headers: dict[str, str],
+                                                path: str, content_type: str) -> None:
+    response = client.post(path, headers={**admin_headers, "Content-Type": content_type,
+                                          "Transfer-Encoding": "chunked"},
+                           environ_overrides={"wsgi.input": io.BufferedReader(_BrokenChunks()),
+                                              "wsgi.input_terminated": True})
+    assert_problem(response, 400, "bad-request")
