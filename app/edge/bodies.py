@@ -21,6 +21,8 @@ MAX_JSON_DEPTH = 64
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
 _DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+#: A NUL escape in JSON text (``\u0000``), not an escaped backslash followed by ``u0000``.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def accepts(*mimetypes: str, max_bytes: int | None = None) -> Callable[[F], F]:
@@ -98,13 +100,29 @@ def check_body() -> Response | None:
         try:
             # a lone surrogate escape ("\\ud800") is valid JSON but no UTF-8 text: re-encoding
             # finds it here, before a database driver fails on it (a 500)
-            json.dumps(json.loads(raw.decode("utf-8")), ensure_ascii=False).encode("utf-8")
+            text = json.dumps(json.loads(raw.decode("utf-8")), ensure_ascii=False)
+            text.encode("utf-8")
         except (UnicodeDecodeError, UnicodeEncodeError, ValueError):
             return problem_response(PROBLEM_TYPES["malformed-json"],
                                     "The body is not valid UTF-8 JSON.")
         except RecursionError:  # cannot happen below MAX_JSON_DEPTH; never a 500 if it does
             return _too_deep()
+        if _NUL_ESCAPE.search(text):  # PostgreSQL text cannot hold NUL (psycopg: a 500)
+            return problem_response(PROBLEM_TYPES["malformed-json"],
+                                    "The body holds a NUL character (\\u0000).")
     return None
+
+
+def check_url_text() -> None:
+    """Refuse a NUL character in the path or the query string (``%00``): no database text
+    can hold it (PostgreSQL refuses it, a 500 before this check).
+
+    Raises:
+        BadRequest: the URL holds a NUL.
+    """
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                     for key, value in request.args.items(multi=True)):
+        raise BadRequest("The URL holds a NUL character (%00).")
 
 
 def _check_other_json_body() -> Response | None:
@@ -166,4 +184,5 @@ def init_app(app: Flask) -> None:
     """Check bodies before the views (after ``hooks`` has given the request its id); a body
     the server cannot read is a 400."""
     app.wsgi_app = _guard_input(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request(check_url_text)
     app.before_request(check_body)

@@ -245,3 +245,26 @@ def test_a_body_the_server_cannot_read_is_a_400(client: FlaskClient, admin_heade
                            environ_overrides={"wsgi.input": io.BufferedReader(_BrokenChunks()),
                                               "wsgi.input_terminated": True})
     assert_problem(response, 400, "bad-request")
+
+
+@pytest.mark.parametrize("method, url, body", [
+    ("get", "/api/v1/unions?q=a%00b", None),
+    ("get", "/api/v1/members?member_number=A%00B", None),
+    ("get", "/api/v1/cards/A%00B", None),
+    ("get", "/api/v1/jobs/a%00b", None),
+    ("post", "/api/v1/auth/token", '{"username": "a\\u0000b", "password": "x"}'),
+    ("post", "/api/v1/transfers", '{"personal_id": "027090123456", "union_code": "X", '
+                                  '"reason": "moved\\u0000"}'),
+])
+def test_a_nul_character_anywhere_is_a_400(client: FlaskClient, admin_headers: dict[str, str],
+                                           method: str, url: str, body: str | None) -> None:
+    # PostgreSQL text cannot hold NUL: psycopg raised ValueError (a 500) on every such lookup
+    response = client.open(url, method=method.upper(), headers=admin_headers, data=body,
+                           content_type="application/json" if body else None)
+    assert_problem(response, 400, "malformed-json" if body else "bad-request")
+
+
+def test_an_escaped_backslash_before_u0000_is_ordinary_text(client: FlaskClient) -> None:
+    body = '{"username": "a\\\\u0000b", "password": "x"}'  # the six characters \u0000
+    response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
+    assert_problem(response, 401, "invalid-credentials")
