@@ -12,6 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Mapping
 
+import limits
 from flask import Flask
 
 ENV_PREFIX = "UNIONCARD"
@@ -25,6 +26,8 @@ MIN_SECRET_KEY_LENGTH = 32
 MIN_SECRET_KEY_BITS = 80
 MIN_PASSPHRASE_LENGTH = 16
 MIN_KEY_DISTINCT_BYTES = 16
+#: Settings that are rate limits (flask-limiter ignores one it cannot parse).
+RATE_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_ADDRESS_RATE_LIMIT")
 
 
 class ConfigError(RuntimeError):
@@ -157,6 +160,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         names = ", ".join(f"{prefix}{name}" for name in missing)
         raise ConfigError(f"{env} mode needs these secrets set: {names}")
 
+    for name in RATE_LIMITS:
+        check_rate_limit(name, app.config[name])
     app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
     lookup_key = decode_data_key(str(app.config["LOOKUP_KEY"]), "LOOKUP_KEY")
     if env == "production":
@@ -186,17 +191,37 @@ def check_production(config: Mapping[str, Any], lookup_key: bytes) -> None:
         if is_patterned(key):
             raise ConfigError(f"{prefix}{name} is a byte pattern, not a random key; make it "
                               "from 32 random bytes")
+        if all(32 <= b < 127 for b in key):
+            # 32 random bytes are all printable with probability (95/256)^32, below 10^-13
+            raise ConfigError(f"{prefix}{name} is text, not a random key; make it from 32 "
+                              "random bytes")
     if config["DATA_KEY_BYTES"] == lookup_key:
         raise ConfigError(f"{prefix}LOOKUP_KEY must differ from {prefix}DATA_KEY")
     passphrase = str(config["KEY_PASSPHRASE"])
     if not passphrase.strip() or len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise ConfigError(f"{prefix}KEY_PASSPHRASE must have at least {MIN_PASSPHRASE_LENGTH} "
                           "characters, not only spaces, in production")
+    if is_repetitive(passphrase.strip()):
+        raise ConfigError(f"{prefix}KEY_PASSPHRASE is too predictable (repeated characters or a "
+                          "pattern)")
     if not _is_true(config["RATELIMIT_ENABLED"]):
         raise ConfigError(f"{prefix}RATELIMIT_ENABLED cannot be switched off in production")
     for name in ("DEBUG", "PROPAGATE_EXCEPTIONS"):
         if _is_true(config.get(name)):
             raise ConfigError(f"{prefix}{name} cannot be on in production")
+
+
+def check_rate_limit(name: str, value: Any) -> None:
+    """Refuse a rate limit that the limiter cannot read (it would skip it: no limit at all).
+
+    Raises:
+        ConfigError: ``value`` is not a limit such as ``10 per minute``.
+    """
+    try:
+        limits.parse_many(str(value))
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}_{name} must be a rate limit such as '10 per minute', "
+                          f"not {str(value)[:40]!r}") from None
 
 
 def _is_true(value: Any) -> bool:

@@ -9,6 +9,7 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import BadRequest
 
 from app.edge.problems import PROBLEM_TYPES, problem_response
 
@@ -20,6 +21,8 @@ MAX_JSON_DEPTH = 64
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
 _DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+#: A NUL escape in JSON text (``\u0000``), not an escaped backslash followed by ``u0000``.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def accepts(*mimetypes: str, max_bytes: int | None = None) -> Callable[[F], F]:
@@ -95,13 +98,31 @@ def check_body() -> Response | None:
         if json_depth(raw) > MAX_JSON_DEPTH:
             return _too_deep()
         try:
-            json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            # a lone surrogate escape ("\\ud800") is valid JSON but no UTF-8 text: re-encoding
+            # finds it here, before a database driver fails on it (a 500)
+            text = json.dumps(json.loads(raw.decode("utf-8")), ensure_ascii=False)
+            text.encode("utf-8")
+        except (UnicodeDecodeError, UnicodeEncodeError, ValueError):
             return problem_response(PROBLEM_TYPES["malformed-json"],
                                     "The body is not valid UTF-8 JSON.")
         except RecursionError:  # cannot happen below MAX_JSON_DEPTH; never a 500 if it does
             return _too_deep()
+        if _NUL_ESCAPE.search(text):  # PostgreSQL text cannot hold NUL (psycopg: a 500)
+            return problem_response(PROBLEM_TYPES["malformed-json"],
+                                    "The body holds a NUL character (\\u0000).")
     return None
+
+
+def check_url_text() -> None:
+    """Refuse a NUL character in the path or the query string (``%00``): no database text
+    can hold it (PostgreSQL refuses it, a 500 before this check).
+
+    Raises:
+        BadRequest: the URL holds a NUL.
+    """
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                     for key, value in request.args.items(multi=True)):
+        raise BadRequest("The URL holds a NUL character (%00).")
 
 
 def _check_other_json_body() -> Response | None:
@@ -118,6 +139,50 @@ def _check_other_json_body() -> Response | None:
     return _too_deep() if json_depth(raw) > MAX_JSON_DEPTH else None
 
 
+class UnreadableBody(BadRequest):
+    """The server could not read the request body (a malformed chunk, a body cut short)."""
+
+    description = "The request body could not be read (malformed chunked encoding, or cut short)."
+
+
+class _GuardedInput:
+    """The server's ``wsgi.input`` whose read errors are a client's fault: gunicorn raises its
+    own parse errors (``InvalidChunkSize``, ...) from ``read``, which would be a 500."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, name: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, name)(*args)
+        except Exception as exc:
+            raise UnreadableBody() from exc
+
+    def read(self, *args: Any) -> bytes:
+        return bytes(self._guard("read", *args))
+
+    def readline(self, *args: Any) -> bytes:
+        return bytes(self._guard("readline", *args))
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return list(self._guard("readlines", *args))
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+def _guard_input(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = _GuardedInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def init_app(app: Flask) -> None:
-    """Check bodies before the views (after ``hooks`` has given the request its id)."""
+    """Check bodies before the views (after ``hooks`` has given the request its id); a body
+    the server cannot read is a 400."""
+    app.wsgi_app = _guard_input(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request(check_url_text)
     app.before_request(check_body)

@@ -14,7 +14,7 @@ import marshmallow as ma
 from flask import Flask, Response, g, json, request, url_for
 from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from app.services.errors import (
     ActivationCodeExpired,
@@ -391,10 +391,7 @@ class ProblemApi(Api):  # type: ignore[misc]
                     headers["Retry-After"] = value
             return problem_response(problem, f"Rate limit exceeded ({error.description}).",
                                     headers=headers)
-        if code >= 500:
-            original = getattr(error, "original_exception", None)
-            if isinstance(error, InternalServerError) and original is not None:
-                log.error("unhandled error", exc_info=original)
+        if code >= 500:  # an unhandled error was logged by ``_log_exception``
             return problem_response(for_status(code), headers=headers)
         messages = data.get("errors") or data.get("messages")
         if code == 400 and messages == {"json": ["Invalid JSON body."]}:
@@ -458,8 +455,16 @@ def _handle_operational_error(error: OperationalError) -> Response:
                             headers={"Retry-After": str(BUSY_RETRY_AFTER)})
 
 
+def _log_exception(exc_info: Any) -> None:
+    """Flask's report of an unhandled error, as the one log line of the event, with the
+    request id the 500 problem shows."""
+    log.error("unhandled error", exc_info=exc_info, extra={"request_id": g.get("request_id")})
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Map domain errors to problems (HTTP errors are mapped by ``ProblemApi``)."""
+    """Map domain errors to problems (HTTP errors are mapped by ``ProblemApi``); log each
+    unhandled error once."""
+    app.log_exception = _log_exception  # type: ignore[method-assign]
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(IntegrityError, _handle_integrity_error)
     app.register_error_handler(OperationalError, _handle_operational_error)

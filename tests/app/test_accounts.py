@@ -37,6 +37,10 @@ GOOD = "union office 2026"
     ("My LAN.OFFICER pass", "contain the username"),
     ("x" * 1025 + "yz", "at most 1024"),
     ("mật khẩu", "at least 12"),  # 8 code points
+    ("passwordpassword", "repeated or sequential"),  # a longer unit, twice
+    ("iloveyouiloveyou", "repeated or sequential"),
+    ("ＰＡＳＳＷＯＲＤ１２３４", "common or breached"),  # full-width forms of password1234
+    ("ｌａｎ.ｏｆｆｉｃｅｒ 2026", "contain the username"),
 ])
 def test_weak_passwords_are_refused(password: str, reason: str) -> None:
     with pytest.raises(ValidationFailed, match=reason) as refused:

@@ -86,6 +86,12 @@ def test_production_starts_with_real_secrets(make_app) -> None:
     ("KEY_PASSPHRASE", " ", "KEY_PASSPHRASE must have at least 16"),
     ("KEY_PASSPHRASE", " " * 20, "KEY_PASSPHRASE must have at least 16"),
     ("KEY_PASSPHRASE", "short-passphrase"[:15], "KEY_PASSPHRASE must have at least 16"),
+    ("KEY_PASSPHRASE", "a" * 16, "KEY_PASSPHRASE is too predictable"),
+    ("KEY_PASSPHRASE", "passphrase" * 2, "KEY_PASSPHRASE is too predictable"),
+    ("DATA_KEY", base64.b64encode(b"my-very-secret-unioncard-key-123").decode(),
+     "DATA_KEY is text"),
+    ("LOOKUP_KEY", base64.b64encode(b"Lookup key for the union cards!!").decode(),
+     "LOOKUP_KEY is text"),
     ("RATELIMIT_ENABLED", False, "RATELIMIT_ENABLED cannot be switched off"),
     ("RATELIMIT_ENABLED", "false", "RATELIMIT_ENABLED cannot be switched off"),
     ("DEBUG", True, "DEBUG cannot be on"),
@@ -126,6 +132,18 @@ def test_production_answers_problem_json_even_when_testing_is_on(make_app) -> No
     response = app.test_client().get("/boom")
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("name", ["LOGIN_RATE_LIMIT", "LOGIN_ADDRESS_RATE_LIMIT"])
+@pytest.mark.parametrize("env", ["production", "testing"])
+def test_an_unreadable_login_limit_is_refused_at_start(database_url: str, name: str,
+                                                       env: str) -> None:
+    # flask-limiter skips a limit it cannot parse: logins were then not limited at all
+    config = {**TEST_CONFIG, "ENV": env, **PRODUCTION_SECRETS, name: "10 per minutes please",
+              "DATABASE_URL": database_url}
+    with pytest.raises(ConfigError, match=f"UNIONCARD_{name}") as refused:
+        create_app(config)
+    assert "\n" not in str(refused.value)
 
 
 def test_weak_settings_are_allowed_outside_production(make_app) -> None:

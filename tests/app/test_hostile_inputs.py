@@ -187,3 +187,84 @@ def test_huge_integers_in_every_json_body_field_are_refused(
                 _assert_no_server_error(response, f"{method} {url} {name}={value}")
                 tried += 1
     assert tried >= 20
+
+
+def test_a_lone_surrogate_in_any_json_string_field_is_a_400(
+        client: FlaskClient, spec: dict[str, Any], admin_headers: dict[str, str]) -> None:
+    # "\ud800" is valid JSON text but no UTF-8 string: a database driver fails to encode it
+    # (a 500 on /auth/token's username lookup before this check)
+    schemas = spec["components"]["schemas"]
+    tried = 0
+    for path, method, operation in _json_operations(spec):
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        url = _url(path, operation)
+        for name in schema.get("properties", {}):
+            response = client.open(url, method=method.upper(), headers=admin_headers,
+                                   data='{"%s": "a\\ud800b"}' % name,
+                                   content_type="application/json")
+            _assert_no_server_error(response, f"{method} {url} {name}")
+            if response.status_code not in (404, 405):
+                assert_problem(response, 400, "malformed-json")
+            tried += 1
+    assert tried >= 20
+    body = '{"username": "a\\ud800b", "password": "x"}'
+    response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
+    assert_problem(response, 400, "malformed-json")
+
+
+def test_a_surrogate_pair_is_an_ordinary_character(client: FlaskClient) -> None:
+    body = '{"username": "\\ud83d\\ude00", "password": "x"}'  # one emoji, escaped as a pair
+    response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
+    assert_problem(response, 401, "invalid-credentials")
+
+
+class _ChunkError(Exception):
+    """Like gunicorn's ``InvalidChunkSize``: neither an OSError nor a ValueError."""
+
+
+class _BrokenChunks(io.RawIOBase):
+    """A server's request input that fails as gunicorn's does on a malformed chunked body."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise _ChunkError("Invalid chunk size: 'zz'")
+
+
+@pytest.mark.parametrize("path,content_type", [
+    ("/api/v1/auth/token", "application/json"),
+    ("/api/v1/imports", "multipart/form-data; boundary=x"),
+])
+def test_a_body_the_server_cannot_read_is_a_400(client: FlaskClient, admin_headers: dict[str, str],
+                                                path: str, content_type: str) -> None:
+    response = client.post(path, headers={**admin_headers, "Content-Type": content_type,
+                                          "Transfer-Encoding": "chunked"},
+                           environ_overrides={"wsgi.input": io.BufferedReader(_BrokenChunks()),
+                                              "wsgi.input_terminated": True})
+    assert_problem(response, 400, "bad-request")
+
+
+@pytest.mark.parametrize("method, url, body", [
+    ("get", "/api/v1/unions?q=a%00b", None),
+    ("get", "/api/v1/members?member_number=A%00B", None),
+    ("get", "/api/v1/cards/A%00B", None),
+    ("get", "/api/v1/jobs/a%00b", None),
+    ("post", "/api/v1/auth/token", '{"username": "a\\u0000b", "password": "x"}'),
+    ("post", "/api/v1/transfers", '{"personal_id": "027090123456", "union_code": "X", '
+                                  '"reason": "moved\\u0000"}'),
+])
+def test_a_nul_character_anywhere_is_a_400(client: FlaskClient, admin_headers: dict[str, str],
+                                           method: str, url: str, body: str | None) -> None:
+    # PostgreSQL text cannot hold NUL: psycopg raised ValueError (a 500) on every such lookup
+    response = client.open(url, method=method.upper(), headers=admin_headers, data=body,
+                           content_type="application/json" if body else None)
+    assert_problem(response, 400, "malformed-json" if body else "bad-request")
+
+
+def test_an_escaped_backslash_before_u0000_is_ordinary_text(client: FlaskClient) -> None:
+    body = '{"username": "a\\\\u0000b", "password": "x"}'  # the six characters \u0000
+    response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
+    assert_problem(response, 401, "invalid-credentials")

@@ -107,6 +107,23 @@ def test_an_unhandled_error_is_logged_in_json_lines_without_data(make_app: Any) 
     assert PID not in out.getvalue()
 
 
+def test_an_unhandled_error_is_one_line_with_the_request_id(make_app: Any) -> None:
+    # the 500's detail says the error "has been logged with the request id": find it by that id
+    app = make_app({"PROPAGATE_EXCEPTIONS": False})
+
+    @app.get("/__boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    with captured() as out:
+        response = app.test_client().get("/__boom")
+    assert response.status_code == 500
+    errors = [line for line in lines(out) if line.get("exc")]
+    assert len(errors) == 1, [e["logger"] for e in errors]
+    assert errors[0]["request_id"] == response.headers["X-Request-ID"]
+    assert errors[0]["request_id"] == response.get_json()["request_id"]
+
+
 def test_flask_and_werkzeug_log_json_lines(app: Flask) -> None:
     for logger in (app.logger, logging.getLogger("werkzeug")):
         assert not logger.propagate

@@ -129,3 +129,15 @@ def test_search_wildcards_are_literal(client: FlaskClient, factory, world, wildc
     assert [u["code"] for u in unions.get_json()["items"]] == expected
     members = client.get("/api/v1/members", query_string={"q": wildcard}, headers=headers)
     assert members.status_code == 200 and members.get_json()["items"] == []
+
+
+@pytest.mark.parametrize("query", ["王", "😀", "\u0301", "\uffff"])
+def test_a_name_query_with_no_latin_letters_matches_nobody(client: FlaskClient, factory, world,
+                                                           query: str) -> None:
+    # such a query transliterates to nothing; it was then no filter at all (every member)
+    headers = factory.headers(world["bn_officer"])
+    everyone = client.get("/api/v1/members", headers=headers).get_json()
+    assert everyone["total"] > 0
+    members = client.get("/api/v1/members", query_string={"q": query}, headers=headers)
+    assert members.status_code == 200
+    assert members.get_json()["items"] == [] and members.get_json()["total"] == 0

@@ -7,6 +7,7 @@ import functools
 import gzip
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
@@ -212,8 +213,9 @@ def check_password(password: str, username: str) -> None:
         raise refuse(f"The password may have at most {MAX_PASSWORD_LENGTH} characters.")
     if not password.strip():
         raise refuse("The password must not be only spaces.")
-    folded = password.casefold()
-    name = username.strip().casefold()
+    # compared as NFKC (NIST 800-63B): full-width ＰＡＳＳＷＯＲＤ１２３４ is password1234
+    folded = unicodedata.normalize("NFKC", password).casefold()
+    name = unicodedata.normalize("NFKC", username).strip().casefold()
     if name and name in folded:
         raise refuse("The password must not contain the username.")
     if _repeats_a_unit(folded) or _is_a_sequence(folded):
@@ -223,10 +225,10 @@ def check_password(password: str, username: str) -> None:
 
 
 def _repeats_a_unit(text: str) -> bool:
-    """Whether ``text`` is one unit of at most 4 characters repeated (``aaaa…``,
-    ``abcabc…``, ``1212…``)."""
+    """Whether ``text`` is one shorter unit repeated (``aaaa…``, ``abcabc…``,
+    ``passwordpassword``)."""
     return any(text == text[:period] * (len(text) // period) and len(text) % period == 0
-               for period in range(1, 5))
+               for period in range(1, len(text) // 2 + 1))
 
 
 def _is_a_sequence(text: str) -> bool:

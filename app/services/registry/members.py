@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -420,9 +420,9 @@ class MemberRegistry:
         stmt = scope.filter(select(Member), Member.province_code, Member.union_code)
         if filters.q:
             prefix = identity.transliterate(filters.q)
-            if prefix:
-                stmt = stmt.where(Member.name_ascii >= prefix,
-                                  Member.name_ascii < prefix + "\x7f")
+            # a query with nothing left to compare (no Latin letters) matches nobody, not all
+            stmt = (stmt.where(Member.name_ascii >= prefix, Member.name_ascii < prefix + "\x7f")
+                    if prefix else stmt.where(false()))
         if filters.member_number:
             stmt = stmt.where(Member.member_number == filters.member_number.strip().upper())
         if filters.personal_id:
