@@ -46,6 +46,7 @@ from app.services.errors import (
     PinLocked,
     RegisteredElsewhere,
     RosterInvalid,
+    RostersBusy,
     TooManyConflicts,
     Unauthenticated,
     UnsupportedGrantType,
@@ -127,6 +128,10 @@ CATALOGUE = (
                 "An unexpected error. It has been logged with the request id."),
     ProblemType("service-unavailable", 503, "Service Unavailable",
                 "A dependency (the database) is not ready."),
+    ProblemType("rosters-busy", 503, "Workbooks busy",
+                "The service is reading as many XLSX workbooks as it allows at once (each can "
+                "take a few hundred MB while it is read); send the file again after the time in "
+                "the Retry-After header. CSV files are not limited this way."),
     ProblemType("database-busy", 503, "Database busy",
                 "The database was busy with other writes for too long; nothing was changed. "
                 "Retry after the time in the Retry-After header."),
@@ -230,6 +235,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
         Link("job", "jobs.JobById", "job_id", "job_id", keep_id=False),)),
     ValidationFailed: ErrorProblem(PROBLEM_TYPES["validation-error"]),
     RosterInvalid: ErrorProblem(PROBLEM_TYPES["roster-invalid"]),
+    RostersBusy: ErrorProblem(PROBLEM_TYPES["rosters-busy"]),
     Unauthenticated: ErrorProblem(PROBLEM_TYPES["unauthorized"], headers=_CHALLENGE),
     InvalidCredentials: ErrorProblem(PROBLEM_TYPES["invalid-credentials"], headers=_CHALLENGE),
     Forbidden: ErrorProblem(PROBLEM_TYPES["forbidden"]),

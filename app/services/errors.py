@@ -196,3 +196,11 @@ class ConsentTermsInvalid(ValidationFailed):
 class ConsentNoticeUnknown(ValidationFailed):
     """The consent notice named as shown is not one the service ships (version, language), or
     the hash given for the text shown is not that notice's."""
+
+
+class RostersBusy(DomainError):
+    """Every slot for reading a workbook in this process is taken; ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -345,3 +345,38 @@ def test_a_dry_run_is_no_bulk_lookup_of_other_offices(
     audited = session.scalars(select(AuditEntry.province_code).where(
         AuditEntry.action == members.ELSEWHERE_ACTION)).all()
     assert audited == ["79", "79"]
+
+
+def test_workbooks_read_at_once_are_bounded_and_a_busy_upload_is_503(
+        client: FlaskClient, factory: Any, tmp_path: Any) -> None:
+    """Each open workbook holds its shared strings in memory: at most XLSX_AT_ONCE are read at
+    once in a process; one more upload is a 503 with Retry-After (CSV is not limited), and a
+    slot comes free when a workbook is closed."""
+    from app.services.registry import roster as roster_module
+    from tests.app.test_roster_hostile import workbook
+
+    book = workbook(tmp_path / "held.xlsx", 2)
+    officer = factory.user("officer", province="24")
+    headers = factory.headers(officer)
+    held = [roster_module.open_roster(book) for _ in range(roster_module.XLSX_AT_ONCE)]
+    try:
+        busy = upload(client, headers, book.read_bytes(), name="r.xlsx", dry_run=True)
+        assert busy.status_code == 503, busy.get_data(as_text=True)
+        assert busy.mimetype == "application/problem+json"
+        assert busy.get_json()["type"] == "/problems/rosters-busy"
+        assert busy.headers["Retry-After"] == str(roster_module.XLSX_RETRY_AFTER)
+        csv_upload = upload(client, headers, to_csv(people(2, QUEVO)), dry_run=True)
+        assert csv_upload.status_code == 202, csv_upload.get_data(as_text=True)
+    finally:
+        for opened in held:
+            opened.close()
+    again = upload(client, headers, book.read_bytes(), name="r.xlsx", dry_run=True)
+    assert again.status_code == 202, again.get_data(as_text=True)
+    with pytest.raises(Exception) as waited:  # a job waits a bounded time for its turn
+        held = [roster_module.open_roster(book) for _ in range(roster_module.XLSX_AT_ONCE)]
+        try:
+            roster_module.open_roster(book, wait_seconds=0.05)
+        finally:
+            for opened in held:
+                opened.close()
+    assert type(waited.value).__name__ == "RostersBusy"

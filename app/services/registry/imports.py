@@ -36,6 +36,8 @@ from app.services.registry.members import (
 from app.services.registry.roster import Limits, Roster, RosterRow, open_roster
 
 KIND = "roster-import"
+#: How long an import job waits for a workbook slot before it fails (it can be run again).
+JOB_XLSX_WAIT_SECONDS = 600
 COUNT_KEYS = ("total", "processed", "created", "updated", "unchanged", "errors", "warnings")
 #: Member columns an import compares and may update (an empty cell never erases a value).
 UPDATABLE = ("full_name", "name_ascii", "birth_date", "sex", "insurance_number", "phone",
@@ -512,7 +514,8 @@ def import_work(scope: Scope, cipher: DataCipher, path: Path, limits: Limits, *,
         importer = RosterImport(session, cipher, scope, batch_size=int(job.params["batch_size"]),
                                 today=today)
         try:
-            with open_roster(path, limits) as roster:
+            # the job waits its turn for a workbook slot (the upload was answered at once)
+            with open_roster(path, limits, wait_seconds=JOB_XLSX_WAIT_SECONDS) as roster:
                 return importer.run(job, roster, on_progress)
         finally:
             if remove:

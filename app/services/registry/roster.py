@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import re
+import threading
 import time
 import zipfile
 import zlib
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from app.services.errors import RosterInvalid
+from app.services.errors import RosterInvalid, RostersBusy
 from app.services.registry.identity import FieldProblem, transliterate
 from app.services.registry.members import REQUIRED_FIELDS
 
@@ -193,11 +194,21 @@ def _cell_text(value: Any) -> str | date | None:
     return text or None
 
 
+#: Workbooks open at once in this process: openpyxl holds a workbook's shared strings in memory
+#: (up to a few hundred MB within the limits) while it is open, so more would multiply that.
+XLSX_AT_ONCE = 2
+_XLSX_SLOTS = threading.BoundedSemaphore(XLSX_AT_ONCE)
+#: Seconds an upload is asked to wait when every workbook slot is taken.
+XLSX_RETRY_AFTER = 30
+
+
 class Roster:
     """An opened roster file: format, encoding, columns and a stream of its data rows."""
 
-    def __init__(self, path: Path, limits: Limits) -> None:
+    def __init__(self, path: Path, limits: Limits, *, wait_seconds: float = 0) -> None:
         self.path = path
+        self._wait_seconds = wait_seconds
+        self._slot = False
         self.limits = limits
         self.format = ""
         self.encoding = ""
@@ -222,13 +233,16 @@ class Roster:
         self.close()
 
     def close(self) -> None:
-        """Release the workbook, if any."""
+        """Release the workbook, if any, and its slot."""
         if self._workbook is not None:
             self._workbook.close()
             self._workbook = None
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if self._slot:
+            self._slot = False
+            _XLSX_SLOTS.release()
 
     @property
     def headers(self) -> dict[str, str]:
@@ -341,6 +355,13 @@ class Roster:
             # damaged data, an unsupported compression method, an encrypted part
             raise RosterInvalid("The file looks like a zip/XLSX but is damaged.") from None
         self._check_time()
+        got = (_XLSX_SLOTS.acquire(timeout=self._wait_seconds) if self._wait_seconds > 0
+               else _XLSX_SLOTS.acquire(blocking=False))
+        if not got:
+            raise RostersBusy(f"{XLSX_AT_ONCE} workbooks are being read already; send the file "
+                              "again in a little while (CSV files are not limited this way).",
+                              retry_after=XLSX_RETRY_AFTER)
+        self._slot = True
         # a file object: openpyxl judges a path by its extension, and uploads are stored bare
         self._handle = self.path.open("rb")
         try:
@@ -475,11 +496,14 @@ class Roster:
         return row
 
 
-def open_roster(path: str | Path, limits: Limits | None = None) -> Roster:
-    """Open and check a roster file (use it as a context manager).
+def open_roster(path: str | Path, limits: Limits | None = None, *,
+                wait_seconds: float = 0) -> Roster:
+    """Open and check a roster file (use it as a context manager). A workbook takes one of the
+    process's ``XLSX_AT_ONCE`` slots while it is open, waiting up to ``wait_seconds`` for one.
 
     Raises:
         RosterInvalid: empty, too large, too many rows, not CSV/XLSX, wrong encoding, unknown or
             missing columns.
+        RostersBusy: a workbook, and no slot came free in time.
     """
-    return Roster(Path(path), limits or Limits())
+    return Roster(Path(path), limits or Limits(), wait_seconds=wait_seconds)
