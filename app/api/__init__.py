@@ -12,6 +12,7 @@ def register(api: Api) -> None:
         auth,
         card_batches,
         cards,
+        consents,
         health_feeds,
         health_records,
         jobs,
@@ -40,3 +41,5 @@ def register(api: Api) -> None:
     api.register_blueprint(health_feeds.blp)
     api.register_blueprint(health_records.blp)
     api.register_blueprint(me.blp)
+    api.register_blueprint(consents.blp)
+    api.register_blueprint(consents.notices_blp)
