@@ -18,6 +18,7 @@ def register(api: Api) -> None:
         jobs,
         me,
         members,
+        my_health,
         publication,
         system,
         transfers,
@@ -43,3 +44,4 @@ def register(api: Api) -> None:
     api.register_blueprint(me.blp)
     api.register_blueprint(consents.blp)
     api.register_blueprint(consents.notices_blp)
+    api.register_blueprint(my_health.blp)

@@ -36,6 +36,7 @@ from app.services.errors import (
     HealthRecordAmbiguous,
     HealthRecordNotFound,
     HealthRecordUnavailable,
+    HealthSummaryMissing,
     InvalidClient,
     InvalidCredentials,
     InvalidTokenRequest,
@@ -186,6 +187,9 @@ CATALOGUE = (
     ProblemType("consent-notice-unknown", 422, "Consent notice unknown",
                 "The notice named as shown is not one the service ships, or its hash is not "
                 "the hash of that notice's exact text."),
+    ProblemType("health-summary-missing", 404, "No health summary",
+                "No health summary is stored for the member yet: the health ID is not linked, "
+                "or no record has been received for it."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -265,6 +269,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     GranteeInvalid: ErrorProblem(PROBLEM_TYPES["consent-grantee-invalid"]),
     ConsentTermsInvalid: ErrorProblem(PROBLEM_TYPES["consent-terms-invalid"]),
     ConsentNoticeUnknown: ErrorProblem(PROBLEM_TYPES["consent-notice-unknown"]),
+    HealthSummaryMissing: ErrorProblem(PROBLEM_TYPES["health-summary-missing"]),
 })
 
 

@@ -204,3 +204,7 @@ class RostersBusy(DomainError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class HealthSummaryMissing(NotFound):
+    """No health summary is stored for the member (not linked, or nothing received yet)."""
