@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +17,9 @@ from app.models import Card, CardStatus, Member, MemberAccount, MemberStatus, Ro
 from app.services.access import accounts, member_accounts
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
+from app.services.health.consent import ConsentService, Evidence, Grantee, add_months
+from app.services.health.fhir_in import parse_bundle
+from app.services.health.store import HealthStore
 from app.services.issuing.issuance import CardDesk
 from app.services.registry import identity
 from app.services.registry.members import MemberRegistry
@@ -64,6 +69,18 @@ MEMBERS_PER_UNION = 10
 DEMO_MEMBER_PASSWORD = "demo-member-2026"
 DEMO_MEMBER_PIN = "258036"
 _BIRTH_PROVINCES = sorted(identity.CCCD_PROVINCE_CODES)
+#: The shipped fixture Bundles (app/data/fhir/) as the demo people's health summaries: the
+#: demo person's index, the file, and the health ID (the fixture Patient's identifier).
+DEMO_HEALTH = ((0, "yen-7412345678.json", "7412345678"),
+               (1, "hung-7923456789.json", "7923456789"),
+               (2, "hoa-2734567890.json", "2734567890"),
+               (3, "anh-7945678901.json", "7945678901"))
+#: The fixture patients who are demo people 1-3 (name, sex, birth date).
+_FIXTURE_PEOPLE = (("Trần Văn Hùng", "M", date(1988, 7, 2)),
+                   ("Lê Thị Hoa", "F", date(1997, 12, 5)),
+                   ("Phạm Đức Anh", "M", date(1985, 1, 23)))
+#: The demo member's consents: these sections, for all accredited clinics, for treatment.
+DEMO_CONSENT_SCOPES = ("allergies", "emergency-core")
 
 
 def demo_members() -> list[dict[str, Any]]:
@@ -86,6 +103,11 @@ def demo_members() -> list[dict[str, Any]]:
     first = people[0]
     first.update(full_name="Nguyễn Thị Kim Yến", sex="F", birth_date=date(1994, 3, 12),
                  personal_id="027194001234")
+    for person, (name, sex, birth) in zip(people[1:], _FIXTURE_PEOPLE, strict=False):
+        pid = person["personal_id"]
+        person.update(full_name=name, sex=sex, birth_date=birth,
+                      personal_id=pid[:3] + identity.cccd_century_digit(birth, sex)
+                      + f"{birth.year % 100:02d}" + pid[6:])
     return people
 
 
@@ -153,7 +175,52 @@ def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> 
         first = registry.find_by_personal_id(demo_members()[0]["personal_id"])
         if first is not None and first.status is MemberStatus.ACTIVE:
             _demo_member_account(session, cipher, desk, national, first, report)
+    linked = _demo_health(session, cipher, registry, national, report)
+    first = registry.find_by_personal_id(demo_members()[0]["personal_id"])
+    if first is not None and first.id in linked and session.scalar(
+            select(MemberAccount.id).where(MemberAccount.member_id == first.id)) is not None:
+        _demo_consents(session, first, report)
     return report
+
+
+def _demo_health(session: Session, cipher: DataCipher, registry: MemberRegistry, scope: Scope,
+                 report: DemoReport) -> set[int]:
+    """Link the demo people of ``DEMO_HEALTH`` to their health IDs and store their fixture
+    Bundle as their summary (unless one is stored); the ids of the members linked."""
+    store = HealthStore(session, cipher, actor="demo")
+    people = demo_members()
+    linked: set[int] = set()
+    saved = 0
+    for index, file_name, health_id in DEMO_HEALTH:
+        member = registry.find_by_personal_id(people[index]["personal_id"])
+        if member is None:
+            continue
+        store.link(scope, member.id, health_id)
+        linked.add(member.id)
+        if store.load(member.id) is None:
+            raw = resources.files("app").joinpath("data", "fhir", file_name).read_bytes()
+            summary = parse_bundle(raw, health_id=health_id, feed="demo",
+                                   received_at=store.clock())
+            store.save(member.id, summary.to_document(), source="demo",
+                       bundle_id=str(json.loads(raw).get("id", file_name)))
+            saved += 1
+    if saved:
+        report.created.append(f"{saved} health summaries")
+    return linked
+
+
+def _demo_consents(session: Session, member: Member, report: DemoReport) -> None:
+    """Give the demo member a 12-month consent to ``DEMO_CONSENT_SCOPES`` for all accredited
+    clinics and treatment, unless they have any consent already."""
+    service = ConsentService(session)
+    if service.history(member.id):
+        return
+    evidence = Evidence(method="app", actor=f"member:{member.id}")
+    for scope in DEMO_CONSENT_SCOPES:
+        service.grant(member.id, scope, Grantee.all_accredited(), "treatment", evidence,
+                      ends_at=add_months(service.clock(), 12))
+    report.created.append(f"consents to {' and '.join(DEMO_CONSENT_SCOPES)} for member "
+                          f"{member.member_number}")
 
 
 def _demo_member_account(session: Session, cipher: DataCipher, desk: CardDesk, scope: Scope,
