@@ -171,3 +171,29 @@ def test_the_notice_is_public_with_its_exact_text(client: FlaskClient) -> None:
         assert body["language"] == language
         assert hashlib.sha256(body["text"].encode("utf-8")).hexdigest() == body["sha256"]
     assert client.get(f"/api/v1/consent-notices/{CURRENT_NOTICE}/fr").status_code == 422
+
+
+def test_an_on_card_consent_reissues_the_card(client: FlaskClient, headers: dict[str, str],
+                                              app: Flask, session: Session,
+                                              yen: dict[str, Any]) -> None:  # noqa: F811
+    from sqlalchemy import select
+
+    from app.composition import cipher_for_config
+    from app.models import Card
+    from app.services.health.fhir_in import parse_bundle
+    from app.services.health.store import HealthStore
+    from tests.app.fhir_fixtures import raw
+
+    summary = parse_bundle(raw("7412345678"), health_id="7412345678", feed="test",
+                           received_at=utc_now())
+    HealthStore(session, cipher_for_config(app.config), actor="test").save(
+        yen["member"].id, summary.to_document(), source="feed:test", bundle_id="b-1")
+    session.commit()
+    old = yen["card"].serial
+    assert _grant(client, headers, scope="on-card", purpose="occupational-health"
+                  ).status_code == 422
+    granted = _grant(client, headers, scope="on-card")
+    assert granted.status_code == 201, granted.get_json()
+    cards = list(session.scalars(select(Card).where(Card.member_id == yen["member"].id)
+                                 .execution_options(populate_existing=True)))
+    assert len(cards) == 2 and any(c.reprint_needed and c.serial != old for c in cards)
