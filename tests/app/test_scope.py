@@ -79,7 +79,7 @@ def test_every_api_endpoint_requires_auth_except_public_ones(app) -> None:
     """A guard against an endpoint that forgets the scope check."""
     public = {"auth.TokenView", "system.Healthz", "system.Readyz", "api-docs.openapi_json",
               "api-docs.openapi_swagger_ui", "static", "publication.StatusListView",
-              "publication.TrustBundleView", "me.Activate"}
+              "publication.TrustBundleView", "me.Activate", "consent_notices.Notice"}
     client = app.test_client()
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1") or rule.endpoint in public:
@@ -115,7 +115,8 @@ def test_openapi_documents_bearer_security_on_exactly_the_secured_operations(
     assert public == {"GET /healthz", "GET /readyz", "POST /api/v1/auth/token",
                       "GET /.well-known/jwks.json", "GET /.well-known/unioncard-root.jwk",
                       "GET /api/v1/status-lists/<int:list_id>", "GET /api/v1/trust-bundle",
-                      "POST /api/v1/me/activate"}
+                      "POST /api/v1/me/activate",
+                      "GET /api/v1/consent-notices/<string:version>/<string:language>"}
     assert "GET /api/v1/auth/me" in secured and len(secured) >= 33
     documented = sum(len(set(ops) - {"parameters"}) for ops in spec["paths"].values())
     assert len(secured) + len(public) == documented  # every documented operation was checked
