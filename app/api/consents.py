@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Response
@@ -25,6 +27,7 @@ from app.schemas.consents import (
     evidence,
 )
 from app.services.access import member_accounts
+from app.services.errors import ValidationFailed
 from app.services.health import consent_fhir
 from app.services.health.consent import ConsentState, status_at
 from app.services.health.consent_notices import notice
@@ -36,6 +39,25 @@ blp = Blueprint("consents", __name__, url_prefix="/api/v1/me/consents",
                             "grant, renew, withdraw, and every version with its evidence.")
 notices_blp = Blueprint("consent_notices", __name__, url_prefix="/api/v1/consent-notices",
                         description="The consent notices' exact texts (public).")
+
+
+#: The service's field names -> the request body's.
+_BODY_FIELDS = {"starts_at": "starts", "ends_at": "ends", "notice_sha256": "notice.shown_sha256"}
+
+
+@contextmanager
+def _body_fields(grantee_kind: str = "") -> Iterator[None]:
+    """Name the request body's fields (not the service's) in a validation error."""
+    try:
+        yield
+    except ValidationFailed as error:
+        value = {"facility-type": "grantee.facility_type",
+                 "facility": "grantee.facility_code"}.get(grantee_kind, "grantee")
+        for item in error.errors:
+            name = item.get("field", "")
+            name = value if name == "grantee.value" else _BODY_FIELDS.get(name, name)
+            item.update(field=name, pointer="#/" + name.replace(".", "/"))
+        raise
 
 
 def _state(version: ConsentVersion) -> ConsentState:
@@ -64,9 +86,10 @@ class Consents(MethodView):
                                   "than 12 months, an unknown notice or a wrong hash")
     def post(self, args: dict[str, Any]) -> Any:
         """Grant a consent: one scope, for a grantee and a purpose, for at most 12 months."""
-        version = consent_service(actor()).grant(
-            current_member_id(), args["scope"], args["grantee"], args["purpose"],
-            evidence(args, actor()), ends_at=args["ends"], starts_at=args.get("starts"))
+        with _body_fields(args["grantee"].kind):
+            version = consent_service(actor()).grant(
+                current_member_id(), args["scope"], args["grantee"], args["purpose"],
+                evidence(args, actor()), ends_at=args["ends"], starts_at=args.get("starts"))
         return _state(version)
 
 
@@ -129,8 +152,9 @@ class Renew(MethodView):
                       description="The new end does not extend the period, or is too far")
     def post(self, args: dict[str, Any], consent_id: str) -> Any:
         """Renew a consent to a later end (at most 12 months from now or its start)."""
-        version = consent_service(actor()).renew(current_member_id(), consent_id,
-                                                 evidence(args, actor()), ends_at=args["ends"])
+        with _body_fields():
+            version = consent_service(actor()).renew(
+                current_member_id(), consent_id, evidence(args, actor()), ends_at=args["ends"])
         return _state(version)
 
 
@@ -145,8 +169,9 @@ class Withdraw(MethodView):
     @blp.alt_response(409, schema=ProblemSchema, description="Withdrawn already")
     def post(self, args: dict[str, Any], consent_id: str) -> Any:
         """Withdraw a consent: the next release decision denies what it covered."""
-        version = consent_service(actor()).withdraw(current_member_id(), consent_id,
-                                                    evidence(args, actor()))
+        with _body_fields():
+            version = consent_service(actor()).withdraw(current_member_id(), consent_id,
+                                                        evidence(args, actor()))
         return _state(version)
 
 
