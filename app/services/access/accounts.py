@@ -34,7 +34,15 @@ from app.services.errors import (
 log = logging.getLogger("unioncard.accounts")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A hash to verify against when the username is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("unioncard-no-such-user")
+_DUMMY_HASH: str | None = None  # made on first use: hashing at import slowed every process start
+
+
+def _dummy_hash() -> str:
+    """The hash verified against when no account matches (made once, on first use)."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("unioncard-no-such-user")
+    return _DUMMY_HASH
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 #: NIST SP 800-63B: at least 12 characters (code points), long passphrases welcome.
 MIN_PASSWORD_LENGTH = 12
@@ -124,7 +132,7 @@ def authenticate(session: Session, username: str, password: str, *,
         raise LoginLocked("Too many wrong passwords: password login to this account is locked "
                           "for a while.", retry_after=max(1, wait))
     try:
-        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         if user is not None:
             record_login_failure(session, user.id, policy=policy, now=now)

@@ -37,7 +37,15 @@ from app.services.issuing.issuance import ACTIVATION_CONTEXT
 log = logging.getLogger("unioncard.member_accounts")
 _hasher = PasswordHasher()  # argon2id, as for staff passwords
 # Verified against when no account matches, so timing does not reveal who has one.
-_DUMMY_HASH = _hasher.hash("unioncard-no-such-member")
+_DUMMY_HASH: str | None = None  # made on first use: hashing at import slowed every process start
+
+
+def _dummy_hash() -> str:
+    """The hash verified against when no account matches (made once, on first use)."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("unioncard-no-such-member")
+    return _DUMMY_HASH
 PIN_LENGTH = 6
 _PIN_RE = re.compile(r"[0-9]{6}")
 _CODE_CHARS_RE = re.compile(r"[^A-Z0-9]")
@@ -226,7 +234,7 @@ def authenticate(session: Session, login: str, password: str, *, by: LoginName,
         _refuse_if_locked(account.password_locked_until, now, LoginLocked(
             "Too many wrong passwords: password login to this account is locked for a "
             "while.", retry_after=1))
-    if not _verify(account.password_hash if account is not None else _DUMMY_HASH, password):
+    if not _verify(account.password_hash if account is not None else _dummy_hash(), password):
         if account is not None:
             _record_failure(session, account.id, "password", policy=policy, now=now)
         raise InvalidCredentials(_WRONG_LOGIN)
@@ -275,7 +283,7 @@ def verify_pin(session: Session, member_id: int, pin: str, *,
     if account is not None:
         _refuse_if_locked(account.pin_locked_until, now, PinLocked(
             "Too many wrong PINs: the member's PIN is locked for a while.", retry_after=1))
-    if not _verify(account.pin_hash if account is not None else _DUMMY_HASH, pin):
+    if not _verify(account.pin_hash if account is not None else _dummy_hash(), pin):
         if account is not None:
             _record_failure(session, account.id, "pin", policy=policy, now=now)
         raise WrongPin("The PIN is wrong.")
