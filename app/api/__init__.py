@@ -12,6 +12,7 @@ def register(api: Api) -> None:
         auth,
         card_batches,
         cards,
+        clinics,
         consents,
         health_feeds,
         health_records,
@@ -45,3 +46,4 @@ def register(api: Api) -> None:
     api.register_blueprint(consents.blp)
     api.register_blueprint(consents.notices_blp)
     api.register_blueprint(my_health.blp)
+    api.register_blueprint(clinics.blp)

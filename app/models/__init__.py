@@ -9,6 +9,7 @@ from app.models.card import (
                              SigningKeyRecord,
                              StatusListRecord,
 )
+from app.models.clinic import Clinic, ClinicClient, ScannerDevice
 from app.models.consent import ConsentVersion
 from app.models.feed import HealthFeed
 from app.models.health import HealthLink, HealthRecord
@@ -25,3 +26,4 @@ __all__ = ["AuditEntry", "Card", "CardStatus", "ConsentVersion", "HealthFeed", "
            "Member", "MemberAccount", "MemberNumberSequence", "MemberStatus", "Province", "Publication", "Role",
            "SigningKeyRecord", "StatusListRecord", "TransferRequest", "TransferStatus", "Union",
            "User"]
+__all__ += ["Clinic", "ClinicClient", "ScannerDevice"]
