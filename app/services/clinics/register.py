@@ -203,7 +203,7 @@ class ClinicRegister:
         if query.facility_type:
             if query.facility_type not in FACILITY_TYPES:
                 raise ClinicInvalid.field("facility_type",
-                                          f"One of: {', '.join(FACILITY_TYPES)}.", )
+                                          f"One of: {', '.join(FACILITY_TYPES)}.")
             stmt = stmt.where(Clinic.facility_type == query.facility_type)
         if query.accreditation:
             if query.accreditation not in ACCREDITATIONS:
