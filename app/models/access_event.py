@@ -108,7 +108,8 @@ class AccessCheckpoint(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utc_now)
-    prev_digest: Mapped[str] = mapped_column(String(64))
+    #: Unique: two checkpoints made at once cannot both follow the same one (a fork).
+    prev_digest: Mapped[str] = mapped_column(String(64), unique=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     heads: Mapped[int] = mapped_column(default=0)
     made_by: Mapped[str] = mapped_column(String(64))

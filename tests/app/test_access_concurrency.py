@@ -1,0 +1,71 @@
+"""Concurrent appends to one member's chain serialise: no gap, no duplicate, no fork (real
+threads on a committed SQLite file or PostgreSQL database)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import select
+
+from app.composition import access_log_for
+from app.models import AccessChainHead, AccessEvent, Union
+from app.services.access_events.checkpoints import make_checkpoint
+from app.services.access_events.verify import verify
+from tests.app.access_helpers import record_for
+from tests.conftest import Factory
+
+THREADS = 4
+EACH = 8
+
+
+def test_parallel_appends_to_one_chain(committed_office: Any) -> None:
+    from app.extensions import db
+
+    app = committed_office("access-chains")
+    session = db.new_session(app)
+    union = session.scalar(select(Union).where(Union.code == "CDCS-24-QUEVO1"))
+    factory = Factory(app, session)
+    busy, quiet = factory.member(union), factory.member(union, full_name="Trần Thị Mai")
+    errors: list[BaseException] = []
+    start = threading.Barrier(THREADS + 1)
+
+    def append(member: Any, kind: str) -> None:
+        writer = db.new_session(app, write=True)
+        try:
+            access_log_for(app, writer).record(record_for(member, kind))
+            writer.commit()
+        finally:
+            writer.close()
+
+    def worker(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(EACH):
+                append(busy, "emergency" if i % 4 == 0 else "pull")
+                if n == 0 and i % 2 == 0:
+                    append(quiet, "verify")
+                if n == 1 and i == EACH // 2:  # a checkpoint in the middle of the appends
+                    writer = db.new_session(app, write=True)
+                    make_checkpoint(writer, actor="test")
+                    writer.commit()
+                    writer.close()
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert not errors, errors
+    session.expire_all()
+    seqs = session.scalars(select(AccessEvent.seq).where(
+        AccessEvent.member_id == busy.id).order_by(AccessEvent.seq)).all()
+    assert seqs == list(range(1, THREADS * EACH + 1))
+    assert session.get(AccessChainHead, f"member:{busy.id}").seq == THREADS * EACH
+    report = verify(session)
+    assert report.ok, report.findings
+    assert report.events == THREADS * EACH + EACH // 2
+    session.close()
