@@ -253,7 +253,8 @@ def notification_delivery(app: Flask) -> Delivery:
                             tls=str(config["SMTP_TLS"]).lower(),
                             username=str(config["SMTP_USERNAME"] or ""),
                             password=str(config["SMTP_PASSWORD"] or ""),
-                            timeout=float(config["SMTP_TIMEOUT"]))
+                            timeout=float(config["SMTP_TIMEOUT"]),
+                            ca_file=str(config["SMTP_CA_FILE"] or ""))
     policy = RetryPolicy(max_attempts=int(config["NOTIFY_MAX_ATTEMPTS"]),
                          base=timedelta(seconds=float(config["NOTIFY_RETRY_SECONDS"])),
                          lease=timedelta(seconds=float(config["NOTIFY_SENDING_LEASE_SECONDS"])))

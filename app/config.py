@@ -113,6 +113,7 @@ def defaults(root: Path) -> dict[str, Any]:
         "SMTP_USERNAME": "",
         "SMTP_PASSWORD": "",
         "SMTP_TIMEOUT": 10.0,
+        "SMTP_CA_FILE": "",
         "NOTIFY_MAX_ATTEMPTS": 8,
         "NOTIFY_RETRY_SECONDS": 60,
         "NOTIFY_SENDING_LEASE_SECONDS": 600,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -58,6 +59,8 @@ class SmtpSettings:
     username: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 10.0
+    #: PEM file of the certificate authorities to trust (empty: the system's).
+    ca_file: str = ""
 
     def __post_init__(self) -> None:
         if not self.host or not self.sender:
@@ -110,20 +113,26 @@ class SmtpConnection:
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
         try:
-            smtp: smtplib.SMTP
-            if s.tls == "ssl":
-                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-                if s.tls == "starttls":
-                    smtp.starttls(context=context)
+            context = ssl.create_default_context(cafile=s.ca_file or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise DeliveryStopped(f"cannot read SMTP_CA_FILE {s.ca_file}: {exc}") from exc
+        try:
+            smtp = (smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+                    if s.tls == "ssl" else smtplib.SMTP(s.host, s.port, timeout=s.timeout))
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryStopped(f"cannot reach the SMTP server {s.host}:{s.port}: "
+                                  f"{type(exc).__name__}: {exc}"[:300]) from exc
+        try:
+            if s.tls == "starttls":
+                smtp.starttls(context=context)
             if s.username:
                 smtp.login(s.username, s.password)
         except smtplib.SMTPAuthenticationError as exc:
+            smtp.close()
             raise DeliveryStopped(f"the SMTP server refused the login ({exc.smtp_code})") from exc
         except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
             raise DeliveryStopped(f"cannot use the SMTP server {s.host}:{s.port}: "
                                   f"{type(exc).__name__}: {exc}"[:300]) from exc
         return smtp
@@ -181,15 +190,22 @@ class Delivery:
 
     def requeue_uncertain(self) -> int:
         """Put the uncertain messages back in the queue (they may reach members twice)."""
-        with self.sessions() as session, session.begin():
+        with self._transaction() as session:
             result = session.execute(update(OutboxMessage)
                                      .where(OutboxMessage.status == "uncertain")
                                      .values(status="pending", next_attempt_at=self.clock()))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     # -- steps, each its own transaction -------------------------------------------------
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """A session whose work is committed when the block ends without an error."""
+        with self.sessions() as session:
+            yield session
+            session.commit()
+
     def _expire_claims(self) -> int:
-        with self.sessions() as session, session.begin():
+        with self._transaction() as session:
             result = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.status == "sending",
@@ -204,7 +220,7 @@ class Delivery:
         return count
 
     def _due(self, limit: int) -> list[int]:
-        with self.sessions() as session, session.begin():
+        with self._transaction() as session:
             return list(session.scalars(
                 select(OutboxMessage.id)
                 .where(OutboxMessage.status == "pending",
@@ -212,7 +228,7 @@ class Delivery:
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)))
 
     def _claim(self, outbox_id: int) -> bool:
-        with self.sessions() as session, session.begin():
+        with self._transaction() as session:
             result = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "pending")
@@ -258,7 +274,7 @@ class Delivery:
             report.failed += 1
             log.warning("notification %d failed for good: %s", outbox_id, error)
             return
-        with self.sessions() as session, session.begin():
+        with self._transaction() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
                             .values(status="pending", last_error=error,
                                     next_attempt_at=self.clock() + self.policy.wait(attempts)))
@@ -266,7 +282,7 @@ class Delivery:
 
     def _release(self, outbox_id: int, error: str) -> None:
         """Give back a claimed message that was not tried (the server could not be used)."""
-        with self.sessions() as session, session.begin():
+        with self._transaction() as session:
             session.execute(update(OutboxMessage)
                             .where(OutboxMessage.id == outbox_id,
                                    OutboxMessage.status == "sending")
@@ -274,7 +290,7 @@ class Delivery:
                                     attempts=OutboxMessage.attempts - 1))
 
     def _finish(self, outbox_id: int, status: str, error: str) -> None:
-        with self.sessions() as session, session.begin():
+        with self._transaction() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
                             .values(status=status, last_error=error,
                                     sent_at=self.clock() if status == "sent" else None))
