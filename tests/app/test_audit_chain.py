@@ -222,3 +222,40 @@ def test_audit_cli_checkpoint_and_verify(app, session, chain, members) -> None:
     assert broken.exit_code == 1
     assert f"FIRST changed or missing: member {members[0].id}, sequence 2: missing" \
         in broken.stderr
+
+
+@pytest.mark.slow
+def test_audit_commands_in_a_subprocess(committed_office) -> None:
+    """``python -m app audit checkpoint`` and ``verify`` end to end: output, exit status."""
+    import subprocess
+    import sys
+
+    from app.extensions import db
+    from app.models import Union
+    from tests.conftest import Factory, unioncard_env
+
+    app = committed_office("audit_cli")
+    session = db.new_session(app)
+    union = session.scalar(select(Union).where(Union.code == "CDCS-24-QUEVO1"))
+    member = Factory(app, session).member(union)
+    log = AccessLog(session, cipher_for_config(app.config))
+    for kind in ("verify", "pull", "pull"):
+        log.record(record_for(member, kind))
+    session.commit()
+    env = unioncard_env(app.config["DATABASE_URL"])
+
+    def run(*args: str) -> Any:
+        return subprocess.run([sys.executable, "-m", "app", "audit", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    made = run("checkpoint")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("checkpoint 1 at ") and "1 chain heads" in made.stdout
+    clean = run("verify")
+    assert clean.returncode == 0 and "access log intact" in clean.stdout
+    tamper(session, "UPDATE access_events SET purpose = 'occupational-health' "
+                    "WHERE member_id = :id AND seq = 2", id=member.id)
+    broken = run("verify")
+    assert broken.returncode == 1
+    assert f"FIRST changed or missing: member {member.id}, sequence 2: changed" in broken.stderr
+    session.close()

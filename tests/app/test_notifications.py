@@ -223,3 +223,35 @@ def test_cli_deliver(app, make_app, connection, session, member) -> None:
         assert "requeued 0 uncertain" in again.output and "sent 0" in again.output
     assert len(inbox.messages) == 1
     assert "/api/v1/me/access-log" in inbox.messages[0].get_content()
+
+
+@pytest.mark.slow
+def test_deliver_in_a_subprocess(committed_office) -> None:
+    """``python -m app notifications deliver`` end to end against the local SMTP server."""
+    import subprocess
+    import sys
+
+    from app.clock import now
+    from app.extensions import db
+    from app.models import Union
+    from tests.conftest import Factory, unioncard_env
+
+    app = committed_office("notify_cli")
+    session = db.new_session(app)
+    union = session.scalar(select(Union).where(Union.code == "CDCS-24-QUEVO1"))
+    queue(app, session, Factory(app, session).member(union), now)
+    session.close()
+    with smtp_server() as (inbox, port):
+        env = unioncard_env(app.config["DATABASE_URL"], SMTP_HOST="127.0.0.1",
+                            SMTP_PORT=str(port), SMTP_FROM=SENDER, SMTP_TLS="none")
+        runs = [subprocess.run([sys.executable, "-m", "app", "notifications", "deliver"],
+                               env=env, capture_output=True, text=True, timeout=60)
+                for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert runs[0].stdout.startswith("sent 1,") and runs[1].stdout.startswith("sent 0,")
+    assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == ADDRESS
+    bad = subprocess.run([sys.executable, "-m", "app", "notifications", "deliver"],
+                         env=unioncard_env(app.config["DATABASE_URL"]), capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "Error: SMTP_HOST and SMTP_FROM must be set to send e-mail"
