@@ -17,10 +17,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.services.errors import (
+    AccessPeriodInvalid,
     ActivationCodeExpired,
     ActivationCodeUsed,
     ActivationFailed,
     BodyTooLarge,
+    CheckpointConflict,
     Conflict,
     ConsentNotFound,
     ConsentNoticeUnknown,
@@ -44,6 +46,7 @@ from app.services.errors import (
     LettersGone,
     LoginLocked,
     NotFound,
+    NotificationAddressInvalid,
     PinLocked,
     RegisteredElsewhere,
     RosterInvalid,
@@ -190,6 +193,16 @@ CATALOGUE = (
     ProblemType("health-summary-missing", 404, "No health summary",
                 "No health summary is stored for the member yet: the health ID is not linked, "
                 "or no record has been received for it."),
+    ProblemType("access-period-invalid", 422, "Period not accepted",
+                "The period of the access-log summary must end after it starts and span at "
+                "most 366 days; `since` and `until` need a UTC offset."),
+    ProblemType("notification-address-invalid", 422, "E-mail address not accepted",
+                "The notification address must be one plain mailbox (`name@domain`), at most "
+                "254 characters: no display name, spaces or line breaks. Send null or an empty "
+                "string to remove it."),
+    ProblemType("checkpoint-conflict", 409, "Checkpoint made at the same moment",
+                "Another access-log checkpoint was made at the same moment; nothing was "
+                "written. Run the checkpoint again."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -270,6 +283,9 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     ConsentTermsInvalid: ErrorProblem(PROBLEM_TYPES["consent-terms-invalid"]),
     ConsentNoticeUnknown: ErrorProblem(PROBLEM_TYPES["consent-notice-unknown"]),
     HealthSummaryMissing: ErrorProblem(PROBLEM_TYPES["health-summary-missing"]),
+    AccessPeriodInvalid: ErrorProblem(PROBLEM_TYPES["access-period-invalid"]),
+    NotificationAddressInvalid: ErrorProblem(PROBLEM_TYPES["notification-address-invalid"]),
+    CheckpointConflict: ErrorProblem(PROBLEM_TYPES["checkpoint-conflict"]),
 })
 
 

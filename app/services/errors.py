@@ -208,3 +208,15 @@ class RostersBusy(DomainError):
 
 class HealthSummaryMissing(NotFound):
     """No health summary is stored for the member (not linked, or nothing received yet)."""
+
+
+class AccessPeriodInvalid(ValidationFailed):
+    """The period of an access-log aggregate does not end after it starts, or is too long."""
+
+
+class NotificationAddressInvalid(ValidationFailed):
+    """A notification e-mail address is not a plain mailbox."""
+
+
+class CheckpointConflict(Conflict):
+    """Another access-log checkpoint was made at the same moment (run again)."""

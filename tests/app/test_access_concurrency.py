@@ -4,6 +4,7 @@ threads on a committed SQLite file or PostgreSQL database)."""
 from __future__ import annotations
 
 import threading
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -68,4 +69,55 @@ def test_parallel_appends_to_one_chain(committed_office: Any) -> None:
     report = verify(session)
     assert report.ok, report.findings
     assert report.events == THREADS * EACH + EACH // 2
+    session.close()
+
+
+def test_checkpoints_made_at_once_never_fork(committed_office: Any) -> None:
+    """Two checkpoint runs at the same moment: each one succeeds or is told to run again;
+    the checkpoints stay one chain."""
+    from app.extensions import db
+    from app.services.errors import CheckpointConflict
+
+    app = committed_office("access-checkpoints")
+    session = db.new_session(app)
+    union = session.scalar(select(Union).where(Union.code == "CDCS-24-QUEVO1"))
+    factory = Factory(app, session)
+    members = [factory.member(union, full_name=name, birth_date=date(1990, 1, 1 + n))
+               for n, name in enumerate(("Lan", "Mai", "Hoa", "Cúc"))]
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def worker(member: Any) -> None:
+        start.wait()
+        for _ in range(3):
+            writer = db.new_session(app)  # reads first, then writes: the racy way
+            try:
+                access_log_for(app, writer).record(record_for(member, "pull"))
+                make_checkpoint(writer, actor="test")
+                writer.commit()
+                outcomes.append("made")
+            except CheckpointConflict:
+                writer.rollback()
+                outcomes.append("conflict")
+            except Exception as exc:  # noqa: BLE001 - SQLite: busy, answered 503 in a request
+                from sqlalchemy.exc import OperationalError
+
+                from app.db import is_busy
+
+                writer.rollback()
+                outcomes.append("busy" if isinstance(exc, OperationalError) and is_busy(exc)
+                                else repr(exc))
+            finally:
+                writer.close()
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert set(outcomes) <= {"made", "conflict", "busy"}, outcomes
+    assert outcomes.count("made") >= 1
+    report = verify(session)
+    assert report.ok, report.findings
+    assert report.checkpoints == outcomes.count("made")
     session.close()

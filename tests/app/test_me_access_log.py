@@ -88,12 +88,22 @@ def test_the_notification_address_is_optional_and_stored_encrypted(client, sessi
     assert session.get(NotificationAddress, yen["member"].id) is None
 
 
-@pytest.mark.parametrize("email", ["not-an-address", "a@b", "x@example.vn\r\nBcc: x@evil.test",
-                                   "Yến <yen@example.vn>", "a" * 250 + "@example.vn", 7])
-def test_a_bad_address_is_a_422_and_changes_nothing(client, session, headers, email) -> None:
+@pytest.mark.parametrize("email, problem", [
+    ("not-an-address", "notification-address-invalid"),
+    ("a@b", "notification-address-invalid"),
+    ("x@example.vn\r\nBcc: x@evil.test", "notification-address-invalid"),
+    ("Yến <yen@example.vn>", "notification-address-invalid"),
+    ("a..b@example.vn", "notification-address-invalid"),
+    ("a" * 250 + "@example.vn", "notification-address-invalid"),
+    ("a" * 1001, "validation-error"),
+    (7, "validation-error"),
+])
+def test_a_bad_address_is_a_422_and_changes_nothing(client, session, headers, email,
+                                                    problem) -> None:
     response = client.put("/api/v1/me/notifications", json={"email": email}, headers=headers)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"] == f"/problems/{problem}"
     assert response.get_json()["errors"][0]["field"] == "email"
     assert session.scalars(select(NotificationAddress)).all() == []
 
@@ -151,17 +161,20 @@ def test_the_flag_threshold_is_a_setting(make_app, session, log, factory) -> Non
     assert [f["most_in_window"] for f in body["emergency_flags"]] == [2]
 
 
-@pytest.mark.parametrize("query", [
-    {"since": "2026-12-02T00:00:00+00:00", "until": "2026-12-01T00:00:00+00:00"},
-    {"since": "2024-01-01T00:00:00+00:00", "until": "2026-01-01T00:00:00+00:00"},
-    {"since": "2026-12-01T00:00:00"},  # no offset
-    {"since": "yesterday"},
+@pytest.mark.parametrize("query, problem", [
+    ({"since": "2026-12-02T00:00:00+00:00", "until": "2026-12-01T00:00:00+00:00"},
+     "access-period-invalid"),
+    ({"since": "2024-01-01T00:00:00+00:00", "until": "2026-01-01T00:00:00+00:00"},
+     "access-period-invalid"),
+    ({"since": "2026-12-01T00:00:00"}, "validation-error"),  # no offset
+    ({"since": "yesterday"}, "validation-error"),
 ])
-def test_a_bad_period_is_a_422(client, factory, query) -> None:
+def test_a_bad_period_is_a_422(client, factory, query, problem) -> None:
     admin = factory.headers(factory.user("admin"))
     response = client.get(SUMMARY, query_string=query, headers=admin)
     assert response.status_code == 422, response.get_json()
     assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"] == f"/problems/{problem}"
 
 
 def test_the_default_period_is_the_last_30_days(client, factory) -> None:

@@ -12,7 +12,7 @@ from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import Member
 from app.models.notification import NotificationAddress
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import NotFound, NotificationAddressInvalid
 
 #: Encryption context of the address (owner: the member's id).
 EMAIL_CONTEXT = "notification_addresses.email"
@@ -27,11 +27,11 @@ def check_email(address: str) -> str:
     """The address, trimmed, when it is a plain mailbox.
 
     Raises:
-        ValidationFailed: not a plain mailbox (``email``).
+        NotificationAddressInvalid: not a plain mailbox (``email``).
     """
     value = address.strip()
     if len(value) > MAX_LENGTH or not _MAILBOX.fullmatch(value) or ".." in value:
-        raise ValidationFailed.field("email", "Not a valid e-mail address.")
+        raise NotificationAddressInvalid.field("email", "Not a valid e-mail address.")
     return value
 
 
@@ -60,7 +60,7 @@ class NotificationAddresses:
 
         Raises:
             NotFound: no such member.
-            ValidationFailed: not a plain mailbox.
+            NotificationAddressInvalid: not a plain mailbox.
         """
         member = self.session.get(Member, member_id)
         if member is None:

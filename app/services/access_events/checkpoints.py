@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.models.access_event import AccessChainHead, AccessCheckpoint, AccessCheckpointHead
 from app.services.access_events.chain import GENESIS, checkpoint_digest
-from app.services.errors import Conflict
+from app.services.errors import CheckpointConflict
 
 #: Chain heads read and recorded per round trip.
 BATCH = 1000
@@ -52,7 +52,7 @@ def make_checkpoint(session: Session, *, actor: str,
     the checkpoint is made is recorded as it was read (and again by the next checkpoint).
 
     Raises:
-        Conflict: another checkpoint was made at the same moment (run again).
+        CheckpointConflict: another checkpoint was made at the same moment (run again).
     """
     previous = latest_checkpoint(session)
     prev_digest = previous.digest if previous is not None else GENESIS
@@ -69,7 +69,7 @@ def make_checkpoint(session: Session, *, actor: str,
             session.add(checkpoint)
             session.flush()
     except IntegrityError as exc:
-        raise Conflict("Another checkpoint was made at the same moment; run again.") from exc
+        raise CheckpointConflict("Another checkpoint was made at the same moment; run again.") from exc
     for start in range(0, len(heads), BATCH):
         chunk = heads[start:start + BATCH]
         session.add_all([AccessCheckpointHead(checkpoint_id=checkpoint.id, chain_key=k, seq=s,

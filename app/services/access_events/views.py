@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.crypto import DataCipher
 from app.models.access_event import AccessEvent, AccessEventText
 from app.services.access_events.log import EMERGENCY_TEXT_CONTEXT
-from app.services.errors import ValidationFailed
+from app.services.errors import AccessPeriodInvalid
 
 #: Members see their access events for at least this long (nothing deletes them sooner).
 RETENTION_YEARS = 3
@@ -64,15 +64,15 @@ class Period:
         """The period asked for (default: the 30 days up to now).
 
         Raises:
-            ValidationFailed: ``until`` not after ``since``, or a period too long.
+            AccessPeriodInvalid: ``until`` not after ``since``, or a period too long.
         """
         end = until or now
         start = since or end - timedelta(days=30)
         if end <= start:
-            raise ValidationFailed.field("until", "Must be after since.")
+            raise AccessPeriodInvalid.field("until", "Must be after since.")
         if end - start > timedelta(days=MAX_SUMMARY_DAYS):
-            raise ValidationFailed.field("since",
-                                         f"The period may be {MAX_SUMMARY_DAYS} days at most.")
+            raise AccessPeriodInvalid.field("since",
+                                            f"The period may be {MAX_SUMMARY_DAYS} days at most.")
         return cls(start, end)
 
 
