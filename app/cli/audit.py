@@ -38,10 +38,19 @@ def audit_checkpoint(app: Flask) -> None:
 def audit_verify(app: Flask) -> None:
     """Check every chain and checkpoint; name the first changed or missing event of each
     broken chain (exit code 1)."""
+    from sqlalchemy.engine import Engine
+
     from app.services.access_events.verify import verify
 
-    with cli_session(app) as session, session.begin():
+    with cli_session(app) as session:
+        bind = session.get_bind()
+        if bind.dialect.name == "postgresql" and isinstance(bind, Engine):
+            # one snapshot for the whole walk: appends committed meanwhile are not half-seen
+            # (SQLite's read transaction is one snapshot already; a session bound to an open
+            # connection, as in tests, keeps that connection's transaction)
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         report = verify(session)
+        session.rollback()
     click.echo(f"checked {report.chains} chains, {report.events} events, {report.checkpoints} "
                f"checkpoints ({report.checkpoint_heads} recorded heads)")
     if report.ok:

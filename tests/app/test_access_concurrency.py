@@ -14,7 +14,7 @@ from app.models import AccessChainHead, AccessEvent, Union
 from app.services.access_events.checkpoints import make_checkpoint
 from app.services.access_events.verify import verify
 from tests.app.access_helpers import record_for
-from tests.conftest import Factory
+from tests.conftest import Factory, invoke
 
 THREADS = 4
 EACH = 8
@@ -54,13 +54,29 @@ def test_parallel_appends_to_one_chain(committed_office: Any) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
+    verdicts: list[int] = []
+    done = threading.Event()
+
+    def auditor() -> None:
+        """``audit verify`` while the appends go on: one snapshot, so never a false alarm."""
+        while not done.is_set():
+            result = invoke(app, "audit", "verify")
+            verdicts.append(result.exit_code)
+            if result.exit_code != 0:
+                errors.append(AssertionError(result.output))
+
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
     for thread in threads:
         thread.start()
+    watcher = threading.Thread(target=auditor)
+    watcher.start()
     start.wait()
     for thread in threads:
         thread.join(timeout=240)
+    done.set()
+    watcher.join(timeout=240)
     assert not errors, errors
+    assert verdicts and set(verdicts) == {0}
     session.expire_all()
     seqs = session.scalars(select(AccessEvent.seq).where(
         AccessEvent.member_id == busy.id).order_by(AccessEvent.seq)).all()
