@@ -259,3 +259,18 @@ def test_audit_commands_in_a_subprocess(committed_office) -> None:
     assert broken.returncode == 1
     assert f"FIRST changed or missing: member {member.id}, sequence 2: changed" in broken.stderr
     session.close()
+
+
+def test_a_removed_checkpoint_is_named_by_the_next(session, log, chain, members) -> None:
+    first_made = make_checkpoint(session, actor="test")
+    log.record(record_for(members[0], "pull"))
+    make_checkpoint(session, actor="test")
+    log.record(record_for(members[1], "pull"))
+    third = make_checkpoint(session, actor="test")
+    session.commit()
+    middle = first_made.id + 1
+    tamper(session, "DELETE FROM access_checkpoint_heads WHERE checkpoint_id = :id", id=middle)
+    tamper(session, "DELETE FROM access_checkpoints WHERE id = :id", id=middle)
+    findings = verify(session).findings
+    assert findings == [Finding("", third.id, "changed", "")]
+    assert "does not follow" in findings[0].detail
