@@ -36,8 +36,8 @@ def setup(url: str, members: int) -> tuple[Any, list[Any]]:
     from app.models import Union
     from app.services.access.scope import Scope
     from app.services.access.tokens import Principal
+    from app.services.registry.identity import cccd_century_digit
     from app.services.registry.members import MemberRegistry
-    from tests.conftest import make_cccd
 
     maker = sessionmaker(bind=make_engine(url), expire_on_commit=False)
 
@@ -55,7 +55,8 @@ def setup(url: str, members: int) -> tuple[Any, list[Any]]:
         birth = date(1980 + n % 20, 1 + n % 12, 1 + n % 28)
         member, _ = registry.create(Scope(Principal("user", 0, "admin")), {
             "full_name": "Nguyễn Văn An", "birth_date": birth, "sex": "M",
-            "personal_id": make_cccd(birth, "M"), "union_code": "CD-24-BENCH"})
+            "personal_id": "024" + cccd_century_digit(birth, "M") + f"{birth.year % 100:02d}"
+                           + f"{n:06d}", "union_code": "CD-24-BENCH"})
         made.append(member)
     session.commit()
     session.close()
