@@ -102,6 +102,21 @@ def defaults(root: Path) -> dict[str, Any]:
         "MEMBER_LOGIN_LOCK_SECONDS": 900,
         "MEMBER_PIN_MAX_FAILURES": 5,
         "MEMBER_PIN_LOCK_SECONDS": 900,
+        # access log: repeated emergency access by one clinic flagged to administrators
+        "EMERGENCY_FLAG_THRESHOLD": 3,
+        "EMERGENCY_FLAG_WINDOW_HOURS": 24,
+        # e-mail notifications (the outbox, delivered by `unioncard notifications deliver`)
+        "SMTP_HOST": "",
+        "SMTP_PORT": 587,
+        "SMTP_FROM": "",
+        "SMTP_TLS": "starttls",
+        "SMTP_USERNAME": "",
+        "SMTP_PASSWORD": "",
+        "SMTP_TIMEOUT": 10.0,
+        "SMTP_CA_FILE": "",
+        "NOTIFY_MAX_ATTEMPTS": 8,
+        "NOTIFY_RETRY_SECONDS": 60,
+        "NOTIFY_SENDING_LEASE_SECONDS": 600,
     }
 
 

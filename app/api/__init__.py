@@ -8,6 +8,7 @@ from flask_smorest import Api
 def register(api: Api) -> None:
     """Register every API blueprint."""
     from app.api import (
+        access_events,
         admin,
         auth,
         card_batches,
@@ -19,6 +20,7 @@ def register(api: Api) -> None:
         jobs,
         me,
         members,
+        my_access_log,
         my_health,
         publication,
         system,
@@ -47,3 +49,5 @@ def register(api: Api) -> None:
     api.register_blueprint(consents.notices_blp)
     api.register_blueprint(my_health.blp)
     api.register_blueprint(clinics.blp)
+    api.register_blueprint(my_access_log.blp)
+    api.register_blueprint(access_events.blp)

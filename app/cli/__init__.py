@@ -5,7 +5,20 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from app.cli import cards, clinics, db, demo, feeds, keys, roster, trust_bundle, users, verify
+from app.cli import (
+    audit,
+    cards,
+    clinics,
+    db,
+    demo,
+    feeds,
+    keys,
+    notifications,
+    roster,
+    trust_bundle,
+    users,
+    verify,
+)
 
 
 @click.group()
@@ -15,7 +28,7 @@ def cli() -> None:
 
 for _command in (db.db, users.users, demo.demo, roster.roster, keys.keys,
                  trust_bundle.trust_bundle, verify.verify, cards.cards, feeds.feeds,
-                 clinics.clinics):
+                 clinics.clinics, audit.audit, notifications.notifications):
     cli.add_command(_command)
 
 
