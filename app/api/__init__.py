@@ -19,6 +19,7 @@ def register(api: Api) -> None:
         me,
         members,
         my_health,
+        my_presence,
         publication,
         system,
         transfers,
@@ -45,3 +46,4 @@ def register(api: Api) -> None:
     api.register_blueprint(consents.blp)
     api.register_blueprint(consents.notices_blp)
     api.register_blueprint(my_health.blp)
+    api.register_blueprint(my_presence.blp)

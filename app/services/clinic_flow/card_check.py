@@ -1,0 +1,125 @@
+"""The online card check (design §5 step 3): the card library's verification against the
+service's own keys and status lists, then the database as it stands now: the card's status
+and reason, its member's status and that the card is the one the service issued."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import cards
+from cards.verify import Status
+from app.clock import now as utc_now
+from app.models import Card, CardStatus, Member, MemberStatus
+from app.services.errors import CardUnreadable
+from app.services.issuing.keys import KeyStore, publication_version
+from app.services.issuing.status_lists import StatusLists
+
+#: Reasons meaning the text is not a card at all (garbage, truncated, oversized): refused as
+#: unreadable input rather than answered as a card's status.
+UNREADABLE = frozenset({"too-long", "bad-prefix", "bad-base45", "bad-zlib",
+                        "too-large-decompressed", "bad-cose"})
+
+_trust_cache: dict[int, cards.KeyRing] = {}  # publication version -> ring
+_trust_lock = threading.Lock()
+
+
+def live_trust(session: Session) -> cards.KeyRing:
+    """The service's current keys (with their status) and status lists as a trust source;
+    built once per trust-bundle version and process (every key or list change raises it)."""
+    version = publication_version(session)
+    with _trust_lock:
+        ring = _trust_cache.get(version)
+    if ring is not None:
+        return ring
+    keys = KeyStore(session, "", actor="system").verification_keys()  # public parts only
+    lists = {(sl.list_id, sl.purpose): sl for sl in StatusLists(session).all()}
+    ring = cards.KeyRing(keys, status_lists=lists)
+    with _trust_lock:
+        _trust_cache.clear()
+        _trust_cache[version] = ring
+    return ring
+
+
+@dataclass(frozen=True)
+class CardOutcome:
+    """A checked card: its status and reason, the claims (once the signature verified), and
+    the stored card and member it is tied to (when it is one the service issued)."""
+
+    status: Status
+    reason: str
+    claims: cards.CardClaims | None = None
+    card: Card | None = None
+    member: Member | None = None
+
+    @property
+    def valid(self) -> bool:
+        """Whether the card is genuine, current and its member active."""
+        return self.status == "valid"
+
+    @property
+    def serial(self) -> str | None:
+        """The card serial, once tied to a stored card."""
+        return self.card.serial if self.card is not None else None
+
+
+class CardCheck:
+    """Checks scanned card texts against the service's trust material and database."""
+
+    def __init__(self, session: Session, *, clock: Callable[[], datetime] = utc_now,
+                 trust: Callable[[Session], cards.Trust] = live_trust) -> None:
+        self.session = session
+        self.clock = clock
+        self.trust = trust
+
+    def check(self, text: str) -> CardOutcome:
+        """The card's status now: ``valid``, ``expired``, ``not-yet-valid``, ``revoked``,
+        ``suspended``, ``unknown-issuer`` or ``invalid``, with a specific reason.
+
+        Raises:
+            CardUnreadable: the text is not a UC1 card at all (``reason``: the layer).
+        """
+        result = cards.verify(text, self.trust(self.session), now=self.clock())
+        if result.status == "invalid" and result.reason in UNREADABLE:
+            raise CardUnreadable(f"The scanned text is not a readable UC1 card "
+                                 f"({result.reason}).", reason=result.reason)
+        if result.claims is None:  # not genuine: nothing ties it to a member
+            return CardOutcome(result.status, result.reason)
+        return self.against_database(result.status, result.reason, result.claims)
+
+    def against_database(self, status: Status, reason: str,
+                         claims: cards.CardClaims) -> CardOutcome:
+        """Combine a genuine card's offline status with the stored card and member: revoked
+        beats suspended beats expiry, and a card the database does not hold is invalid."""
+        card = self.session.scalar(select(Card).where(Card.serial == claims.serial))
+        if card is None:
+            return CardOutcome("invalid", "unknown-card", claims)
+        member = self.session.get(Member, card.member_id)
+        if member is None or member.member_number != claims.member_number:
+            return CardOutcome("invalid", "card-mismatch", claims)
+        return CardOutcome(*self._current(card, member, status, reason), claims, card, member)
+
+    @staticmethod
+    def _current(card: Card, member: Member, status: Status,
+                 reason: str) -> tuple[Status, str]:
+        if status == "revoked":  # the signing key, or the status list
+            return status, reason
+        if card.status is CardStatus.REVOKED:
+            return "revoked", card.status_reason or "revoked"
+        if member.status is MemberStatus.LEFT:
+            return "revoked", "member-left"
+        if card.status is CardStatus.SUSPENDED:
+            return "suspended", card.status_reason or "suspended"
+        if member.status is MemberStatus.SUSPENDED:
+            return "suspended", "member-suspended"
+        return status, reason
+
+
+def card_by_serial(session: Session, serial: str) -> Card | None:
+    """The stored card with this serial."""
+    return session.scalar(select(Card).where(Card.serial == serial))
