@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from app.services.access.accounts import LoginPolicy
     from app.services.access.member_accounts import MemberLoginPolicy
     from app.services.access.tokens import TokenService
+    from app.services.access_events.log import AccessLog
     from app.services.health.consent import ConsentService
     from app.services.health.pull import PullSettings
     from app.services.issuing.batches import BatchSettings
@@ -251,3 +252,17 @@ def scan_limits(config: Mapping[str, Any]) -> ScanLimits:
                       max_pixels=int(config["SCAN_MAX_PIXELS"]),
                       decode_side=int(config["SCAN_DECODE_SIDE"]),
                       timeout_seconds=float(config["SCAN_DECODE_SECONDS"]))
+
+
+def access_log_for(app: Flask, session: Session) -> AccessLog:
+    """The access log outside a request (CLI, jobs): appends to the members' hash chains."""
+    from app.services.access_events.log import AccessLog
+
+    return AccessLog(session, cipher_for_config(app.config))
+
+
+def access_log(session: Session) -> AccessLog:
+    """The access log of the current app over ``session`` (usually the request's)."""
+    from app.services.access_events.log import AccessLog
+
+    return AccessLog(session, data_cipher())
