@@ -82,7 +82,7 @@ class PullGrants:
         try:
             claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE,
                                 options={"require": ["exp", "iat", "sub", "aud"],
-                                         "verify_exp": False})
+                                         "verify_exp": False, "verify_iat": False})
         except jwt.InvalidSignatureError:
             raise GrantInvalid("The pull grant's signature does not verify.",
                                reason="grant-bad-signature") from None
