@@ -124,13 +124,16 @@ def card_desk(actor: str) -> CardDesk:
 
 
 def consent_service_for(app: Flask, session: Session, actor: str) -> ConsentService:
-    """The consent service outside a request; an on-card change reissues the card through
-    the card desk acting for ``actor``."""
+    """The consent service outside a request, its grantees checked against the clinic
+    directory; an on-card change reissues the card through the card desk acting for
+    ``actor``."""
+    from app.services.clinics.directory import ClinicDirectory
     from app.services.health.consent import ConsentService
     from app.services.health.on_card import reissue_for_consent
 
-    return ConsentService(session, on_card_changed=reissue_for_consent(
-        card_desk_for(app, session, actor)))
+    # a consent to one facility names a clinic of the clinic directory
+    return ConsentService(session, directory=ClinicDirectory(session),
+                          on_card_changed=reissue_for_consent(card_desk_for(app, session, actor)))
 
 
 def consent_service(actor: str) -> ConsentService:

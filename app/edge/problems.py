@@ -17,12 +17,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.services.errors import (
+    AccreditationUnchanged,
     ActivationCodeExpired,
     ActivationCodeUsed,
     ActivationFailed,
+    AlreadyDisabled,
     BodyTooLarge,
     CardNotUsable,
     CardUnreadable,
+    ClinicClientRevoked,
+    ClinicInvalid,
+    ClinicNotAccredited,
     Conflict,
     ConsentNoLongerCovers,
     ConsentNotFound,
@@ -32,11 +37,14 @@ from app.services.errors import (
     ConsentPeriodTooLong,
     ConsentTermsInvalid,
     ConsentWithdrawn,
+    DeviceIdTaken,
     DomainError,
+    FacilityCodeTaken,
     FhirInvalid,
     Forbidden,
     GrantInvalid,
     GranteeInvalid,
+    GranteeUnknown,
     HealthRecordAmbiguous,
     HealthRecordNotFound,
     HealthRecordUnavailable,
@@ -149,13 +157,13 @@ CATALOGUE = (
                 "answered with an error or an invalid response; retry after the time in the "
                 "Retry-After header."),
     ProblemType("invalid-client", 401, "Client authentication failed",
-                "The feed client's credentials (HTTP Basic, or client_id and client_secret in "
-                "the form) are missing or wrong, or the client is disabled. `error` is "
-                "OAuth 2's `invalid_client` (RFC 6749 §5.2)."),
+                "The feed or clinic client's credentials (HTTP Basic, or client_id and "
+                "client_secret in the form) are missing or wrong, or the client is disabled. "
+                "`error` is OAuth 2's `invalid_client` (RFC 6749 §5.2)."),
     ProblemType("unsupported-grant-type", 400, "Unsupported grant type",
                 "The token endpoint issues tokens for the `password` grant (staff) and the "
-                "`client_credentials` grant (health-record feeds) only. `error` is OAuth 2's "
-                "`unsupported_grant_type`."),
+                "`client_credentials` grant (health-record feeds, clinic API clients) only. "
+                "`error` is OAuth 2's `unsupported_grant_type`."),
     ProblemType("invalid-token-request", 400, "Invalid token request",
                 "The token request lacks a parameter or authenticates the client twice (HTTP "
                 "Basic and the form). `error` is OAuth 2's `invalid_request`."),
@@ -236,6 +244,31 @@ CATALOGUE = (
                 "The member's consent for one or more sections of the grant (`sections`) was "
                 "withdrawn or has expired since the verify: nothing is released. Verify the "
                 "card again to see what may be pulled now. Logged as a denial."),
+    ProblemType("consent-grantee-unknown", 422, "Consent grantee unknown",
+                "The consent names one facility by a code no clinic of the directory has (or "
+                "one whose accreditation was withdrawn). List the clinics at "
+                "GET /api/v1/clinics, or grant to a facility type or all accredited clinics."),
+    ProblemType("clinic-invalid", 422, "Clinic data invalid",
+                "A clinic's facility code is 5 digits, its province one of the 34 province "
+                "codes, its facility type one of app/facility_types.py's codes, its name "
+                "1-200 characters; `errors` names the field."),
+    ProblemType("facility-code-taken", 409, "Facility code taken",
+                "Another clinic has this facility code already; facility codes are unique."),
+    ProblemType("accreditation-unchanged", 409, "Accreditation change not applicable",
+                "Only an accredited clinic can be suspended, only a suspended one reinstated; "
+                "a withdrawn accreditation is final. `accreditation` names the clinic's state."),
+    ProblemType("already-disabled", 409, "Already disabled",
+                "The clinic API client or scanner device was disabled already; disabling is "
+                "final (create or register a new one)."),
+    ProblemType("device-id-taken", 409, "Device id taken",
+                "The clinic has a scanner device with this device id already."),
+    ProblemType("clinic-not-accredited", 403, "Clinic not accredited",
+                "The clinic is suspended or its accreditation withdrawn: its clients get no "
+                "token and may verify and pull nothing. `accreditation` names the state; on the "
+                "token endpoint `error` is OAuth 2's `unauthorized_client`."),
+    ProblemType("clinic-client-revoked", 401, "Clinic client revoked",
+                "The clinic API client is disabled or unknown, or its secret was rotated after "
+                "this token was issued; get a new token with the current secret."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -324,6 +357,15 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     GrantInvalid: ErrorProblem(PROBLEM_TYPES["grant-invalid"]),
     CardNotUsable: ErrorProblem(PROBLEM_TYPES["card-not-usable"]),
     ConsentNoLongerCovers: ErrorProblem(PROBLEM_TYPES["consent-changed"]),
+    GranteeUnknown: ErrorProblem(PROBLEM_TYPES["consent-grantee-unknown"]),
+    ClinicInvalid: ErrorProblem(PROBLEM_TYPES["clinic-invalid"]),
+    FacilityCodeTaken: ErrorProblem(PROBLEM_TYPES["facility-code-taken"]),
+    AccreditationUnchanged: ErrorProblem(PROBLEM_TYPES["accreditation-unchanged"]),
+    AlreadyDisabled: ErrorProblem(PROBLEM_TYPES["already-disabled"]),
+    DeviceIdTaken: ErrorProblem(PROBLEM_TYPES["device-id-taken"]),
+    ClinicNotAccredited: ErrorProblem(PROBLEM_TYPES["clinic-not-accredited"]),
+    ClinicClientRevoked: ErrorProblem(PROBLEM_TYPES["clinic-client-revoked"],
+                                      headers=_CHALLENGE),
 })
 
 

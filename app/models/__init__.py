@@ -16,6 +16,7 @@ from app.models.card import (
                              SigningKeyRecord,
                              StatusListRecord,
 )
+from app.models.clinic import Clinic, ClinicClient, ScannerDevice
 from app.models.consent import ConsentVersion
 from app.models.feed import HealthFeed
 from app.models.health import HealthLink, HealthRecord
@@ -35,3 +36,4 @@ __all__ = ["AuditEntry", "Card", "CardStatus", "ConsentVersion", "HealthFeed", "
            "User",
            "AccessChainHead", "AccessCheckpoint", "AccessCheckpointHead", "AccessEvent",
            "AccessEventText", "NotificationAddress", "OutboxMessage"]
+__all__ += ["Clinic", "ClinicClient", "ScannerDevice"]

@@ -247,3 +247,38 @@ class ConsentNoLongerCovers(Forbidden):
     """A pull grant names sections whose consent no longer covers this clinic, purpose and
     time (withdrawn or expired after the verify): nothing is released."""
 
+class GranteeUnknown(GranteeInvalid):
+    """A consent names one facility by a well-formed code that no clinic of the directory has
+    (or whose accreditation was withdrawn for good)."""
+
+
+class ClinicInvalid(ValidationFailed):
+    """A clinic's data is not usable: a facility code that is not 5 digits, an unknown
+    province or facility type, an empty name; ``errors`` names the field."""
+
+
+class FacilityCodeTaken(Conflict):
+    """Another clinic has this facility code already; ``facility_code`` names it."""
+
+
+class AccreditationUnchanged(Conflict):
+    """The accreditation change does not apply to the clinic's state (suspending a clinic that
+    is not accredited, reinstating one that is not suspended, anything after withdrawal)."""
+
+
+class AlreadyDisabled(Conflict):
+    """The clinic API client or scanner device was disabled already (disabling is final)."""
+
+
+class DeviceIdTaken(Conflict):
+    """The clinic has a scanner device with this device id already."""
+
+
+class ClinicNotAccredited(Forbidden):
+    """The caller's clinic is suspended or its accreditation withdrawn: it may verify and pull
+    nothing (nor get a token); ``accreditation`` names the state."""
+
+
+class ClinicClientRevoked(Unauthenticated):
+    """The clinic API client named by a token is unknown or disabled, or the token was issued
+    before the client's secret was rotated."""
