@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,9 +16,9 @@ from sqlalchemy.orm import Session
 import cards
 from cards.verify import Status
 from app.clock import now as utc_now
-from app.models import Card, CardStatus, Member, MemberStatus
+from app.models import Card, CardStatus, Member, MemberStatus, SigningKeyRecord
 from app.services.errors import CardUnreadable
-from app.services.issuing.keys import KeyStore, publication_version
+from app.services.issuing.keys import CARD, KeyStore, publication_version
 from app.services.issuing.status_lists import StatusLists
 
 #: Reasons meaning the text is not a card at all (garbage, truncated, oversized): refused as
@@ -25,14 +26,19 @@ from app.services.issuing.status_lists import StatusLists
 UNREADABLE = frozenset({"too-long", "bad-prefix", "bad-base45", "bad-zlib",
                         "too-large-decompressed", "bad-cose"})
 
-_trust_cache: dict[int, cards.KeyRing] = {}  # publication version -> ring
+_trust_cache: dict[tuple[Any, ...], cards.KeyRing] = {}  # (version, keys) -> ring
 _trust_lock = threading.Lock()
 
 
 def live_trust(session: Session) -> cards.KeyRing:
     """The service's current keys (with their status) and status lists as a trust source;
-    built once per trust-bundle version and process (every key or list change raises it)."""
-    version = publication_version(session)
+    built once per trust-bundle version and process (every key or list change raises it; the
+    key ids and states are part of the cache key too, so another database with the same
+    version number never shares a ring)."""
+    keys_now = tuple((kid, str(status)) for kid, status in session.execute(
+        select(SigningKeyRecord.kid, SigningKeyRecord.status)
+        .where(SigningKeyRecord.purpose == CARD).order_by(SigningKeyRecord.id)))
+    version = (publication_version(session), keys_now)
     with _trust_lock:
         ring = _trust_cache.get(version)
     if ring is not None:
@@ -107,10 +113,10 @@ class CardCheck:
     @staticmethod
     def _current(card: Card, member: Member, status: Status,
                  reason: str) -> tuple[Status, str]:
-        if status == "revoked":  # the signing key, or the status list
-            return status, reason
         if card.status is CardStatus.REVOKED:
             return "revoked", card.status_reason or "revoked"
+        if status == "revoked":  # the signing key was revoked (or the list says so)
+            return status, reason
         if member.status is MemberStatus.LEFT:
             return "revoked", "member-left"
         if card.status is CardStatus.SUSPENDED:

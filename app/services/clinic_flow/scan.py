@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import re
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
 #: The longest NDEF message read (a card's is about 400 bytes; NTAG216 holds 888).
 MAX_NDEF_BYTES = 8192
 _MAX_NDEF_BASE64 = (MAX_NDEF_BYTES + 2) // 3 * 4 + 4
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,13 @@ def from_ndef(encoded: str) -> str:
     if len(compact) > _MAX_NDEF_BASE64:
         raise ScanInvalid(f"The NDEF message is larger than {MAX_NDEF_BYTES} bytes.",
                           reason="ndef-too-large")
-    try:
-        message = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    if not _BASE64.fullmatch(compact):
+        raise ScanInvalid("The NDEF message is not base64.", reason="bad-base64")
+    try:  # standard or URL-safe alphabet, padding optional
+        message = base64.urlsafe_b64decode(
+            compact.replace("+", "-").replace("/", "_") + "=" * (-len(compact) % 4))
     except (binascii.Error, ValueError):
-        try:
-            message = base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
-        except (binascii.Error, ValueError):
-            raise ScanInvalid("The NDEF message is not base64.", reason="bad-base64") from None
+        raise ScanInvalid("The NDEF message is not base64.", reason="bad-base64") from None
     if not message:
         raise ScanInvalid("The NDEF message is empty.", reason="bad-ndef")
     try:
