@@ -251,7 +251,7 @@ class Pull(MethodView):
     @blp.alt_response(403, schema=ProblemSchema, description=(
         "`grant-invalid`: the grant is missing, tampered with, signed by another key, "
         "expired, or another client's (`reason`); `card-not-usable`: revoked, suspended or "
-        "expired since (`status`, `reason`); `consent-changed`: withdrawn or expired since "
+        "expired since (`card_status`, `reason`); `consent-changed`: withdrawn or expired since "
         "the verify (`sections`)"))
     @blp.alt_response(404, schema=ProblemSchema, description="No health summary is stored")
     @blp.alt_response(429, schema=ProblemSchema, description="Too many pulls")

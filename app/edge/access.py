@@ -14,7 +14,8 @@ from app.services.access_events.outbox import notify_emergency
 
 
 def record_access(record: AccessRecord) -> AccessEvent:
-    """Append ``record`` (and queue the member's e-mail of an emergency use) and commit."""
+    """Append ``record`` (and queue the member's e-mail of an emergency use, once: not for the
+    pulls of its grant) and commit."""
     # The request's own session only read; end its transaction first, so its rollback (a
     # refusal's) can never undo this write (tests join both to one connection's savepoints)
     # and SQLite sees no reader upgrading to a writer.
@@ -22,7 +23,7 @@ def record_access(record: AccessRecord) -> AccessEvent:
     session = db.new_session(current_app, write=True)
     try:
         event = access_log(session).record(record)
-        if record.kind == "emergency":
+        if record.kind == "emergency" and record.emergency_reason:  # the use, not its pulls
             notify_emergency(session, event)
         session.commit()
         return event

@@ -237,7 +237,7 @@ CATALOGUE = (
                 "(`grant-bad-signature`), expired (`grant-expired`: verify the card again) or "
                 "issued to another client (`grant-other-client`). Logged as a denial."),
     ProblemType("card-not-usable", 403, "Card not usable",
-                "The card is not valid now (`status`: revoked, suspended, expired, "
+                "The card is not valid now (`card_status`: revoked, suspended, expired, "
                 "not-yet-valid, unknown-issuer or invalid; `reason` says why): nothing is "
                 "released. Logged as a denial."),
     ProblemType("consent-changed", 403, "Consent no longer covers the grant",

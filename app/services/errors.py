@@ -240,7 +240,8 @@ class GrantInvalid(DomainError):
 
 class CardNotUsable(Forbidden):
     """The card behind a pull or emergency access is not valid now (revoked, suspended,
-    expired, its member not active): nothing is released; ``status`` and ``reason`` say why."""
+    expired, its member not active): nothing is released; ``card_status`` and ``reason`` say
+    why."""
 
 
 class ConsentNoLongerCovers(Forbidden):

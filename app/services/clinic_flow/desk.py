@@ -253,7 +253,7 @@ class ClinicDesk:
             status = outcome.status if outcome is not None else "invalid"
             reason = outcome.reason if outcome is not None else "unknown-card"
             error: DomainError = CardNotUsable(
-                f"The card is not usable now ({status}: {reason}).", status=status, reason=reason)
+                f"The card is not usable now ({status}: {reason}).", card_status=status, reason=reason)
             return Answer(self._record("denial", clinic, outcome, purpose=grant.purpose,
                                        result=status, reason=reason, **where),
                           error=error, outcome=outcome)
@@ -320,7 +320,7 @@ class ClinicDesk:
         if not outcome.valid or outcome.member is None or outcome.card is None:
             error = CardNotUsable(
                 f"The card is not usable now ({outcome.status}: {outcome.reason}).",
-                status=outcome.status, reason=outcome.reason)
+                card_status=outcome.status, reason=outcome.reason)
             return Answer(self._record("denial", clinic, outcome, purpose=EMERGENCY_PURPOSE,
                                        result=outcome.status, reason=outcome.reason, **where),
                           error=error, outcome=outcome)
