@@ -84,13 +84,6 @@ def _limit(name: str) -> str:
     return str(current_app.config[name])
 
 
-_verify_limits = [
-    limiter.limit(lambda: _limit("VERIFY_RATE_LIMIT"), key_func=lambda: _client_key("verify"),
-                  methods=["POST"]),
-    limiter.limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"),
-                  key_func=lambda: _card_key("verify"), methods=["POST"])]
-
-
 # -- the desk ---------------------------------------------------------------------------------
 def _check_pin(member_id: int, pin: str) -> None:
     """A PIN check in a session of its own: a wrong PIN's count outlasts the refusal."""
@@ -177,7 +170,11 @@ def _verify_body(answer: Answer, purpose: str) -> dict[str, Any]:
 class Verify(MethodView):
     """Card verification by a clinic."""
 
-    decorators = _verify_limits
+    decorators = [
+        limiter.limit(lambda: _limit("VERIFY_RATE_LIMIT"),
+                      key_func=lambda: _client_key("verify"), methods=["POST"]),
+        limiter.limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"),
+                      key_func=lambda: _card_key("verify"), methods=["POST"])]
 
     @defers_writes  # reads, then the access event in a short transaction of its own
     @accepts(JSON, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)

@@ -1,6 +1,7 @@
 """GET /api/v1/pull and POST /api/v1/emergency-access: exactly the consented sections, JSON
 or FHIR, re-checked at each pull; grants bound to their client; emergency core only."""
 
+# ruff: noqa: F811  (the shared fixtures are imported by name, then requested as arguments)
 from __future__ import annotations
 
 import json
@@ -13,10 +14,8 @@ from sqlalchemy import select
 
 from app.clock import now as utc_now
 from app.composition import pull_grants_for
-from app.models import ConsentVersion
 from app.models.notification import OutboxMessage
-from app.services.clinics.directory import active_clinic
-from app.services.health.consent import Grantee
+from app.services.health.consent import ConsentService, Evidence, Grantee
 from app.services.issuing.card_status import CardLifecycle
 from tests.app.clinic_scene import (  # noqa: F401
     EMERGENCY,
@@ -31,13 +30,13 @@ from tests.app.clinic_scene import (  # noqa: F401
 from tests.app.test_member_accounts import yen  # noqa: F401
 
 
-def granted(client, scene: dict[str, Any], **body: Any) -> str:  # noqa: F811
+def granted(client, scene: dict[str, Any], **body: Any) -> str:
     answer = verify(client, scene, presence={"pin": scene["pin"]}, **body).get_json()
     assert answer["grant"] is not None, answer
     return str(answer["grant"]["token"])
 
 
-def test_a_pull_gives_exactly_the_consented_sections(client, session, scene) -> None:  # noqa: F811
+def test_a_pull_gives_exactly_the_consented_sections(client, session, scene) -> None:
     response = pull(client, scene, granted(client, scene))
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -53,7 +52,7 @@ def test_a_pull_gives_exactly_the_consented_sections(client, session, scene) -> 
 
 
 def test_section_by_section_with_grantee_purpose_and_time(client, app, session, factory,
-                                                          scene) -> None:  # noqa: F811
+                                                          scene) -> None:
     member = scene["member"]
     consent(app, session, member, "medications", grantee=Grantee.facility("27001"))
     factory.clinic("27002", name="Phòng khám Yên Phong")
@@ -61,15 +60,12 @@ def test_section_by_section_with_grantee_purpose_and_time(client, app, session, 
     consent(app, session, member, "immunizations",
             grantee=Grantee.facility_type("industrial-park-clinic"))
     consent(app, session, member, "vitals-labs", purpose="occupational-health")
-    later = ConsentVersion  # a consent whose period has not begun is not a consent yet
-    from app.services.health.consent import ConsentService, Evidence
-
+    # a consent whose period has not begun releases nothing yet
     ConsentService(session, on_card_changed=lambda _m: None).grant(
         member.id, "occ-exam-summary", Grantee.all_accredited(), "treatment",
         Evidence(method="app", actor="test"), starts_at=utc_now() + timedelta(days=2),
         ends_at=utc_now() + timedelta(days=30))
     session.commit()
-    assert later is ConsentVersion
     body = pull(client, scene, granted(client, scene)).get_json()
     assert body["sections"] == ["allergies", "medications", "immunizations"]
     assert set(body["document"]["sections"]) == {"allergies", "medications", "immunizations"}
@@ -83,7 +79,7 @@ def test_section_by_section_with_grantee_purpose_and_time(client, app, session, 
 
 
 def test_fhir_output_is_an_ips_bundle_of_the_consented_sections(client, app, session,
-                                                               scene) -> None:  # noqa: F811
+                                                               scene) -> None:
     consent(app, session, scene["member"], "conditions")
     response = pull(client, scene, granted(client, scene), fhir=True)
     assert response.status_code == 200 and response.mimetype == "application/fhir+json"
@@ -95,7 +91,7 @@ def test_fhir_output_is_an_ips_bundle_of_the_consented_sections(client, app, ses
     assert "F41.1" not in response.get_data(as_text=True)  # sensitive, not consented
 
 
-def test_sensitive_entries_only_with_their_own_consent(client, app, session, scene) -> None:  # noqa: F811
+def test_sensitive_entries_only_with_their_own_consent(client, app, session, scene) -> None:
     consent(app, session, scene["member"], "conditions")
     without = pull(client, scene, granted(client, scene)).get_data(as_text=True)
     assert "F41.1" not in without
@@ -105,7 +101,7 @@ def test_sensitive_entries_only_with_their_own_consent(client, app, session, sce
     assert "F41.1" in pull(client, scene, grant, fhir=True).get_data(as_text=True)
 
 
-def test_a_withdrawal_after_the_verify_stops_the_next_pull(client, session, scene) -> None:  # noqa: F811
+def test_a_withdrawal_after_the_verify_stops_the_next_pull(client, session, scene) -> None:
     grant = granted(client, scene)
     assert pull(client, scene, grant).status_code == 200
     withdraw(session, scene["member"], scene["allergies"])
@@ -119,7 +115,7 @@ def test_a_withdrawal_after_the_verify_stops_the_next_pull(client, session, scen
                                                     {"allergies": "withdrawn"})
 
 
-def test_a_grant_of_another_client_is_refused(client, factory, session, scene) -> None:  # noqa: F811
+def test_a_grant_of_another_client_is_refused(client, factory, session, scene) -> None:
     grant = granted(client, scene)
     other_clinic = factory.clinic("27002", name="Phòng khám Yên Phong")
     other = factory.clinic_headers(factory.clinic_client(other_clinic))
@@ -131,7 +127,7 @@ def test_a_grant_of_another_client_is_refused(client, factory, session, scene) -
 
 
 def test_a_revoked_card_or_suspended_clinic_pulls_nothing(client, factory, session,
-                                                          scene) -> None:  # noqa: F811
+                                                          scene) -> None:
     grant = granted(client, scene)
     CardLifecycle(session, actor="test").revoke(scene["card"], "lost")
     session.commit()
@@ -144,47 +140,43 @@ def test_a_revoked_card_or_suspended_clinic_pulls_nothing(client, factory, sessi
 @pytest.mark.parametrize(("grant", "reason"), [
     ("", "grant-missing"), ("x" * 4000, "grant-malformed"), ("not.a.grant", "grant-malformed"),
 ])
-def test_missing_or_garbage_grants_are_refused(client, scene, grant, reason) -> None:  # noqa: F811
+def test_missing_or_garbage_grants_are_refused(client, scene, grant, reason) -> None:
     response = pull(client, scene, grant)
     assert response.status_code == 403
     assert (response.get_json()["type"], response.get_json()["reason"]) == (
         "/problems/grant-invalid", reason)
 
 
-def test_an_expired_or_foreign_grant_is_refused(client, app, scene) -> None:  # noqa: F811
+def test_an_expired_or_foreign_grant_is_refused(client, app, scene) -> None:
+    from app.composition import dedicated_secret
     from app.services.clinic_flow.grants import PullGrants
     from tests.app.access_helpers import Clock
 
+    args = (scene["login"].client_id, scene["card"].serial, ("allergies",), "treatment")
+    fresh, _ = pull_grants_for(app.config).issue(*args)
+    assert pull(client, scene, fresh).status_code == 200
     past = Clock(utc_now() - timedelta(minutes=11), step=timedelta(0))
-    expired, _ = PullGrants("unioncard:PULL_GRANT_SECRET", clock=past).issue(
-        scene["login"].client_id, scene["card"].serial, ("allergies",), "treatment")
-    stale, _ = pull_grants_for(app.config).issue(scene["login"].client_id,
-                                                scene["card"].serial, ("allergies",),
-                                                "treatment")
-    assert pull(client, scene, stale).status_code == 200
-    past.now = utc_now() - timedelta(minutes=11)
-    old, _ = pull_grants_for({**app.config}).__class__(
-        __import__("app.composition", fromlist=["x"]).dedicated_secret(
-            app.config, "PULL_GRANT_SECRET"), clock=past).issue(
-        scene["login"].client_id, scene["card"].serial, ("allergies",), "treatment")
+    old, _ = PullGrants(dedicated_secret(app.config, "PULL_GRANT_SECRET"), clock=past).issue(
+        *args)
     assert pull(client, scene, old).get_json()["reason"] == "grant-expired"
-    assert pull(client, scene, expired).get_json()["reason"] == "grant-bad-signature"
+    foreign, _ = PullGrants("another-deployment-secret-0123456789").issue(*args)
+    assert pull(client, scene, foreign).get_json()["reason"] == "grant-bad-signature"
 
 
-def test_pull_is_rate_limited(client, app, scene, monkeypatch) -> None:  # noqa: F811
+def test_pull_is_rate_limited(client, app, scene, monkeypatch) -> None:
     grant = granted(client, scene)
     monkeypatch.setitem(app.config, "PULL_RATE_LIMIT", "2 per minute")
     assert [pull(client, scene, grant).status_code for _ in range(3)] == [200, 200, 429]
 
 
 # -- emergency --------------------------------------------------------------------------------
-def emergency(client, scene, **body: Any) -> Any:  # noqa: F811
+def emergency(client, scene, **body: Any) -> Any:
     return client.post(EMERGENCY, headers=scene["headers"], json={
         "uc1": scene["text"], "reason": "unconscious",
         "text": "Công nhân bất tỉnh tại xưởng, cần biết dị ứng.", **body})
 
 
-def test_emergency_access_releases_the_emergency_core_only(client, session, scene) -> None:  # noqa: F811
+def test_emergency_access_releases_the_emergency_core_only(client, session, scene) -> None:
     response = emergency(client, scene)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -208,7 +200,7 @@ def test_emergency_access_releases_the_emergency_core_only(client, session, scen
 
 
 def test_emergency_access_even_without_consent_but_not_for_a_bad_card(
-        client, session, scene) -> None:  # noqa: F811
+        client, session, scene) -> None:
     CardLifecycle(session, actor="test").suspend(scene["card"], "investigation")
     session.commit()
     response = emergency(client, scene)
@@ -222,18 +214,18 @@ def test_emergency_access_even_without_consent_but_not_for_a_bad_card(
     ({"text": ""}, 422, "validation-error"),
     ({"uc1": "garbage"}, 422, "card-unreadable"),
 ])
-def test_emergency_bad_input(client, scene, body, status, problem) -> None:  # noqa: F811
+def test_emergency_bad_input(client, scene, body, status, problem) -> None:
     response = emergency(client, scene, **body)
     assert response.status_code == status
     assert response.get_json()["type"] == f"/problems/{problem}"
 
 
-def test_emergency_is_rate_limited(client, app, scene, monkeypatch) -> None:  # noqa: F811
+def test_emergency_is_rate_limited(client, app, scene, monkeypatch) -> None:
     monkeypatch.setitem(app.config, "EMERGENCY_RATE_LIMIT", "1 per hour")
     assert [emergency(client, scene).status_code for _ in range(2)] == [200, 429]
 
 
-def test_a_suspended_clinic_verifies_and_pulls_nothing(client, session, scene) -> None:  # noqa: F811
+def test_a_suspended_clinic_verifies_and_pulls_nothing(client, session, scene) -> None:
     from app.models import Clinic
 
     grant = granted(client, scene)
@@ -243,4 +235,3 @@ def test_a_suspended_clinic_verifies_and_pulls_nothing(client, session, scene) -
     assert verify(client, scene).status_code == 403
     assert pull(client, scene, grant).status_code == 403
     assert emergency(client, scene).status_code == 403
-    assert active_clinic is not None

@@ -1,6 +1,7 @@
 """POST /api/v1/verify: every card outcome, the holder, consented sections, presence, grants,
 bad input, and an access event for each verify and denial."""
 
+# ruff: noqa: F811  (the shared fixtures are imported by name, then requested as arguments)
 from __future__ import annotations
 
 import base64
@@ -23,7 +24,7 @@ WRONG_PIN = "147036"
 
 
 def test_a_valid_card_shows_holder_and_sections_but_no_grant_without_presence(
-        client, session: Session, scene: dict[str, Any]) -> None:  # noqa: F811
+        client, session: Session, scene: dict[str, Any]) -> None:
     response = verify(client, scene)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -50,21 +51,21 @@ def test_a_valid_card_shows_holder_and_sections_but_no_grant_without_presence(
 
 
 def test_pin_presence_gives_a_grant_for_the_consented_sections(
-        client, scene: dict[str, Any]) -> None:  # noqa: F811
+        client, scene: dict[str, Any]) -> None:
     body = verify(client, scene, presence={"pin": scene["pin"]}).get_json()
     assert body["presence"] == "pin", body
     assert body["grant"]["sections"] == ["allergies"] and body["grant"]["header"] == "X-Pull-Grant"
     assert body["grant"]["sensitive"] is False and body["grant"]["purpose"] == "treatment"
 
 
-def test_no_consent_for_the_purpose_gives_no_grant(client, scene) -> None:  # noqa: F811
+def test_no_consent_for_the_purpose_gives_no_grant(client, scene) -> None:
     body = verify(client, scene, purpose="occupational-health",
                   presence={"pin": scene["pin"]}).get_json()
     assert body["status"] == "valid" and body["grant"] is None
     assert {s["reason"] for s in body["sections"]} == {"no-consent", "purpose-not-covered"}
 
 
-def test_the_phones_presence_token_is_presence(client, scene) -> None:  # noqa: F811
+def test_the_phones_presence_token_is_presence(client, scene) -> None:
     from tests.app.test_member_accounts import member_headers
 
     token = client.get("/api/v1/me/card/presence",
@@ -82,7 +83,7 @@ def test_the_phones_presence_token_is_presence(client, scene) -> None:  # noqa: 
     ({"pin": "258036", "presence_token": "x"}, "presence-ambiguous"),
 ])
 def test_a_presence_proof_that_does_not_hold_is_a_logged_denial(
-        client, session, scene, presence, reason) -> None:  # noqa: F811
+        client, session, scene, presence, reason) -> None:
     response = verify(client, scene, presence=presence)
     assert response.status_code == 422, response.get_json()
     problem = response.get_json()
@@ -92,7 +93,7 @@ def test_a_presence_proof_that_does_not_hold_is_a_logged_denial(
 
 
 def test_a_presence_token_of_another_card_is_refused(client, session, scene, app,
-                                                     factory) -> None:  # noqa: F811
+                                                     factory) -> None:
     from app.composition import presence_tokens_for
 
     other = presence_tokens_for(app.config).issue("QRSTUVWXYZ234567").token
@@ -100,7 +101,7 @@ def test_a_presence_token_of_another_card_is_refused(client, session, scene, app
     assert response.get_json()["reason"] == "presence-other-card"
 
 
-def test_wrong_pins_lock_presence_by_pin(client, session, scene) -> None:  # noqa: F811
+def test_wrong_pins_lock_presence_by_pin(client, session, scene) -> None:
     for _ in range(5):
         assert verify(client, scene, presence={"pin": WRONG_PIN}).status_code == 422
     locked = verify(client, scene, presence={"pin": scene["pin"]})
@@ -110,7 +111,7 @@ def test_wrong_pins_lock_presence_by_pin(client, session, scene) -> None:  # noq
     assert reasons == ["wrong-pin"] * 5 + ["pin-locked"]
 
 
-def test_ndef_and_photos_verify(client, app, session, scene) -> None:  # noqa: F811
+def test_ndef_and_photos_verify(client, app, session, scene) -> None:
     ndef = make_ndef(scene["text"], "https://unioncard.example/v").message
     body = verify(client, scene, ndef_base64=base64.b64encode(ndef).decode()).get_json()
     assert body["status"] == "valid"
@@ -124,7 +125,7 @@ def test_ndef_and_photos_verify(client, app, session, scene) -> None:  # noqa: F
         assert response.get_json()["grant"]["sections"] == ["allergies"]
 
 
-def test_tampered_and_foreign_cards(client, session, scene) -> None:  # noqa: F811
+def test_tampered_and_foreign_cards(client, session, scene) -> None:
     body = verify(client, scene, tampered(scene["text"])).get_json()
     assert (body["status"], body["reason"], body["holder"]) == ("invalid", "bad-signature", None)
     body = verify(client, scene, signed_elsewhere(scene["text"])).get_json()
@@ -141,7 +142,7 @@ def test_tampered_and_foreign_cards(client, session, scene) -> None:  # noqa: F8
     ("member-suspended", "suspended", "member-suspended"),
 ])
 def test_the_database_decides_revoked_and_suspended(client, app, session, scene, change, status,
-                                                    reason) -> None:  # noqa: F811
+                                                    reason) -> None:
     from app.services.access.scope import Scope
     from app.services.access.tokens import Principal
 
@@ -172,7 +173,7 @@ def test_the_database_decides_revoked_and_suspended(client, app, session, scene,
     ({"ndef_base64": base64.b64encode(b"not ndef").decode()}, "scan-invalid", "bad-ndef"),
 ])
 def test_bad_scans_are_specific_problems_and_logged(client, session, scene, body, problem,
-                                                    reason) -> None:  # noqa: F811
+                                                    reason) -> None:
     response = client.post(VERIFY, json={"purpose": "treatment", **body},
                            headers=scene["headers"])
     assert response.status_code == 422, response.get_json()
@@ -181,7 +182,7 @@ def test_bad_scans_are_specific_problems_and_logged(client, session, scene, body
     assert [e.reason for e in events(session, kind="denial")] == [reason]
 
 
-def test_a_truncated_card_text_is_unreadable(client, scene) -> None:  # noqa: F811
+def test_a_truncated_card_text_is_unreadable(client, scene) -> None:
     response = verify(client, scene, scene["text"][: len(scene["text"]) // 2])
     assert response.status_code in (200, 422)
     if response.status_code == 200:
@@ -192,7 +193,7 @@ def test_a_truncated_card_text_is_unreadable(client, scene) -> None:  # noqa: F8
     (b"not an image", 422, "scan-invalid"),
     (png_claiming(10_000, 10_000), 413, "image-too-large"),
 ])
-def test_bad_photos_are_specific_problems(client, scene, photo, status, problem) -> None:  # noqa: F811
+def test_bad_photos_are_specific_problems(client, scene, photo, status, problem) -> None:
     import io
 
     response = client.post(VERIFY, headers=scene["headers"], data={
@@ -208,19 +209,19 @@ def test_bad_photos_are_specific_problems(client, scene, photo, status, problem)
     {"purpose": "fun", "uc1": "UC1:X"}, {"purpose": "treatment", "uc1": 5},
     {"purpose": "treatment", "uc1": "UC1:X", "presence": {"pin": 123456}},
 ])
-def test_malformed_requests_are_validation_errors(client, scene, body) -> None:  # noqa: F811
+def test_malformed_requests_are_validation_errors(client, scene, body) -> None:
     response = client.post(VERIFY, json=body, headers=scene["headers"])
     assert response.status_code == 422
     assert response.get_json()["type"] == "/problems/validation-error"
 
 
-def test_only_clinics_verify(client, factory, scene) -> None:  # noqa: F811
+def test_only_clinics_verify(client, factory, scene) -> None:
     officer = factory.user("officer", "24")
     assert verify(client, scene, headers=factory.headers(officer)).status_code == 403
     assert client.post(VERIFY, json={"purpose": "treatment", "uc1": "x"}).status_code == 401
 
 
-def test_sensitive_entries_come_with_their_own_consent(client, app, session, scene) -> None:  # noqa: F811
+def test_sensitive_entries_come_with_their_own_consent(client, app, session, scene) -> None:
     consent(app, session, scene["member"], "conditions")
     body = verify(client, scene, presence={"pin": scene["pin"]}).get_json()
     assert body["sensitive"]["released"] is False and body["grant"]["sensitive"] is False
@@ -229,14 +230,14 @@ def test_sensitive_entries_come_with_their_own_consent(client, app, session, sce
     assert body["sensitive"]["released"] is True and body["grant"]["sensitive"] is True
 
 
-def test_verify_is_rate_limited_per_card(client, app, scene, monkeypatch) -> None:  # noqa: F811
+def test_verify_is_rate_limited_per_card(client, app, scene, monkeypatch) -> None:
     monkeypatch.setitem(app.config, "VERIFY_CARD_RATE_LIMIT", "3 per minute")
     assert [verify(client, scene).status_code for _ in range(4)] == [200, 200, 200, 429]
     other = verify(client, scene, "UC1:OTHER")
     assert other.status_code == 422  # another card's counter
 
 
-def test_verify_is_rate_limited_per_client(client, app, scene, monkeypatch) -> None:  # noqa: F811
+def test_verify_is_rate_limited_per_client(client, app, scene, monkeypatch) -> None:
     monkeypatch.setitem(app.config, "VERIFY_RATE_LIMIT", "2 per minute")
     codes = [verify(client, scene, f"UC1:X{i}").status_code for i in range(3)]
     assert codes == [422, 422, 429]

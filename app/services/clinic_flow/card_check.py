@@ -7,19 +7,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import cards
-from cards.verify import Status
 from app.clock import now as utc_now
 from app.models import Card, CardStatus, Member, MemberStatus, SigningKeyRecord
 from app.services.errors import CardUnreadable
 from app.services.issuing.keys import CARD, KeyStore, publication_version
 from app.services.issuing.status_lists import StatusLists
+from cards.trust import Trust
+from cards.verify import Status
 
 #: Reasons meaning the text is not a card at all (garbage, truncated, oversized): refused as
 #: unreadable input rather than answered as a card's status.
@@ -44,7 +45,8 @@ def live_trust(session: Session) -> cards.KeyRing:
     if ring is not None:
         return ring
     keys = KeyStore(session, "", actor="system").verification_keys()  # public parts only
-    lists = {(sl.list_id, sl.purpose): sl for sl in StatusLists(session).all()}
+    lists: dict[tuple[int, str], cards.StatusList] = {
+        (sl.list_id, sl.purpose): sl for sl in StatusLists(session).all()}
     ring = cards.KeyRing(keys, status_lists=lists)
     with _trust_lock:
         _trust_cache.clear()
@@ -78,7 +80,7 @@ class CardCheck:
     """Checks scanned card texts against the service's trust material and database."""
 
     def __init__(self, session: Session, *, clock: Callable[[], datetime] = utc_now,
-                 trust: Callable[[Session], cards.Trust] = live_trust) -> None:
+                 trust: Callable[[Session], Trust] = live_trust) -> None:
         self.session = session
         self.clock = clock
         self.trust = trust

@@ -175,7 +175,7 @@ class ClinicDesk:
             CardUnreadable: the text is not a card (the caller records the denial).
         """
         outcome = self.cards.check(text)
-        where = {"device_id": device_id, "practitioner": practitioner}
+        where: dict[str, Any] = {"device_id": device_id, "practitioner": practitioner}
         if not outcome.valid or outcome.member is None or outcome.card is None:
             return Answer(self._record("denial", clinic, outcome, purpose=purpose,
                                        result=outcome.status, reason=outcome.reason, **where),
@@ -252,11 +252,11 @@ class ClinicDesk:
         if outcome is None or not outcome.valid or outcome.member is None:
             status = outcome.status if outcome is not None else "invalid"
             reason = outcome.reason if outcome is not None else "unknown-card"
-            error: DomainError = CardNotUsable(
-                f"The card is not usable now ({status}: {reason}).", card_status=status, reason=reason)
+            unusable = CardNotUsable(f"The card is not usable now ({status}: {reason}).",
+                                     card_status=status, reason=reason)
             return Answer(self._record("denial", clinic, outcome, purpose=grant.purpose,
                                        result=status, reason=reason, **where),
-                          error=error, outcome=outcome)
+                          error=unusable, outcome=outcome)
         if grant.emergency:
             decision = emergency_decision()
         else:
@@ -267,23 +267,23 @@ class ClinicDesk:
             if grant.sensitive and not decision.sensitive.released:
                 lost["sensitive"] = decision.sensitive.reason
             if lost:
-                error = ConsentNoLongerCovers(
+                changed = ConsentNoLongerCovers(
                     "The member's consent no longer covers "
                     f"{', '.join(sorted(lost))} for this clinic, purpose and time; verify the "
                     "card again.", sections=sorted(lost), reason="consent-changed")
                 return Answer(self._record("denial", clinic, outcome, purpose=grant.purpose,
                                            result="refused", reason="consent-changed",
                                            denied=lost, **where),
-                              error=error, outcome=outcome)
+                              error=changed, outcome=outcome)
         allowed = tuple(s for s in decision.released if s in grant.sections)
         sensitive = grant.sensitive and decision.sensitive.released
         store = HealthStore(self.session, self.cipher, actor=f"clinic:{clinic.client_id}")
         stored = store.load(outcome.member.id)
         if stored is None:
-            error = HealthSummaryMissing("No health summary is stored for this member yet.")
+            missing = HealthSummaryMissing("No health summary is stored for this member yet.")
             return Answer(self._record("denial", clinic, outcome, purpose=grant.purpose,
                                        result="refused", reason="no-summary", **where),
-                          error=error, outcome=outcome)
+                          error=missing, outcome=outcome)
         summary = HealthSummary.from_document(stored)
         document = summary.to_document(allowed, sensitive=sensitive)
         record = self._record(kind, clinic, outcome, purpose=grant.purpose, result="released",
@@ -316,14 +316,14 @@ class ClinicDesk:
         if not reason_text.strip():
             raise ValidationFailed.field("text", "Say what happened.")
         outcome = self.cards.check(text)
-        where = {"device_id": device_id, "practitioner": practitioner}
+        where: dict[str, Any] = {"device_id": device_id, "practitioner": practitioner}
         if not outcome.valid or outcome.member is None or outcome.card is None:
-            error = CardNotUsable(
+            unusable = CardNotUsable(
                 f"The card is not usable now ({outcome.status}: {outcome.reason}).",
                 card_status=outcome.status, reason=outcome.reason)
             return Answer(self._record("denial", clinic, outcome, purpose=EMERGENCY_PURPOSE,
                                        result=outcome.status, reason=outcome.reason, **where),
-                          error=error, outcome=outcome)
+                          error=unusable, outcome=outcome)
         decision = emergency_decision()
         grant, granted = self.grants.issue(clinic.client_id, outcome.card.serial,
                                            EMERGENCY_SECTIONS, EMERGENCY_PURPOSE,
