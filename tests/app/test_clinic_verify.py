@@ -5,13 +5,22 @@ bad input, and an access event for each verify and denial."""
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
-from app.composition import card_desk_for, cipher_for_config
+from app.composition import (
+    card_desk_for,
+    cipher_for_config,
+    presence_tokens_for,
+    pull_grants_for,
+)
 from app.models import MemberStatus
+from app.services.clinic_flow.card_check import CardCheck
+from app.services.clinic_flow.desk import ClinicDesk, Presence
+from app.services.clinics.directory import active_clinic
 from app.services.issuing import card_files
 from app.services.issuing.card_status import CardLifecycle
 from app.services.registry.members import MemberRegistry
@@ -241,3 +250,37 @@ def test_verify_is_rate_limited_per_client(client, app, scene, monkeypatch) -> N
     monkeypatch.setitem(app.config, "VERIFY_RATE_LIMIT", "2 per minute")
     codes = [verify(client, scene, f"UC1:X{i}").status_code for i in range(3)]
     assert codes == [422, 422, 429]
+
+
+@pytest.mark.parametrize(("moment", "status"), [
+    (lambda card: card.issued_at - timedelta(minutes=6), "not-yet-valid"),
+    (lambda card: card.expires_at + timedelta(minutes=6), "expired"),
+    (lambda card: card.expires_at - timedelta(minutes=1), "valid"),
+])
+def test_expiry_and_start_are_checked_at_the_desks_time(app, session, scene, moment,
+                                                        status) -> None:
+    when = moment(scene["card"])
+    outcome = CardCheck(session, clock=lambda: when).check(scene["text"])
+    assert outcome.status == status and outcome.member is not None
+    desk = ClinicDesk(session, cipher_for_config(app.config),
+                      grants=pull_grants_for(app.config),
+                      presence_tokens=presence_tokens_for(app.config),
+                      check_pin=lambda *_: None, clock=lambda: when)
+    answer = desk.verify(scene["text"], active_clinic(session, scene["login"].client_id),
+                         "treatment", Presence(pin="258036"))
+    assert answer.record.kind == ("verify" if status == "valid" else "denial")
+    if status != "valid":
+        assert answer.grant is None and answer.decision is None
+    else:  # years later: the consent (90 days) has ended, so there is nothing to grant
+        assert answer.decision is not None and answer.decision.released == ()
+
+
+def test_a_compromised_key_revokes_its_cards_at_once(client, app, session, scene) -> None:
+    from app.services.issuing.keys import KeyStore
+
+    assert verify(client, scene).get_json()["status"] == "valid"
+    KeyStore(session, str(app.config["KEY_PASSPHRASE"]), actor="test").revoke(
+        scene["card"].kid, "leaked")
+    session.commit()
+    body = verify(client, scene).get_json()
+    assert (body["status"], body["reason"]) == ("revoked", "key-compromise")

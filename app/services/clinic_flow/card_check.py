@@ -5,6 +5,7 @@ and reason, its member's status and that the card is the one the service issued.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,15 @@ from sqlalchemy.orm import Session
 
 import cards
 from app.clock import now as utc_now
-from app.models import Card, CardStatus, Member, MemberStatus, SigningKeyRecord
+from app.models import (
+    Card,
+    CardStatus,
+    KeyStatus,
+    Member,
+    MemberStatus,
+    SigningKeyRecord,
+    Union,
+)
 from app.services.errors import CardUnreadable
 from app.services.issuing.keys import CARD, KeyStore, publication_version
 from app.services.issuing.status_lists import StatusLists
@@ -27,30 +36,52 @@ from cards.verify import Status
 UNREADABLE = frozenset({"too-long", "bad-prefix", "bad-base45", "bad-zlib",
                         "too-large-decompressed", "bad-cose"})
 
-_trust_cache: dict[tuple[Any, ...], cards.KeyRing] = {}  # (version, keys) -> ring
+#: How long a process answers from its trust ring before asking the database whether the keys
+#: or lists changed. The database's card, member and key states are read on every check, so
+#: a ring behind by these seconds can only be corrected, never trusted over them.
+TRUST_RECHECK_SECONDS = 5.0
+
+
+@dataclass
+class _Cached:
+    version: tuple[Any, ...]
+    ring: cards.KeyRing
+    checked_at: float
+
+
+_cached: _Cached | None = None
 _trust_lock = threading.Lock()
 
 
-def live_trust(session: Session) -> cards.KeyRing:
-    """The service's current keys (with their status) and status lists as a trust source;
-    built once per trust-bundle version and process (every key or list change raises it; the
-    key ids and states are part of the cache key too, so another database with the same
-    version number never shares a ring)."""
+def _version(session: Session) -> tuple[Any, ...]:
+    """What identifies the trust material: the publication counter, and the card keys with
+    their states (so another database at the same counter never shares a ring)."""
     keys_now = tuple((kid, str(status)) for kid, status in session.execute(
         select(SigningKeyRecord.kid, SigningKeyRecord.status)
         .where(SigningKeyRecord.purpose == CARD).order_by(SigningKeyRecord.id)))
-    version = (publication_version(session), keys_now)
+    return (publication_version(session), keys_now)
+
+
+def live_trust(session: Session, fresh: bool = False) -> cards.KeyRing:
+    """The service's current keys (with their status) and status lists as a trust source,
+    built once per trust-bundle version and process; its version is asked again after
+    ``TRUST_RECHECK_SECONDS``, or at once when ``fresh``."""
+    global _cached
+    now = time.monotonic()
     with _trust_lock:
-        ring = _trust_cache.get(version)
-    if ring is not None:
-        return ring
+        cached = _cached
+    if cached is not None and not fresh and now - cached.checked_at < TRUST_RECHECK_SECONDS:
+        return cached.ring
+    version = _version(session)
+    if cached is not None and cached.version == version:
+        cached.checked_at = now
+        return cached.ring
     keys = KeyStore(session, "", actor="system").verification_keys()  # public parts only
     lists: dict[tuple[int, str], cards.StatusList] = {
         (sl.list_id, sl.purpose): sl for sl in StatusLists(session).all()}
     ring = cards.KeyRing(keys, status_lists=lists)
     with _trust_lock:
-        _trust_cache.clear()
-        _trust_cache[version] = ring
+        _cached = _Cached(version, ring, now)
     return ring
 
 
@@ -64,6 +95,7 @@ class CardOutcome:
     claims: cards.CardClaims | None = None
     card: Card | None = None
     member: Member | None = None
+    union_name: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -73,14 +105,17 @@ class CardOutcome:
     @property
     def serial(self) -> str | None:
         """The card serial, once tied to a stored card."""
-        return self.card.serial if self.card is not None else None
+        if self.card is None:
+            return None
+        # the claims' copy: reading it never reloads the row after the session moved on
+        return self.claims.serial if self.claims is not None else self.card.serial
 
 
 class CardCheck:
     """Checks scanned card texts against the service's trust material and database."""
 
     def __init__(self, session: Session, *, clock: Callable[[], datetime] = utc_now,
-                 trust: Callable[[Session], Trust] = live_trust) -> None:
+                 trust: Callable[[Session, bool], Trust] = live_trust) -> None:
         self.session = session
         self.clock = clock
         self.trust = trust
@@ -92,7 +127,11 @@ class CardCheck:
         Raises:
             CardUnreadable: the text is not a UC1 card at all (``reason``: the layer).
         """
-        result = cards.verify(text, self.trust(self.session), now=self.clock())
+        result = cards.verify(text, self.trust(self.session, False), now=self.clock())
+        if result.status == "unknown-issuer" or (result.status in ("revoked", "suspended")
+                                                 and result.reason != "key-compromise"):
+            # a new key, or a list changed within the recheck time: ask again, fresh
+            result = cards.verify(text, self.trust(self.session, True), now=self.clock())
         if result.status == "invalid" and result.reason in UNREADABLE:
             raise CardUnreadable(f"The scanned text is not a readable UC1 card "
                                  f"({result.reason}).", reason=result.reason)
@@ -104,13 +143,21 @@ class CardCheck:
                          claims: cards.CardClaims) -> CardOutcome:
         """Combine a genuine card's offline status with the stored card and member: revoked
         beats suspended beats expiry, and a card the database does not hold is invalid."""
-        card = self.session.scalar(select(Card).where(Card.serial == claims.serial))
-        if card is None:
+        row = self.session.execute(
+            select(Card, Member, Union.name, SigningKeyRecord.status)
+            .join(Member, Member.id == Card.member_id)
+            .outerjoin(Union, Union.code == Member.union_code)
+            .outerjoin(SigningKeyRecord, SigningKeyRecord.kid == Card.kid)
+            .where(Card.serial == claims.serial)).first()
+        if row is None:
             return CardOutcome("invalid", "unknown-card", claims)
-        member = self.session.get(Member, card.member_id)
-        if member is None or member.member_number != claims.member_number:
+        card, member, union_name, key_status = row
+        if member.member_number != claims.member_number:
             return CardOutcome("invalid", "card-mismatch", claims)
-        return CardOutcome(*self._current(card, member, status, reason), claims, card, member)
+        if key_status is KeyStatus.REVOKED:  # revoked since the ring was built
+            status, reason = "revoked", "key-compromise"
+        return CardOutcome(*self._current(card, member, status, reason), claims, card, member,
+                           union_name)
 
     @staticmethod
     def _current(card: Card, member: Member, status: Status,

@@ -230,9 +230,12 @@ class ClinicDesk:
         member = outcome.member
         if member is None:
             return None
-        union = self.session.scalar(select(Union).where(Union.code == member.union_code))
+        union_name = outcome.union_name
+        if union_name is None:
+            union = self.session.scalar(select(Union).where(Union.code == member.union_code))
+            union_name = union.name if union is not None else member.union_code
         return Holder(member.full_name, member.birth_date, member.member_number,
-                      member.union_code, union.name if union is not None else member.union_code)
+                      member.union_code, union_name)
 
     # -- pull ------------------------------------------------------------------------------
     def pull(self, token: str, clinic: Clinic, *, device_id: str | None = None) -> Answer:
