@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from app.clock import now as utc_now
 from app.composition import (
     card_desk_for,
     cipher_for_config,
@@ -192,10 +193,25 @@ def test_bad_scans_are_specific_problems_and_logged(client, session, scene, body
 
 
 def test_a_truncated_card_text_is_unreadable(client, scene) -> None:
-    response = verify(client, scene, scene["text"][: len(scene["text"]) // 2])
-    assert response.status_code in (200, 422)
-    if response.status_code == 200:
-        assert response.get_json()["status"] == "invalid"
+    text = scene["text"]
+    for cut in (len(text) // 3, len(text) // 2, len(text) - 3, len(text) - 2):
+        response = verify(client, scene, text[:cut])
+        assert response.status_code == 422, (cut, response.get_json())
+        problem = response.get_json()
+        assert problem["type"] == "/problems/card-unreadable"
+        assert problem["reason"] in ("bad-base45", "bad-zlib", "bad-cose"), problem
+
+
+def test_an_expired_presence_token_is_refused(client, app, scene) -> None:
+    from app.composition import dedicated_secret
+    from app.services.clinic_flow.presence import PresenceTokens
+    from tests.app.access_helpers import Clock
+
+    past = Clock(utc_now() - timedelta(minutes=5, seconds=1), step=timedelta(0))
+    token = PresenceTokens(dedicated_secret(app.config, "PRESENCE_TOKEN_SECRET"),
+                           clock=past).issue(scene["card"].serial).token
+    response = verify(client, scene, presence={"presence_token": token})
+    assert response.get_json()["reason"] == "presence-expired"
 
 
 @pytest.mark.parametrize(("photo", "status", "problem"), [
