@@ -81,8 +81,8 @@ def populate(env: dict[str, str], members: int) -> dict[str, Any]:
     from app.services.health.consent import ConsentService, Evidence, Grantee
     from app.services.health.fhir_in import parse_bundle
     from app.services.health.store import HealthStore
-    from app.services.registry.members import MemberRegistry
     from app.services.registry.identity import cccd_century_digit
+    from app.services.registry.members import MemberRegistry
 
     app = create_app()
     admin = Scope(Principal("user", 0, "admin"))
