@@ -215,6 +215,50 @@ def pull_settings(config: Mapping[str, Any]) -> PullSettings:
                         retries=int(config["HEALTH_FHIR_RETRIES"]))
 
 
+def dedicated_secret(config: Mapping[str, Any], name: str) -> str:
+    """The secret ``name`` (``PRESENCE_TOKEN_SECRET``, ``PULL_GRANT_SECRET``), or when it is
+    unset one derived from ``SECRET_KEY`` under that name's own label (so one leaked token
+    kind never signs another)."""
+    import hashlib
+    import hmac
+
+    value = config.get(name)
+    if value:
+        return str(value)
+    return hmac.new(str(config["SECRET_KEY"]).encode(), f"unioncard:{name}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+if TYPE_CHECKING:
+    from app.services.clinic_flow.grants import PullGrants
+    from app.services.clinic_flow.presence import PresenceTokens
+    from app.services.clinic_flow.scan import ScanLimits
+
+
+def presence_tokens_for(config: Mapping[str, Any]) -> PresenceTokens:
+    """The presence-token service (the phone's dynamic QR)."""
+    from app.services.clinic_flow.presence import PresenceTokens
+
+    return PresenceTokens(dedicated_secret(config, "PRESENCE_TOKEN_SECRET"))
+
+
+def pull_grants_for(config: Mapping[str, Any]) -> PullGrants:
+    """The pull-grant service."""
+    from app.services.clinic_flow.grants import PullGrants
+
+    return PullGrants(dedicated_secret(config, "PULL_GRANT_SECRET"))
+
+
+def scan_limits(config: Mapping[str, Any]) -> ScanLimits:
+    """The bounds on a scanned photo."""
+    from app.services.clinic_flow.scan import ScanLimits
+
+    return ScanLimits(max_bytes=int(config["SCAN_MAX_BYTES"]),
+                      max_pixels=int(config["SCAN_MAX_PIXELS"]),
+                      decode_side=int(config["SCAN_DECODE_SIDE"]),
+                      timeout_seconds=float(config["SCAN_DECODE_SECONDS"]))
+
+
 def access_log_for(app: Flask, session: Session) -> AccessLog:
     """The access log outside a request (CLI, jobs): appends to the members' hash chains."""
     from app.services.access_events.log import AccessLog

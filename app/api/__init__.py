@@ -13,6 +13,7 @@ def register(api: Api) -> None:
         auth,
         card_batches,
         cards,
+        clinic_flow,
         clinics,
         consents,
         health_feeds,
@@ -22,6 +23,7 @@ def register(api: Api) -> None:
         members,
         my_access_log,
         my_health,
+        my_presence,
         publication,
         system,
         transfers,
@@ -48,6 +50,8 @@ def register(api: Api) -> None:
     api.register_blueprint(consents.blp)
     api.register_blueprint(consents.notices_blp)
     api.register_blueprint(my_health.blp)
+    api.register_blueprint(my_presence.blp)
     api.register_blueprint(clinics.blp)
     api.register_blueprint(my_access_log.blp)
     api.register_blueprint(access_events.blp)
+    api.register_blueprint(clinic_flow.blp)
