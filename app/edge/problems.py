@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.services.errors import (
-    AccreditationUnchanged,
     AccessPeriodInvalid,
+    AccreditationUnchanged,
     ActivationCodeExpired,
     ActivationCodeUsed,
     ActivationFailed,
@@ -26,10 +26,10 @@ from app.services.errors import (
     BodyTooLarge,
     CardNotUsable,
     CardUnreadable,
+    CheckpointConflict,
     ClinicClientRevoked,
     ClinicInvalid,
     ClinicNotAccredited,
-    CheckpointConflict,
     Conflict,
     ConsentNoLongerCovers,
     ConsentNotFound,
