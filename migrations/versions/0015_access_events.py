@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_access_events"
-down_revision = "0014_clinics"  # re-chained in branch verify (which needs both); the integrator chains for good
+down_revision = "0014_clinics"
 branch_labels = None
 depends_on = None
 
