@@ -102,6 +102,8 @@ def defaults(root: Path) -> dict[str, Any]:
         "MEMBER_LOGIN_LOCK_SECONDS": 900,
         "MEMBER_PIN_MAX_FAILURES": 5,
         "MEMBER_PIN_LOCK_SECONDS": 900,
+        # the member's right-of-access export (GET /api/v1/me/export), per member
+        "EXPORT_RATE_LIMIT": "10 per hour",
     }
 
 

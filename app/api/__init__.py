@@ -18,6 +18,7 @@ def register(api: Api) -> None:
         jobs,
         me,
         members,
+        my_export,
         my_health,
         publication,
         system,
@@ -45,3 +46,4 @@ def register(api: Api) -> None:
     api.register_blueprint(consents.blp)
     api.register_blueprint(consents.notices_blp)
     api.register_blueprint(my_health.blp)
+    api.register_blueprint(my_export.blp)

@@ -240,7 +240,7 @@ def authenticate(session: Session, login: str, password: str, *, by: LoginName,
         raise InvalidCredentials(_WRONG_LOGIN)
     if account is None or status is not MemberStatus.ACTIVE:
         raise InvalidCredentials(_WRONG_LOGIN)
-    return _record_success(session, account.id, "password", password)
+    return _record_success(session, account.id, "password", password, login_at=now)
 
 
 def check_member_password(session: Session, member_id: int, password: str, *,
@@ -336,11 +336,14 @@ def _record_failure(session: Session, account_id: int, secret: Literal["password
 
 
 def _record_success(session: Session, account_id: int, secret: Literal["password", "pin"],
-                    plain: str) -> MemberAccount:
-    """Reset the secret's failure count and lock, rehash an outdated hash; commits."""
+                    plain: str, *, login_at: datetime | None = None) -> MemberAccount:
+    """Reset the secret's failure count and lock, rehash an outdated hash, note a login's
+    time (``login_at``); commits."""
     account = session.get(MemberAccount, account_id, populate_existing=True)
     if account is None:  # deleted while the secret was checked
         raise InvalidCredentials(_WRONG_LOGIN)
+    if login_at is not None:
+        account.last_login_at = login_at
     setattr(account, f"{secret}_failures", 0)
     setattr(account, f"{secret}_locked_until", None)
     hash_attr = f"{secret}_hash"
