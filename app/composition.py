@@ -207,3 +207,15 @@ def pull_settings(config: Mapping[str, Any]) -> PullSettings:
                         token=str(config["HEALTH_FHIR_TOKEN"] or ""),
                         timeout=float(config["HEALTH_FHIR_TIMEOUT"]),
                         retries=int(config["HEALTH_FHIR_RETRIES"]))
+
+
+def on_summary_changed_for(app: Flask, actor: str) -> Callable[[Session], Callable[[int], object]]:
+    """What runs after a member's health summary changed (push or pull), given the writing
+    session: the card of a member with an active on-card consent is reissued when its
+    emergency core changed (``app.services.health.on_card.refresh_after_summary``)."""
+    from app.services.health.on_card import refresh_after_summary
+
+    def for_session(session: Session) -> Callable[[int], object]:
+        return refresh_after_summary(card_desk_for(app, session, actor))
+
+    return for_session

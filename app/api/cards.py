@@ -11,7 +11,6 @@ from app.api.blueprint import Blueprint
 from app.composition import card_desk
 from app.edge.auth import STAFF, actor, current_scope, requires
 from app.edge.problems import ProblemSchema
-from app.schemas.common import PageArgsSchema
 from app.schemas.cards import (
     ActivationCodeSchema,
     CardSchema,
@@ -20,6 +19,7 @@ from app.schemas.cards import (
     RevokeSchema,
     SuspendSchema,
 )
+from app.schemas.common import PageArgsSchema
 from app.services.issuing import card_files
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1",

@@ -132,8 +132,11 @@ class FeedPush:
 
     def __init__(self, session: Session, cipher: DataCipher, feed: HealthFeed, *,
                  clock: Callable[[], datetime] = utc_now,
-                 max_entries: int = MAX_ENTRIES) -> None:
+                 max_entries: int = MAX_ENTRIES,
+                 on_summary_changed: Callable[[int], object] | None = None) -> None:
         self.session = session
+        #: Runs after a member's summary changed, in the same write (the on-card refresh).
+        self.on_summary_changed = on_summary_changed
         self.feed = feed
         self.clock = clock
         self.max_entries = max_entries
@@ -174,6 +177,8 @@ class FeedPush:
             for index, p in prepared:
                 saved = self.store.save(p.member_id, p.document, source=self.actor,
                                         bundle_id=p.bundle_id)
+                if saved.changed and self.on_summary_changed is not None:
+                    self.on_summary_changed(p.member_id)
                 audit.record(self.session, actor=self.actor, action="health-record.push",
                              object_type="member", object_id=p.member_id,
                              province_code=p.province_code,
