@@ -13,7 +13,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
@@ -365,13 +365,17 @@ def _account(session: Session, member_id: int) -> MemberAccount:
     return account
 
 
+#: Built once: every member request checks its token with it.
+_TOKEN_STATE = (select(MemberAccount.token_version, Member.status)
+                .join(Member, Member.id == MemberAccount.member_id)
+                .where(MemberAccount.member_id == bindparam("member_id")))
+
+
 def token_is_current(session: Session, member_id: int, token_version: int) -> bool:
     """Whether a member token of this version still counts: the account exists, the member
     is active and no logout, password change or re-activation came since."""
-    row = session.execute(
-        select(MemberAccount.token_version, Member.status)
-        .join(Member, Member.id == MemberAccount.member_id)
-        .where(MemberAccount.member_id == member_id)).first()
+    # on the connection: plain columns need none of the ORM's result processing
+    row = session.connection().execute(_TOKEN_STATE, {"member_id": member_id}).first()
     return row is not None and row[0] == token_version and row[1] is MemberStatus.ACTIVE
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
@@ -24,6 +24,10 @@ from app.services.registry.members import MemberRegistry
 HEALTH_ID_CONTEXT = "health_link.health_id"
 SUMMARY_CONTEXT = "health_record.summary"
 CONTENT_CONTEXT = "health_record.content"
+#: Built once: the member's own summary is the hot read (its statement is reused as it is).
+_SEALED_SUMMARY = select(HealthRecord.kek_version, HealthRecord.data_key_wrapped,
+                         HealthRecord.summary_encrypted).where(
+    HealthRecord.member_id == bindparam("member_id"))
 HEALTH_ID = re.compile(r"\d{10}")
 
 #: The seam where linking a member triggers a pull of their record (the FHIR pull client plugs
@@ -206,14 +210,18 @@ class HealthStore:
 
     def load(self, member_id: int) -> dict[str, Any] | None:
         """The member's summary document, decrypted (None when nothing is stored)."""
-        record = self.session.scalar(select(HealthRecord).where(
-            HealthRecord.member_id == member_id))
-        if record is None:
+        plain = self.load_canonical(member_id)
+        return None if plain is None else dict(json.loads(plain))
+
+    def load_canonical(self, member_id: int) -> bytes | None:
+        """The member's summary document as stored: its canonical JSON, decrypted (None when
+        nothing is stored). The member's own full summary is these bytes as they are."""
+        # on the connection: plain columns need none of the ORM's result processing
+        row = self.session.connection().execute(_SEALED_SUMMARY, {"member_id": member_id}).first()
+        if row is None:
             return None
-        envelope = Envelope(record.kek_version, record.data_key_wrapped, record.summary_encrypted)
-        document: dict[str, Any] = json.loads(self.cipher.open(envelope, SUMMARY_CONTEXT,
-                                                               str(member_id)))
-        return document
+        return self.cipher.open(Envelope(row[0], row[1], row[2]), SUMMARY_CONTEXT,
+                                str(member_id))
 
     # -- coverage (all that officers see) -------------------------------------------------
     def coverage(self, member_id: int) -> Coverage:
