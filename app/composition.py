@@ -308,3 +308,13 @@ def notification_delivery(app: Flask) -> Delivery:
     url = str(config["PUBLIC_BASE_URL"]).rstrip("/") + "/api/v1/me/access-log"
     return Delivery(lambda: db.new_session(app, write=True), cipher_for_config(config),
                     settings, policy, access_log_url=url)
+def on_summary_changed_for(app: Flask, actor: str) -> Callable[[Session], Callable[[int], object]]:
+    """What runs after a member's health summary changed (push or pull), given the writing
+    session: the card of a member with an active on-card consent is reissued when its
+    emergency core changed (``app.services.health.on_card.refresh_after_summary``)."""
+    from app.services.health.on_card import refresh_after_summary
+
+    def for_session(session: Session) -> Callable[[int], object]:
+        return refresh_after_summary(card_desk_for(app, session, actor))
+
+    return for_session

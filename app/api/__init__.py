@@ -22,6 +22,7 @@ def register(api: Api) -> None:
         me,
         members,
         my_access_log,
+        my_export,
         my_health,
         my_presence,
         publication,
@@ -55,3 +56,4 @@ def register(api: Api) -> None:
     api.register_blueprint(my_access_log.blp)
     api.register_blueprint(access_events.blp)
     api.register_blueprint(clinic_flow.blp)
+    api.register_blueprint(my_export.blp)
