@@ -70,7 +70,8 @@ def test_the_json_export_holds_every_section(client: FlaskClient,
     assert response.mimetype == "application/json"
     assert "no-store" in response.headers["Cache-Control"]
     body = response.get_json()
-    assert list(body)[2:] == ["profile", "union", "cards", "account", "health", "consents"]
+    assert list(body)[2:] == ["profile", "union", "cards", "account", "health", "consents",
+                              "access_log", "notifications"]
     profile = body["profile"]
     assert profile["personal_id"] == member["personal_id"]  # in full: it is hers
     assert profile["insurance_number"] == HEALTH_ID
@@ -143,3 +144,35 @@ def test_staff_and_strangers_are_refused(client: FlaskClient, factory: Any) -> N
     staff = factory.headers(factory.user("officer", "24"))
     assert client.get(URL, headers=staff).status_code == 403
     assert client.get(URL).status_code == 401
+
+
+def test_the_export_holds_the_access_log_and_the_notification_address(
+        app: Flask, session: Session, client: FlaskClient, member: dict[str, Any]) -> None:
+    from app.services.access_events.addresses import NotificationAddresses
+    from app.services.access_events.log import AccessLog, AccessRecord
+    from app.services.access_events.outbox import notify_emergency
+
+    m, cipher = member["member"], cipher_for_config(app.config)
+    log = AccessLog(session, cipher)
+    log.record(AccessRecord(kind="verify", member_id=m.id, province_code=m.province_code,
+                            card_serial=member["card"].serial, clinic_code="27001",
+                            clinic_name="Phòng khám KCN Quế Võ", client_id="clinic-27001-a",
+                            purpose="treatment", outcome="valid"))
+    event = log.record(AccessRecord(
+        kind="emergency", member_id=m.id, province_code=m.province_code,
+        card_serial=member["card"].serial, clinic_code="27001", clinic_name="Phòng khám KCN Quế Võ",
+        client_id="clinic-27001-a", purpose="treatment", released=("emergency-core",),
+        outcome="released", emergency_reason="unconscious", emergency_text="Ngất tại xưởng"))
+    NotificationAddresses(session, cipher).set(m.id, "yen@example.vn")
+    notify_emergency(session, event)
+    session.commit()
+
+    body = client.get(URL, headers=member["headers"]).get_json()
+    kinds = [(e["kind"], e["clinic_name"]) for e in body["access_log"]]
+    assert kinds == [("emergency", "Phòng khám KCN Quế Võ"), ("verify", "Phòng khám KCN Quế Võ")]
+    assert body["access_log"][0]["emergency_text"] == "Ngất tại xưởng"
+    assert body["access_log"][0]["released"] == ["emergency-core"]
+    assert body["notifications"]["email"] == "yen@example.vn"
+    [message] = body["notifications"]["messages"]
+    assert (message["kind"], message["access_event_id"], message["status"]) == (
+        "emergency-access", event.id, "pending")

@@ -29,6 +29,9 @@ from app.models import (
     Province,
     Union,
 )
+from app.models.notification import OutboxMessage
+from app.services.access_events.addresses import NotificationAddresses
+from app.services.access_events.views import member_events
 from app.services.errors import NotFound
 from app.services.health import consent_fhir, fhir_out
 from app.services.health import systems as sy
@@ -243,6 +246,32 @@ def consents_fhir(ctx: ExportContext) -> list[dict[str, Any]]:
             for r in resources]
 
 
+# -- access log and notifications -------------------------------------------------------------
+def access_log_json(ctx: ExportContext) -> list[dict[str, Any]]:
+    """Every access event of the member (verify, pull, denial, emergency), newest first."""
+    events: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        items, total = member_events(ctx.session, ctx.cipher, ctx.member.id, page=page,
+                                     per_page=500)
+        events.extend({**item, "at": _iso(item["at"])} for item in items)
+        if not items or len(events) >= total:
+            return events
+        page += 1
+
+
+def notifications_json(ctx: ExportContext) -> dict[str, Any]:
+    """The member's notification address and every message queued for them (no content: the
+    messages are built from the access events above)."""
+    messages = ctx.session.scalars(select(OutboxMessage)
+                                   .where(OutboxMessage.member_id == ctx.member.id)
+                                   .order_by(OutboxMessage.id)).all()
+    return {"email": NotificationAddresses(ctx.session, ctx.cipher).email(ctx.member.id),
+            "messages": [{"kind": m.kind, "access_event_id": m.event_id, "status": m.status,
+                          "attempts": m.attempts, "created_at": _iso(m.created_at),
+                          "sent_at": _iso(m.sent_at)} for m in messages]}
+
+
 #: The export's sections, in order.
 EXPORT_SECTIONS: tuple[ExportSection, ...] = (
     ExportSection("profile", profile_json, profile_fhir),
@@ -251,6 +280,8 @@ EXPORT_SECTIONS: tuple[ExportSection, ...] = (
     ExportSection("account", account_json),
     ExportSection("health", health_json, health_fhir),
     ExportSection("consents", consents_json, consents_fhir),
+    ExportSection("access_log", access_log_json),
+    ExportSection("notifications", notifications_json),
 )
 
 
