@@ -1,0 +1,92 @@
+"""Signing in and out of the console (the accounts service, its lockout and the login rate
+limits of the token endpoint), and the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from app.composition import login_policy
+from app.edge.auth import STAFF
+from app.edge.bodies import accepts
+from app.edge.page_auth import page_principal, sign_in, sign_out
+from app.extensions import db, limiter
+from app.services.access import accounts
+from app.services.errors import InvalidCredentials, LoginLocked
+from app.web.console import FORM, bp, safe_next
+from app.web.i18n import LANGUAGES
+from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _address_limit() -> str:
+    return str(current_app.config["LOGIN_ADDRESS_RATE_LIMIT"])
+
+
+def _address_key() -> str:
+    # the same buckets as the token endpoint: the pages are no way around its limits
+    return f"login-address|{request.remote_addr}"
+
+
+def _login_key() -> str:
+    name = str(request.form.get("username", ""))
+    return f"{request.remote_addr}|username|{name.strip().lower()[:64]}"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_address_limit, key_func=_address_key, methods=["POST"])
+@limiter.limit(_login_limit, key_func=_login_key, methods=["POST"])
+@accepts(FORM)
+def login() -> Any:
+    """The sign-in form; a right password opens a session for an officer or administrator."""
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if page_principal() is not None:
+            return redirect(target)
+        return render_template("console/login.html", next=target)
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    try:
+        # the login's own session, as for the token endpoint: a failure's count outlasts
+        # the refusal
+        with db.new_session(current_app) as login_session:
+            user = accounts.authenticate(login_session, username, password,
+                                         policy=login_policy(current_app.config))
+            if user.role.value not in STAFF:
+                raise InvalidCredentials("The username or password is wrong.")
+            sign_in(user)
+    except InvalidCredentials:
+        return render_template("console/login.html", next=target, username=username,
+                               error=_("The username or password is wrong.")), 401
+    except LoginLocked as locked:
+        return render_template("console/login.html", next=target, username=username,
+                               error=_("Too many wrong passwords: this account is locked "
+                                       "for a while.")), 429, {
+            "Retry-After": str(locked.retry_after)}
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+@accepts(FORM)
+def logout() -> Any:
+    """Sign out: this session and every token of the account stop working at once."""
+    principal = page_principal()
+    if principal is not None:
+        accounts.revoke_tokens(db.session, principal.id)
+    sign_out()
+    return redirect(url_for("console.login"), code=303)
+
+
+@bp.post("/language")
+@accepts(FORM)
+def set_language() -> Any:
+    """Switch the pages' language (kept in the session) and go back to the page."""
+    chosen = request.form.get("lang", "")
+    if chosen in LANGUAGES:
+        session[LANGUAGE_KEY] = chosen
+    return redirect(safe_next(request.form.get("next")), code=303)
