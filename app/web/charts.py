@@ -46,15 +46,20 @@ def _nice_max(value: float) -> float:
     return 10 * scale  # pragma: no cover - the loop always returns
 
 
-def _legend(series: Sequence[Series], x: float, y: float) -> list[str]:
+def _legend(series: Sequence[Series], x: float, y: float, width: float) -> tuple[list[str], float]:
+    """The legend's parts, wrapped to ``width``, and the height it takes."""
     parts = []
+    left, top = x, y
     for i, s in enumerate(series):
-        left = x + i * 170
-        parts.append(f'<rect x="{left}" y="{y - 10}" width="12" height="12" '
+        size = 18 + 7.5 * len(s.name) + 24  # about 7.5 px a character at 13 px
+        if left > x and left + size > x + width:
+            left, top = x, top + 20
+        parts.append(f'<rect x="{left:.0f}" y="{top - 10}" width="12" height="12" '
                      f'fill="{COLOURS[i % len(COLOURS)]}"/>'
-                     f'<text x="{left + 18}" y="{y}" font-size="13" fill="#1b2430">'
+                     f'<text x="{left + 18:.0f}" y="{top}" font-size="13" fill="#1b2430">'
                      f'{escape(s.name)}</text>')
-    return parts
+        left += size
+    return parts, top - y + 20
 
 
 def _frame(title: str, description: str, width: float, height: float,
@@ -73,11 +78,11 @@ def bars(title: str, categories: Sequence[str], series: Sequence[Series], *,
     """Grouped horizontal bars: one group per category, one bar per series."""
     bar, gap = 12, 10
     group = bar * len(series) + gap
-    top, bottom = 40, 30
+    body, legend_height = _legend(series, 10, 22, width - 20)
+    top, bottom = 20 + legend_height, 30
     height = top + group * max(1, len(categories)) + bottom
-    plot = width - label_width - 60
+    plot = width - label_width - 40
     top_value = _nice_max(max((v for s in series for v in s.values), default=0))
-    body = _legend(series, label_width, 22)
     for tick in range(5):
         value = top_value * tick / 4
         x = label_width + plot * tick / 4
@@ -88,7 +93,7 @@ def bars(title: str, categories: Sequence[str], series: Sequence[Series], *,
     descriptions = []
     for c, category in enumerate(categories):
         y0 = top + c * group
-        label = category if len(category) <= 28 else category[:27] + "…"
+        label = category if len(category) <= 24 else category[:23] + "…"
         body.append(f'<text x="{label_width - 8}" y="{y0 + group / 2:.1f}" font-size="12" '
                     f'text-anchor="end" fill="#1b2430"><title>{escape(category)}</title>'
                     f'{escape(label)}</text>')
@@ -108,11 +113,12 @@ def bars(title: str, categories: Sequence[str], series: Sequence[Series], *,
 def lines(title: str, labels: Sequence[str], series: Sequence[Series], *,
           width: int = 720, height: int = 300) -> Markup:
     """Lines over time: one point per label (e.g. month), one line per series."""
-    left, right, top, bottom = 60, 20, 40, 40
+    body, legend_height = _legend(series, 10, 22, width - 20)
+    left, right, top, bottom = 60, 20, 20 + legend_height, 40
+    height += legend_height
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for s in series for v in s.values), default=0))
     steps = max(1, len(labels) - 1)
-    body = _legend(series, left, 22)
     for tick in range(5):
         value = top_value * tick / 4
         y = top + plot_h - plot_h * tick / 4
