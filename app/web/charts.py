@@ -115,8 +115,8 @@ def lines(title: str, labels: Sequence[str], series: Sequence[Series], *,
     """Lines over time: one point per label (e.g. month), one line per series."""
     body, legend_height = _legend(series, 10, 22, width - 20)
     left, right, top, bottom = 60, 20, 20 + legend_height, 40
-    height += legend_height
-    plot_w, plot_h = width - left - right, height - top - bottom
+    total_height = height + legend_height
+    plot_w, plot_h = width - left - right, total_height - top - bottom
     top_value = _nice_max(max((v for s in series for v in s.values), default=0))
     steps = max(1, len(labels) - 1)
     for tick in range(5):
@@ -128,7 +128,7 @@ def lines(title: str, labels: Sequence[str], series: Sequence[Series], *,
                     f'fill="#3b4656">{_number(value)}</text>')
     for i, label in enumerate(labels):
         x = left + plot_w * i / steps
-        body.append(f'<text x="{x:.1f}" y="{height - bottom + 18}" font-size="11" '
+        body.append(f'<text x="{x:.1f}" y="{total_height - bottom + 18}" font-size="11" '
                     f'text-anchor="middle" fill="#3b4656">{escape(label)}</text>')
     for i, s in enumerate(series):
         colour = COLOURS[i % len(COLOURS)]
@@ -142,4 +142,4 @@ def lines(title: str, labels: Sequence[str], series: Sequence[Series], *,
                         f'</circle>')
     description = "; ".join(f"{s.name}: " + ", ".join(
         f"{label} {_number(v)}" for label, v in zip(labels, s.values, strict=True)) for s in series)
-    return _frame(title, description, width, height, body)
+    return _frame(title, description, width, total_height, body)

@@ -1,18 +1,30 @@
 """Coverage figures for the office dashboard: how many members there are, how many hold an
-active card, and how many have a linked health record — per province or per union and month
-by month — always within the caller's scope, and never anything of a record's content."""
+active card, how many have a linked health record and how many are due an occupational exam —
+per province or per union and month by month — always within the caller's scope, and never
+anything of a record's content (exams due are counted from the one date kept in clear, see
+``app.services.health.exam_dates``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Card, CardStatus, HealthLink, Member, MemberStatus, Province, Union
+from app.models import (
+    Card,
+    CardStatus,
+    HealthLink,
+    HealthRecord,
+    Member,
+    MemberStatus,
+    Province,
+    Union,
+)
 from app.services.access.scope import Scope
+from app.services.health.exam_dates import EXAM_INTERVAL_DAYS
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,7 @@ class CoverageRow:
     members: int  # active members
     carded: int  # active members holding an active card
     linked: int  # active members whose health record is linked
+    exams_due: int = 0  # active members with no routine occupational exam on record in a year
 
     def share(self, count: int) -> float:
         """``count`` as a fraction of the active members (0 when there are none)."""
@@ -44,30 +57,39 @@ def _count_where(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _figures(session: Session, scope: Scope, group: Any) -> dict[str, tuple[int, int, int]]:
-    """Active members, carded and linked ones, grouped by ``group`` (a Member column)."""
+def _figures(session: Session, scope: Scope, group: Any, today: date
+             ) -> dict[str, tuple[int, int, int, int]]:
+    """Active members, carded, linked and exam-due ones, grouped by ``group`` (a Member
+    column)."""
     has_card = (select(Card.id).where(Card.member_id == Member.id,
                                       Card.status == CardStatus.ACTIVE).exists())
     has_link = select(HealthLink.id).where(HealthLink.member_id == Member.id).exists()
+    examined = (select(HealthRecord.id).where(
+        HealthRecord.member_id == Member.id,
+        HealthRecord.last_routine_exam_on > today - timedelta(days=EXAM_INTERVAL_DAYS)).exists())
     stmt = scope.filter(
-        select(group, func.count(Member.id), _count_where(has_card), _count_where(has_link))
+        select(group, func.count(Member.id), _count_where(has_card), _count_where(has_link),
+               _count_where(~examined))
         .where(Member.status == MemberStatus.ACTIVE).group_by(group),
         Member.province_code, Member.union_code)
-    return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in session.execute(stmt)}
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+            for row in session.execute(stmt)}
 
 
-def by_province(session: Session, scope: Scope) -> list[CoverageRow]:
-    """Figures per province in the scope that has members, largest first."""
-    figures = _figures(session, scope, Member.province_code)
+def by_province(session: Session, scope: Scope, *, today: date) -> list[CoverageRow]:
+    """Figures per province in the scope that has members, largest first (``today``: the date
+    in Vietnam, against which exams are due)."""
+    figures = _figures(session, scope, Member.province_code, today)
     names = {code: name for code, name in session.execute(
         select(Province.code, Province.name).where(Province.code.in_(figures)))}
     return sorted((CoverageRow(code, names.get(code, code), *counts)
                    for code, counts in figures.items()), key=lambda r: (-r.members, r.code))
 
 
-def by_union(session: Session, scope: Scope, *, limit: int = 20) -> list[CoverageRow]:
+def by_union(session: Session, scope: Scope, *, today: date,
+             limit: int = 20) -> list[CoverageRow]:
     """Figures of the ``limit`` largest unions in the scope."""
-    figures = _figures(session, scope, Member.union_code)
+    figures = _figures(session, scope, Member.union_code, today)
     names = {code: name for code, name in session.execute(
         select(Union.code, Union.name).where(Union.code.in_(figures)))}
     rows = sorted((CoverageRow(code, names.get(code, code), *counts)

@@ -1,5 +1,5 @@
-"""The coverage dashboard: members, cards and linked health records by province, by union and
-month by month, as server-drawn SVG charts with the figures in tables beside them."""
+"""The coverage dashboard: members, cards, linked health records and occupational exams due by
+province and by union, and month by month, as server-drawn SVG charts with the figures in tables beside them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def _coverage_bars(title: str, rows: list[coverage.CoverageRow]) -> Any:
         charts.Series(_("Active members"), [r.members for r in rows]),
         charts.Series(_("With an active card"), [r.carded for r in rows]),
         charts.Series(_("Health record linked"), [r.linked for r in rows]),
+        charts.Series(_("Occupational exam due"), [r.exams_due for r in rows]),
     ])
 
 
@@ -29,9 +30,10 @@ def _coverage_bars(title: str, rows: list[coverage.CoverageRow]) -> Any:
 def dashboard() -> Any:
     """Coverage in the signed-in staff member's scope."""
     scope = current_scope()
-    provinces = coverage.by_province(db.session, scope)
-    union_rows = coverage.by_union(db.session, scope)
-    months = coverage.over_time(db.session, scope, today=clock.today_in_vietnam())
+    today = clock.today_in_vietnam()
+    provinces = coverage.by_province(db.session, scope, today=today)
+    union_rows = coverage.by_union(db.session, scope, today=today)
+    months = coverage.over_time(db.session, scope, today=today)
     labels = [format_date(p.month, "MM/yy") for p in months]
     trend = charts.lines(_("Totals at the end of each month"), labels, [
         charts.Series(_("Members registered"), [p.members for p in months]),
@@ -40,7 +42,8 @@ def dashboard() -> Any:
     ])
     total = coverage.CoverageRow("", _("Total"), sum(r.members for r in provinces),
                                  sum(r.carded for r in provinces),
-                                 sum(r.linked for r in provinces))
+                                 sum(r.linked for r in provinces),
+                                 sum(r.exams_due for r in provinces))
     return render_template(
         "console/dashboard.html", total=total, provinces=provinces, unions=union_rows,
         months=months, labels=labels, trend=trend,
