@@ -233,3 +233,17 @@ def test_every_message_is_translated_and_compiled() -> None:
     compiled = {m.id: m.string for m in mo if m.id}
     assert compiled == {k: v for k, v in translated.items() if k in compiled}
     assert set(translated) <= set(compiled), "run scripts/translations to compile"
+
+
+def test_page_logins_share_the_token_endpoints_rate_limit(factory: Any,
+                                                          client: FlaskClient) -> None:
+    officer = factory.user("officer", "24")
+    token = csrf(client, "/console/login")
+    answers = [client.post("/console/login", data={
+        "username": officer.username, "password": "wrong password here", "csrf_token": token,
+    }).status_code for _ in range(11)]
+    assert answers[:10] == [401] * 10 and answers[10] == 429
+    # the same bucket as the API's token endpoint (address and username)
+    api = client.post("/api/v1/auth/token", json={"username": officer.username,
+                                                  "password": PASSWORD})
+    assert api.status_code == 429
