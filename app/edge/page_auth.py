@@ -6,11 +6,11 @@ answer for pages exactly as for the API."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import current_app, g, session
 
+from app import clock
 from app.extensions import db
 from app.models import User
 from app.services.access.tokens import Principal
@@ -31,7 +31,7 @@ def sign_in(user: User) -> Principal:
     session.permanent = True
     lifetime = int(current_app.permanent_session_lifetime.total_seconds())
     session[SESSION_KEY] = {"id": user.id, "tv": user.token_version,
-                            "exp": int(time.time()) + lifetime}
+                            "exp": int(clock.timestamp()) + lifetime}
     principal = _principal_of(user)
     g.principal = principal
     return principal
@@ -51,7 +51,7 @@ def page_principal() -> Principal | None:
     data: Any = session.get(SESSION_KEY)
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         return None
-    if int(data.get("exp", 0)) < time.time():
+    if int(data.get("exp", 0)) < clock.timestamp():
         session.pop(SESSION_KEY, None)
         return None
     user = db.session.get(User, data["id"])

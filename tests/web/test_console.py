@@ -247,3 +247,11 @@ def test_page_logins_share_the_token_endpoints_rate_limit(factory: Any,
     api = client.post("/api/v1/auth/token", json={"username": officer.username,
                                                   "password": PASSWORD})
     assert api.status_code == 429
+
+
+def test_a_session_past_its_lifetime_is_signed_out(desk_office: dict[str, Any],
+                                                   client: FlaskClient) -> None:
+    assert client.get("/console/members").status_code == 200
+    with client.session_transaction() as cookie:
+        cookie["staff"] = {**cookie["staff"], "exp": cookie["staff"]["exp"] - 9 * 3600}
+    assert client.get("/console/members").status_code == 302
