@@ -81,12 +81,12 @@ def docs_page() -> str:
 def _configure_sessions(app: Flask) -> None:
     """Page sessions: a signed cookie, HttpOnly, SameSite=Lax, Secure when the service is
     reached over HTTPS, ending after a working day."""
-    app.config.setdefault("SESSION_COOKIE_NAME", "unioncard_session")
+    app.config["SESSION_COOKIE_NAME"] = "unioncard_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = str(
         app.config.get("PUBLIC_BASE_URL", "")).lower().startswith("https://")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
 
 
 def init_app(app: Flask) -> None:
