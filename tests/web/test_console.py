@@ -255,3 +255,13 @@ def test_a_session_past_its_lifetime_is_signed_out(desk_office: dict[str, Any],
     with client.session_transaction() as cookie:
         cookie["staff"] = {**cookie["staff"], "exp": cookie["staff"]["exp"] - 9 * 3600}
     assert client.get("/console/members").status_code == 302
+
+
+def test_the_language_chosen_before_signing_in_stays(factory: Any, client: FlaskClient) -> None:
+    officer = factory.user("officer", "24")
+    token = csrf(client, "/console/login")
+    client.post("/console/language", data={"csrf_token": token, "lang": "en",
+                                           "next": "/console/login"})
+    assert "Username" in client.get("/console/login").get_data(as_text=True)
+    assert sign_in(client, officer.username).status_code == 303
+    assert "Find a member" in client.get("/console/members").get_data(as_text=True)
