@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from app.services.access.accounts import LoginPolicy
     from app.services.access.member_accounts import MemberLoginPolicy
     from app.services.access.tokens import TokenService
+    from app.services.access_events.log import AccessLog
     from app.services.health.consent import ConsentService
     from app.services.health.pull import PullSettings
     from app.services.issuing.batches import BatchSettings
@@ -123,13 +124,16 @@ def card_desk(actor: str) -> CardDesk:
 
 
 def consent_service_for(app: Flask, session: Session, actor: str) -> ConsentService:
-    """The consent service outside a request; an on-card change reissues the card through
-    the card desk acting for ``actor``."""
+    """The consent service outside a request, its grantees checked against the clinic
+    directory; an on-card change reissues the card through the card desk acting for
+    ``actor``."""
+    from app.services.clinics.directory import ClinicDirectory
     from app.services.health.consent import ConsentService
     from app.services.health.on_card import reissue_for_consent
 
-    return ConsentService(session, on_card_changed=reissue_for_consent(
-        card_desk_for(app, session, actor)))
+    # a consent to one facility names a clinic of the clinic directory
+    return ConsentService(session, directory=ClinicDirectory(session),
+                          on_card_changed=reissue_for_consent(card_desk_for(app, session, actor)))
 
 
 def consent_service(actor: str) -> ConsentService:
@@ -207,3 +211,61 @@ def pull_settings(config: Mapping[str, Any]) -> PullSettings:
                         token=str(config["HEALTH_FHIR_TOKEN"] or ""),
                         timeout=float(config["HEALTH_FHIR_TIMEOUT"]),
                         retries=int(config["HEALTH_FHIR_RETRIES"]))
+
+
+def dedicated_secret(config: Mapping[str, Any], name: str) -> str:
+    """The secret ``name`` (``PRESENCE_TOKEN_SECRET``, ``PULL_GRANT_SECRET``), or when it is
+    unset one derived from ``SECRET_KEY`` under that name's own label (so one leaked token
+    kind never signs another)."""
+    import hashlib
+    import hmac
+
+    value = config.get(name)
+    if value:
+        return str(value)
+    return hmac.new(str(config["SECRET_KEY"]).encode(), f"unioncard:{name}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+if TYPE_CHECKING:
+    from app.services.clinic_flow.grants import PullGrants
+    from app.services.clinic_flow.presence import PresenceTokens
+    from app.services.clinic_flow.scan import ScanLimits
+
+
+def presence_tokens_for(config: Mapping[str, Any]) -> PresenceTokens:
+    """The presence-token service (the phone's dynamic QR)."""
+    from app.services.clinic_flow.presence import PresenceTokens
+
+    return PresenceTokens(dedicated_secret(config, "PRESENCE_TOKEN_SECRET"))
+
+
+def pull_grants_for(config: Mapping[str, Any]) -> PullGrants:
+    """The pull-grant service."""
+    from app.services.clinic_flow.grants import PullGrants
+
+    return PullGrants(dedicated_secret(config, "PULL_GRANT_SECRET"))
+
+
+def scan_limits(config: Mapping[str, Any]) -> ScanLimits:
+    """The bounds on a scanned photo."""
+    from app.services.clinic_flow.scan import ScanLimits
+
+    return ScanLimits(max_bytes=int(config["SCAN_MAX_BYTES"]),
+                      max_pixels=int(config["SCAN_MAX_PIXELS"]),
+                      decode_side=int(config["SCAN_DECODE_SIDE"]),
+                      timeout_seconds=float(config["SCAN_DECODE_SECONDS"]))
+
+
+def access_log_for(app: Flask, session: Session) -> AccessLog:
+    """The access log outside a request (CLI, jobs): appends to the members' hash chains."""
+    from app.services.access_events.log import AccessLog
+
+    return AccessLog(session, cipher_for_config(app.config))
+
+
+def access_log(session: Session) -> AccessLog:
+    """The access log of the current app over ``session`` (usually the request's)."""
+    from app.services.access_events.log import AccessLog
+
+    return AccessLog(session, data_cipher())

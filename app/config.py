@@ -28,6 +28,11 @@ MIN_PASSPHRASE_LENGTH = 16
 MIN_KEY_DISTINCT_BYTES = 16
 #: Settings that are rate limits (flask-limiter ignores one it cannot parse).
 RATE_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_ADDRESS_RATE_LIMIT")
+#: Clinic-flow rate limits (verify, pull, emergency access), checked like the login ones.
+CLINIC_RATE_LIMITS = ("VERIFY_RATE_LIMIT", "VERIFY_CARD_RATE_LIMIT", "PULL_RATE_LIMIT",
+                "EMERGENCY_RATE_LIMIT")
+#: Optional dedicated secrets; when unset each is derived from SECRET_KEY with its own label.
+DEDICATED_SECRETS = ("PRESENCE_TOKEN_SECRET", "PULL_GRANT_SECRET")
 
 
 class ConfigError(RuntimeError):
@@ -102,6 +107,17 @@ def defaults(root: Path) -> dict[str, Any]:
         "MEMBER_LOGIN_LOCK_SECONDS": 900,
         "MEMBER_PIN_MAX_FAILURES": 5,
         "MEMBER_PIN_LOCK_SECONDS": 900,
+        # clinic flow: presence tokens, pull grants, scanned photos, rate limits
+        "PRESENCE_TOKEN_SECRET": None,
+        "PULL_GRANT_SECRET": None,
+        "SCAN_MAX_BYTES": 8 * 1024 * 1024,
+        "SCAN_MAX_PIXELS": 40_000_000,
+        "SCAN_DECODE_SIDE": 2000,
+        "SCAN_DECODE_SECONDS": 3.0,
+        "VERIFY_RATE_LIMIT": "600 per minute",
+        "VERIFY_CARD_RATE_LIMIT": "20 per minute",
+        "PULL_RATE_LIMIT": "600 per minute",
+        "EMERGENCY_RATE_LIMIT": "30 per hour",
     }
 
 
@@ -160,7 +176,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         names = ", ".join(f"{prefix}{name}" for name in missing)
         raise ConfigError(f"{env} mode needs these secrets set: {names}")
 
-    for name in RATE_LIMITS:
+    for name in RATE_LIMITS + CLINIC_RATE_LIMITS:
         check_rate_limit(name, app.config[name])
     app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
     lookup_key = decode_data_key(str(app.config["LOOKUP_KEY"]), "LOOKUP_KEY")
@@ -204,6 +220,14 @@ def check_production(config: Mapping[str, Any], lookup_key: bytes) -> None:
     if is_repetitive(passphrase.strip()):
         raise ConfigError(f"{prefix}KEY_PASSPHRASE is too predictable (repeated characters or a "
                           "pattern)")
+    for name in DEDICATED_SECRETS:
+        value = config.get(name)
+        if value and (len(str(value)) < MIN_SECRET_KEY_LENGTH
+                      or estimated_bits(str(value)) < MIN_SECRET_KEY_BITS
+                      or is_repetitive(str(value)) or str(value) == secret):
+            raise ConfigError(f"{prefix}{name} must be a random value of at least "
+                              f"{MIN_SECRET_KEY_LENGTH} characters, not {prefix}SECRET_KEY, in "
+                              "production (or unset: derived from SECRET_KEY)")
     if not _is_true(config["RATELIMIT_ENABLED"]):
         raise ConfigError(f"{prefix}RATELIMIT_ENABLED cannot be switched off in production")
     for name in ("DEBUG", "PROPAGATE_EXCEPTIONS"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -216,6 +217,83 @@ class Factory:
         member, _ = registry.create(Scope(Principal("user", 0, "admin")), fields)
         self.session.commit()
         return member
+
+
+    def clinic(self, facility_code: str = "27001", **fields: Any) -> Any:
+        """An accredited clinic (by default an industrial-park clinic in Bắc Ninh), made by
+        the clinic register as an administrator."""
+        from app.services.access.scope import Scope
+        from app.services.access.tokens import Principal
+        from app.services.clinics.register import ClinicRegister
+
+        fields.setdefault("name", f"Phòng khám đa khoa KCN Quế Võ {facility_code}")
+        fields.setdefault("province_code", "24")
+        fields.setdefault("facility_type", "industrial-park-clinic")
+        fields.setdefault("address", "KCN Quế Võ, phường Phương Liễu, Bắc Ninh")
+        register = ClinicRegister(self.session, Scope(Principal("user", 0, "admin")),
+                                  actor="test")
+        made = register.create({"facility_code": facility_code, **fields})
+        self.session.commit()
+        return made
+
+    def clinic_client(self, clinic: Any, label: str = "reception") -> ClinicLogin:
+        """An active API client of ``clinic``: its public id, secret and primary key."""
+        from app.services.clinics.clients import ClinicClients
+
+        made = ClinicClients(self.session, config_cipher(), actor="test").create(clinic, label)
+        self.session.commit()
+        return ClinicLogin(made.client.client_id, made.client_secret, made.client.id)
+
+    def clinic_headers(self, login: ClinicLogin) -> dict[str, str]:
+        """The Authorization header of a clinic client's bearer token (as the token endpoint
+        issues it)."""
+        from sqlalchemy import select
+
+        from app.edge.auth import token_service
+        from app.models import ClinicClient
+        from app.services.clinics.clients import principal
+
+        client = self.session.scalar(select(ClinicClient).where(
+            ClinicClient.client_id == login.client_id))
+        with self.app.app_context():
+            token = token_service().issue(principal(client)).access_token
+        return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class ClinicLogin:
+    """A clinic API client's credentials (``client_pk``: its primary key)."""
+
+    client_id: str
+    client_secret: str
+    client_pk: int
+
+
+def config_cipher() -> Any:
+    """The data cipher of ``TEST_CONFIG``."""
+    from app.config import decode_data_key
+    from app.crypto import DataCipher
+
+    return DataCipher([decode_data_key(TEST_CONFIG["DATA_KEY"])],
+                      lookup_key=decode_data_key(TEST_CONFIG["LOOKUP_KEY"]))
+
+
+@pytest.fixture
+def clinic(factory: Factory) -> Any:
+    """An accredited industrial-park clinic in Bắc Ninh, facility code 27001."""
+    return factory.clinic("27001", name="Phòng khám đa khoa KCN Quế Võ")
+
+
+@pytest.fixture
+def clinic_client(factory: Factory, clinic: Any) -> ClinicLogin:
+    """An active API client of ``clinic``."""
+    return factory.clinic_client(clinic)
+
+
+@pytest.fixture
+def clinic_headers(factory: Factory, clinic_client: ClinicLogin) -> dict[str, str]:
+    """The bearer Authorization header of ``clinic_client``."""
+    return factory.clinic_headers(clinic_client)
 
 
 @pytest.fixture

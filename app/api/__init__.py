@@ -12,6 +12,8 @@ def register(api: Api) -> None:
         auth,
         card_batches,
         cards,
+        clinic_flow,
+        clinics,
         consents,
         health_feeds,
         health_records,
@@ -19,6 +21,7 @@ def register(api: Api) -> None:
         me,
         members,
         my_health,
+        my_presence,
         publication,
         system,
         transfers,
@@ -45,3 +48,6 @@ def register(api: Api) -> None:
     api.register_blueprint(consents.blp)
     api.register_blueprint(consents.notices_blp)
     api.register_blueprint(my_health.blp)
+    api.register_blueprint(my_presence.blp)
+    api.register_blueprint(clinics.blp)
+    api.register_blueprint(clinic_flow.blp)

@@ -22,6 +22,7 @@ from app.schemas.auth import LOGIN_NAMES, PrincipalSchema, TokenRequestSchema, T
 from app.services.access import accounts, member_accounts
 from app.services.access.member_accounts import LoginName
 from app.services.access.tokens import Principal
+from app.services.clinics import clients as clinic_clients
 from app.services.errors import InvalidClient, InvalidTokenRequest, UnsupportedGrantType
 from app.services.health import feeds
 
@@ -89,11 +90,13 @@ def _basic_credentials() -> tuple[str, str] | None:
 
 
 def _client_credentials() -> Any:
-    """The client credentials grant (RFC 6749 §4.4): a feed client's token.
+    """The client credentials grant (RFC 6749 §4.4): a feed client's or a clinic client's
+    token (clinic client ids start with ``clinic-``).
 
     Raises:
         InvalidTokenRequest: the client authenticated both ways. InvalidClient: no or wrong
-            credentials, or a disabled client.
+            credentials, or a disabled client. ClinicNotAccredited: a clinic client's clinic
+            is suspended or withdrawn.
     """
     basic = _basic_credentials()
     in_form = "client_id" in request.form or "client_secret" in request.form
@@ -106,8 +109,11 @@ def _client_credentials() -> Any:
         raise InvalidClient("Client credentials are required (HTTP Basic, or client_id and "
                             "client_secret in the form).")
     with db.new_session(current_app) as session:
-        feed = feeds.authenticate(session, data_cipher(), *basic)
-        principal = feeds.principal(feed)
+        if clinic_clients.is_clinic_client_id(basic[0]):
+            principal = clinic_clients.principal(
+                clinic_clients.authenticate(session, data_cipher(), *basic))
+        else:
+            principal = feeds.principal(feeds.authenticate(session, data_cipher(), *basic))
     return TokenSchema().dump(token_service().issue(principal)), 200, {
         "Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -151,7 +157,10 @@ class TokenView(MethodView):
         "`unsupported-grant-type` or `invalid-token-request` (with OAuth 2's `error`)"))
     @blp.alt_response(401, schema=ProblemSchema, description=(
         "Wrong username, member number, phone or password; `invalid-client` (`error`: "
-        "`invalid_client`, `WWW-Authenticate: Basic`) for feed client credentials"))
+        "`invalid_client`, `WWW-Authenticate: Basic`) for feed or clinic client credentials"))
+    @blp.alt_response(403, schema=ProblemSchema, description=(
+        "`clinic-not-accredited` (`error`: `unauthorized_client`): the clinic client's clinic "
+        "is suspended or withdrawn"))
     @blp.alt_response(429, schema=ProblemSchema,
                       description="Too many attempts from this address, or too many wrong "
                                   "passwords for this account (its password login is locked)")
@@ -163,6 +172,8 @@ class TokenView(MethodView):
         OAuth 2 client credentials grant (RFC 6749 §4.4), a form
         `grant_type=client_credentials` with the client authenticated by HTTP Basic or by
         `client_id` and `client_secret` in the form; the token's subject is `feed:<id>`.
+        Clinic API clients (client ids `clinic-…`): the same grant; the subject is
+        `clinic:<id>` and every clinic request re-checks the client and its clinic.
         """
         # the login's own session: a wrong password's count is committed by the service,
         # although the answer is an error (which rolls back the request's session)
@@ -208,5 +219,9 @@ class LogoutView(MethodView):
         assert principal is not None
         if principal.kind == "member":
             member_accounts.logout(db.session, principal.id)
+        elif principal.kind == "clinic":
+            clinic_clients.revoke_tokens(db.session, principal.id)
+        elif principal.kind == "feed":
+            feeds.revoke_tokens(db.session, principal.id)
         else:
             accounts.revoke_tokens(db.session, principal.id)

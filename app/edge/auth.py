@@ -15,12 +15,13 @@ from app.models import User
 from app.services.access import member_accounts
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
+from app.services.clinics.directory import ClinicIdentity, active_clinic, clinic_identity
 from app.services.errors import Forbidden, Unauthenticated
 from app.services.health.feeds import active_feed
 
-__all__ = ["ADMIN", "MEMBER", "STAFF", "Scope", "actor", "current_member_id",
-           "current_principal", "current_scope", "requires", "requires_feed", "requires_member",
-           "token_service"]
+__all__ = ["ADMIN", "MEMBER", "STAFF", "Scope", "actor", "current_clinic", "current_member_id",
+           "current_principal", "current_scope", "requires", "requires_clinic", "requires_feed",
+           "requires_member", "token_service"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +65,10 @@ def current_principal(required: bool = True) -> Principal | None:
     elif principal.kind == "feed":
         if active_feed(db.session, principal.id, principal.token_version) is None:
             raise Unauthenticated("The access token has been revoked.")
+    elif principal.kind == "clinic":
+        # the client must be active and the token current; the clinic's accreditation is
+        # checked by ``current_clinic`` (a 403 that names it, not a 401)
+        clinic_identity(db.session, principal.id, token_version=principal.token_version)
     elif principal.kind == "member" and (principal.role != MEMBER or not member_accounts.
                                          token_is_current(db.session, principal.id,
                                                           principal.token_version)):
@@ -106,6 +111,40 @@ def requires_feed(view: F) -> F:
 
     _document_security(wrapper, forbidden=True)
     return wrapper  # type: ignore[return-value]
+
+
+def requires_clinic(view: F) -> F:
+    """Decorator: the caller must be an active API client of an accredited clinic (a
+    ``clinic:<client id>`` token from the client credentials grant), re-checked on this very
+    request; documented like ``requires``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current_clinic()
+        return view(*args, **kwargs)
+
+    _document_security(wrapper, forbidden=True)
+    return wrapper  # type: ignore[return-value]
+
+
+def current_clinic() -> ClinicIdentity:
+    """The clinic API client calling and its clinic, read from the database on every request
+    (once per request): a client disabled or a clinic suspended after the token was issued
+    is refused at once.
+
+    Raises:
+        Unauthenticated: no valid token (``ClinicClientRevoked``: the client was disabled or
+            its secret rotated). Forbidden: the caller is not a clinic client
+            (``ClinicNotAccredited``: its clinic is suspended or withdrawn).
+    """
+    if "clinic" in g:
+        return g.clinic  # type: ignore[no-any-return]
+    principal = current_principal()
+    assert principal is not None
+    if principal.kind != "clinic":
+        raise Forbidden("Only clinic API clients may do this.")
+    g.clinic = active_clinic(db.session, principal.id, token_version=principal.token_version)
+    return g.clinic  # type: ignore[no-any-return]
 
 
 def requires_member() -> Callable[[F], F]:

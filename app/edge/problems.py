@@ -17,11 +17,19 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.services.errors import (
+    AccreditationUnchanged,
     ActivationCodeExpired,
     ActivationCodeUsed,
     ActivationFailed,
+    AlreadyDisabled,
     BodyTooLarge,
+    CardNotUsable,
+    CardUnreadable,
+    ClinicClientRevoked,
+    ClinicInvalid,
+    ClinicNotAccredited,
     Conflict,
+    ConsentNoLongerCovers,
     ConsentNotFound,
     ConsentNoticeUnknown,
     ConsentPeriodInPast,
@@ -29,14 +37,20 @@ from app.services.errors import (
     ConsentPeriodTooLong,
     ConsentTermsInvalid,
     ConsentWithdrawn,
+    DeviceIdTaken,
     DomainError,
+    FacilityCodeTaken,
     FhirInvalid,
     Forbidden,
     GranteeInvalid,
+    GranteeUnknown,
+    GrantInvalid,
     HealthRecordAmbiguous,
     HealthRecordNotFound,
     HealthRecordUnavailable,
     HealthSummaryMissing,
+    ImageDecodeTimeout,
+    ImageTooLarge,
     InvalidClient,
     InvalidCredentials,
     InvalidTokenRequest,
@@ -45,9 +59,11 @@ from app.services.errors import (
     LoginLocked,
     NotFound,
     PinLocked,
+    PresenceInvalid,
     RegisteredElsewhere,
     RosterInvalid,
     RostersBusy,
+    ScanInvalid,
     TooManyConflicts,
     Unauthenticated,
     UnsupportedGrantType,
@@ -141,13 +157,13 @@ CATALOGUE = (
                 "answered with an error or an invalid response; retry after the time in the "
                 "Retry-After header."),
     ProblemType("invalid-client", 401, "Client authentication failed",
-                "The feed client's credentials (HTTP Basic, or client_id and client_secret in "
-                "the form) are missing or wrong, or the client is disabled. `error` is "
-                "OAuth 2's `invalid_client` (RFC 6749 §5.2)."),
+                "The feed or clinic client's credentials (HTTP Basic, or client_id and "
+                "client_secret in the form) are missing or wrong, or the client is disabled. "
+                "`error` is OAuth 2's `invalid_client` (RFC 6749 §5.2)."),
     ProblemType("unsupported-grant-type", 400, "Unsupported grant type",
                 "The token endpoint issues tokens for the `password` grant (staff) and the "
-                "`client_credentials` grant (health-record feeds) only. `error` is OAuth 2's "
-                "`unsupported_grant_type`."),
+                "`client_credentials` grant (health-record feeds, clinic API clients) only. "
+                "`error` is OAuth 2's `unsupported_grant_type`."),
     ProblemType("invalid-token-request", 400, "Invalid token request",
                 "The token request lacks a parameter or authenticates the client twice (HTTP "
                 "Basic and the form). `error` is OAuth 2's `invalid_request`."),
@@ -190,6 +206,69 @@ CATALOGUE = (
     ProblemType("health-summary-missing", 404, "No health summary",
                 "No health summary is stored for the member yet: the health ID is not linked, "
                 "or no record has been received for it."),
+    ProblemType("scan-invalid", 422, "Scan unreadable",
+                "What the clinic scanned cannot be read as a card: `reason` is `bad-base64`, "
+                "`ndef-too-large`, `bad-ndef` (not an NDEF message), `no-uc1-record`, "
+                "`not-an-image` (not a JPEG, PNG or WebP), `bad-image` (truncated or corrupt) "
+                "or `no-code-found` (no QR code in the photo). Logged as a denial."),
+    ProblemType("card-unreadable", 422, "Not a UC1 card",
+                "The scanned text is not a UC1 card at all (garbage, truncated or oversized); "
+                "`reason` names the layer that failed: `too-long`, `bad-prefix`, "
+                "`bad-base45`, `bad-zlib`, `too-large-decompressed` or `bad-cose` (see "
+                "docs/uc1.md). A card that reads but does not verify is answered 200 with "
+                "status `invalid`. Logged as a denial."),
+    ProblemType("image-too-large", 413, "Photo too large",
+                "The photo has more bytes (SCAN_MAX_BYTES) or pixels (SCAN_MAX_PIXELS, read "
+                "from the image header before any pixel is decoded) than the service reads; "
+                "`reason` is `too-many-bytes` or `too-many-pixels`. Send a smaller photo."),
+    ProblemType("image-decode-timeout", 422, "Photo took too long to read",
+                "Searching the photo for a QR code took longer than SCAN_DECODE_SECONDS; "
+                "send a sharper, smaller photo or the QR text itself."),
+    ProblemType("presence-invalid", 422, "Presence proof refused",
+                "The member's presence proof does not hold: `reason` is `wrong-pin`, "
+                "`pin-malformed` (a PIN is 6 digits), `presence-malformed`, "
+                "`presence-bad-signature`, `presence-expired` (tokens last 5 minutes), "
+                "`presence-other-card` (made for another card) or `presence-ambiguous` (PIN "
+                "and token both given). No grant is issued. Repeated wrong PINs lock the "
+                "member's PIN (`pin-locked`). Logged as a denial."),
+    ProblemType("grant-invalid", 403, "Pull grant refused",
+                "The pull grant in the X-Pull-Grant header is missing (`grant-missing`), not a "
+                "grant (`grant-malformed`), tampered with or signed by another key "
+                "(`grant-bad-signature`), expired (`grant-expired`: verify the card again) or "
+                "issued to another client (`grant-other-client`). Logged as a denial."),
+    ProblemType("card-not-usable", 403, "Card not usable",
+                "The card is not valid now (`card_status`: revoked, suspended, expired, "
+                "not-yet-valid, unknown-issuer or invalid; `reason` says why): nothing is "
+                "released. Logged as a denial."),
+    ProblemType("consent-changed", 403, "Consent no longer covers the grant",
+                "The member's consent for one or more sections of the grant (`sections`) was "
+                "withdrawn or has expired since the verify: nothing is released. Verify the "
+                "card again to see what may be pulled now. Logged as a denial."),
+    ProblemType("consent-grantee-unknown", 422, "Consent grantee unknown",
+                "The consent names one facility by a code no clinic of the directory has (or "
+                "one whose accreditation was withdrawn). List the clinics at "
+                "GET /api/v1/clinics, or grant to a facility type or all accredited clinics."),
+    ProblemType("clinic-invalid", 422, "Clinic data invalid",
+                "A clinic's facility code is 5 digits, its province one of the 34 province "
+                "codes, its facility type one of app/facility_types.py's codes, its name "
+                "1-200 characters; `errors` names the field."),
+    ProblemType("facility-code-taken", 409, "Facility code taken",
+                "Another clinic has this facility code already; facility codes are unique."),
+    ProblemType("accreditation-unchanged", 409, "Accreditation change not applicable",
+                "Only an accredited clinic can be suspended, only a suspended one reinstated; "
+                "a withdrawn accreditation is final. `accreditation` names the clinic's state."),
+    ProblemType("already-disabled", 409, "Already disabled",
+                "The clinic API client or scanner device was disabled already; disabling is "
+                "final (create or register a new one)."),
+    ProblemType("device-id-taken", 409, "Device id taken",
+                "The clinic has a scanner device with this device id already."),
+    ProblemType("clinic-not-accredited", 403, "Clinic not accredited",
+                "The clinic is suspended or its accreditation withdrawn: its clients get no "
+                "token and may verify and pull nothing. `accreditation` names the state; on the "
+                "token endpoint `error` is OAuth 2's `unauthorized_client`."),
+    ProblemType("clinic-client-revoked", 401, "Clinic client revoked",
+                "The clinic API client is disabled or unknown, or its secret was rotated after "
+                "this token was issued; get a new token with the current secret."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -270,6 +349,23 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     ConsentTermsInvalid: ErrorProblem(PROBLEM_TYPES["consent-terms-invalid"]),
     ConsentNoticeUnknown: ErrorProblem(PROBLEM_TYPES["consent-notice-unknown"]),
     HealthSummaryMissing: ErrorProblem(PROBLEM_TYPES["health-summary-missing"]),
+    ScanInvalid: ErrorProblem(PROBLEM_TYPES["scan-invalid"]),
+    CardUnreadable: ErrorProblem(PROBLEM_TYPES["card-unreadable"]),
+    ImageTooLarge: ErrorProblem(PROBLEM_TYPES["image-too-large"]),
+    ImageDecodeTimeout: ErrorProblem(PROBLEM_TYPES["image-decode-timeout"]),
+    PresenceInvalid: ErrorProblem(PROBLEM_TYPES["presence-invalid"]),
+    GrantInvalid: ErrorProblem(PROBLEM_TYPES["grant-invalid"]),
+    CardNotUsable: ErrorProblem(PROBLEM_TYPES["card-not-usable"]),
+    ConsentNoLongerCovers: ErrorProblem(PROBLEM_TYPES["consent-changed"]),
+    GranteeUnknown: ErrorProblem(PROBLEM_TYPES["consent-grantee-unknown"]),
+    ClinicInvalid: ErrorProblem(PROBLEM_TYPES["clinic-invalid"]),
+    FacilityCodeTaken: ErrorProblem(PROBLEM_TYPES["facility-code-taken"]),
+    AccreditationUnchanged: ErrorProblem(PROBLEM_TYPES["accreditation-unchanged"]),
+    AlreadyDisabled: ErrorProblem(PROBLEM_TYPES["already-disabled"]),
+    DeviceIdTaken: ErrorProblem(PROBLEM_TYPES["device-id-taken"]),
+    ClinicNotAccredited: ErrorProblem(PROBLEM_TYPES["clinic-not-accredited"]),
+    ClinicClientRevoked: ErrorProblem(PROBLEM_TYPES["clinic-client-revoked"],
+                                      headers=_CHALLENGE),
 })
 
 

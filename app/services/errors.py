@@ -208,3 +208,78 @@ class RostersBusy(DomainError):
 
 class HealthSummaryMissing(NotFound):
     """No health summary is stored for the member (not linked, or nothing received yet)."""
+
+
+class ScanInvalid(ValidationFailed):
+    """What a clinic scanned cannot be read as a card: ``reason`` names why (``bad-ndef``,
+    ``no-uc1-record``, ``not-an-image``, ``no-code-found``, ...)."""
+
+
+class CardUnreadable(ScanInvalid):
+    """The scanned text is not a UC1 card at all (garbage, truncated or oversized: a broken
+    prefix, base45, zlib or COSE layer); ``reason`` is the card library's reason code."""
+
+
+class ImageTooLarge(ScanInvalid):
+    """An uploaded photo has more bytes or pixels than the service decodes."""
+
+
+class ImageDecodeTimeout(ScanInvalid):
+    """Decoding an uploaded photo took longer than the service allows."""
+
+
+class PresenceInvalid(DomainError):
+    """The member's presence proof is not valid: a presence token tampered with, expired or
+    made for another card (``reason`` says which), or a PIN of the wrong shape."""
+
+
+class GrantInvalid(DomainError):
+    """A pull grant is missing, tampered with, signed by another key, expired, or presented
+    by another client than the one it was issued to (``reason`` says which)."""
+
+
+class CardNotUsable(Forbidden):
+    """The card behind a pull or emergency access is not valid now (revoked, suspended,
+    expired, its member not active): nothing is released; ``card_status`` and ``reason`` say
+    why."""
+
+
+class ConsentNoLongerCovers(Forbidden):
+    """A pull grant names sections whose consent no longer covers this clinic, purpose and
+    time (withdrawn or expired after the verify): nothing is released."""
+
+class GranteeUnknown(GranteeInvalid):
+    """A consent names one facility by a well-formed code that no clinic of the directory has
+    (or whose accreditation was withdrawn for good)."""
+
+
+class ClinicInvalid(ValidationFailed):
+    """A clinic's data is not usable: a facility code that is not 5 digits, an unknown
+    province or facility type, an empty name; ``errors`` names the field."""
+
+
+class FacilityCodeTaken(Conflict):
+    """Another clinic has this facility code already; ``facility_code`` names it."""
+
+
+class AccreditationUnchanged(Conflict):
+    """The accreditation change does not apply to the clinic's state (suspending a clinic that
+    is not accredited, reinstating one that is not suspended, anything after withdrawal)."""
+
+
+class AlreadyDisabled(Conflict):
+    """The clinic API client or scanner device was disabled already (disabling is final)."""
+
+
+class DeviceIdTaken(Conflict):
+    """The clinic has a scanner device with this device id already."""
+
+
+class ClinicNotAccredited(Forbidden):
+    """The caller's clinic is suspended or its accreditation withdrawn: it may verify and pull
+    nothing (nor get a token); ``accreditation`` names the state."""
+
+
+class ClinicClientRevoked(Unauthenticated):
+    """The clinic API client named by a token is unknown or disabled, or the token was issued
+    before the client's secret was rotated."""

@@ -20,6 +20,7 @@ from app.services.errors import (
     ConsentTermsInvalid,
     ConsentWithdrawn,
     GranteeInvalid,
+    GranteeUnknown,
 )
 from app.services.health.consent import (
     ConsentService,
@@ -55,7 +56,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(session, clock) -> ConsentService:
+def clinics(factory) -> None:
+    """The facilities the tests' consents name: the clinic directory knows them."""
+    factory.clinic(HOSPITAL[0], facility_type=HOSPITAL[1], name="Bệnh viện đa khoa Quế Võ")
+    factory.clinic("11111", facility_type="private-clinic", province_code="01")
+    factory.clinic("99999", facility_type="private-clinic", province_code="79")
+
+
+@pytest.fixture
+def service(session, clock, clinics) -> ConsentService:
     return ConsentService(session, clock=clock, on_card_changed=lambda member_id: None)
 
 
@@ -287,9 +296,15 @@ def test_a_malformed_grantee_is_refused(service, member, grantee) -> None:
 def test_the_grantee_directory_is_asked_about_facility_codes(session, clock, member) -> None:
     service = ConsentService(session, clock=clock, directory=OnlyKnown("27001"))
     grant(service, member, grantee=Grantee.facility("27001"))
-    with pytest.raises(GranteeInvalid) as caught:
+    with pytest.raises(GranteeUnknown) as caught:
         grant(service, member, grantee=Grantee.facility("27002"))
     assert caught.value.errors[0]["field"] == "grantee.value"
+
+
+def test_by_default_the_directory_is_the_clinic_register(service, session, member) -> None:
+    grant(service, member, grantee=Grantee.facility("11111"))
+    with pytest.raises(GranteeUnknown):
+        grant(service, member, grantee=Grantee.facility("27002"))
 
 
 def test_unknown_terms_are_refused(service, member) -> None:

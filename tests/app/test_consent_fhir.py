@@ -40,7 +40,7 @@ def member(factory) -> Any:
     return factory.member(factory.union(province="24"))
 
 
-def test_every_version_is_a_valid_consent(session, clock, member) -> None:
+def test_every_version_is_a_valid_consent(session, clock, member, clinic) -> None:
     service = ConsentService(session, clock=clock, on_card_changed=lambda member_id: None)
     first = service.grant(member.id, "allergies", Grantee.facility("27001"), "treatment",
                           BY_APP, ends_at=add_months(NOW, 3))

@@ -20,9 +20,9 @@ LEEWAY_SECONDS = 5
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a staff user or a member (later also clinic clients)."""
+    """Who is calling: a staff user, a member, a health-record feed or a clinic API client."""
 
-    kind: str  # "user", "member" (id: the member's id) or "feed"
+    kind: str  # "user", "member" (id: the member's id), "feed" or "clinic" (id: the client's)
     id: int
     role: str
     province_code: str | None = None
@@ -116,7 +116,7 @@ class TokenService:
 
 
 #: The kinds of subject a token may name, and the largest id (the INTEGER key columns).
-SUBJECT_KINDS = frozenset({"user", "member", "feed"})
+SUBJECT_KINDS = frozenset({"user", "member", "feed", "clinic"})
 MAX_SUBJECT_ID = 2**31 - 1
 _SUBJECT_RE = re.compile(r"([a-z]+):([1-9][0-9]{0,9})")
 

@@ -23,6 +23,7 @@ from app.facility_types import FACILITY_TYPES, is_facility_code
 from app.models import ConsentVersion, Member
 from app.models.consent import CONSENT_SCOPES, GRANTEE_KINDS, METHODS, PURPOSES
 from app.services import audit
+from app.services.clinics.directory import ClinicDirectory
 from app.services.errors import (
     ConsentNotFound,
     ConsentNoticeUnknown,
@@ -32,6 +33,7 @@ from app.services.errors import (
     ConsentTermsInvalid,
     ConsentWithdrawn,
     GranteeInvalid,
+    GranteeUnknown,
     NotFound,
 )
 from app.services.health.consent_notices import CURRENT_NOTICE, notice
@@ -57,20 +59,12 @@ PURPOSE_NOT_COVERED = "purpose-not-covered"
 
 class GranteeDirectory(Protocol):
     """THE check point for grantee facilities: whether a facility code names a clinic the
-    service knows. Clinics come in a later issue; until then ``WellFormedCodes`` accepts every
-    well-formed code (its form is checked before the directory is asked)."""
+    service knows (by default ``app.services.clinics.directory.ClinicDirectory``). Its form is
+    checked before the directory is asked."""
 
     def knows(self, facility_code: str) -> bool:
         """Whether the facility exists (accreditation is checked at pull time, not here)."""
         ...
-
-
-class WellFormedCodes:
-    """The default grantee directory: every well-formed 5-digit facility code is known."""
-
-    def knows(self, facility_code: str) -> bool:
-        """Always true (the form was checked already)."""
-        return True
 
 
 @dataclass(frozen=True)
@@ -177,7 +171,8 @@ def check_grantee(grantee: Grantee, directory: GranteeDirectory) -> Grantee:
     """The grantee, checked.
 
     Raises:
-        GranteeInvalid: unknown kind or facility type, a malformed or unknown facility code.
+        GranteeInvalid: unknown kind or facility type, a malformed facility code.
+        GranteeUnknown: a well-formed facility code the directory does not know.
     """
     if grantee.kind not in GRANTEE_KINDS:
         raise GranteeInvalid.field("grantee.kind", f"One of: {', '.join(GRANTEE_KINDS)}.")
@@ -190,7 +185,7 @@ def check_grantee(grantee: Grantee, directory: GranteeDirectory) -> Grantee:
         if not is_facility_code(grantee.value):
             raise GranteeInvalid.field("grantee.value", "A facility code is 5 digits.")
         if not directory.knows(grantee.value):
-            raise GranteeInvalid.field("grantee.value", "No such facility.")
+            raise GranteeUnknown.field("grantee.value", "No clinic has this facility code.")
     return grantee
 
 
@@ -293,7 +288,7 @@ class ConsentService:
                  on_card_changed: Callable[[int], object] | None = None) -> None:
         self.session = session
         self.clock = clock
-        self.directory: GranteeDirectory = directory or WellFormedCodes()
+        self.directory: GranteeDirectory = directory or ClinicDirectory(session)
         self.on_card_changed = on_card_changed
 
     # -- writing --------------------------------------------------------------------------

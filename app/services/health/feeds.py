@@ -159,3 +159,16 @@ def active_feed(session: Session, feed_id: int, token_version: int) -> HealthFee
 def serves(feed: HealthFeed, province_code: str) -> bool:
     """Whether the feed serves members of this province."""
     return province_code in feed.provinces
+
+
+def revoke_tokens(session: Session, feed_id: int) -> None:
+    """End every token issued to a feed client so far (logout; its secret stays valid).
+
+    Raises:
+        NotFound: no such feed client.
+    """
+    feed = session.get(HealthFeed, feed_id)
+    if feed is None:
+        raise NotFound("No such feed client.")
+    feed.token_version += 1
+    session.flush()

@@ -1,0 +1,87 @@
+"""Presence tokens: the phone's dynamic QR, signed by the service (HMAC-SHA256, pinned), valid
+a few minutes and bound to the member's current card serial (design §5 step 2).
+
+The token is short so its QR stays small: ``UCP1:<serial>:<expiry>:<mac>``, upper-case
+letters, digits and colons only (QR alphanumeric mode), where ``mac`` is the first 16 bytes
+of HMAC-SHA256 over ``UCP1:<serial>:<expiry>`` in base32 without padding.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from app.clock import now as utc_now
+from app.services.errors import PresenceInvalid
+
+PREFIX = "UCP1"
+#: How long a presence token counts (design §5: at most 5 minutes).
+TTL = timedelta(minutes=5)
+_MAC_BYTES = 16
+_TOKEN = re.compile(r"UCP1:([A-Z2-7]{16}):([0-9]{1,12}):([A-Z2-7]{26})")
+_KEY_LABEL = b"unioncard-presence-token:"
+
+
+@dataclass(frozen=True)
+class PresenceToken:
+    """A presence token and the moment it stops counting."""
+
+    token: str
+    card_serial: str
+    expires_at: datetime
+
+
+class PresenceTokens:
+    """Issues and checks presence tokens with a secret and a clock."""
+
+    def __init__(self, secret: str, *, clock: Callable[[], datetime] = utc_now,
+                 ttl: timedelta = TTL) -> None:
+        if len(secret) < 16:
+            raise ValueError("presence secret too short")
+        if ttl > TTL:
+            raise ValueError("a presence token lasts at most 5 minutes")
+        self._key = _KEY_LABEL + secret.encode()
+        self._clock = clock
+        self._ttl = ttl
+
+    def _mac(self, serial: str, expiry: int) -> str:
+        digest = hmac.new(self._key, f"{PREFIX}:{serial}:{expiry}".encode(), hashlib.sha256)
+        return base64.b32encode(digest.digest()[:_MAC_BYTES]).decode().rstrip("=")
+
+    def issue(self, card_serial: str) -> PresenceToken:
+        """A new token for the card ``card_serial`` (the member's current card)."""
+        expiry = int((self._clock() + self._ttl).timestamp())
+        token = f"{PREFIX}:{card_serial}:{expiry}:{self._mac(card_serial, expiry)}"
+        return PresenceToken(token, card_serial,
+                             datetime.fromtimestamp(expiry, tz=timezone.utc))
+
+    def check(self, token: str, card_serial: str) -> None:
+        """Accept ``token`` as presence for the card ``card_serial`` now.
+
+        Raises:
+            PresenceInvalid: ``presence-malformed``, ``presence-bad-signature`` (tampered or
+                another key), ``presence-expired``, ``presence-other-card``.
+        """
+        match = _TOKEN.fullmatch(token.strip().upper())
+        if match is None:
+            raise PresenceInvalid("The presence token is not one the service issues.",
+                                  reason="presence-malformed")
+        serial, expiry_text, mac = match.groups()
+        expiry = int(expiry_text)
+        if not hmac.compare_digest(mac, self._mac(serial, expiry)):
+            raise PresenceInvalid("The presence token's signature does not verify.",
+                                  reason="presence-bad-signature")
+        if self._clock().timestamp() >= expiry:
+            raise PresenceInvalid("The presence token has expired; show a fresh one.",
+                                  reason="presence-expired")
+        if expiry - self._clock().timestamp() > TTL.total_seconds() + 1:
+            raise PresenceInvalid("The presence token claims too long a life.",
+                                  reason="presence-malformed")
+        if not hmac.compare_digest(serial, card_serial):
+            raise PresenceInvalid("The presence token was made for another card.",
+                                  reason="presence-other-card")
