@@ -269,3 +269,15 @@ def access_log(session: Session) -> AccessLog:
     from app.services.access_events.log import AccessLog
 
     return AccessLog(session, data_cipher())
+
+
+def on_summary_changed_for(app: Flask, actor: str) -> Callable[[Session], Callable[[int], object]]:
+    """What runs after a member's health summary changed (push or pull), given the writing
+    session: the card of a member with an active on-card consent is reissued when its
+    emergency core changed (``app.services.health.on_card.refresh_after_summary``)."""
+    from app.services.health.on_card import refresh_after_summary
+
+    def for_session(session: Session) -> Callable[[int], object]:
+        return refresh_after_summary(card_desk_for(app, session, actor))
+
+    return for_session

@@ -118,6 +118,8 @@ def defaults(root: Path) -> dict[str, Any]:
         "VERIFY_CARD_RATE_LIMIT": "20 per minute",
         "PULL_RATE_LIMIT": "600 per minute",
         "EMERGENCY_RATE_LIMIT": "30 per hour",
+        # the member's right-of-access export (GET /api/v1/me/export), per member
+        "EXPORT_RATE_LIMIT": "10 per hour",
     }
 
 

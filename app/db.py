@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -18,6 +19,8 @@ WRITE_INTENT = "unioncard_write_intent"
 #: How long a statement waits for a lock held by another writer before the database is
 #: answered as busy (503 + Retry-After): SQLite's busy timeout, PostgreSQL's lock_timeout.
 BUSY_TIMEOUT_SECONDS = 30.0
+#: A pooled connection unused this long is pinged before it serves again (``ping_when_idle``).
+PING_AFTER_IDLE_SECONDS = 10.0
 #: PostgreSQL SQLSTATEs of lock contention: lock_not_available (lock_timeout), deadlock.
 _PG_BUSY_STATES = ("55P03", "40P01")
 
@@ -101,9 +104,36 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("postgresql"):
         # wait a bounded time for another transaction's locks, then answer busy (not forever)
         timeout_ms = int(BUSY_TIMEOUT_SECONDS * 1000)
-        return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True,
-                             connect_args={"options": f"-c lock_timeout={timeout_ms}"})
-    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+        return ping_when_idle(create_engine(
+            url, echo=echo, hide_parameters=True,
+            connect_args={"options": f"-c lock_timeout={timeout_ms}"}))
+    return ping_when_idle(create_engine(url, echo=echo, hide_parameters=True))
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+    """Ping a pooled connection before use only when it has been idle ``idle_seconds``: a
+    connection the server or a firewall dropped while idle is replaced before a request meets
+    it, and a busy pool pays no round trip per checkout (SQLAlchemy's ``pool_pre_ping`` pings
+    every checkout: three of a short request's seven PostgreSQL round trips)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_conn: Any, record: Any) -> None:
+        record.info["unioncard_returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        returned = record.info.get("unioncard_returned_at")
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                # the pool replaces the connection and tries again
+                raise DisconnectionError("idle connection dropped") from exc
+            raise
+
+    return engine
 
 
 def is_busy(error: OperationalError) -> bool:

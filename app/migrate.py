@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -20,23 +21,25 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
-    """An Alembic config for the database at ``url``."""
+def alembic_config(url: str, cipher: Any = None) -> Config:
+    """An Alembic config for the database at ``url``; ``cipher`` (the data keys) is handed to
+    the migrations that move values into or out of encryption."""
     cfg = Config()
+    cfg.attributes["cipher"] = cipher
     cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, cipher: Any = None) -> None:
+    """Migrate the database at ``url`` up to ``revision`` (``cipher``: see ``alembic_config``)."""
+    command.upgrade(alembic_config(url, cipher), revision)
 
 
-def downgrade(url: str, revision: str) -> None:
+def downgrade(url: str, revision: str, *, cipher: Any = None) -> None:
     """Migrate the database at ``url`` down to ``revision`` (``base`` empties it)."""
-    command.downgrade(alembic_config(url), revision)
+    command.downgrade(alembic_config(url, cipher), revision)
 
 
 def head_revision() -> str | None:

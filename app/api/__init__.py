@@ -20,6 +20,7 @@ def register(api: Api) -> None:
         jobs,
         me,
         members,
+        my_export,
         my_health,
         my_presence,
         publication,
@@ -51,3 +52,4 @@ def register(api: Api) -> None:
     api.register_blueprint(my_presence.blp)
     api.register_blueprint(clinics.blp)
     api.register_blueprint(clinic_flow.blp)
+    api.register_blueprint(my_export.blp)

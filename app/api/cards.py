@@ -15,9 +15,11 @@ from app.schemas.cards import (
     ActivationCodeSchema,
     CardSchema,
     IssuedCardSchema,
+    ReprintPageSchema,
     RevokeSchema,
     SuspendSchema,
 )
+from app.schemas.common import PageArgsSchema
 from app.services.issuing import card_files
 
 blp = Blueprint("cards", __name__, url_prefix="/api/v1",
@@ -48,6 +50,34 @@ class MemberCards(MethodView):
         """Issue a card (a previous card is revoked as `superseded`)."""
         issued = card_desk(actor()).issue(current_scope(), member_id)
         return _issued(issued)
+
+
+@blp.route("/cards/reprints")
+class Reprints(MethodView):
+    """The office's reprint list."""
+
+    @requires(*STAFF)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ReprintPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the cards the service reissued (an on-card consent changed) that your office
+        has not reprinted yet, oldest first; print each, hand it over, mark it reprinted."""
+        items, total = card_desk(actor()).reprints_page(current_scope(), args["page"],
+                                                        args["per_page"])
+        return {"items": items, "total": total, "page": args["page"],
+                "per_page": args["per_page"]}
+
+
+@blp.route("/cards/<serial>/reprinted")
+class Reprinted(MethodView):
+    """A reprint done."""
+
+    @requires(*STAFF)
+    @blp.response(200, CardSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such card in your scope")
+    def post(self, serial: str) -> Any:
+        """Mark a reissued card as reprinted (it leaves the reprint list; again is harmless)."""
+        return card_desk(actor()).mark_reprinted(current_scope(), serial)
 
 
 @blp.route("/cards/<serial>")

@@ -9,7 +9,7 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import data_cipher
+from app.composition import data_cipher, on_summary_changed_for
 from app.edge.auth import current_principal, requires_feed
 from app.edge.bodies import MAX_JSON_DEPTH, accepts, json_depth
 from app.edge.database import defers_writes
@@ -51,7 +51,9 @@ def feed_push() -> p.FeedPush:
     principal = current_principal()
     assert principal is not None
     feed = FeedClients(db.session, data_cipher(), actor="").get(principal.id)
-    return p.FeedPush(db.session, data_cipher(), feed)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return p.FeedPush(db.session, data_cipher(), feed, on_summary_changed=on_summary_changed_for(
+        app, f"feed:{feed.id}")(db.session))
 
 
 def _item(outcome: p.Outcome) -> dict[str, Any]:

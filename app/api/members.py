@@ -8,7 +8,7 @@ from flask import current_app, url_for
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import data_cipher, job_launcher, pull_settings
+from app.composition import data_cipher, job_launcher, on_summary_changed_for, pull_settings
 from app.edge.auth import STAFF, actor, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
@@ -168,7 +168,9 @@ class MemberHealthLink(MethodView):
             member = registry().get(current_scope(), linked_id)
             started.append(pull.start(db.session, member, actor=actor(),
                                       settings=pull_settings(app.config),
-                                      cipher=data_cipher(), launch=job_launcher(app)))
+                                      cipher=data_cipher(), launch=job_launcher(app),
+                                      on_summary_changed=on_summary_changed_for(
+                                          app, pull.PULL_ACTOR)))
 
         store = HealthStore(db.session, data_cipher(), actor=actor(), request_pull=request_pull)
         store.link(current_scope(), member_id, args["health_id"])

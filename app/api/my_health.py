@@ -51,8 +51,10 @@ class MyHealthSummary(MethodView):
         store = HealthStore(db.session, data_cipher(), actor=actor())
         member_id, sections = current_member_id(), args["section"]
         if request.accept_mimetypes.best_match([JSON, FHIR_JSON], JSON) == FHIR_JSON:
-            body, mimetype = own_summary.own_fhir_document(store, member_id, sections), FHIR_JSON
+            body = json.dumps(own_summary.own_fhir_document(store, member_id, sections),
+                              ensure_ascii=False).encode("utf-8")
+            mimetype = FHIR_JSON
         else:
-            body, mimetype = own_summary.own_document(store, member_id, sections), JSON
-        return Response(json.dumps(body, ensure_ascii=False), mimetype=mimetype,
+            body, mimetype = own_summary.own_document_bytes(store, member_id, sections), JSON
+        return Response(body, mimetype=mimetype,
                         headers={"Cache-Control": "private, no-store", "Vary": "Accept"})

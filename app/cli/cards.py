@@ -84,3 +84,20 @@ def cards_letters(app: Flask, job_id: str, username: str, out_path: Path) -> Non
         out.write(text)
     out_path.chmod(0o600)
     click.echo(f"wrote {job.result['letters']['count']} activation letters to {out_path}")
+
+
+@cards.command("refresh-on-card")
+@with_app
+def cards_refresh_on_card(app: Flask) -> None:
+    """Reissue, without the emergency core, the cards whose on-card consent has expired (each
+    flagged for reprint). Idempotent: run it daily from cron; a second run does nothing."""
+    from app.composition import card_desk_for
+    from app.services.health.on_card import refresh_lapsed
+
+    with cli_session(app) as session:
+        result = refresh_lapsed(card_desk_for(app, session, "system:refresh-on-card"))
+        session.commit()
+    click.echo(f"{len(result.lapsed)} card(s) carried an emergency core whose on-card consent "
+               f"has lapsed; {len(result.reissued)} reissued without it for reprint")
+    for serial in result.reissued:
+        click.echo(f"reissued {serial}")

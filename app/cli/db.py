@@ -8,6 +8,7 @@ import click
 from flask import Flask
 
 from app.cli.common import with_app
+from app.composition import cipher_for_config
 
 
 @click.group()
@@ -22,7 +23,8 @@ def db_upgrade(app: Flask, revision: str) -> None:
     """Apply migrations up to REVISION."""
     from app import migrate
 
-    migrate.upgrade(app.config["SQLALCHEMY_URL"], revision)
+    migrate.upgrade(app.config["SQLALCHEMY_URL"], revision,
+                    cipher=cipher_for_config(app.config))
     click.echo(f"database at {migrate.revisions(_engine(app))[0]}")
 
 
@@ -33,7 +35,8 @@ def db_downgrade(app: Flask, revision: str) -> None:
     """Revert migrations down to REVISION (``base`` removes every table)."""
     from app import migrate
 
-    migrate.downgrade(app.config["SQLALCHEMY_URL"], revision)
+    migrate.downgrade(app.config["SQLALCHEMY_URL"], revision,
+                      cipher=cipher_for_config(app.config))
     click.echo(f"database at {migrate.revisions(_engine(app))[0]}")
 
 

@@ -1,4 +1,5 @@
-"""Union members; the personal ID is stored encrypted with a keyed hash for lookup."""
+"""Union members; the personal ID and the social-insurance number are stored encrypted, each
+with a keyed hash."""
 
 from __future__ import annotations
 
@@ -46,7 +47,11 @@ class Member(Base):
     personal_id_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     personal_id_hash: Mapped[str] = mapped_column(String(64), unique=True)
     personal_id_last4: Mapped[str] = mapped_column(String(4))
-    insurance_number: Mapped[str | None] = mapped_column(String(10))
+    #: The social-insurance number (mã số BHXH) sealed like the personal ID (owner: its keyed
+    #: hash, which also tells whether an import changes it); officers see the last 4 digits.
+    insurance_number_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    insurance_number_hash: Mapped[str | None] = mapped_column(String(64))
+    insurance_number_last4: Mapped[str | None] = mapped_column(String(4))
     phone: Mapped[str | None] = mapped_column(String(16))
     join_date: Mapped[date | None]
     status: Mapped[MemberStatus] = mapped_column(

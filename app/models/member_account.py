@@ -34,4 +34,6 @@ class MemberAccount(Base):
     pin_failures: Mapped[int] = mapped_column(default=0)
     pin_locked_until: Mapped[datetime | None] = mapped_column(default=None)
     token_version: Mapped[int] = mapped_column(default=0)
+    #: The last successful password login (the member's export shows it).
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

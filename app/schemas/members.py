@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.schemas.common import PageArgsSchema, PageSchema, WarningSchema
-from app.services.registry.members import SORTS, mask_personal_id
+from app.services.registry.members import SORTS, mask_insurance_number, mask_personal_id
 
 STATUSES = ["active", "suspended", "left"]
 
@@ -38,7 +38,10 @@ class MemberSchema(ma.Schema):
     sex = ma.fields.String(dump_only=True, metadata={"description": "M or F"})
     personal_id_masked = ma.fields.Function(lambda m: mask_personal_id(m.personal_id_last4),
                                             dump_only=True)
-    insurance_number = ma.fields.String(dump_only=True, allow_none=True)
+    insurance_number_masked = ma.fields.Function(
+        lambda m: mask_insurance_number(m.insurance_number_last4), dump_only=True,
+        allow_none=True, metadata={"description": "the social-insurance number's last 4 digits "
+                                                  "(the member sees it in full in their export)"})
     phone = ma.fields.String(dump_only=True, allow_none=True)
     union_code = ma.fields.String(dump_only=True)
     province_code = ma.fields.String(dump_only=True)

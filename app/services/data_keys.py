@@ -22,7 +22,7 @@ from app.db import WRITE_INTENT
 from app.models import Card, HealthLink, HealthRecord, Member
 from app.services.health.store import HEALTH_ID_CONTEXT, SUMMARY_CONTEXT
 from app.services.issuing.issuance import UC1_CONTEXT
-from app.services.registry.members import PERSONAL_ID_CONTEXT
+from app.services.registry.members import INSURANCE_CONTEXT, PERSONAL_ID_CONTEXT
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Packed:
 PACKED = (
     Packed("members.personal_id", Member, Member.personal_id_encrypted, Member.personal_id_hash,
            PERSONAL_ID_CONTEXT),
+    Packed("members.insurance_number", Member, Member.insurance_number_encrypted,
+           Member.insurance_number_hash, INSURANCE_CONTEXT),
     Packed("cards.uc1", Card, Card.uc1_encrypted, Card.serial, UC1_CONTEXT),
     Packed("health_links.health_id", HealthLink, HealthLink.health_id_encrypted,
            HealthLink.member_id, HEALTH_ID_CONTEXT),
@@ -90,7 +92,8 @@ class DataKeyRotation:
         target = next(p for p in PACKED if p.name == name)
         head = _header(target.column)
         counts: dict[str, int] = {}
-        for prefix, count in self.session.execute(select(head, func.count()).group_by(head)):
+        for prefix, count in self.session.execute(
+                select(head, func.count()).where(target.column.is_not(None)).group_by(head)):
             version = self.cipher.packed_version(bytes(prefix))
             counts[version] = counts.get(version, 0) + count
         return counts

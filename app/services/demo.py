@@ -101,7 +101,7 @@ def demo_members() -> list[dict[str, Any]]:
                 "join_date": date(max(birth.year + 18, 2010), rng.randint(1, 12), 1),
             })
     first = people[0]
-    first.update(full_name="Nguyễn Thị Kim Yến", sex="F", birth_date=date(1994, 3, 12),
+    first.update(full_name="Nguyễn Thị Kim Yến", sex="F", birth_date=date(1994, 3, 17),
                  personal_id="027194001234")
     for person, (name, sex, birth) in zip(people[1:], _FIXTURE_PEOPLE, strict=False):
         pid = person["personal_id"]

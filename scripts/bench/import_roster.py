@@ -34,6 +34,7 @@ from app import create_app, migrate  # noqa: E402
 
 CONFIG = {"ENV": "testing", "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
           "DATA_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+          "LOOKUP_KEY": "bG9va3VwLWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OWE=",
           "KEY_PASSPHRASE": "bench", "LOG_LEVEL": "WARNING"}
 UNIONS = ["CDCS-24-QUEVO1", "CDCS-24-YENPHONG"]
 FAMILY = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý".split()

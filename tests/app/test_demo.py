@@ -68,7 +68,11 @@ def test_demo_health_summaries_and_the_demo_members_consent(app, session) -> Non
         assert store.health_id(member.id) == health_id
         document = store.load(member.id)
         assert document is not None
-        assert HealthSummary.from_document(document).health_id == health_id
+        summary = HealthSummary.from_document(document)
+        assert summary.health_id == health_id
+        # the register and the health record agree about who this is
+        assert (member.full_name, member.birth_date.isoformat()) == (summary.patient.name,
+                                                                     summary.patient.birth_date)
     account = session.scalar(select(MemberAccount))
     assert account is not None and account.member_id == people["Nguyễn Thị Kim Yến"].id
     assert people["Nguyễn Thị Kim Yến"].member_number == "2400000001"

@@ -58,7 +58,9 @@ def stored(client: FlaskClient, factory, session) -> dict[str, Any]:
     headers = factory.headers(officer)
     created = client.post("/api/v1/members", headers=headers, json={
         "full_name": "Nguyễn Thị Kim Yến", "birth_date": "1994-03-12", "sex": "F",
-        "personal_id": PERSONAL_ID, "union_code": union.code, "phone": "0912345678"})
+        "personal_id": PERSONAL_ID, "union_code": union.code, "phone": "0912345678",
+        # the social-insurance number is the health ID: officers see only its last 4 digits
+        "insurance_number": HEALTH_ID})
     assert created.status_code == 201, created.get_json()
     member_id = created.get_json()["id"]
     linked = client.put(f"/api/v1/members/{member_id}/health-link", headers=headers,
@@ -151,7 +153,8 @@ def _raw_values(connection: Any) -> Iterator[tuple[str, str, Any]]:
 def test_raw_tables_hold_no_health_data_personal_id_or_health_id(stored, connection,
                                                                 session) -> None:
     """Read every table by SQL (the ORM not involved) on this backend and find none of the
-    known plaintexts: health content, the personal ID, the health ID."""
+    known plaintexts: health content, the personal ID, the health ID (also the member's
+    social-insurance number)."""
     plaintexts = [*DISTINCTIVE, PERSONAL_ID, HEALTH_ID]
     forms = {p: {p.encode("utf-8"), json.dumps(p).encode()[1:-1]} for p in plaintexts}
     session.commit()
@@ -169,7 +172,8 @@ def test_raw_tables_hold_no_health_data_personal_id_or_health_id(stored, connect
     assert not found, found
     for expected in (("health_records", "summary_encrypted"), ("health_links",
                      "health_id_encrypted"), ("members", "personal_id_encrypted"),
-                     ("audit_log", "details"), ("cards", "uc1_encrypted")):
+                     ("audit_log", "details"), ("cards", "uc1_encrypted"),
+                     ("members", "insurance_number_encrypted")):
         assert expected in columns  # the scan did read the columns that matter
 
 

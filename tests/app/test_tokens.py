@@ -108,3 +108,18 @@ def test_a_real_key_token_beyond_the_lifetime_is_refused(client: FlaskClient, ap
         token = jwt.encode({**claims, "exp": exp}, key, algorithm="HS256")
         response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == status, exp
+
+
+def test_a_token_seen_before_is_still_refused_once_it_expires() -> None:
+    """Its signature is checked once per process; its times on every use."""
+    moments = [NOW + 10]
+    service = TokenService("s" * 40, issuer="t", ttl_seconds=900, clock=lambda: moments[0])
+    token = _sign({})
+    assert service.decode(token) == Principal("user", 7, "admin")
+    assert service.decode(token) == Principal("user", 7, "admin")  # the remembered claims
+    moments[0] = NOW + 900 + 60
+    with pytest.raises(Unauthenticated, match="expired"):
+        service.decode(token)
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    with pytest.raises(Unauthenticated):
+        service.decode(forged)

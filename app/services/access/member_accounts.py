@@ -13,7 +13,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
@@ -240,7 +240,7 @@ def authenticate(session: Session, login: str, password: str, *, by: LoginName,
         raise InvalidCredentials(_WRONG_LOGIN)
     if account is None or status is not MemberStatus.ACTIVE:
         raise InvalidCredentials(_WRONG_LOGIN)
-    return _record_success(session, account.id, "password", password)
+    return _record_success(session, account.id, "password", password, login_at=now)
 
 
 def check_member_password(session: Session, member_id: int, password: str, *,
@@ -336,11 +336,14 @@ def _record_failure(session: Session, account_id: int, secret: Literal["password
 
 
 def _record_success(session: Session, account_id: int, secret: Literal["password", "pin"],
-                    plain: str) -> MemberAccount:
-    """Reset the secret's failure count and lock, rehash an outdated hash; commits."""
+                    plain: str, *, login_at: datetime | None = None) -> MemberAccount:
+    """Reset the secret's failure count and lock, rehash an outdated hash, note a login's
+    time (``login_at``); commits."""
     account = session.get(MemberAccount, account_id, populate_existing=True)
     if account is None:  # deleted while the secret was checked
         raise InvalidCredentials(_WRONG_LOGIN)
+    if login_at is not None:
+        account.last_login_at = login_at
     setattr(account, f"{secret}_failures", 0)
     setattr(account, f"{secret}_locked_until", None)
     hash_attr = f"{secret}_hash"
@@ -362,13 +365,17 @@ def _account(session: Session, member_id: int) -> MemberAccount:
     return account
 
 
+#: Built once: every member request checks its token with it.
+_TOKEN_STATE = (select(MemberAccount.token_version, Member.status)
+                .join(Member, Member.id == MemberAccount.member_id)
+                .where(MemberAccount.member_id == bindparam("member_id")))
+
+
 def token_is_current(session: Session, member_id: int, token_version: int) -> bool:
     """Whether a member token of this version still counts: the account exists, the member
     is active and no logout, password change or re-activation came since."""
-    row = session.execute(
-        select(MemberAccount.token_version, Member.status)
-        .join(Member, Member.id == MemberAccount.member_id)
-        .where(MemberAccount.member_id == member_id)).first()
+    # on the connection: plain columns need none of the ORM's result processing
+    row = session.connection().execute(_TOKEN_STATE, {"member_id": member_id}).first()
     return row is not None and row[0] == token_version and row[1] is MemberStatus.ACTIVE
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -28,6 +29,9 @@ SNOMED_BLOOD_GROUPS = {
     "278150003": "B+", "278153003": "B-", "278151004": "AB+", "278154009": "AB-",
 }
 REISSUE_REASON = "on-card-consent"
+#: Why a card is reissued when a new summary changed its emergency core, or a consent lapsed.
+SUMMARY_REASON = "health-summary-changed"
+LAPSED_REASON = "on-card-consent-lapsed"
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
 
 
@@ -101,3 +105,40 @@ def lapsed_on_card(session: Session, now: datetime) -> list[int]:
     members = session.scalars(select(Card.member_id).where(
         Card.status == CardStatus.ACTIVE, Card.has_emergency_core.is_(True)).distinct())
     return sorted(m for m in members if not on_card_active(session, m, now))
+
+
+def refresh_after_summary(desk: CardDesk) -> Callable[[int], IssuedCard | None]:
+    """What runs after a member's new health summary is written (push or pull): a member whose
+    active ``on-card`` consent puts the core on the card gets a new card (old one superseded,
+    reprint flagged) when the core changed; everyone else is left alone, unread."""
+    if not isinstance(desk.emergency_core, OnCardCore):
+        raise TypeError("the card desk must take its emergency core from OnCardCore")
+
+    def refresh(member_id: int) -> IssuedCard | None:
+        if not on_card_active(desk.session, member_id, desk.clock()):
+            return None
+        return desk.reissue(member_id, SUMMARY_REASON)
+
+    return refresh
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What one run of ``refresh_lapsed`` did: members looked at, cards reissued."""
+
+    lapsed: tuple[int, ...]
+    reissued: tuple[str, ...]
+
+
+def refresh_lapsed(desk: CardDesk) -> RefreshResult:
+    """Reissue, without the core, the cards of members whose on-card consent has expired
+    (``lapsed_on_card``); idempotent: a second run finds nothing left to do."""
+    if not isinstance(desk.emergency_core, OnCardCore):
+        raise TypeError("the card desk must take its emergency core from OnCardCore")
+    lapsed = lapsed_on_card(desk.session, desk.clock())
+    reissued = []
+    for member_id in lapsed:
+        issued = desk.reissue(member_id, LAPSED_REASON)
+        if issued is not None:
+            reissued.append(issued.card.serial)
+    return RefreshResult(tuple(lapsed), tuple(reissued))

@@ -21,6 +21,8 @@ from app.services.health.fhir_client import FhirPullClient
 from app.services.health.store import HealthStore
 
 KIND = "health-pull"
+#: Given the job's session, what runs after a member's summary changed.
+SummaryHook = Callable[[Session], Callable[[int], object]]
 #: The actor (and the summary's source) of pulled records.
 PULL_ACTOR = "system:health-pull"
 
@@ -42,7 +44,8 @@ class PullSettings:
 
 
 def start(session: Session, member: Member, *, actor: str, settings: PullSettings,
-          cipher: DataCipher, launch: jobs.Launch) -> Job | None:
+          cipher: DataCipher, launch: jobs.Launch,
+          on_summary_changed: SummaryHook | None = None) -> Job | None:
     """Queue and launch the pull of a just-linked member's summary (commits the caller's
     transaction, so the job's own session sees the link); None when no server is configured.
 
@@ -53,15 +56,18 @@ def start(session: Session, member: Member, *, actor: str, settings: PullSetting
     job = jobs.create(session, kind=KIND, created_by=actor, province_code=member.province_code,
                       union_code=member.union_code, params={"member_id": member.id})
     session.commit()
-    launch(job.id, pull_work(cipher, settings))
+    launch(job.id, pull_work(cipher, settings, on_summary_changed=on_summary_changed))
     return job
 
 
 def pull_work(cipher: DataCipher, settings: PullSettings, *,
               client: Callable[[PullSettings], FhirPullClient] | None = None,
-              clock: Callable[[], datetime] = utc_now) -> jobs.Work:
+              clock: Callable[[], datetime] = utc_now,
+              on_summary_changed: SummaryHook | None = None) -> jobs.Work:
     """The job's work: read the link, pull (no transaction open meanwhile), then store the
-    summary in one short write, if the member is still linked to the same health ID."""
+    summary in one short write, if the member is still linked to the same health ID; a changed
+    summary then runs ``on_summary_changed(session)(member_id)`` in that write (the on-card
+    refresh)."""
     def connect(s: PullSettings) -> FhirPullClient:
         return FhirPullClient(s.url, token=s.token or None, timeout=s.timeout,
                               retries=s.retries)
@@ -85,6 +91,8 @@ def pull_work(cipher: DataCipher, settings: PullSettings, *,
             member = session.get(Member, member_id)
             assert member is not None  # linked
             saved = store.save(member_id, document, source=PULL_ACTOR, bundle_id=bundle_id)
+            if saved.changed and on_summary_changed is not None:
+                on_summary_changed(session)(member_id)
             audit.record(session, actor=PULL_ACTOR, action="health-record.pull",
                          object_type="member", object_id=member_id,
                          province_code=member.province_code,

@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.db import WRITE_INTENT
-from app.models import HealthFeed, Member
+from app.models import HealthFeed
 from app.services import audit
 from app.services.errors import DomainError, FhirInvalid, NotFound
 from app.services.health import systems as sy
 from app.services.health.feeds import serves
 from app.services.health.fhir_in import MAX_ENTRIES, parse_bundle
-from app.services.health.store import HEALTH_ID, HealthStore
+from app.services.health.store import HEALTH_ID, HealthStore, LinkedMember, ToSave
 from app.services.jobs import retry_busy
 
 #: What the push answers for a member it cannot store for: unknown, unlinked or not served.
@@ -127,22 +127,38 @@ def batch_items(batch: Any, max_items: int) -> list[Any]:
     return [e.get("resource") if isinstance(e, Mapping) else None for e in entries]
 
 
+def _health_ids(bundles: Sequence[Any]) -> set[str]:
+    """The health IDs of the Bundles that carry one (the others are refused by ``prepare``)."""
+    found = set()
+    for bundle in bundles:
+        try:
+            if isinstance(bundle, Mapping):
+                found.add(health_id_of(bundle))
+        except FhirInvalid:
+            continue
+    return found
+
+
 class FeedPush:
     """Pushes for one feed client, with a session, a cipher and a clock."""
 
     def __init__(self, session: Session, cipher: DataCipher, feed: HealthFeed, *,
                  clock: Callable[[], datetime] = utc_now,
-                 max_entries: int = MAX_ENTRIES) -> None:
+                 max_entries: int = MAX_ENTRIES,
+                 on_summary_changed: Callable[[int], object] | None = None) -> None:
         self.session = session
+        #: Runs after a member's summary changed, in the same write (the on-card refresh).
+        self.on_summary_changed = on_summary_changed
         self.feed = feed
         self.clock = clock
         self.max_entries = max_entries
         self.actor = f"feed:{feed.id}"
         self.store = HealthStore(session, cipher, actor=self.actor, clock=clock)
 
-    def prepare(self, bundle: Any, at: str = "Bundle") -> Prepared:
+    def prepare(self, bundle: Any, at: str = "Bundle",
+                known: Mapping[str, LinkedMember] | None = None) -> Prepared:
         """Find the member of a Bundle, check the feed serves them, validate and map it
-        (reads only).
+        (reads only); ``known``: the members of a batch's health IDs, looked up at once.
 
         Raises:
             FhirInvalid: not a valid Bundle for one member. NotFound: no member with its
@@ -154,13 +170,13 @@ class FeedPush:
                 "location": "fhir", "field": f"{at}.resourceType", "pointer": "#/resourceType",
                 "detail": f"Expected a FHIR Bundle, got {kind!r}."}])
         health_id = health_id_of(bundle, at)
-        member_id = self.store.member_for_health_id(health_id)
-        member = self.session.get(Member, member_id) if member_id is not None else None
+        member = (known.get(health_id) if known is not None
+                  else self.store.linked_member(health_id))
         if member is None or not serves(self.feed, member.province_code):
             raise NotFound(NOT_SERVED)
         summary = parse_bundle(bundle, health_id=health_id, feed=self.feed.client_id,
                                received_at=self.clock(), max_entries=self.max_entries)
-        return Prepared(member.id, member.province_code, summary.to_document(),
+        return Prepared(member.member_id, member.province_code, summary.to_document(),
                         bundle_id_of(bundle), len(summary.entries()))
 
     def store_all(self, prepared: Sequence[tuple[int, Prepared]]) -> list[Outcome]:
@@ -171,9 +187,13 @@ class FeedPush:
         def write() -> list[Outcome]:
             self.session.connection(execution_options={WRITE_INTENT: True})
             out = []
-            for index, p in prepared:
-                saved = self.store.save(p.member_id, p.document, source=self.actor,
-                                        bundle_id=p.bundle_id)
+            saves = self.store.save_many([ToSave(p.member_id, p.province_code, p.document,
+                                                 p.bundle_id) for _, p in prepared],
+                                         source=self.actor)
+            for (index, p), saved in zip(prepared, saves, strict=True):
+                if saved.changed and self.on_summary_changed is not None:
+                    self.session.flush()  # the refresh reads the summary just written
+                    self.on_summary_changed(p.member_id)
                 audit.record(self.session, actor=self.actor, action="health-record.push",
                              object_type="member", object_id=p.member_id,
                              province_code=p.province_code,
@@ -198,9 +218,11 @@ class FeedPush:
         or unserved Bundle is rejected on its own (its outcome holds the error)."""
         ready: list[tuple[int, Prepared]] = []
         rejected: list[Outcome] = []
+        known = self.store.linked_members(_health_ids(bundles))
         for index, bundle in enumerate(bundles):
             try:
-                ready.append((index, self.prepare(bundle, f"Bundle.entry[{index}].resource")))
+                ready.append((index, self.prepare(bundle, f"Bundle.entry[{index}].resource",
+                                                  known)))
             except (FhirInvalid, NotFound) as error:
                 rejected.append(Outcome(index, REJECTED, error=error))
         return sorted([*self.store_all(ready), *rejected], key=lambda o: o.index)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
@@ -25,6 +25,10 @@ from app.services.registry.members import MemberRegistry
 HEALTH_ID_CONTEXT = "health_link.health_id"
 SUMMARY_CONTEXT = "health_record.summary"
 CONTENT_CONTEXT = "health_record.content"
+#: Built once: the member's own summary is the hot read (its statement is reused as it is).
+_SEALED_SUMMARY = select(HealthRecord.kek_version, HealthRecord.data_key_wrapped,
+                         HealthRecord.summary_encrypted).where(
+    HealthRecord.member_id == bindparam("member_id"))
 HEALTH_ID = re.compile(r"\d{10}")
 
 #: The seam where linking a member triggers a pull of their record (the FHIR pull client plugs
@@ -47,6 +51,25 @@ class CoverageFigures:
     members: int
     linked: int
     with_record: int
+
+
+@dataclass(frozen=True)
+class LinkedMember:
+    """The member a health ID is linked to, and their province."""
+
+    member_id: int
+    province_code: str
+
+
+@dataclass(frozen=True)
+class ToSave:
+    """A member's summary document to store, with the member's province and its source
+    Bundle's id."""
+
+    member_id: int
+    province_code: str
+    document: Mapping[str, Any]
+    bundle_id: str
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,29 @@ class HealthStore:
         return self.session.scalar(select(HealthLink.member_id)
                                    .where(HealthLink.health_id_hash == digest))
 
+    def linked_member(self, health_id: str) -> LinkedMember | None:
+        """The member linked to a health ID, with their province, in one statement (None when
+        nobody is)."""
+        digest = self.health_id_hash(normalise_health_id(health_id))
+        row = self.session.execute(
+            select(HealthLink.member_id, Member.province_code)
+            .join(Member, Member.id == HealthLink.member_id)
+            .where(HealthLink.health_id_hash == digest)).first()
+        return None if row is None else LinkedMember(row[0], row[1])
+
+    def linked_members(self, health_ids: Iterable[str]) -> dict[str, LinkedMember]:
+        """``linked_member`` for many health IDs (10 digits each) in one statement: the
+        linked ones, by health ID."""
+        by_hash = {self.health_id_hash(h): h for h in health_ids}
+        if not by_hash:
+            return {}
+        rows = self.session.execute(
+            select(HealthLink.health_id_hash, HealthLink.member_id, Member.province_code)
+            .join(Member, Member.id == HealthLink.member_id)
+            .where(HealthLink.health_id_hash.in_(by_hash)))
+        return {by_hash[digest]: LinkedMember(member_id, province)
+                for digest, member_id, province in rows}
+
     def health_id(self, member_id: int) -> str | None:
         """The member's linked health ID, decrypted (for the pull client; never for staff)."""
         link = self.session.scalar(select(HealthLink).where(HealthLink.member_id == member_id))
@@ -181,41 +227,60 @@ class HealthStore:
         member = self.session.get(Member, member_id)
         if member is None:
             raise NotFound("No such member.")
-        plain = canonical(document)
-        # the receipt times in the entries' provenance change with every push of the same
-        # content: they are left out of the hash, so a re-push is recognised as unchanged
-        digest = self.cipher.lookup_hash(canonical(_content(document)).decode("utf-8"),
-                                         CONTENT_CONTEXT)
-        now = self.clock()
-        record = self.session.scalar(select(HealthRecord).where(
-            HealthRecord.member_id == member_id).with_for_update())
-        if record is not None and record.content_hash == digest:
-            record.received_at = now
-            self.session.flush()
-            return Saved(record, changed=False)
-        sealed = self.cipher.seal(plain, SUMMARY_CONTEXT, str(member_id))
-        if record is None:
-            record = HealthRecord(member_id=member_id, province_code=member.province_code)
-            self.session.add(record)
-        record.summary_encrypted = sealed.ciphertext
-        record.data_key_wrapped = sealed.wrapped_key
-        record.kek_version = sealed.kek_version
-        record.source, record.bundle_id, record.content_hash = source, bundle_id, digest
-        record.received_at = record.updated_at = now
-        record.last_routine_exam_on = last_routine_exam(document)
+        [saved] = self.save_many([ToSave(member_id, member.province_code, document, bundle_id)],
+                                 source=source)
         self.session.flush()
-        return Saved(record, changed=True)
+        return saved
+
+    def save_many(self, items: Sequence[ToSave], *, source: str) -> list[Saved]:
+        """``save`` for several members at once (members known to exist): their records are
+        read, and locked, in one statement, and written at the next flush (batched)."""
+        ids = sorted({item.member_id for item in items})
+        records = {r.member_id: r for r in self.session.scalars(
+            select(HealthRecord).where(HealthRecord.member_id.in_(ids))
+            .order_by(HealthRecord.member_id).with_for_update())} if ids else {}
+        now = self.clock()
+        out = []
+        for item in items:
+            plain = canonical(item.document)
+            # the receipt times in the entries' provenance change with every push of the same
+            # content: they are left out of the hash, so a re-push is recognised as unchanged
+            digest = self.cipher.lookup_hash(
+                canonical(_content(item.document)).decode("utf-8"), CONTENT_CONTEXT)
+            record = records.get(item.member_id)
+            if record is not None and record.content_hash == digest:
+                record.received_at = now
+                out.append(Saved(record, changed=False))
+                continue
+            sealed = self.cipher.seal(plain, SUMMARY_CONTEXT, str(item.member_id))
+            if record is None:
+                record = records[item.member_id] = HealthRecord(
+                    member_id=item.member_id, province_code=item.province_code)
+                self.session.add(record)
+            record.summary_encrypted = sealed.ciphertext
+            record.data_key_wrapped = sealed.wrapped_key
+            record.kek_version = sealed.kek_version
+            record.source, record.bundle_id, record.content_hash = source, item.bundle_id, digest
+            record.received_at = record.updated_at = now
+            record.last_routine_exam_on = last_routine_exam(item.document)
+            out.append(Saved(record, changed=True))
+        return out
 
     def load(self, member_id: int) -> dict[str, Any] | None:
         """The member's summary document, decrypted (None when nothing is stored)."""
-        record = self.session.scalar(select(HealthRecord).where(
-            HealthRecord.member_id == member_id))
-        if record is None:
+        plain = self.load_canonical(member_id)
+        return None if plain is None else dict(json.loads(plain))
+
+    def load_canonical(self, member_id: int) -> bytes | None:
+        """The member's summary document as stored: its canonical JSON, decrypted (None when
+        nothing is stored). The member's own full summary is these bytes as they are."""
+        self.session.flush()  # the connection does not autoflush: see what this session wrote
+        # on the connection: plain columns need none of the ORM's result processing
+        row = self.session.connection().execute(_SEALED_SUMMARY, {"member_id": member_id}).first()
+        if row is None:
             return None
-        envelope = Envelope(record.kek_version, record.data_key_wrapped, record.summary_encrypted)
-        document: dict[str, Any] = json.loads(self.cipher.open(envelope, SUMMARY_CONTEXT,
-                                                               str(member_id)))
-        return document
+        return self.cipher.open(Envelope(row[0], row[1], row[2]), SUMMARY_CONTEXT,
+                                str(member_id))
 
     # -- coverage (all that officers see) -------------------------------------------------
     def coverage(self, member_id: int) -> Coverage:

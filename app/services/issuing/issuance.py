@@ -6,8 +6,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,15 @@ class IssuedCard:
 
     card: Card
     activation_code: str
+
+
+@dataclass(frozen=True)
+class Reprint:
+    """A reissued card waiting for the office's printer, with whose it is."""
+
+    card: Card
+    member_number: str
+    full_name: str
 
 
 def new_activation_code() -> str:
@@ -187,14 +197,33 @@ class CardDesk:
                                              "emergency_core": issued.card.has_emergency_core})
         return issued
 
-    def reprints_due(self, scope: Scope) -> list[Card]:
+    def reprints_due(self, scope: Scope, *, offset: int = 0, limit: int | None = None
+                     ) -> list[Card]:
         """Active cards in scope that the service reissued and the office has not reprinted
-        yet, oldest first."""
+        yet, oldest first (``offset`` and ``limit``: one page of them)."""
         return list(self.session.scalars(
-            select(Card).join(Member, Member.id == Card.member_id)
-            .where(Card.reprint_needed.is_(True), Card.status == CardStatus.ACTIVE,
-                   scope.condition(Member.province_code, Member.union_code))
-            .order_by(Card.issued_at, Card.id)))
+            self._reprints(scope, select(Card)).order_by(Card.issued_at, Card.id)
+            .offset(offset).limit(limit)))
+
+    def reprints_page(self, scope: Scope, page: int, per_page: int
+                      ) -> tuple[list[Reprint], int]:
+        """One page of the reprints due in scope, each with its member's number and name,
+        and how many there are in all."""
+        cards_ = self.reprints_due(scope, offset=(page - 1) * per_page, limit=per_page)
+        members = {m.id: m for m in self.session.scalars(select(Member).where(
+            Member.id.in_({c.member_id for c in cards_})))}
+        return ([Reprint(c, members[c.member_id].member_number, members[c.member_id].full_name)
+                 for c in cards_], self.reprints_count(scope))
+
+    def reprints_count(self, scope: Scope) -> int:
+        """How many reprints the offices in scope have to do."""
+        return self.session.scalar(self._reprints(scope, select(func.count(Card.id)))) or 0
+
+    @staticmethod
+    def _reprints(scope: Scope, stmt: Select[Any]) -> Select[Any]:
+        return (stmt.join(Member, Member.id == Card.member_id)
+                .where(Card.reprint_needed.is_(True), Card.status == CardStatus.ACTIVE,
+                       scope.condition(Member.province_code, Member.union_code)))
 
     def mark_reprinted(self, scope: Scope, serial: str) -> Card:
         """Record that the office printed a reissued card.

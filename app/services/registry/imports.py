@@ -27,9 +27,11 @@ from app.services.registry.identity import FieldProblem
 from app.services.registry.members import (
     ELSEWHERE_DETAIL,
     ELSEWHERE_LIMIT,
+    INSURANCE_CONTEXT,
     MemberData,
     MemberInvalid,
     MemberRegistry,
+    insurance_columns,
     number_range_problem,
     validate_member,
 )
@@ -40,8 +42,9 @@ KIND = "roster-import"
 JOB_XLSX_WAIT_SECONDS = 600
 COUNT_KEYS = ("total", "processed", "created", "updated", "unchanged", "errors", "warnings")
 #: Member columns an import compares and may update (an empty cell never erases a value).
-UPDATABLE = ("full_name", "name_ascii", "birth_date", "sex", "insurance_number", "phone",
-             "union_code", "join_date", "member_number")
+UPDATABLE = ("full_name", "name_ascii", "birth_date", "sex", "phone", "union_code", "join_date",
+             "member_number")
+#: ... and the social-insurance number, compared by its keyed hash (stored encrypted).
 _PID_SEPARATORS = re.compile(r"[\s.\-]")
 #: A personal ID (12 digits) anywhere in a cell or a reason (e.g. shifted into another column).
 _PID_ANYWHERE = re.compile(r"(?<!\d)\d{8}(\d{4})(?!\d)")
@@ -309,6 +312,7 @@ class RosterImport:
     def _match(self, out: _Outcome, valid: list[_Valid]) -> None:
         """Split valid rows into creates, updates and unchanged against the register."""
         cols = [Member.id, Member.personal_id_hash, Member.province_code, Member.union_code,
+                Member.insurance_number_hash,
                 *[getattr(Member, c) for c in UPDATABLE if c != "union_code"]]
         existing = {r.personal_id_hash: r for r in self.session.execute(
             select(*cols).where(Member.personal_id_hash.in_([v.pid_hash for v in valid])))}
@@ -350,7 +354,7 @@ class RosterImport:
             if current is None:
                 new.append(item)
                 continue
-            changes = _changes(current, data)
+            changes = _changes(current, data, self.registry.cipher)
             if changes:
                 out.updates.append({"id": current.id, **changes, "updated_at": now})
                 out.counts["updated"] += 1
@@ -373,10 +377,10 @@ class RosterImport:
             out.inserts.append({
                 "province_code": item.province_code, "union_code": d.union_code,
                 "member_number": number, "full_name": d.full_name, "name_ascii": d.name_ascii,
-                "birth_date": d.birth_date, "sex": d.sex, "insurance_number": d.insurance_number,
-                "phone": d.phone, "join_date": d.join_date, "status": MemberStatus.ACTIVE,
+                "birth_date": d.birth_date, "sex": d.sex, "phone": d.phone, "join_date": d.join_date, "status": MemberStatus.ACTIVE,
                 "status_reason": "", "created_at": now, "updated_at": now,
-                **self.registry.personal_id_columns(d.personal_id)})
+                **self.registry.personal_id_columns(d.personal_id),
+                **insurance_columns(self.registry.cipher, d.insurance_number)})
         out.counts["created"] += len(new)
 
     def _allocate(self, province: str, count: int) -> list[str]:
@@ -423,9 +427,12 @@ def _has_error(problems: Iterable[FieldProblem]) -> bool:
     return any(p.severity == "error" for p in problems)
 
 
-def _changes(current: Any, data: MemberData) -> dict[str, Any]:
+def _changes(current: Any, data: MemberData, cipher: DataCipher) -> dict[str, Any]:
     """The fields the row changes; empty optional cells keep the stored value."""
     changes: dict[str, Any] = {}
+    if data.insurance_number is not None and current.insurance_number_hash != cipher.lookup_hash(
+            data.insurance_number, INSURANCE_CONTEXT):
+        changes.update(insurance_columns(cipher, data.insurance_number))
     for name in UPDATABLE:
         value = getattr(data, name)
         if value is None:

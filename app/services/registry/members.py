@@ -31,6 +31,7 @@ from app.services.registry import identity
 from app.services.registry.identity import FieldProblem, InvalidField
 
 PERSONAL_ID_CONTEXT = "member.personal_id"
+INSURANCE_CONTEXT = "member.insurance_number"
 #: Audit action of a refused registration of someone another office holds (counted per hour).
 ELSEWHERE_ACTION = "member.registered-elsewhere"
 #: How often an officer may run into other offices' members per hour before being refused.
@@ -147,6 +148,31 @@ def number_range_problem(member_number: str, province_code: str) -> FieldProblem
         return None
     return FieldProblem("member_number", f"Member numbers in province {province_code} begin "
                                          f"with {province_code}.")
+
+
+def insurance_columns(cipher: DataCipher, number: str | None) -> dict[str, Any]:
+    """The stored form of a social-insurance number: ciphertext (its owner the keyed hash, as
+    for the personal ID), keyed hash, last 4 digits; all None for no number."""
+    if number is None:
+        return {"insurance_number_encrypted": None, "insurance_number_hash": None,
+                "insurance_number_last4": None}
+    digest = cipher.lookup_hash(number, INSURANCE_CONTEXT)
+    return {"insurance_number_encrypted": cipher.encrypt(number, INSURANCE_CONTEXT, digest),
+            "insurance_number_hash": digest, "insurance_number_last4": number[-4:]}
+
+
+def insurance_number_of(cipher: DataCipher, member: Any) -> str | None:
+    """A member's social-insurance number in full, decrypted (the member's own export, the
+    register's revalidation on update); officers only ever see ``mask_insurance_number``."""
+    if member.insurance_number_encrypted is None:
+        return None
+    return cipher.decrypt(member.insurance_number_encrypted, INSURANCE_CONTEXT,
+                          member.insurance_number_hash)
+
+
+def mask_insurance_number(last4: str | None) -> str | None:
+    """The form officers see: only the last 4 digits (None when there is no number)."""
+    return None if last4 is None else "******" + last4
 
 
 def mask_personal_id(last4: str) -> str:
@@ -295,9 +321,10 @@ class MemberRegistry:
         member = Member(
             province_code=union.province_code, union_code=union.code, member_number=number,
             full_name=data.full_name, name_ascii=data.name_ascii, birth_date=data.birth_date,
-            sex=data.sex, insurance_number=data.insurance_number, phone=data.phone,
+            sex=data.sex, phone=data.phone,
             join_date=data.join_date, status=MemberStatus.ACTIVE, status_reason="",
-            **self.personal_id_columns(data.personal_id))
+            **self.personal_id_columns(data.personal_id),
+            **insurance_columns(self.cipher, data.insurance_number))
         self.session.add(member)
         self.session.flush()
         audit.record(self.session, actor=self.actor, action="member.create", object_type="member",
@@ -359,7 +386,7 @@ class MemberRegistry:
             "full_name": member.full_name, "birth_date": member.birth_date, "sex": member.sex,
             "personal_id": self.cipher.decrypt(member.personal_id_encrypted, PERSONAL_ID_CONTEXT,
                                                member.personal_id_hash),
-            "insurance_number": member.insurance_number, "phone": member.phone,
+            "insurance_number": insurance_number_of(self.cipher, member), "phone": member.phone,
             "union_code": member.union_code, "join_date": member.join_date,
             "member_number": member.member_number,
         }
@@ -377,9 +404,11 @@ class MemberRegistry:
         if data.personal_id != current["personal_id"]:
             for key, value in self.personal_id_columns(data.personal_id).items():
                 setattr(member, key, value)
-        for name in ("full_name", "name_ascii", "birth_date", "sex", "insurance_number", "phone",
-                     "join_date"):
+        for name in ("full_name", "name_ascii", "birth_date", "sex", "phone", "join_date"):
             setattr(member, name, getattr(data, name))
+        if data.insurance_number != current["insurance_number"]:
+            for key, value in insurance_columns(self.cipher, data.insurance_number).items():
+                setattr(member, key, value)
         member.union_code = union.code
         member.member_number = data.member_number or member.member_number
         changed = sorted(k for k in changes if k in MEMBER_FIELDS and merged[k] != current[k])
