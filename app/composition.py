@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from app.services.access.accounts import LoginPolicy
     from app.services.access.member_accounts import MemberLoginPolicy
     from app.services.access.tokens import TokenService
+    from app.services.access_events.delivery import Delivery
     from app.services.access_events.log import AccessLog
+    from app.services.access_events.views import FlagPolicy
     from app.services.health.consent import ConsentService
     from app.services.health.pull import PullSettings
     from app.services.issuing.batches import BatchSettings
@@ -281,3 +283,40 @@ def on_summary_changed_for(app: Flask, actor: str) -> Callable[[Session], Callab
         return refresh_after_summary(card_desk_for(app, session, actor))
 
     return for_session
+
+
+def emergency_flag_policy(config: Mapping[str, Any]) -> FlagPolicy:
+    """When a clinic's repeated emergency access is flagged to administrators."""
+    from datetime import timedelta
+
+    from app.services.access_events.views import FlagPolicy
+
+    return FlagPolicy(threshold=int(config["EMERGENCY_FLAG_THRESHOLD"]),
+                      window=timedelta(hours=float(config["EMERGENCY_FLAG_WINDOW_HOURS"])))
+
+
+def notification_delivery(app: Flask) -> Delivery:
+    """The outbox's delivery over SMTP, each step in a short transaction of its own.
+
+    Raises:
+        ValueError: the SMTP settings are missing or unsafe.
+    """
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.services.access_events.delivery import Delivery, RetryPolicy, SmtpSettings
+
+    config = app.config
+    settings = SmtpSettings(host=str(config["SMTP_HOST"] or ""), port=int(config["SMTP_PORT"]),
+                            sender=str(config["SMTP_FROM"] or ""),
+                            tls=str(config["SMTP_TLS"]).lower(),
+                            username=str(config["SMTP_USERNAME"] or ""),
+                            password=str(config["SMTP_PASSWORD"] or ""),
+                            timeout=float(config["SMTP_TIMEOUT"]),
+                            ca_file=str(config["SMTP_CA_FILE"] or ""))
+    policy = RetryPolicy(max_attempts=int(config["NOTIFY_MAX_ATTEMPTS"]),
+                         base=timedelta(seconds=float(config["NOTIFY_RETRY_SECONDS"])),
+                         lease=timedelta(seconds=float(config["NOTIFY_SENDING_LEASE_SECONDS"])))
+    url = str(config["PUBLIC_BASE_URL"]).rstrip("/") + "/api/v1/me/access-log"
+    return Delivery(lambda: db.new_session(app, write=True), cipher_for_config(config),
+                    settings, policy, access_log_url=url)

@@ -120,6 +120,21 @@ def defaults(root: Path) -> dict[str, Any]:
         "EMERGENCY_RATE_LIMIT": "30 per hour",
         # the member's right-of-access export (GET /api/v1/me/export), per member
         "EXPORT_RATE_LIMIT": "10 per hour",
+        # access log: repeated emergency access by one clinic flagged to administrators
+        "EMERGENCY_FLAG_THRESHOLD": 3,
+        "EMERGENCY_FLAG_WINDOW_HOURS": 24,
+        # e-mail notifications (the outbox, delivered by `unioncard notifications deliver`)
+        "SMTP_HOST": "",
+        "SMTP_PORT": 587,
+        "SMTP_FROM": "",
+        "SMTP_TLS": "starttls",
+        "SMTP_USERNAME": "",
+        "SMTP_PASSWORD": "",
+        "SMTP_TIMEOUT": 10.0,
+        "SMTP_CA_FILE": "",
+        "NOTIFY_MAX_ATTEMPTS": 8,
+        "NOTIFY_RETRY_SECONDS": 60,
+        "NOTIFY_SENDING_LEASE_SECONDS": 600,
     }
 
 

@@ -8,6 +8,7 @@ from flask_smorest import Api
 def register(api: Api) -> None:
     """Register every API blueprint."""
     from app.api import (
+        access_events,
         admin,
         auth,
         card_batches,
@@ -21,6 +22,7 @@ def register(api: Api) -> None:
         me,
         members,
         my_export,
+        my_access_log,
         my_health,
         my_presence,
         publication,
@@ -53,3 +55,5 @@ def register(api: Api) -> None:
     api.register_blueprint(clinics.blp)
     api.register_blueprint(clinic_flow.blp)
     api.register_blueprint(my_export.blp)
+    api.register_blueprint(my_access_log.blp)
+    api.register_blueprint(access_events.blp)

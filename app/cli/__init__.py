@@ -5,7 +5,19 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from app.cli import cards, db, demo, feeds, keys, roster, trust_bundle, users, verify
+from app.cli import (
+    audit,
+    cards,
+    db,
+    demo,
+    feeds,
+    keys,
+    notifications,
+    roster,
+    trust_bundle,
+    users,
+    verify,
+)
 
 
 @click.group()
@@ -14,7 +26,8 @@ def cli() -> None:
 
 
 for _command in (db.db, users.users, demo.demo, roster.roster, keys.keys,
-                 trust_bundle.trust_bundle, verify.verify, cards.cards, feeds.feeds):
+                 trust_bundle.trust_bundle, verify.verify, cards.cards, feeds.feeds,
+                 audit.audit, notifications.notifications):
     cli.add_command(_command)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.services.errors import (
+    AccessPeriodInvalid,
     AccreditationUnchanged,
     ActivationCodeExpired,
     ActivationCodeUsed,
@@ -25,6 +26,7 @@ from app.services.errors import (
     BodyTooLarge,
     CardNotUsable,
     CardUnreadable,
+    CheckpointConflict,
     ClinicClientRevoked,
     ClinicInvalid,
     ClinicNotAccredited,
@@ -58,6 +60,7 @@ from app.services.errors import (
     LettersGone,
     LoginLocked,
     NotFound,
+    NotificationAddressInvalid,
     PinLocked,
     PresenceInvalid,
     RegisteredElsewhere,
@@ -269,6 +272,16 @@ CATALOGUE = (
     ProblemType("clinic-client-revoked", 401, "Clinic client revoked",
                 "The clinic API client is disabled or unknown, or its secret was rotated after "
                 "this token was issued; get a new token with the current secret."),
+    ProblemType("access-period-invalid", 422, "Period not accepted",
+                "The period of the access-log summary must end after it starts and span at "
+                "most 366 days; `since` and `until` need a UTC offset."),
+    ProblemType("notification-address-invalid", 422, "E-mail address not accepted",
+                "The notification address must be one plain mailbox (`name@domain`), at most "
+                "254 characters: no display name, spaces or line breaks. Send null or an empty "
+                "string to remove it."),
+    ProblemType("checkpoint-conflict", 409, "Checkpoint made at the same moment",
+                "Another access-log checkpoint was made at the same moment; nothing was "
+                "written. Run the checkpoint again."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -366,6 +379,9 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     ClinicNotAccredited: ErrorProblem(PROBLEM_TYPES["clinic-not-accredited"]),
     ClinicClientRevoked: ErrorProblem(PROBLEM_TYPES["clinic-client-revoked"],
                                       headers=_CHALLENGE),
+    AccessPeriodInvalid: ErrorProblem(PROBLEM_TYPES["access-period-invalid"]),
+    NotificationAddressInvalid: ErrorProblem(PROBLEM_TYPES["notification-address-invalid"]),
+    CheckpointConflict: ErrorProblem(PROBLEM_TYPES["checkpoint-conflict"]),
 })
 
 

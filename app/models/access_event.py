@@ -15,7 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from app.clock import now as utc_now
 from app.db import Base
@@ -82,6 +82,8 @@ class AccessEventText(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("access_events.id"), primary_key=True)
     province_code: Mapped[str | None] = mapped_column(ForeignKey("provinces.code"), index=True)
     text_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The key under the name every encrypted table's rotation pages by.
+    id: Mapped[int] = synonym("event_id")
 
 
 class AccessChainHead(Base):
@@ -108,7 +110,8 @@ class AccessCheckpoint(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utc_now)
-    prev_digest: Mapped[str] = mapped_column(String(64))
+    #: Unique: two checkpoints made at once cannot both follow the same one (a fork).
+    prev_digest: Mapped[str] = mapped_column(String(64), unique=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     heads: Mapped[int] = mapped_column(default=0)
     made_by: Mapped[str] = mapped_column(String(64))

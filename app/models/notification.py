@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from app.clock import now as utc_now
 from app.db import Base
@@ -31,6 +31,8 @@ class NotificationAddress(Base):
     province_code: Mapped[str] = mapped_column(ForeignKey("provinces.code"), index=True)
     email_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    #: The key under the name every encrypted table's rotation pages by.
+    id: Mapped[int] = synonym("member_id")
 
 
 class OutboxMessage(Base):

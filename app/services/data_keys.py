@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher, DecryptionError, Envelope
 from app.db import WRITE_INTENT
-from app.models import Card, HealthLink, HealthRecord, Member
+from app.models import (
+    AccessEventText,
+    Card,
+    HealthLink,
+    HealthRecord,
+    Member,
+    NotificationAddress,
+)
+from app.services.access_events.addresses import EMAIL_CONTEXT
+from app.services.access_events.log import EMERGENCY_TEXT_CONTEXT
 from app.services.health.store import HEALTH_ID_CONTEXT, SUMMARY_CONTEXT
 from app.services.issuing.issuance import UC1_CONTEXT
 from app.services.registry.members import INSURANCE_CONTEXT, PERSONAL_ID_CONTEXT
@@ -45,6 +54,10 @@ PACKED = (
     Packed("cards.uc1", Card, Card.uc1_encrypted, Card.serial, UC1_CONTEXT),
     Packed("health_links.health_id", HealthLink, HealthLink.health_id_encrypted,
            HealthLink.member_id, HEALTH_ID_CONTEXT),
+    Packed("access_event_texts.text", AccessEventText, AccessEventText.text_encrypted,
+           AccessEventText.event_id, EMERGENCY_TEXT_CONTEXT),
+    Packed("notification_addresses.email", NotificationAddress,
+           NotificationAddress.email_encrypted, NotificationAddress.member_id, EMAIL_CONTEXT),
 )
 RECORDS = "health_records.summary"
 TARGETS = tuple(p.name for p in PACKED) + (RECORDS,)

@@ -283,3 +283,13 @@ class ClinicNotAccredited(Forbidden):
 class ClinicClientRevoked(Unauthenticated):
     """The clinic API client named by a token is unknown or disabled, or the token was issued
     before the client's secret was rotated."""
+class AccessPeriodInvalid(ValidationFailed):
+    """The period of an access-log aggregate does not end after it starts, or is too long."""
+
+
+class NotificationAddressInvalid(ValidationFailed):
+    """A notification e-mail address is not a plain mailbox."""
+
+
+class CheckpointConflict(Conflict):
+    """Another access-log checkpoint was made at the same moment (run again)."""

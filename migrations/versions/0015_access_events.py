@@ -137,6 +137,7 @@ def _chains() -> None:
         sa.Column("made_by", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_checkpoints")),
         sa.UniqueConstraint("digest", name=op.f("uq_access_checkpoints_digest")),
+        sa.UniqueConstraint("prev_digest", name=op.f("uq_access_checkpoints_prev_digest")),
     )
     op.create_table(
         "access_checkpoint_heads",

@@ -133,3 +133,30 @@ def test_the_composition_root_builds_the_log(app, session, member) -> None:
                                       clinic_name="Phòng khám", client_id="c1",
                                       outcome="valid"))
     assert event.seq == 1 and event.at.tzinfo is not None
+
+
+def test_a_data_key_rotation_rewraps_the_texts_and_addresses_and_keeps_the_chain(
+        app, session, member) -> None:
+    """The sealed emergency text lives outside the chain: re-wrapping it changes no hash."""
+    import base64
+    import os
+
+    from app.crypto import DataCipher
+    from app.services.access_events.addresses import NotificationAddresses
+    from app.services.access_events.verify import verify
+    from app.services.data_keys import DataKeyRotation
+
+    old = cipher_for_config(app.config)
+    lookup = base64.b64decode(app.config["LOOKUP_KEY"])
+    event = AccessLog(session, old, clock=Clock()).record(record_for(member, "emergency"))
+    NotificationAddresses(session, old).set(member.id, "yen@example.vn")
+    session.commit()
+    new = DataCipher([os.urandom(32), app.config["DATA_KEY_BYTES"]], lookup_key=lookup)
+    DataKeyRotation(session, new).run()
+    census = DataKeyRotation(session, new).census()
+    assert census["access_event_texts.text"] == {new.current: 1}
+    assert census["notification_addresses.email"] == {new.current: 1}
+    session.expire_all()
+    assert AccessLog(session, new).emergency_text(event).startswith("Bệnh nhân bất tỉnh")
+    assert NotificationAddresses(session, new).email(member.id) == "yen@example.vn"
+    assert verify(session).ok
