@@ -8,6 +8,7 @@ from flask import Flask
 from app.cli import (
     audit,
     cards,
+    clinics,
     db,
     demo,
     feeds,
@@ -27,7 +28,7 @@ def cli() -> None:
 
 for _command in (db.db, users.users, demo.demo, roster.roster, keys.keys,
                  trust_bundle.trust_bundle, verify.verify, cards.cards, feeds.feeds,
-                 audit.audit, notifications.notifications):
+                 audit.audit, notifications.notifications, clinics.clinics):
     cli.add_command(_command)
 
 

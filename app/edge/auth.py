@@ -15,7 +15,7 @@ from app.models import User
 from app.services.access import member_accounts
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
-from app.services.clinics.directory import ClinicIdentity, active_clinic, clinic_identity
+from app.services.clinics.directory import ClinicIdentity, clinic_identity, ensure_accredited
 from app.services.errors import Forbidden, Unauthenticated
 from app.services.health.feeds import active_feed
 
@@ -68,7 +68,8 @@ def current_principal(required: bool = True) -> Principal | None:
     elif principal.kind == "clinic":
         # the client must be active and the token current; the clinic's accreditation is
         # checked by ``current_clinic`` (a 403 that names it, not a 401)
-        clinic_identity(db.session, principal.id, token_version=principal.token_version)
+        g.clinic_identity = clinic_identity(db.session, principal.id,
+                                            token_version=principal.token_version)
     elif principal.kind == "member" and (principal.role != MEMBER or not member_accounts.
                                          token_is_current(db.session, principal.id,
                                                           principal.token_version)):
@@ -128,23 +129,22 @@ def requires_clinic(view: F) -> F:
 
 
 def current_clinic() -> ClinicIdentity:
-    """The clinic API client calling and its clinic, read from the database on every request
-    (once per request): a client disabled or a clinic suspended after the token was issued
-    is refused at once.
+    """The clinic API client calling and its clinic, read from the database once per request
+    (with the token): a client disabled or a clinic suspended after the token was issued is
+    refused at once.
 
     Raises:
         Unauthenticated: no valid token (``ClinicClientRevoked``: the client was disabled or
             its secret rotated). Forbidden: the caller is not a clinic client
             (``ClinicNotAccredited``: its clinic is suspended or withdrawn).
     """
-    if "clinic" in g:
-        return g.clinic  # type: ignore[no-any-return]
     principal = current_principal()
     assert principal is not None
     if principal.kind != "clinic":
         raise Forbidden("Only clinic API clients may do this.")
-    g.clinic = active_clinic(db.session, principal.id, token_version=principal.token_version)
-    return g.clinic  # type: ignore[no-any-return]
+    # ``current_principal`` read the client and its clinic (one query) for this request
+    identity: ClinicIdentity = g.clinic_identity
+    return ensure_accredited(db.session, identity)
 
 
 def requires_member() -> Callable[[F], F]:

@@ -14,9 +14,13 @@ from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
 from app.models import Card, CardStatus, Member, MemberAccount, MemberStatus, Role, Union, User
+from app.models.clinic import Clinic, ClinicClient
 from app.services.access import accounts, member_accounts
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
+from app.services.clinics.clients import ClinicClients
+from app.services.clinics.devices import ScannerDevices
+from app.services.clinics.register import ClinicRegister
 from app.services.health.consent import ConsentService, Evidence, Grantee, add_months
 from app.services.health.fhir_in import parse_bundle
 from app.services.health.store import HealthStore
@@ -81,6 +85,25 @@ _FIXTURE_PEOPLE = (("Trần Văn Hùng", "M", date(1988, 7, 2)),
                    ("Phạm Đức Anh", "M", date(1985, 1, 23)))
 #: The demo member's consents: these sections, for all accredited clinics, for treatment.
 DEMO_CONSENT_SCOPES = ("allergies", "emergency-core")
+#: Fictional clinics near the demo industrial parks, each with one API client whose login
+#: (client id, secret) is fixed for the demo and printed with the others (development only).
+DEMO_CLINICS: list[dict[str, str]] = [
+    {"facility_code": "27015", "name": "Phòng khám đa khoa KCN Quế Võ", "province_code": "24",
+     "facility_type": "industrial-park-clinic", "address": "KCN Quế Võ, phường Phương Liễu"},
+    {"facility_code": "27016", "name": "Trạm y tế KCN Yên Phong", "province_code": "24",
+     "facility_type": "occupational-health-centre", "address": "KCN Yên Phong, xã Yên Trung"},
+    {"facility_code": "79031", "name": "Phòng khám KCX Tân Thuận", "province_code": "79",
+     "facility_type": "industrial-park-clinic", "address": "KCX Tân Thuận, phường Tân Thuận"},
+    {"facility_code": "01045", "name": "Bệnh viện đa khoa Đông Anh", "province_code": "01",
+     "facility_type": "district-hospital", "address": "gần KCN Thăng Long, xã Đông Anh"},
+    {"facility_code": "31022", "name": "Phòng khám KCN Đình Vũ", "province_code": "31",
+     "facility_type": "industrial-park-clinic", "address": "KCN Đình Vũ, phường Đông Hải"},
+]
+
+
+def demo_clinic_login(facility_code: str) -> tuple[str, str]:
+    """The demo API client of a demo clinic: (client id, secret), development only."""
+    return f"clinic-{facility_code}-demo", f"demo-clinic-{facility_code}-2026"
 
 
 def demo_members() -> list[dict[str, Any]]:
@@ -126,6 +149,9 @@ class DemoReport:
         out.extend(f"  {role:8} {user:14} {password}" for role, user, password in self.logins)
         if self.member_pin:
             out.append(f"  (the member logs in with the member number; PIN {self.member_pin})")
+        if any(role == "clinic" for role, _, _ in self.logins):
+            out.append("  (clinics: OAuth 2 client credentials, client id and secret, at "
+                       "/api/v1/auth/token)")
         return out
 
 
@@ -141,6 +167,7 @@ def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> 
     session.flush()
     if new_unions:
         report.created.append(f"{new_unions} grassroots unions")
+    _demo_clinics(session, cipher, report)
     for spec in DEMO_USERS:
         if session.scalar(select(User.id).where(User.username == spec["username"])) is None:
             accounts.create_user(session, username=spec["username"], password=spec["password"],
@@ -181,6 +208,33 @@ def load(session: Session, cipher: DataCipher, desk: CardDesk | None = None) -> 
             select(MemberAccount.id).where(MemberAccount.member_id == first.id)) is not None:
         _demo_consents(session, first, report)
     return report
+
+
+def _demo_clinics(session: Session, cipher: DataCipher, report: DemoReport) -> None:
+    """Add the missing ``DEMO_CLINICS``, each with its demo API client and a desk scanner;
+    their client logins go into the report."""
+    register = ClinicRegister(session, Scope(Principal("user", 0, "admin")), actor="demo")
+    clients = ClinicClients(session, cipher, actor="demo")
+    new_clinics = new_clients = 0
+    for spec in DEMO_CLINICS:
+        clinic = session.scalar(select(Clinic).where(
+            Clinic.facility_code == spec["facility_code"]))
+        if clinic is None:
+            clinic = register.create(spec)
+            ScannerDevices(session, actor="demo").register(
+                clinic, "Quầy tiếp đón", f"{spec['facility_code']}-DESK-01")
+            new_clinics += 1
+        client_id, secret = demo_clinic_login(clinic.facility_code)
+        known = session.scalar(select(ClinicClient.id).where(
+            ClinicClient.client_id == client_id)) is not None
+        if not known and clinic.accreditation != "withdrawn":
+            clients.create(clinic, "demo", preset=(client_id, secret))
+            new_clients += 1
+        report.logins.append(("clinic", client_id, secret))
+    if new_clinics:
+        report.created.append(f"{new_clinics} clinics")
+    if new_clients:
+        report.created.append(f"{new_clients} clinic API clients")
 
 
 def _demo_health(session: Session, cipher: DataCipher, registry: MemberRegistry, scope: Scope,

@@ -283,6 +283,8 @@ class ClinicNotAccredited(Forbidden):
 class ClinicClientRevoked(Unauthenticated):
     """The clinic API client named by a token is unknown or disabled, or the token was issued
     before the client's secret was rotated."""
+
+
 class AccessPeriodInvalid(ValidationFailed):
     """The period of an access-log aggregate does not end after it starts, or is too long."""
 

@@ -39,23 +39,36 @@ def identity_of(clinic: Clinic, client: ClinicClient) -> ClinicIdentity:
 def clinic_identity(session: Session, client: str | int, *,
                     token_version: int | None = None) -> ClinicIdentity:
     """The identity of an active clinic API client, whatever its clinic's accreditation (so a
-    refusal can still name the clinic): by public client id (``str``) or primary key (``int``);
-    with ``token_version``, the token's version must be the client's current one.
+    refusal can still name the clinic), in one query: by public client id (``str``) or
+    primary key (``int``); with ``token_version``, the token's version must be the client's
+    current one.
 
     Raises:
         ClinicClientRevoked: no such client, a disabled one, or a token of an older version.
     """
-    if isinstance(client, int):
-        row = session.get(ClinicClient, client)
-    else:
-        row = session.scalar(select(ClinicClient).where(ClinicClient.client_id == client))
-    if row is None or not row.active:
+    stmt = select(ClinicClient, Clinic).join(Clinic, Clinic.id == ClinicClient.clinic_id)
+    stmt = stmt.where(ClinicClient.id == client if isinstance(client, int)
+                      else ClinicClient.client_id == client)
+    row = session.execute(stmt).first()
+    if row is None or not row[0].active:
         raise ClinicClientRevoked("The clinic API client is unknown or disabled.")
-    if token_version is not None and row.token_version != token_version:
+    if token_version is not None and row[0].token_version != token_version:
         raise ClinicClientRevoked("The access token has been revoked.")
-    clinic = session.get(Clinic, row.clinic_id)
-    assert clinic is not None  # a foreign key
-    return identity_of(clinic, row)
+    return identity_of(row[1], row[0])
+
+
+def ensure_accredited(session: Session, identity: ClinicIdentity) -> ClinicIdentity:
+    """``identity``, if its clinic is accredited.
+
+    Raises:
+        ClinicNotAccredited: the clinic is suspended or its accreditation withdrawn.
+    """
+    if not identity.accredited:
+        clinic = session.get(Clinic, identity.clinic_id)
+        state = clinic.accreditation if clinic is not None else "withdrawn"
+        raise ClinicNotAccredited(f"The clinic {identity.facility_code} is {state}: it may "
+                                  "verify and pull nothing.", accreditation=state)
+    return identity
 
 
 def active_clinic(session: Session, client: str | int, *,
@@ -68,13 +81,8 @@ def active_clinic(session: Session, client: str | int, *,
         ClinicClientRevoked: no such client, a disabled one, or a revoked token.
         ClinicNotAccredited: the clinic is suspended or its accreditation withdrawn.
     """
-    identity = clinic_identity(session, client, token_version=token_version)
-    if not identity.accredited:
-        clinic = session.get(Clinic, identity.clinic_id)
-        state = clinic.accreditation if clinic is not None else "withdrawn"
-        raise ClinicNotAccredited(f"The clinic {identity.facility_code} is {state}: it may "
-                                  "verify and pull nothing.", accreditation=state)
-    return identity
+    return ensure_accredited(session, clinic_identity(session, client,
+                                                      token_version=token_version))
 
 
 class ClinicDirectory:

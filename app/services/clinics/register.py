@@ -38,6 +38,7 @@ TRANSITIONS: Mapping[str, tuple[tuple[str, ...], str]] = {
     "reinstate": (("suspended",), "accredited"),
     "withdraw": (("accredited", "suspended"), "withdrawn"),
 }
+_DONE = {"suspend": "suspended", "reinstate": "reinstated", "withdraw": "withdrawn"}
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class ClinicRegister:
         if clinic.accreditation not in applies_to:
             raise AccreditationUnchanged(
                 f"The clinic {clinic.facility_code} is {clinic.accreditation}: it cannot be "
-                f"{'withdrawn' if action == 'withdraw' else action + 'ed'}.",
+                f"{_DONE[action]}.",
                 accreditation=clinic.accreditation)
         before = clinic.accreditation
         clinic.accreditation = target
@@ -202,7 +203,7 @@ class ClinicRegister:
         if query.facility_type:
             if query.facility_type not in FACILITY_TYPES:
                 raise ClinicInvalid.field("facility_type",
-                                          f"One of: {', '.join(FACILITY_TYPES)}.", )
+                                          f"One of: {', '.join(FACILITY_TYPES)}.")
             stmt = stmt.where(Clinic.facility_type == query.facility_type)
         if query.accreditation:
             if query.accreditation not in ACCREDITATIONS:
