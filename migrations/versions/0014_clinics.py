@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_clinics"
-down_revision = "0012_consents"
+down_revision = "0013_member_export"  # re-chained in branch pages; the integrator chains for good
 branch_labels = None
 depends_on = None
 

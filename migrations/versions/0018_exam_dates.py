@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_exam_dates"
-down_revision = "0012_consents"
+down_revision = "0015_access_events"  # re-chained in branch pages; the integrator chains for good
 branch_labels = None
 depends_on = None
 
