@@ -91,12 +91,14 @@ def _configure_sessions(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the pages (after the API, whose Swagger UI view this replaces)."""
-    from app.web import console, csrf, i18n
+    from app.web import console, csrf, i18n, portal, scanner
 
     _configure_sessions(app)
     i18n.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf.token
     app.register_blueprint(bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(scanner.bp)
     if "api-docs.openapi_swagger_ui" in app.view_functions:
         app.view_functions["api-docs.openapi_swagger_ui"] = docs_page
