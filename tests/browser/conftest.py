@@ -3,7 +3,9 @@ over a temporary SQLite database with the demo data), and Playwright drives Debi
 Chromium (``UNIONCARD_CHROMIUM``, default /usr/bin/chromium). Without that browser every test
 here is skipped, saying so. Each page visited is checked with axe-core (shipped inside the
 axe-playwright-python package) and photographed at phone and desktop widths into
-docs/screenshots/."""
+build/screenshots/ (gitignored; ``UNIONCARD_SCREENSHOTS_DIR`` elsewhere), or into the README's
+docs/screenshots/ only when asked: ``UNIONCARD_REFRESH_SCREENSHOTS=1`` (so a test run leaves
+the tree as it was)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,12 @@ import pytest
 from tests.conftest import TEST_CONFIG, invoke
 
 CHROMIUM = os.environ.get("UNIONCARD_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (_ROOT / "docs" / "screenshots"
+               if os.environ.get("UNIONCARD_REFRESH_SCREENSHOTS") == "1" else
+               Path(os.environ.get("UNIONCARD_SCREENSHOTS_DIR") or _ROOT / "build" / "screenshots"))
+#: The app behind ``site`` (tests prepare data through its services).
+SITE_APP: dict[str, Any] = {}
 #: Viewport sizes: a common phone and a desk screen.
 WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
 #: axe-core impacts that fail a test.
@@ -56,6 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, cheap_password_hashing: None
                       "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
     loaded = invoke(app, "demo", "load")
     assert loaded.exit_code == 0, loaded.output
+    SITE_APP["app"] = app
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -66,14 +74,20 @@ def site(tmp_path_factory: pytest.TempPathFactory, cheap_password_hashing: None
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
+    """Playwright (one per test session: a test launching its own browser uses this one)."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield chromium
-        chromium.close()
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
