@@ -12,35 +12,21 @@ from app.composition import login_policy
 from app.edge.auth import STAFF
 from app.edge.bodies import accepts
 from app.edge.page_auth import page_principal, sign_in, sign_out
-from app.extensions import db, limiter
+from app.extensions import db
 from app.services.access import accounts
 from app.services.errors import InvalidCredentials, LoginLocked
 from app.web.console import FORM, bp, safe_next
 from app.web.i18n import LANGUAGES
 from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
-
-
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
-def _address_limit() -> str:
-    return str(current_app.config["LOGIN_ADDRESS_RATE_LIMIT"])
-
-
-def _address_key() -> str:
-    # the same buckets as the token endpoint: the pages are no way around its limits
-    return f"login-address|{request.remote_addr}"
+from app.web.limits import login_key, login_limits
 
 
 def _login_key() -> str:
-    name = str(request.form.get("username", ""))
-    return f"{request.remote_addr}|username|{name.strip().lower()[:64]}"
+    return login_key("username", str(request.form.get("username", "")))
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_address_limit, key_func=_address_key, methods=["POST"])
-@limiter.limit(_login_limit, key_func=_login_key, methods=["POST"])
+@login_limits(_login_key)
 @accepts(FORM)
 def login() -> Any:
     """The sign-in form; a right password opens a session for an officer or administrator."""

@@ -20,6 +20,7 @@ from app.services.access.member_accounts import LoginName
 from app.services.errors import DomainError, InvalidCredentials, LoginLocked, ValidationFailed
 from app.web.i18n import LANGUAGES
 from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
+from app.web.limits import login_key, login_limits
 from app.web.portal import FORM, bp
 
 
@@ -27,21 +28,13 @@ def _config(name: str) -> str:
     return str(current_app.config[name])
 
 
-def _address_key() -> str:
-    # the token endpoint's buckets: the pages are no way around its limits
-    return f"login-address|{request.remote_addr}"
-
-
 def _login_key() -> str:
-    kind = "phone" if _login_kind() == "phone" else "member_number"
-    name = str(request.form.get("login", ""))
-    return f"{request.remote_addr}|{kind}|{name.strip().lower()[:64]}"
+    return login_key(_login_kind(), str(request.form.get("login", "")))
 
 
 def _login_kind() -> LoginName:
-    """A login with letters or a leading 'CĐ' number is a member number; digits a phone."""
-    login = str(request.form.get("login", "")).strip().replace(" ", "")
-    return "phone" if login.lstrip("+").isdigit() and len(login) >= 9 else "member_number"
+    """What the member typed: their member number (the default) or their phone."""
+    return "phone" if request.form.get("by") == "phone" else "member_number"
 
 
 def _activation_address_key() -> str:
@@ -68,9 +61,7 @@ def home() -> Any:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: _config("LOGIN_ADDRESS_RATE_LIMIT"), key_func=_address_key,
-               methods=["POST"])
-@limiter.limit(lambda: _config("LOGIN_RATE_LIMIT"), key_func=_login_key, methods=["POST"])
+@login_limits(_login_key)
 @accepts(FORM)
 def login() -> Any:
     """Sign in with the member number (or phone) and password."""
@@ -88,10 +79,10 @@ def login() -> Any:
                 by=_login_kind(), policy=member_login_policy(current_app.config))
             member_id, version = account.member_id, account.token_version
     except InvalidCredentials:
-        return render_template("portal/login.html", login=login_name,
+        return render_template("portal/login.html", login=login_name, by=_login_kind(),
                                error=_("The member number, phone or password is wrong.")), 401
     except LoginLocked as locked:
-        return render_template("portal/login.html", login=login_name,
+        return render_template("portal/login.html", login=login_name, by=_login_kind(),
                                error=_("Too many wrong passwords: signing in is locked for a "
                                        "while.")), 429, {"Retry-After": str(locked.retry_after)}
     _keep_language(lambda: sign_in_member(member_id, version))
@@ -118,10 +109,11 @@ def _birth_date(text: str) -> date:
 
 
 @bp.route("/activate", methods=["GET", "POST"])
-@limiter.limit(lambda: _config("ACTIVATION_ADDRESS_RATE_LIMIT"),
-               key_func=_activation_address_key, methods=["POST"])
-@limiter.limit(lambda: _config("ACTIVATION_RATE_LIMIT"), key_func=_activation_member_key,
-               methods=["POST"])
+# the buckets of POST /api/v1/me/activate (its endpoint is the limits' scope)
+@limiter.shared_limit(lambda: _config("ACTIVATION_ADDRESS_RATE_LIMIT"), scope="me.Activate",
+                      key_func=_activation_address_key, methods=["POST"])
+@limiter.shared_limit(lambda: _config("ACTIVATION_RATE_LIMIT"), scope="me.Activate",
+                      key_func=_activation_member_key, methods=["POST"])
 @accepts(FORM)
 def activate() -> Any:
     """Activate the account with the card letter's one-time code and the birth date, setting

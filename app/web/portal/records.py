@@ -50,7 +50,8 @@ def _export_key() -> str:
 
 
 @bp.get("/data/<any(json, fhir):form>")
-@limiter.limit(lambda: str(current_app.config["EXPORT_RATE_LIMIT"]), key_func=_export_key)
+@limiter.shared_limit(lambda: str(current_app.config["EXPORT_RATE_LIMIT"]),
+                      scope="my_export.MyExport", key_func=_export_key)
 def download(form: str) -> Any:
     """Download everything held about me, as the export document or a FHIR R4 Bundle."""
     export = MemberExport(db.session, data_cipher())

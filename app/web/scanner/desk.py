@@ -4,6 +4,7 @@ emergency use is an access event, recorded as the API records it (``app.edge.acc
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NoReturn
 
 from flask import current_app, jsonify, render_template, request
@@ -32,12 +33,20 @@ FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 #: A frame's or photo's request-level bound (the configured photo limit is checked on it).
 UPLOAD_MAX_BYTES = 16 * 1024 * 1024
+#: The endpoint of POST /api/v1/verify: the page's limits count in its buckets.
+VERIFY_ENDPOINT = "clinic_flow.Verify"
 
 
 def _client_key(name: str = "verify") -> str:
     # the API's per-client buckets: the pages are no way around its limits
     principal = current_principal(required=False)
     return f"{name}-client|{principal.subject if principal else request.remote_addr}"
+
+
+def _card_key() -> str:
+    """The card a verify is about, as the API keys it: the scanned text (a photo: none)."""
+    card = str(request.form.get("uc1", "") if "photo" not in request.files else "")[:8192]
+    return f"verify-card|{hashlib.sha256(card.encode()).hexdigest()[:32]}"
 
 
 def _limit(name: str) -> str:
@@ -87,7 +96,8 @@ def scan() -> Any:
 
 
 @bp.post("/frame")
-@limiter.limit(lambda: _limit("VERIFY_RATE_LIMIT"), key_func=_client_key)
+@limiter.shared_limit(lambda: _limit("VERIFY_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
+                      key_func=_client_key)
 @accepts(MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
 def frame() -> Any:
     """One camera frame (when the browser cannot decode QR codes itself): the card's text if
@@ -104,7 +114,10 @@ def frame() -> Any:
 
 @bp.post("/verify")
 @defers_writes  # reads, then the access events in short transactions of their own
-@limiter.limit(lambda: _limit("VERIFY_RATE_LIMIT"), key_func=_client_key)
+@limiter.shared_limit(lambda: _limit("VERIFY_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
+                      key_func=_client_key)
+@limiter.shared_limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
+                      key_func=_card_key)
 @accepts(FORM, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
 def verify() -> Any:
     """Verify the scanned card for a purpose; with the member's PIN, pull what the member
@@ -140,7 +153,8 @@ def verify() -> Any:
 
 @bp.post("/emergency")
 @defers_writes
-@limiter.limit(lambda: _limit("EMERGENCY_RATE_LIMIT"), key_func=lambda: _client_key("emergency"))
+@limiter.shared_limit(lambda: _limit("EMERGENCY_RATE_LIMIT"), scope="clinic_flow.EmergencyAccess",
+                      key_func=lambda: _client_key("emergency"))
 @accepts(FORM)
 def emergency() -> Any:
     """Emergency access: a reason code and what happened instead of the PIN; the emergency

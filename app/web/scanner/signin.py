@@ -11,30 +11,22 @@ from flask_babel import gettext as _
 from app.composition import data_cipher
 from app.edge.bodies import accepts
 from app.edge.page_auth import page_clinic, sign_in_clinic, sign_out
-from app.extensions import db, limiter
+from app.extensions import db
 from app.services.clinics import clients as clinic_clients
 from app.services.errors import ClinicNotAccredited, InvalidClient
 from app.web.console import FORM
 from app.web.i18n import LANGUAGES
 from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
+from app.web.limits import login_key, login_limits
 from app.web.scanner import bp
 
 
-def _address_key() -> str:
-    # the token endpoint's buckets: the pages are no way around its limits
-    return f"login-address|{request.remote_addr}"
-
-
 def _login_key() -> str:
-    name = str(request.form.get("client_id", ""))
-    return f"{request.remote_addr}|client|{name.strip().lower()[:64]}"
+    return login_key("client", str(request.form.get("client_id", "")))
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: str(current_app.config["LOGIN_ADDRESS_RATE_LIMIT"]),
-               key_func=_address_key, methods=["POST"])
-@limiter.limit(lambda: str(current_app.config["LOGIN_RATE_LIMIT"]), key_func=_login_key,
-               methods=["POST"])
+@login_limits(_login_key)
 @accepts(FORM)
 def login() -> Any:
     """Sign the desk in with the clinic's API client id and secret."""
