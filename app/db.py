@@ -126,12 +126,14 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS
         if returned is None or time.monotonic() - returned < idle_seconds:
             return  # new, or used a moment ago
         try:
-            engine.dialect.do_ping(dbapi_conn)
+            alive = engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:
             if engine.dialect.is_disconnect(exc, dbapi_conn, None):
                 # the pool replaces the connection and tries again
                 raise DisconnectionError("idle connection dropped") from exc
             raise
+        if not alive:
+            raise DisconnectionError("idle connection dropped")
 
     return engine
 
