@@ -114,6 +114,12 @@ def test_an_invalid_bundle_is_422_and_changes_nothing(client, office, feed, sess
     (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}).encode(),
      "Bundle.entry"),
     (b"[" * 100 + b"]" * 100, "Bundle"),
+    # identifiers and entries of the wrong JSON type: refused, not a 500
+    (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "identifier": 5}}]}).encode(),
+     "Bundle.entry"),
+    (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": "x"}).encode(),
+     "Bundle.entry"),
 ])
 def test_not_a_bundle_is_fhir_invalid(client, office, feed, payload, field) -> None:
     response = client.post(URL, data=payload, headers=feed["headers"])

@@ -61,11 +61,13 @@ def health_id_of(bundle: Mapping[str, Any], at: str = "Bundle") -> str:
         FhirInvalid: no Patient, or none or several health IDs on it.
     """
     ids = set()
-    for i, entry in enumerate(bundle.get("entry") or ()):
+    entries = bundle.get("entry")
+    for i, entry in enumerate(entries if isinstance(entries, list) else ()):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping) or resource.get("resourceType") != "Patient":
             continue
-        for identifier in resource.get("identifier") or ():
+        identifiers = resource.get("identifier")
+        for identifier in identifiers if isinstance(identifiers, list) else ():
             if isinstance(identifier, Mapping) and identifier.get("system") == sy.HEALTH_ID:
                 ids.add((i, str(identifier.get("value"))))
     values = {v for _, v in ids}
@@ -132,7 +134,7 @@ def _health_ids(bundles: Sequence[Any]) -> set[str]:
     found = set()
     for bundle in bundles:
         try:
-            if isinstance(bundle, Mapping):
+            if isinstance(bundle, Mapping) and bundle.get("resourceType") == "Bundle":
                 found.add(health_id_of(bundle))
         except FhirInvalid:
             continue
