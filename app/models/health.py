@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,6 +32,10 @@ class HealthRecord(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    #: the latest routine (periodic or pre-employment) occupational exam in the summary, kept
+    #: in clear for counting exams due (app/services/health/exam_dates.py); no finding, no
+    #: result, and never an exam the feed marked sensitive
+    last_routine_exam_on: Mapped[date | None]
 
 
 class HealthLink(Base):

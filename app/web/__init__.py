@@ -1,7 +1,10 @@
-"""Web pages: landing page, problem-type documentation, and the locally served API docs assets."""
+"""Web pages: landing page, problem-type documentation, the locally served API docs assets, and
+the union office console (``app.web.console``) with its sessions, CSRF protection and
+languages."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -75,8 +78,27 @@ def docs_page() -> str:
                            swagger_ui_config=config.get("OPENAPI_SWAGGER_UI_CONFIG", {}))
 
 
+def _configure_sessions(app: Flask) -> None:
+    """Page sessions: a signed cookie, HttpOnly, SameSite=Lax, Secure when the service is
+    reached over HTTPS, ending after a working day."""
+    app.config["SESSION_COOKIE_NAME"] = "unioncard_session"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = str(
+        app.config.get("PUBLIC_BASE_URL", "")).lower().startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
+
+
 def init_app(app: Flask) -> None:
     """Register the pages (after the API, whose Swagger UI view this replaces)."""
+    from app.web import console, csrf, i18n, portal, scanner
+
+    _configure_sessions(app)
+    i18n.init_app(app)
+    app.jinja_env.globals["csrf_token"] = csrf.token
     app.register_blueprint(bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(scanner.bp)
     if "api-docs.openapi_swagger_ui" in app.view_functions:
         app.view_functions["api-docs.openapi_swagger_ui"] = docs_page

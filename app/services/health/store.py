@@ -19,6 +19,7 @@ from app.models import HealthLink, HealthRecord, Member
 from app.services import audit
 from app.services.access.scope import Scope
 from app.services.errors import Conflict, NotFound, RegisteredElsewhere, ValidationFailed
+from app.services.health.exam_dates import last_routine_exam
 from app.services.registry.members import MemberRegistry
 
 HEALTH_ID_CONTEXT = "health_link.health_id"
@@ -261,6 +262,7 @@ class HealthStore:
             record.kek_version = sealed.kek_version
             record.source, record.bundle_id, record.content_hash = source, item.bundle_id, digest
             record.received_at = record.updated_at = now
+            record.last_routine_exam_on = last_routine_exam(item.document)
             out.append(Saved(record, changed=True))
         return out
 

@@ -1,0 +1,132 @@
+"""Coverage figures for the office dashboard: how many members there are, how many hold an
+active card, how many have a linked health record and how many are due an occupational exam —
+per province or per union and month by month — always within the caller's scope, and never
+anything of a record's content (exams due are counted from the one date kept in clear, see
+``app.services.health.exam_dates``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Card,
+    CardStatus,
+    HealthLink,
+    HealthRecord,
+    Member,
+    MemberStatus,
+    Province,
+    Union,
+)
+from app.services.access.scope import Scope
+from app.services.health.exam_dates import EXAM_INTERVAL_DAYS
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    """One province's or union's figures."""
+
+    code: str
+    name: str
+    members: int  # active members
+    carded: int  # active members holding an active card
+    linked: int  # active members whose health record is linked
+    exams_due: int = 0  # active members with no routine occupational exam on record in a year
+
+    def share(self, count: int) -> float:
+        """``count`` as a fraction of the active members (0 when there are none)."""
+        return count / self.members if self.members else 0.0
+
+
+@dataclass(frozen=True)
+class MonthPoint:
+    """Totals at the end of one month (cumulative)."""
+
+    month: date  # the first day of the month
+    members: int  # members registered by then
+    cards: int  # cards issued by then (reissues included)
+    linked: int  # health records linked by then (and still linked)
+
+
+def _count_where(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _figures(session: Session, scope: Scope, group: Any, today: date
+             ) -> dict[str, tuple[int, int, int, int]]:
+    """Active members, carded, linked and exam-due ones, grouped by ``group`` (a Member
+    column)."""
+    has_card = (select(Card.id).where(Card.member_id == Member.id,
+                                      Card.status == CardStatus.ACTIVE).exists())
+    has_link = select(HealthLink.id).where(HealthLink.member_id == Member.id).exists()
+    examined = (select(HealthRecord.id).where(
+        HealthRecord.member_id == Member.id,
+        HealthRecord.last_routine_exam_on > today - timedelta(days=EXAM_INTERVAL_DAYS)).exists())
+    stmt = scope.filter(
+        select(group, func.count(Member.id), _count_where(has_card), _count_where(has_link),
+               _count_where(~examined))
+        .where(Member.status == MemberStatus.ACTIVE).group_by(group),
+        Member.province_code, Member.union_code)
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+            for row in session.execute(stmt)}
+
+
+def by_province(session: Session, scope: Scope, *, today: date) -> list[CoverageRow]:
+    """Figures per province in the scope that has members, largest first (``today``: the date
+    in Vietnam, against which exams are due)."""
+    figures = _figures(session, scope, Member.province_code, today)
+    names = {code: name for code, name in session.execute(
+        select(Province.code, Province.name).where(Province.code.in_(figures)))}
+    return sorted((CoverageRow(code, names.get(code, code), *counts)
+                   for code, counts in figures.items()), key=lambda r: (-r.members, r.code))
+
+
+def by_union(session: Session, scope: Scope, *, today: date,
+             limit: int = 20) -> list[CoverageRow]:
+    """Figures of the ``limit`` largest unions in the scope."""
+    figures = _figures(session, scope, Member.union_code, today)
+    names = {code: name for code, name in session.execute(
+        select(Union.code, Union.name).where(Union.code.in_(figures)))}
+    rows = sorted((CoverageRow(code, names.get(code, code), *counts)
+                   for code, counts in figures.items()), key=lambda r: (-r.members, r.code))
+    return rows[:limit]
+
+
+def month_starts(today: date, months: int) -> list[date]:
+    """The first days of the last ``months`` months, oldest first, ending with this month."""
+    starts = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+def _next_month(start: date) -> datetime:
+    year, month = (start.year, start.month + 1) if start.month < 12 else (start.year + 1, 1)
+    return datetime(year, month, 1, tzinfo=timezone.utc)
+
+
+def over_time(session: Session, scope: Scope, *, today: date,
+              months: int = 12) -> list[MonthPoint]:
+    """Cumulative totals at the end of each of the last ``months`` months (one query per
+    table, whatever the number of months)."""
+    starts = month_starts(today, months)
+    ends = [_next_month(start) for start in starts]
+
+    def totals(column: Any, province: Any, union: Any, *where: Any) -> list[int]:
+        stmt = scope.filter(select(*(_count_where(column < end) for end in ends)).where(*where),
+                            province, union)
+        return [int(value) for value in session.execute(stmt).one()]
+
+    members = totals(Member.created_at, Member.province_code, Member.union_code)
+    cards = totals(Card.issued_at, Card.province_code, Card.union_code)
+    linked = totals(HealthLink.linked_at, Member.province_code, Member.union_code,
+                    HealthLink.member_id == Member.id)
+    return [MonthPoint(start, m, c, h)
+            for start, m, c, h in zip(starts, members, cards, linked, strict=True)]

@@ -1,0 +1,51 @@
+"""The coverage dashboard: members, cards, linked health records and occupational exams due by
+province and by union, and month by month, as server-drawn SVG charts with the figures in tables beside them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+from flask_babel import format_date
+from flask_babel import gettext as _
+
+from app import clock
+from app.edge.auth import current_scope
+from app.extensions import db
+from app.services.registry import coverage
+from app.web import charts
+from app.web.console import bp
+
+
+def _coverage_bars(title: str, rows: list[coverage.CoverageRow]) -> Any:
+    return charts.bars(title, [r.name for r in rows], [
+        charts.Series(_("Active members"), [r.members for r in rows]),
+        charts.Series(_("With an active card"), [r.carded for r in rows]),
+        charts.Series(_("Health record linked"), [r.linked for r in rows]),
+        charts.Series(_("Occupational exam due"), [r.exams_due for r in rows]),
+    ])
+
+
+@bp.get("/dashboard")
+def dashboard() -> Any:
+    """Coverage in the signed-in staff member's scope."""
+    scope = current_scope()
+    today = clock.today_in_vietnam()
+    provinces = coverage.by_province(db.session, scope, today=today)
+    union_rows = coverage.by_union(db.session, scope, today=today)
+    months = coverage.over_time(db.session, scope, today=today)
+    labels = [format_date(p.month, "MM/yy") for p in months]
+    trend = charts.lines(_("Totals at the end of each month"), labels, [
+        charts.Series(_("Members registered"), [p.members for p in months]),
+        charts.Series(_("Cards issued"), [p.cards for p in months]),
+        charts.Series(_("Health records linked"), [p.linked for p in months]),
+    ])
+    total = coverage.CoverageRow("", _("Total"), sum(r.members for r in provinces),
+                                 sum(r.carded for r in provinces),
+                                 sum(r.linked for r in provinces),
+                                 sum(r.exams_due for r in provinces))
+    return render_template(
+        "console/dashboard.html", total=total, provinces=provinces, unions=union_rows,
+        months=months, labels=labels, trend=trend,
+        province_chart=_coverage_bars(_("Coverage by province"), provinces),
+        union_chart=_coverage_bars(_("Coverage by union (largest 20)"), union_rows))

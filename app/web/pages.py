@@ -1,0 +1,38 @@
+"""What the member portal and the clinic scanner share: a service's refusal shown as a page
+(the headline in the page's language, the service's own detail), and the cache rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, render_template
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from app.edge.problems import error_problem
+from app.services.errors import DomainError
+from app.web.console import HEADLINES
+
+
+def no_store(response: Response) -> Response:
+    """Member data, tokens and health records: no shared or browser cache keeps a page."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(template: str, error: Exception) -> Any:
+    """``error`` (a domain error or an HTTP error) as the area's error page, with its status
+    (and ``Retry-After`` when the service gave one)."""
+    if isinstance(error, DomainError):
+        status = error_problem(type(error)).problem.status
+        detail, errors = error.detail, error.errors
+    else:
+        assert isinstance(error, HTTPException)
+        status, detail, errors = error.code or 500, error.description or "", []
+    headers = {}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return render_template(template, status=status,
+                           headline=str(HEADLINES.get(status, _("Something went wrong."))),
+                           detail=detail, errors=errors), status, headers

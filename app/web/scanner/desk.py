@@ -1,0 +1,173 @@
+"""The scanner's desk: scan (camera frames, a photo, or pasted text), verify, take the PIN,
+pull and show the authorised record, emergency access. Every verify, pull, refusal and
+emergency use is an access event, recorded as the API records it (``app.edge.access``)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, NoReturn
+
+from flask import current_app, jsonify, render_template, request
+
+from app.composition import (
+    data_cipher,
+    member_login_policy,
+    presence_tokens_for,
+    pull_grants_for,
+    scan_limits,
+)
+from app.edge.access import record_access
+from app.edge.auth import current_clinic, current_principal
+from app.edge.bodies import accepts
+from app.edge.database import defers_writes
+from app.extensions import db, limiter
+from app.models.consent import PURPOSES
+from app.services.access import member_accounts
+from app.services.clinic_flow import scan as scans
+from app.services.clinic_flow.desk import EMERGENCY_REASONS, Answer, ClinicDesk, Presence
+from app.services.errors import DomainError, ScanInvalid, ValidationFailed
+from app.services.health.summary import SECTIONS
+from app.web.scanner import bp
+
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+#: A frame's or photo's request-level bound (the configured photo limit is checked on it).
+UPLOAD_MAX_BYTES = 16 * 1024 * 1024
+#: The endpoint of POST /api/v1/verify: the page's limits count in its buckets.
+VERIFY_ENDPOINT = "clinic_flow.Verify"
+
+
+def _client_key(name: str = "verify") -> str:
+    # the API's per-client buckets: the pages are no way around its limits
+    principal = current_principal(required=False)
+    return f"{name}-client|{principal.subject if principal else request.remote_addr}"
+
+
+def _card_key() -> str:
+    """The card a verify is about, as the API keys it: the scanned text (a photo: none)."""
+    card = str(request.form.get("uc1", "") if "photo" not in request.files else "")[:8192]
+    return f"verify-card|{hashlib.sha256(card.encode()).hexdigest()[:32]}"
+
+
+def _limit(name: str) -> str:
+    return str(current_app.config[name])
+
+
+def _check_pin(member_id: int, pin: str) -> None:
+    """A PIN check in a session of its own: a wrong PIN's count outlasts the refusal."""
+    db.session.rollback()
+    with db.new_session(current_app) as session:
+        member_accounts.verify_pin(session, member_id, pin,
+                                   policy=member_login_policy(current_app.config))
+
+
+def _desk() -> ClinicDesk:
+    config = current_app.config
+    return ClinicDesk(db.session, data_cipher(), grants=pull_grants_for(config),
+                      presence_tokens=presence_tokens_for(config), check_pin=_check_pin)
+
+
+def _finish(answer: Answer) -> None:
+    """Append the answer's access event, then raise its refusal if it has one."""
+    record_access(answer.record)
+    if answer.error is not None:
+        raise answer.error
+
+
+def _refused(desk: ClinicDesk, error: DomainError, purpose: str | None) -> NoReturn:
+    """Record the denial of a scan the desk could not read, then raise it."""
+    record_access(desk.refusal(current_clinic(), error, purpose=purpose))
+    raise error
+
+
+def _photo() -> bytes | None:
+    file = request.files.get("photo")
+    if file is None or not file.filename:
+        return None
+    data: bytes = file.read(int(current_app.config["SCAN_MAX_BYTES"]) + 1)
+    return data
+
+
+@bp.get("/")
+def scan() -> Any:
+    """The scan page: camera, photo upload, or the card's text pasted."""
+    current_clinic()
+    return render_template("scanner/scan.html", purposes=PURPOSES)
+
+
+@bp.post("/frame")
+@limiter.shared_limit(lambda: _limit("VERIFY_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
+                      key_func=_client_key)
+@accepts(MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
+def frame() -> Any:
+    """One camera frame (when the browser cannot decode QR codes itself): the card's text if
+    the frame shows one (JSON). A frame without a code is not a scan: nothing is recorded."""
+    current_clinic()
+    data = _photo()
+    if data is None:
+        raise ValidationFailed.field("photo", "Send a camera frame.")
+    try:
+        return jsonify({"text": scans.from_photo(data, scan_limits(current_app.config))})
+    except ScanInvalid as error:
+        return jsonify({"text": None, "reason": error.extra.get("reason")})
+
+
+@bp.post("/verify")
+@defers_writes  # reads, then the access events in short transactions of their own
+@limiter.shared_limit(lambda: _limit("VERIFY_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
+                      key_func=_client_key)
+@limiter.shared_limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
+                      key_func=_card_key)
+@accepts(FORM, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
+def verify() -> Any:
+    """Verify the scanned card for a purpose; with the member's PIN, pull what the member
+    shared with this clinic and show it (sections not shared are named as withheld)."""
+    desk, clinic = _desk(), current_clinic()
+    form = request.form
+    purpose = form.get("purpose", "")
+    if purpose not in PURPOSES:
+        raise ValidationFailed.field("purpose", "One of: " + ", ".join(PURPOSES))
+    pin = form.get("pin", "").strip() or None
+    try:
+        photo = _photo()
+        text = (scans.from_photo(photo, scan_limits(current_app.config)) if photo is not None
+                else scans.from_text(form.get("uc1", "")))
+        if not text:
+            raise ValidationFailed.field("uc1", "Scan the card, upload a photo of it or paste "
+                                                "its text.")
+        answer = desk.verify(text, clinic, purpose, Presence(pin=pin),
+                             practitioner=form.get("practitioner") or None)
+    except DomainError as error:
+        if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
+            raise
+        _refused(desk, error, purpose)
+    _finish(answer)
+    pulled = None
+    if answer.grant is not None:
+        pulled = desk.pull(answer.grant, clinic)
+        _finish(pulled)
+    return render_template("scanner/verdict.html", answer=answer, pulled=pulled, text=text,
+                           purpose=purpose, pin_given=pin is not None, all_sections=SECTIONS,
+                           reasons=EMERGENCY_REASONS)
+
+
+@bp.post("/emergency")
+@defers_writes
+@limiter.shared_limit(lambda: _limit("EMERGENCY_RATE_LIMIT"), scope="clinic_flow.EmergencyAccess",
+                      key_func=lambda: _client_key("emergency"))
+@accepts(FORM)
+def emergency() -> Any:
+    """Emergency access: a reason code and what happened instead of the PIN; the emergency
+    core only, flagged in the member's access log and told to the member by e-mail."""
+    desk, clinic = _desk(), current_clinic()
+    form = request.form
+    try:
+        answer = desk.emergency(scans.from_text(form.get("uc1", "")), clinic,
+                                form.get("reason", ""), form.get("text", ""),
+                                practitioner=form.get("practitioner") or None)
+    except DomainError as error:
+        if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
+            raise
+        _refused(desk, error, "emergency")
+    _finish(answer)
+    return render_template("scanner/emergency.html", answer=answer)

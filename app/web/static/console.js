@@ -1,0 +1,70 @@
+// The console's little script: search as you type, and the progress bar of a running job.
+// Loaded from this origin (the Content-Security-Policy allows no inline script); every page
+// works without it.
+"use strict";
+
+function setUpSearch() {
+  const box = document.getElementById("q");
+  const list = document.getElementById("results");
+  const status = document.getElementById("results-status");
+  if (!box || !list || !box.dataset.searchUrl) return;
+  let timer = null;
+  let asked = 0;
+  const show = (data, seq) => {
+    if (seq !== asked) return; // an older answer arriving late
+    list.replaceChildren();
+    for (const m of data.items) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = m.href;
+      a.textContent = m.name;
+      const info = document.createElement("span");
+      info.className = "muted";
+      info.textContent = " " + [m.number, m.union, m.birth_date].join(" · ");
+      li.append(a, info);
+      list.append(li);
+    }
+    status.textContent = data.items.length
+      ? status.dataset.some + " " + data.total : status.dataset.none;
+  };
+  box.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = box.value.trim();
+    if (q.length < 2) return;
+    timer = setTimeout(() => {
+      const seq = ++asked;
+      fetch(box.dataset.searchUrl + "?q=" + encodeURIComponent(q), {
+        credentials: "same-origin", headers: {"Accept": "application/json"},
+      }).then((r) => r.ok ? r.json() : null).then((data) => data && show(data, seq));
+    }, 200);
+  });
+}
+
+function setUpProgress() {
+  const box = document.getElementById("job-progress");
+  if (!box || box.dataset.finished === "true") return;
+  const bar = document.getElementById("bar");
+  const text = document.getElementById("progress-text");
+  const poll = () => {
+    fetch(box.dataset.url, {credentials: "same-origin"})
+      .then((r) => r.ok ? r.json() : null)
+      .then((p) => {
+        if (!p) return;
+        bar.max = Math.max(1, p.total);
+        bar.value = p.finished && p.status === "succeeded" ? bar.max : p.processed;
+        bar.textContent = p.percent + "%";
+        text.textContent = p.processed + " / " + p.total;
+        if (p.finished) {
+          window.location.reload(); // the finished page shows the report
+        } else {
+          setTimeout(poll, 700);
+        }
+      });
+  };
+  setTimeout(poll, 300);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setUpSearch();
+  setUpProgress();
+});

@@ -1,0 +1,123 @@
+"""The member portal and the clinic scanner in headless Chromium: a member activates their
+account with the card letter's code, shares three parts of the record and withdraws one; a
+clinic desk scans the member's card through the camera (Chromium's fake camera playing the
+card image the service rendered), takes the PIN and sees only the parts still shared; the
+member then reads the clinic's visits in the access log."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM, SITE_APP, WIDTHS, check_page
+from tests.browser.portal_scene import CLINIC_CODE, as_y4m, card_png, new_letter
+
+PASSWORD = "tram-xanh-bac-ninh-2026"
+PIN = "481379"
+SHARED = ("allergies", "conditions", "medications")
+
+
+def _member_activates_and_shares(page: Any) -> Any:
+    letter = new_letter(SITE_APP["app"])
+    page.goto("/me/")
+    assert "/me/login" in page.url
+    check_page(page, "portal-login")
+    page.locator("a[href$='/me/activate']").click()
+    page.wait_for_url("**/me/activate")
+    page.fill("#member_number", letter.member_number)
+    page.fill("#activation_code", letter.activation_code)
+    page.fill("#birth_date", letter.birth_date.isoformat())
+    page.fill("#password", PASSWORD)
+    page.fill("#pin", PIN)
+    page.fill("#pin_again", PIN)
+    check_page(page, "portal-activate")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/me/card\?activated=1$"))
+    qr = page.locator("#presence-qr")
+    assert (qr.get_attribute("src") or "").startswith("data:image/png;base64,")
+    page.wait_for_function("document.getElementById('presence-left').textContent.match(/\\d/)")
+    check_page(page, "portal-card")
+
+    page.goto("/me/consents")
+    for scope in SHARED:
+        page.check(f"#scope-{scope}")
+    page.check("#grantee-all-accredited")
+    page.check("#purpose-treatment")
+    page.check("#read_notice")
+    page.locator("form.grant button[type=submit]").click()
+    page.wait_for_url("**/me/consents?done=granted")
+    assert page.locator("li.consent.status-active").count() == len(SHARED)
+    check_page(page, "portal-consents")
+    # one tap withdraws (the notice's version and hash go with it as evidence)
+    medications = page.locator("li.consent.status-active", has_text="thuốc").or_(
+        page.locator("li.consent.status-active", has_text="Medicines"))
+    medications.locator("button.danger").click()
+    page.wait_for_url("**/me/consents?done=withdrawn")
+    assert page.locator("li.consent.status-active").count() == len(SHARED) - 1
+    assert page.locator("li.consent.status-withdrawn").count() == 1
+    return letter
+
+
+def _clinic_scans_with_the_camera(playwright: Any, video: Path, site: str) -> None:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-dev-shm-usage", "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"])
+    context = browser.new_context(base_url=site, locale="vi-VN", permissions=["camera"],
+                                  viewport=dict(zip(("width", "height"),
+                                                    WIDTHS["desktop"], strict=True)))
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto("/clinic/")
+    assert "/clinic/login" in page.url
+    check_page(page, "scanner-login")
+    page.fill("#client_id", f"clinic-{CLINIC_CODE}-demo")
+    page.fill("#client_secret", f"demo-clinic-{CLINIC_CODE}-2026")
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/clinic/$"))
+    check_page(page, "scanner-scan")
+    page.click("#camera-start")
+    page.wait_for_url("**/clinic/verify")  # the camera's frame was read and sent
+    verdict = page.locator("#verdict")
+    assert verdict.get_attribute("data-status") == "valid"
+    check_page(page, "scanner-verdict")
+    page.fill("#pin", PIN)
+    page.locator("form:has(#pin) button[type=submit]").click()
+    page.locator("#record").wait_for()
+    for scope in ("allergies", "conditions"):
+        assert page.locator(f"#section-{scope}").count() == 1
+    for scope in ("medications", "immunizations", "vitals-labs"):
+        assert page.locator(f"#section-{scope}").count() == 0  # simply absent
+    assert page.locator("#withheld").is_visible()
+    check_page(page, "scanner-record")
+    context.close()
+    browser.close()
+    assert errors == [], f"script errors or CSP violations in the browser: {errors}"
+
+
+def test_member_shares_clinic_scans_by_camera_member_reads_the_log(
+        page: Any, site: str, playwright: Any, tmp_path: Path) -> None:
+    letter = _member_activates_and_shares(page)
+    video = as_y4m(card_png(SITE_APP["app"], letter.card_serial), tmp_path / "card.y4m")
+    _clinic_scans_with_the_camera(playwright, video, site)
+    page.goto("/me/access-log")
+    rows = page.locator("tbody tr")
+    assert rows.count() >= 3  # the camera's verify, the verify with the PIN, the pull
+    assert page.locator("tbody", has_text="Quế Võ").count() == 1
+    check_page(page, "portal-access-log")
+    page.goto("/me/data")
+    with page.expect_download() as download:
+        page.locator("a.button.primary").click()
+    assert download.value.suggested_filename == "unioncard-export.json"
+    check_page(page, "portal-data")
+
+
+@pytest.mark.parametrize("path", ["/me/card", "/clinic/"])
+def test_pages_need_signing_in(page: Any, path: str) -> None:
+    page.goto(path)
+    assert re.search(r"/(me|clinic)/login$", page.url)
