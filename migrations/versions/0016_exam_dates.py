@@ -1,7 +1,7 @@
 """The date of a member's latest routine occupational exam, in clear beside the sealed record,
 so the office dashboard can count exams due without opening anyone's health record.
 
-Revision ID: 0018_exam_dates
+Revision ID: 0016_exam_dates
 Revises: 0012_consents
 Create Date: 2026-11-29
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_exam_dates"
-down_revision = "0015_access_events"  # re-chained in branch pages; the integrator chains for good
+revision = "0016_exam_dates"
+down_revision = "0015_access_events"
 branch_labels = None
 depends_on = None
 
