@@ -2,7 +2,7 @@
 so the office dashboard can count exams due without opening anyone's health record.
 
 Revision ID: 0016_exam_dates
-Revises: 0012_consents
+Revises: 0015_access_events
 Create Date: 2026-11-29
 """
 
