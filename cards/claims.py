@@ -8,7 +8,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import cbor2
@@ -63,12 +63,29 @@ _EPOCH = date(1970, 1, 1)
 _MIN_BIRTH = date(1900, 1, 1)
 _UINT32 = 2**32
 _MIN_DAY = (_MIN_BIRTH - _EPOCH).days
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10-bit value as two characters
+#: The issue date is the date of ``issued_at`` in Vietnam (UTC+07:00 all year, no DST since
+#: 1975), the date printed on the card face.
+ISSUE_DATE_OFFSET_SECONDS = 7 * 3600
 _ISSUER = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,12}){1,3}")
 _SERIAL = re.compile(r"[A-Z2-7]{16}")
 _CODE = re.compile(r"[0-9A-Z][0-9A-Z./-]{0,23}")
 _PROVINCE = re.compile(r"[0-9]{2}")
 # ICD-10: a letter (U is reserved but valid for e.g. U07.1), two characters, optional subcode.
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
+
+
+def issue_date(issued_at: int) -> date:
+    """The calendar date of ``issued_at`` (epoch seconds) in Vietnam (UTC+07:00)."""
+    return date.fromordinal(_EPOCH_ORDINAL + (issued_at + ISSUE_DATE_OFFSET_SECONDS) // 86400)
+
+
+def serial_text(serial: bytes) -> str:
+    """A 10-byte serial as its 16 RFC 4648 base32 characters (as ``base64.b32encode``)."""
+    value = int.from_bytes(serial, "big")
+    return "".join([_B32_PAIRS[(value >> shift) & 0x3FF] for shift in range(70, -1, -10)])
 
 
 def new_serial() -> str:
@@ -83,7 +100,7 @@ def _fail(message: str) -> ClaimsError:
 def _text(value: object, field: str, max_chars: int) -> str:
     if not isinstance(value, str) or not value or len(value) > max_chars:
         raise _fail(f"{field} must be a non-empty string of at most {max_chars} characters")
-    if unicodedata.normalize("NFC", value) != value:
+    if not unicodedata.is_normalized("NFC", value):
         raise _fail(f"{field} must be NFC-normalised")
     # isprintable() rejects control, format, private-use, unassigned and non-ASCII spaces.
     if value != value.strip() or not value.isprintable():
@@ -112,18 +129,20 @@ class EmergencyCore:
     conditions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.blood_group is not None and self.blood_group not in BLOOD_GROUPS:
+        blood = self.blood_group
+        if blood is not None and (not isinstance(blood, str) or blood not in BLOOD_GROUPS):
             raise _fail(f"blood_group must be one of {sorted(BLOOD_GROUPS)}")
-        for name in ("allergies", "conditions"):
-            items = getattr(self, name)
+        for name, items in (("allergies", self.allergies), ("conditions", self.conditions)):
             if not isinstance(items, tuple) or len(items) > MAX_EMERGENCY_ITEMS:
                 raise _fail(f"{name} must be a tuple of at most {MAX_EMERGENCY_ITEMS} items")
-            if len(set(items)) != len(items):
-                raise _fail(f"{name} has duplicates")
         for allergy in self.allergies:
             _text(allergy, "allergy", MAX_ALLERGY_CHARS)
         for code in self.conditions:
             _pattern(code, "condition (ICD-10 code)", _ICD10)
+        # every item is a string by now, so the duplicate check cannot meet an unhashable one
+        if len(set(self.allergies)) != len(self.allergies) or \
+                len(set(self.conditions)) != len(self.conditions):
+            raise _fail("allergies and conditions must not repeat an item")
         if self.blood_group is None and not self.allergies and not self.conditions:
             raise _fail("an empty emergency core must be None instead")
 
@@ -179,7 +198,7 @@ class CardClaims:
         _uint(self.expires_at, "expires_at", 2**53)
         if self.expires_at <= self.issued_at:
             raise _fail("expires_at must be after issued_at")
-        if self.birth_date > _EPOCH + timedelta(seconds=self.issued_at):
+        if self.birth_date > issue_date(self.issued_at):
             raise _fail("birth_date is after the issue date")
         _uint(self.status_list_id, "status_list_id", _UINT32)
         _uint(self.status_index, "status_index", _UINT32)
@@ -241,10 +260,10 @@ class CardClaims:
                 raise _fail("an absent emergency core is omitted, not null")
             return cls(
                 issuer=claims[KEY_ISS],
-                serial=base64.b32encode(serial).decode("ascii"),
+                serial=serial_text(serial),
                 member_number=claims[KEY_MEMBER],
                 name=claims[KEY_NAME],
-                birth_date=_EPOCH + timedelta(days=birth),
+                birth_date=date.fromordinal(_EPOCH_ORDINAL + birth),
                 union_code=claims[KEY_UNION],
                 province_code=claims[KEY_PROVINCE],
                 issued_at=claims[KEY_IAT],

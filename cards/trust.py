@@ -127,7 +127,7 @@ class TrustBundle:
         if not isinstance(payload["keys"], list) or not isinstance(payload["statusLists"], list):
             raise TrustError("bundle keys and statusLists must be arrays")
         try:
-            keys = tuple(VerificationKey.from_jwk(k) for k in payload["keys"])
+            keys = tuple(VerificationKey.from_jwk(k, strict=True) for k in payload["keys"])
             lists = []
             for entry in payload["statusLists"]:
                 if not isinstance(entry, dict) or set(entry) != {

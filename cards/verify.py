@@ -7,10 +7,15 @@ from typing import Any, Literal
 
 import cbor2
 
-from cards import cose
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 from cards.b64 import b64url_encode
 from cards.claims import CANONICAL_KEY_ORDER, CardClaims
-from cards.cwt import check_times, loads_strict
+from cards.cwt import MAX_DEPTH as _MAX_DEPTH
+from cards.cwt import has_tag, loads_strict
 from cards.encoding import PREFIX, decode_text
 from cards.errors import (
     BadSignature,
@@ -24,7 +29,8 @@ from cards.errors import (
     UnknownKey,
     UntrustedIssuer,
 )
-from cards.keys import SHORT_KID_BYTES, VerificationKey
+from cards.keys import VerificationKey
+from cards.message import ParsedCard, parse_message
 from cards.timeutil import DEFAULT_SKEW, Instant, epoch_seconds
 from cards.trust import Trust
 
@@ -32,7 +38,8 @@ Status = Literal[
     "valid", "expired", "not-yet-valid", "revoked", "suspended", "unknown-issuer", "invalid"
 ]
 STATUS_LIST_MISSING = "status-list-missing"
-_UC1_PROTECTED_KEYS = frozenset({cose.HEADER_ALG, cose.HEADER_KID})
+SIGNATURE_BYTES = 64
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 @dataclass(frozen=True)
@@ -68,68 +75,80 @@ class Verification:
         }
 
 
-@dataclass(frozen=True)
-class ParsedCard:
-    """A card whose layers parsed, with the signature not yet checked."""
-
-    message: cose.CoseSign1
-    kid: bytes
-
-
 def parse_card(text: str, *, prefix: str = PREFIX) -> ParsedCard:
-    """Decode the text layers and COSE envelope and check the UC1 header; no signature check.
+    """Decode the text layers and the UC1 message (§1 steps 1–6); no signature check.
 
     Raises:
         MalformedCard: a layer is broken (``too-long``, ``bad-prefix``, ``bad-base45``,
             ``bad-zlib``, ``too-large-decompressed``, ``bad-cose``, ``bad-header``, ``bad-kid``).
         UnsupportedAlgorithm: the algorithm is not ES256.
     """
-    message = cose.decode(decode_text(text, prefix=prefix))
-    cose.check_alg(message)
-    if set(message.protected_header) != _UC1_PROTECTED_KEYS or message.unprotected_header:
-        raise MalformedCard("UC1 header must be exactly {1: -7, 4: kid}", reason="bad-header")
-    kid = message.kid
-    if kid is None or len(kid) != SHORT_KID_BYTES:
-        raise MalformedCard("UC1 kid must be 8 bytes", reason="bad-kid")
-    return ParsedCard(message, kid)
+    return parse_message(decode_text(text, prefix=prefix))
+
+
+def _decode_payload(payload: bytes) -> Any:
+    try:
+        return loads_strict(payload, allow_indefinite=True)
+    except MalformedCard as error:
+        try:  # well-formed, but a key repeats: a map that is not a valid claims map
+            loads_strict(payload, allow_indefinite=True, allow_duplicate_keys=True)
+        except MalformedCard:
+            raise error from None
+        raise MalformedCard("a claim key appears twice", reason="bad-claims") from None
+
+
+_ORDERS = (CANONICAL_KEY_ORDER[:-1], CANONICAL_KEY_ORDER)  # without and with the emergency core
 
 
 def read_claims(payload: bytes) -> CardClaims:
-    """Decode a UC1 claims payload, requiring canonical CBOR.
+    """Decode a UC1 claims payload (§1 step 8): well-formed, then valid, then canonical.
 
     Raises:
-        MalformedCard: ``bad-cbor``, ``bad-claims``, ``bad-version`` or ``non-canonical``.
+        MalformedCard: ``bad-cbor`` (not one well-formed item), ``bad-claims`` /
+            ``bad-version`` (not a valid claims map: duplicate, unknown, missing or mistyped
+            keys, tags, values breaking §3), ``non-canonical`` (valid claims in another
+            encoding than the deterministic one).
     """
-    raw = loads_strict(payload)
-    # One card, one encoding: keys in canonical order and a re-encoding (minimal integers and
+    try:  # the common case: one item in deterministic encoding (re-encoding gives it back)
+        raw = cbor2.loads(payload, allow_duplicate_keys=False, allow_indefinite=False,
+                          max_depth=_MAX_DEPTH)
+    except Exception:
+        raw = None
+    if isinstance(raw, dict) and tuple(raw) in _ORDERS and cbor2.dumps(raw) == payload:
+        return CardClaims.from_cbor_map(raw)
+    return _diagnose_claims(payload)
+
+
+def _diagnose_claims(payload: bytes) -> CardClaims:
+    """The reason a payload that is not one canonical map is refused (or its claims)."""
+    raw = _decode_payload(payload)
+    claims = CardClaims.from_cbor_map(raw)
+    # One card, one encoding: keys in canonical order, and a re-encoding (minimal integers and
     # lengths, as cbor2 always writes) that gives back the signed bytes exactly.
-    if not isinstance(raw, dict):
-        raise MalformedCard("claims must be a map", reason="bad-claims")
-    keys = list(raw)
-    if keys != [k for k in CANONICAL_KEY_ORDER if k in raw]:
-        known = set(keys) <= set(CANONICAL_KEY_ORDER)
-        raise MalformedCard(
-            "claim keys unknown or out of canonical order",
-            reason="non-canonical" if known else "bad-claims",
-        )
-    if cbor2.dumps(raw) != payload:
-        raise MalformedCard("claims are not canonical CBOR", reason="non-canonical")
-    return CardClaims.from_cbor_map(raw)
+    if list(raw) != [k for k in CANONICAL_KEY_ORDER if k in raw] or cbor2.dumps(raw) != payload:
+        if has_tag(payload):  # e.g. a bignum (tag 2) around a small integer
+            raise MalformedCard("claims carry a CBOR tag", reason="bad-claims")
+        raise MalformedCard("claims are not in deterministic CBOR encoding",
+                            reason="non-canonical")
+    return claims
 
 
 def _find_key(parsed: ParsedCard, trust: Trust) -> VerificationKey:
     candidates = trust.keys_for(parsed.kid)
     if not candidates:
         raise UnknownKey("no trusted key has this kid")
-    error: BadSignature | None = None
+    signature = parsed.signature
+    if len(signature) != SIGNATURE_BYTES:
+        raise BadSignature("ES256 signature must be 64 bytes", reason="bad-signature-length")
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                               int.from_bytes(signature[32:], "big"))
     for key in candidates:  # several keys may share a short kid; any that verifies wins
         try:
-            cose.verify_signature(parsed.message, key.public_key)
+            key.public_key.verify(der, parsed.to_be_signed, _ECDSA_SHA256)
             return key
-        except BadSignature as e:
-            error = e
-    assert error is not None
-    raise error
+        except InvalidSignature:
+            continue
+    raise BadSignature("signature does not verify")
 
 
 def _check_status(claims: CardClaims, trust: Trust) -> list[str]:
@@ -181,13 +200,17 @@ def verify(text: str, trust: Trust, *, now: Instant, skew: int = DEFAULT_SKEW) -
         parsed = parse_card(text)
         kid = b64url_encode(parsed.kid)
         key = _find_key(parsed, trust)
-        claims = read_claims(parsed.message.payload)
+        claims = read_claims(parsed.payload)
         if claims.issuer != key.issuer:
             raise UntrustedIssuer(f"key of {key.issuer} signed a card of {claims.issuer}")
         if key.revoked:
             raise RevokedCard("the signing key was revoked", reason="key-compromise")
         warnings.extend(_check_status(claims, trust))
-        check_times({4: claims.expires_at, 6: claims.issued_at}, t, skew=skew)
+        # §1 step 11, as cards.cwt.check_times (the claims are validated integers here)
+        if t < claims.issued_at - skew:
+            raise NotYetValid(f"issued at {claims.issued_at}, now {t}")
+        if t > claims.expires_at + skew:
+            raise ExpiredCard(f"expired at {claims.expires_at}, now {t}")
     except CardError as e:
         verified = claims is not None and not isinstance(e, MalformedCard | UntrustedIssuer)
         return Verification(
