@@ -117,3 +117,60 @@ def test_the_command_as_a_process_meets_sample_cases() -> None:
         done = subprocess.run([sys.executable, "-m", "cards", *_command(case)],
                               capture_output=True, text=True, check=False, cwd=ROOT)
         _check_command(case, done.returncode, done.stdout, done.stderr)
+
+
+#: Issue 14's findings, each pinned by a named vector (the parametrized runs above check them
+#: against cards.verify and the command).
+FINDINGS = {
+    # item 3: reason codes as the spec reads them
+    "bad-kid-kid-text": "bad-kid",
+    "bad-claims-birth-tag-100": "bad-claims",
+    "bad-header-duplicate-key": "bad-header",
+    "bad-claims-duplicate-key": "bad-claims",
+    # item 4: ambiguities settled
+    "bad-header-keys-reordered": "bad-header",
+    "valid-high-s": "ok",
+    "untagged": "bad-cose",
+    "cwt-tag-61": "bad-cose",
+    "payload-length-long-form": "bad-cose",
+    "bad-claims-name-nbsp": "bad-claims",
+    "valid-birth-on-vietnam-issue-date": "ok",
+    "unsupported-alg-alg-missing": "unsupported-alg",
+    "unsupported-alg-alg-only-unprotected": "unsupported-alg",
+    "bad-header-missing-kid": "bad-header",
+    "bad-bundle-key-unknown-member": "bad-bundle",
+    # item 5: the command
+    "bad-prefix-leading-space": "bad-prefix",
+    "bad-base45-trailing-newline": "bad-base45",
+    "not-yet-valid": "not-yet-valid",
+    "rollback": "bundle-rollback",
+}
+
+
+def test_each_finding_of_issue_14_has_its_vector() -> None:
+    by_id = {c["id"]: c["expected"] for c in CASES}
+    for case_id, reason in FINDINGS.items():
+        expected = by_id[case_id]
+        assert expected.get("reason", expected.get("bundle_rejected")) == reason, case_id
+
+
+def test_the_decompression_bound_is_the_only_one_reachable() -> None:
+    """Item 4: 16,384 bytes cannot be reached without zlib: 4096 characters of text leave at
+    most 4092 base45 characters, 2728 bytes."""
+    from cards.encoding import MAX_DECOMPRESSED_BYTES, MAX_TEXT_CHARS, PREFIX, b45decode
+
+    longest = (MAX_TEXT_CHARS - len(PREFIX)) // 3 * 3
+    assert len(b45decode("0" * longest)) == 2728 < MAX_DECOMPRESSED_BYTES
+
+
+def test_issuers_emit_low_s() -> None:
+    """Item 4: the canonical signature form; verifiers still accept high S (valid-high-s)."""
+    from cards import testing
+    from cards.cose import P256_ORDER
+    from cards.encoding import decode_text
+
+    for _ in range(16):
+        text = cards.issue(testing.reference_claims(), testing.signing_key(),
+                           now=testing.REFERENCE_NOW)
+        s = int.from_bytes(decode_text(text)[-32:], "big")
+        assert s <= P256_ORDER // 2
