@@ -64,6 +64,7 @@ _MIN_BIRTH = date(1900, 1, 1)
 _UINT32 = 2**32
 _MIN_DAY = (_MIN_BIRTH - _EPOCH).days
 _EPOCH_ORDINAL = _EPOCH.toordinal()
+_ARRAYS = (list, tuple)  # what a CBOR decoder gives for an array
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10-bit value as two characters
 #: The issue date is the date of ``issued_at`` in Vietnam (UTC+07:00 all year, no DST since
@@ -129,21 +130,21 @@ class EmergencyCore:
     conditions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        blood = self.blood_group
-        if blood is not None and (not isinstance(blood, str) or blood not in BLOOD_GROUPS):
+        blood, allergies, conditions = self.blood_group, self.allergies, self.conditions
+        if blood is not None and (type(blood) is not str or blood not in BLOOD_GROUPS):
             raise _fail(f"blood_group must be one of {sorted(BLOOD_GROUPS)}")
-        for name, items in (("allergies", self.allergies), ("conditions", self.conditions)):
-            if not isinstance(items, tuple) or len(items) > MAX_EMERGENCY_ITEMS:
-                raise _fail(f"{name} must be a tuple of at most {MAX_EMERGENCY_ITEMS} items")
-        for allergy in self.allergies:
+        if type(allergies) is not tuple or type(conditions) is not tuple or \
+                len(allergies) > MAX_EMERGENCY_ITEMS or len(conditions) > MAX_EMERGENCY_ITEMS:
+            raise _fail(f"allergies and conditions must be tuples of at most "
+                        f"{MAX_EMERGENCY_ITEMS} items")
+        for allergy in allergies:
             _text(allergy, "allergy", MAX_ALLERGY_CHARS)
-        for code in self.conditions:
+        for code in conditions:
             _pattern(code, "condition (ICD-10 code)", _ICD10)
         # every item is a string by now, so the duplicate check cannot meet an unhashable one
-        if len(set(self.allergies)) != len(self.allergies) or \
-                len(set(self.conditions)) != len(self.conditions):
+        if len(set(allergies)) != len(allergies) or len(set(conditions)) != len(conditions):
             raise _fail("allergies and conditions must not repeat an item")
-        if self.blood_group is None and not self.allergies and not self.conditions:
+        if blood is None and not allergies and not conditions:
             raise _fail("an empty emergency core must be None instead")
 
     def to_cbor(self) -> list[Any]:
@@ -157,12 +158,16 @@ class EmergencyCore:
         Raises:
             ClaimsError: the array has the wrong shape or values.
         """
-        if not isinstance(value, list | tuple) or len(value) != 3:
+        if type(value) not in _ARRAYS or len(value) != 3:
             raise _fail("emergency core must be a 3-item array")
         blood, allergies, conditions = value
-        if not isinstance(allergies, list | tuple) or not isinstance(conditions, list | tuple):
+        if type(allergies) not in _ARRAYS or type(conditions) not in _ARRAYS:
             raise _fail("allergies and conditions must be arrays")
-        return cls(blood, tuple(allergies), tuple(conditions))
+        core = object.__new__(cls)  # as CardClaims.from_cbor_map: same checks, cheaper
+        core.__dict__.update(blood_group=blood, allergies=tuple(allergies),
+                             conditions=tuple(conditions))
+        core.__post_init__()
+        return core
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,7 @@ class CardClaims:
     version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        if self.version != FORMAT_VERSION or isinstance(self.version, bool):
+        if type(self.version) is not int or self.version != FORMAT_VERSION:
             raise _fail(f"unsupported format version {self.version!r}")
         _pattern(self.issuer, "issuer", _ISSUER)
         _pattern(self.serial, "serial", _SERIAL)
@@ -240,13 +245,23 @@ class CardClaims:
             MalformedCard: (``bad-claims``) for unknown, missing or wrongly typed keys or
                 values that break an invariant.
         """
-        if not isinstance(claims, Mapping):
+        if not isinstance(claims, dict) and not isinstance(claims, Mapping):
             raise MalformedCard("claims must be a map", reason="bad-claims")
-        keys = set(claims)
+        keys = claims.keys()
         if not keys <= _ALL_KEYS or not _REQUIRED_KEYS <= keys:
             raise MalformedCard("unknown or missing claim keys", reason="bad-claims")
+        return cls.from_keyed_map(claims)
+
+    @classmethod
+    def from_keyed_map(cls, claims: Mapping[int, Any]) -> CardClaims:
+        """:meth:`from_cbor_map` for a map already known to hold every required key and no
+        unknown one (the verifier's canonical fast path has checked the key order).
+
+        Raises:
+            MalformedCard: (``bad-claims`` or ``bad-version``) as :meth:`from_cbor_map`.
+        """
         version = claims[KEY_VERSION]
-        if version != FORMAT_VERSION or isinstance(version, bool):
+        if type(version) is not int or version != FORMAT_VERSION:  # not 1.0, not True
             raise MalformedCard(f"unsupported format version {version!r}", reason="bad-version")
         serial = claims[KEY_SERIAL]
         birth = claims[KEY_BIRTH]
@@ -258,7 +273,11 @@ class CardClaims:
             emergency = claims.get(KEY_EMERGENCY)
             if KEY_EMERGENCY in claims and emergency is None:
                 raise _fail("an absent emergency core is omitted, not null")
-            return cls(
+            # The generated __init__ only assigns (through object.__setattr__, one call per
+            # field, as the class is frozen); filling __dict__ at once and running the same
+            # __post_init__ checks is the same object, a scanner's hot path cheaper.
+            card = object.__new__(cls)
+            card.__dict__.update(
                 issuer=claims[KEY_ISS],
                 serial=serial_text(serial),
                 member_number=claims[KEY_MEMBER],
@@ -273,6 +292,8 @@ class CardClaims:
                 emergency=None if emergency is None else EmergencyCore.from_cbor(emergency),
                 version=version,
             )
+            card.__post_init__()
+            return card
         except ClaimsError as e:
             raise MalformedCard(str(e), reason="bad-claims") from e
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,7 +12,7 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from cards.b64 import b64url_encode
 from cards.claims import CANONICAL_KEY_ORDER, CardClaims
@@ -39,7 +41,7 @@ Status = Literal[
 ]
 STATUS_LIST_MISSING = "status-list-missing"
 SIGNATURE_BYTES = 64
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
 
 
 @dataclass(frozen=True)
@@ -109,13 +111,15 @@ def read_claims(payload: bytes) -> CardClaims:
             keys, tags, values breaking §3), ``non-canonical`` (valid claims in another
             encoding than the deterministic one).
     """
-    try:  # the common case: one item in deterministic encoding (re-encoding gives it back)
-        raw = cbor2.loads(payload, allow_duplicate_keys=False, allow_indefinite=False,
-                          max_depth=_MAX_DEPTH)
+    # The common case: one map in deterministic encoding, which re-encoding gives back
+    # byte for byte (a repeated key, an indefinite length, a longer head or trailing bytes
+    # all make it differ); anything else takes the slower path that names the reason.
+    try:
+        raw = cbor2.loads(payload, max_depth=_MAX_DEPTH)
     except Exception:
         raw = None
     if isinstance(raw, dict) and tuple(raw) in _ORDERS and cbor2.dumps(raw) == payload:
-        return CardClaims.from_cbor_map(raw)
+        return CardClaims.from_keyed_map(raw)
     return _diagnose_claims(payload)
 
 
@@ -142,21 +146,25 @@ def _find_key(parsed: ParsedCard, trust: Trust) -> VerificationKey:
         raise BadSignature("ES256 signature must be 64 bytes", reason="bad-signature-length")
     der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
                                int.from_bytes(signature[32:], "big"))
+    digest = hashlib.sha256(parsed.to_be_signed).digest()  # once, whatever the candidates
     for key in candidates:  # several keys may share a short kid; any that verifies wins
         try:
-            key.public_key.verify(der, parsed.to_be_signed, _ECDSA_SHA256)
+            key.public_key.verify(der, digest, _ECDSA_PREHASHED)
             return key
         except InvalidSignature:
             continue
     raise BadSignature("signature does not verify")
 
 
-def _check_status(claims: CardClaims, trust: Trust) -> list[str]:
-    warnings = []
-    for purpose, error in (("revocation", RevokedCard), ("suspension", SuspendedCard)):
+_PURPOSES = (("revocation", RevokedCard), ("suspension", SuspendedCard))
+
+
+def _check_status(claims: CardClaims, trust: Trust) -> tuple[str, ...]:
+    missing = False
+    for purpose, error in _PURPOSES:
         status_list = trust.status_list(claims.status_list_id, purpose)
         if status_list is None:
-            warnings.append(STATUS_LIST_MISSING)
+            missing = True
             continue
         try:
             flagged = status_list.get(claims.status_index)
@@ -164,7 +172,11 @@ def _check_status(claims: CardClaims, trust: Trust) -> list[str]:
             raise MalformedCard("status index outside its list", reason="bad-status-index") from e
         if flagged:
             raise error()
-    return sorted(set(warnings))
+    return (STATUS_LIST_MISSING,) if missing else ()
+
+
+#: The base64url text of a short kid (a scanner meets few kids, again and again).
+_kid_text = functools.lru_cache(maxsize=1024)(b64url_encode)
 
 
 _STATUS_OF: tuple[tuple[type[CardError], Status], ...] = (
@@ -198,7 +210,7 @@ def verify(text: str, trust: Trust, *, now: Instant, skew: int = DEFAULT_SKEW) -
         t = epoch_seconds(now)
         warnings.extend(trust.warnings(t))
         parsed = parse_card(text)
-        kid = b64url_encode(parsed.kid)
+        kid = _kid_text(parsed.kid)
         key = _find_key(parsed, trust)
         claims = read_claims(parsed.payload)
         if claims.issuer != key.issuer:
