@@ -10,8 +10,8 @@ import secrets
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import limits
 from flask import Flask

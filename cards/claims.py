@@ -64,6 +64,7 @@ _MIN_BIRTH = date(1900, 1, 1)
 _UINT32 = 2**32
 _MIN_DAY = (_MIN_BIRTH - _EPOCH).days
 _EPOCH_ORDINAL = _EPOCH.toordinal()
+_MAX_DAY = (date.max - _EPOCH).days
 _ARRAYS = (list, tuple)  # what a CBOR decoder gives for an array
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10-bit value as two characters
@@ -74,13 +75,17 @@ _ISSUER = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,12}){1,3}")
 _SERIAL = re.compile(r"[A-Z2-7]{16}")
 _CODE = re.compile(r"[0-9A-Z][0-9A-Z./-]{0,23}")
 _PROVINCE = re.compile(r"[0-9]{2}")
+#: issuer, serial, member number, union code and province code, joined by U+001F.
+_CODES = re.compile("\x1f".join(p.pattern for p in (_ISSUER, _SERIAL, _CODE, _CODE, _PROVINCE)))
 # ICD-10: a letter (U is reserved but valid for e.g. U07.1), two characters, optional subcode.
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
 
 
 def issue_date(issued_at: int) -> date:
     """The calendar date of ``issued_at`` (epoch seconds) in Vietnam (UTC+07:00)."""
-    return date.fromordinal(_EPOCH_ORDINAL + (issued_at + ISSUE_DATE_OFFSET_SECONDS) // 86400)
+    day = (issued_at + ISSUE_DATE_OFFSET_SECONDS) // 86400
+    # issued_at may be up to 2^53 s, far past year 9999: every birth date is before that
+    return date.max if day > _MAX_DAY else date.fromordinal(_EPOCH_ORDINAL + day)
 
 
 def serial_text(serial: bytes) -> str:
@@ -96,6 +101,15 @@ def new_serial() -> str:
 
 def _fail(message: str) -> ClaimsError:
     return ClaimsError(message)
+
+
+def _is_text(value: object, max_chars: int) -> bool:
+    """Whether ``value`` is 1 to ``max_chars`` printable NFC characters without surrounding
+    spaces (docs/uc1.md §3)."""
+    # isprintable() rejects control, format, private-use, unassigned and non-ASCII spaces.
+    return (type(value) is str and 0 < len(value) <= max_chars
+            and unicodedata.is_normalized("NFC", value) and value.isprintable()
+            and value[0] != " " and value[-1] != " ")
 
 
 def _text(value: object, field: str, max_chars: int) -> str:
@@ -189,6 +203,29 @@ class CardClaims:
     version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        # Every verified card runs this: the common, valid case in a few combined checks;
+        # anything else goes through the field-by-field checks, which name the problem.
+        if not self._plainly_valid():
+            self._check_fields()
+
+    def _plainly_valid(self) -> bool:
+        """True only when every invariant certainly holds (exact built-in types)."""
+        iat, exp = self.issued_at, self.expires_at
+        list_id, index, birth = self.status_list_id, self.status_index, self.birth_date
+        codes = (self.issuer, self.serial, self.member_number, self.union_code,
+                 self.province_code)
+        return (type(self.version) is int and self.version == FORMAT_VERSION
+                and all(type(code) is str for code in codes)
+                and _CODES.fullmatch("\x1f".join(codes)) is not None
+                and type(iat) is int and type(exp) is int and 0 <= iat < exp < 2**53
+                and type(list_id) is int and 0 <= list_id < _UINT32
+                and type(index) is int and 0 <= index < _UINT32
+                and type(birth) is date and _MIN_BIRTH <= birth <= issue_date(iat)
+                and (self.emergency is None or type(self.emergency) is EmergencyCore)
+                and _is_text(self.name, MAX_NAME_CHARS))
+
+    def _check_fields(self) -> None:
+        """Check every field, one by one, naming the first that breaks its rule."""
         if type(self.version) is not int or self.version != FORMAT_VERSION:
             raise _fail(f"unsupported format version {self.version!r}")
         _pattern(self.issuer, "issuer", _ISSUER)

@@ -66,19 +66,32 @@ def _bstr_at(data: bytes, pos: int) -> tuple[int, int] | None:
 
 def _fast(message: bytes) -> ParsedCard | None:
     """Slice a message that is exactly in canonical form; None for anything else."""
-    if not message.startswith(HEAD) or len(message) <= _KID_END \
+    size = len(message)
+    if size < _KID_END + 4 or not message.startswith(HEAD) \
             or message[_KID_END] != _UNPROTECTED_EMPTY:
         return None
-    payload_span = _bstr_at(message, _KID_END + 1)
-    if payload_span is None:
-        return None
-    signature_span = _bstr_at(message, payload_span[1])
-    if signature_span is None or signature_span[1] != len(message):
-        return None
-    kid = message[len(HEAD) : _KID_END]
-    tbs = _TBS_HEAD + message[2:_KID_END] + b"\x40" + message[_KID_END + 1 : payload_span[1]]
-    return ParsedCard(kid, message[payload_span[0] : payload_span[1]],
-                      message[signature_span[0] : signature_span[1]], tbs)
+    # the payload's byte-string head: the common one-byte length inline, others generally
+    if message[_KID_END + 1] == 0x58 and message[_KID_END + 2] >= 24:
+        payload_start = _KID_END + 3
+        payload_end = payload_start + message[_KID_END + 2]
+    else:
+        span = _bstr_at(message, _KID_END + 1)
+        if span is None:
+            return None
+        payload_start, payload_end = span
+    # the signature: 58 40 and 64 bytes to the end, or any other well-formed byte string
+    if payload_end + 66 == size and message[payload_end] == 0x58 \
+            and message[payload_end + 1] == 0x40:
+        signature = message[payload_end + 2 :]
+    else:
+        span = _bstr_at(message, payload_end)
+        if span is None or span[1] != size:
+            return None
+        signature = message[span[0] :]
+    return ParsedCard(message[len(HEAD) : _KID_END], message[payload_start:payload_end],
+                      signature,
+                      _TBS_HEAD + message[2:_KID_END] + b"\x40"
+                      + message[_KID_END + 1 : payload_end])
 
 
 def _structure(message: bytes) -> tuple[bytes, Any, bytes, bytes]:

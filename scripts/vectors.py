@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cards import testing  # noqa: E402
 from cards.claims import CardClaims, EmergencyCore  # noqa: E402
 from cards.encoding import b45encode, deflate  # noqa: E402
-from cards.keys import SigningKey, VerificationKey, generate_signing_key  # noqa: E402
+from cards.keys import SigningKey, VerificationKey  # noqa: E402
 from cards.status import StatusList  # noqa: E402
 from cards.trust import TrustBundle  # noqa: E402
 
@@ -549,6 +549,14 @@ def _claims_cases(v: Vectors) -> None:
             k4=cbor2.CBORTag(2, claims().expires_at.to_bytes(4, "big")))
     changed("bad-claims-iat-epoch-tag", "iat wrapped in tag 1 (epoch time)",
             k6=cbor2.CBORTag(1, T0))
+    changed("bad-claims-index-bignum-same-size", "status index 98765 as a bignum: c2 43 01 81 "
+            "cd is as long as its canonical 1a 00 01 81 cd", km9=cbor2.CBORTag(2, b"\x01\x81\xcd"))
+    same = cbor2.dumps(claims_map(km6="79-00012345"))  # union code = member number
+    member = cbor2.dumps("79-00012345")
+    shared = once(once(same, b"\x22" + member, b"\x22\xd8\x1c" + member),
+                  b"\x25" + member, b"\x25\xd8\x1d\x00")
+    raw("bad-claims-shared-reference", "the union code as a reference (tag 29) to the member "
+        "number marked shareable (tag 28): shorter than canonical", shared, "bad-claims")
     changed("bad-claims-issuer-int", "issuer as an integer", k1=79)
     changed("bad-claims-issuer-lowercase", "issuer vn-vgcl-79", k1="vn-vgcl-79")
     changed("bad-claims-issuer-shape", "issuer of one part", k1="VN")
@@ -683,6 +691,9 @@ def _status_cases(v: Vectors) -> None:
           time=ref.expires_at + SKEW + 1, warnings=("stale-trust-bundle",))
     v.add("11", "not-yet-valid", "301 s before issue", text_of(ref), "not-yet-valid",
           "not-yet-valid", claims=ref, time=T0 - SKEW - 1)
+    far = claims(issued_at=2**52, expires_at=2**53 - 1)
+    v.add("11", "not-yet-valid-far-future", "issued at 2^52 s (after year 9999): a valid "
+          "claim, not yet valid", text_of(far), "not-yet-valid", "not-yet-valid", claims=far)
     v.add("11", "not-yet-valid-day-before", "a day before issue", text_of(ref),
           "not-yet-valid", "not-yet-valid", claims=ref, time=T0 - DAY)
     v.add("11", "expired", "301 s after expiry (the bundle is stale by then)", text_of(ref),

@@ -28,7 +28,7 @@ def operation_id(endpoint: str, method: str) -> str:
     return method.lower() + "".join(_pascal(part) for part in endpoint.split("."))
 
 
-class OperationDocPlugin(BasePlugin):  # type: ignore[misc]
+class OperationDocPlugin(BasePlugin):
     """apispec plugin completing each operation as its path is registered."""
 
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
