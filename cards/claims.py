@@ -66,6 +66,7 @@ _MIN_DAY = (_MIN_BIRTH - _EPOCH).days
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _MAX_DAY = (date.max - _EPOCH).days
 _ARRAYS = (list, tuple)  # what a CBOR decoder gives for an array
+_ABSENT = object()
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10-bit value as two characters
 #: The issue date is the date of ``issued_at`` in Vietnam (UTC+07:00 all year, no DST since
@@ -152,9 +153,11 @@ class EmergencyCore:
             raise _fail(f"allergies and conditions must be tuples of at most "
                         f"{MAX_EMERGENCY_ITEMS} items")
         for allergy in allergies:
-            _text(allergy, "allergy", MAX_ALLERGY_CHARS)
+            if not _is_text(allergy, MAX_ALLERGY_CHARS):
+                _text(allergy, "allergy", MAX_ALLERGY_CHARS)  # raises, naming the problem
         for code in conditions:
-            _pattern(code, "condition (ICD-10 code)", _ICD10)
+            if type(code) is not str or _ICD10.fullmatch(code) is None:
+                _pattern(code, "condition (ICD-10 code)", _ICD10)
         # every item is a string by now, so the duplicate check cannot meet an unhashable one
         if len(set(allergies)) != len(allergies) or len(set(conditions)) != len(conditions):
             raise _fail("allergies and conditions must not repeat an item")
@@ -212,11 +215,14 @@ class CardClaims:
         """True only when every invariant certainly holds (exact built-in types)."""
         iat, exp = self.issued_at, self.expires_at
         list_id, index, birth = self.status_list_id, self.status_index, self.birth_date
-        codes = (self.issuer, self.serial, self.member_number, self.union_code,
-                 self.province_code)
+        issuer, serial, member, union = (self.issuer, self.serial, self.member_number,
+                                         self.union_code)
+        province = self.province_code
         return (type(self.version) is int and self.version == FORMAT_VERSION
-                and all(type(code) is str for code in codes)
-                and _CODES.fullmatch("\x1f".join(codes)) is not None
+                and type(issuer) is str and type(serial) is str and type(member) is str
+                and type(union) is str and type(province) is str
+                and _CODES.fullmatch(f"{issuer}\x1f{serial}\x1f{member}\x1f{union}\x1f"
+                                     f"{province}") is not None
                 and type(iat) is int and type(exp) is int and 0 <= iat < exp < 2**53
                 and type(list_id) is int and 0 <= list_id < _UINT32
                 and type(index) is int and 0 <= index < _UINT32
@@ -303,13 +309,15 @@ class CardClaims:
         serial = claims[KEY_SERIAL]
         birth = claims[KEY_BIRTH]
         try:
-            if not isinstance(serial, bytes) or len(serial) != SERIAL_BYTES:
+            if type(serial) is not bytes or len(serial) != SERIAL_BYTES:
                 raise _fail("serial must be 10 bytes")
-            if isinstance(birth, bool) or not isinstance(birth, int) or not _MIN_DAY <= birth < 10**5:
+            if type(birth) is not int or not _MIN_DAY <= birth < 10**5:
                 raise _fail("birth date must be an integer day count")
-            emergency = claims.get(KEY_EMERGENCY)
-            if KEY_EMERGENCY in claims and emergency is None:
+            emergency = claims.get(KEY_EMERGENCY, _ABSENT)
+            if emergency is None:
                 raise _fail("an absent emergency core is omitted, not null")
+            if emergency is _ABSENT:
+                emergency = None
             # The generated __init__ only assigns (through object.__setattr__, one call per
             # field, as the class is frozen); filling __dict__ at once and running the same
             # __post_init__ checks is the same object, a scanner's hot path cheaper.

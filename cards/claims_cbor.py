@@ -79,10 +79,13 @@ def deterministic_size(claims: dict[int, Any]) -> int:
             total += _text_size(value)
         elif kind is bytes:
             total += _head(len(value)) + len(value)
-        else:  # [blood group or null, [allergies], [conditions]]
+        else:  # [blood group or null, [allergies], [conditions]]: three one-byte heads
             blood, allergies, conditions = value
-            total += 3 + (1 if blood is None else _text_size(blood)) \
-                + sum(_text_size(a) for a in allergies) + sum(_text_size(c) for c in conditions)
+            total += 3 + (1 if blood is None else 1 + len(blood))  # blood groups are ASCII
+            for allergy in allergies:
+                total += _text_size(allergy)
+            for code in conditions:  # ICD-10 codes are ASCII, at most 8 characters
+                total += 1 + len(code)
     return total
 
 
