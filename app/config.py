@@ -11,6 +11,7 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import limits
 from flask import Flask
@@ -65,7 +66,8 @@ def defaults(root: Path) -> dict[str, Any]:
         "JSON_MAX_BYTES": 64 * 1024,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "LOG_LEVEL": "INFO",
-        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        # None: derived from where the service listens (PORT); required in production
+        "PUBLIC_BASE_URL": None,
         "PORT": 5000,
         "CARD_ISSUER": "VN-VGCL",
         "CARD_ISSUER_NAME": "Tổng Liên đoàn Lao động Việt Nam",
@@ -202,6 +204,26 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # problem+json for every error: Flask would re-raise to the server under DEBUG/TESTING
         app.config["PROPAGATE_EXCEPTIONS"] = False
     app.config["SQLALCHEMY_URL"] = app.config["DATABASE_URL"]
+    app.config["PUBLIC_BASE_URL"] = public_base_url(app.config)
+
+
+def public_base_url(config: Mapping[str, Any]) -> str:
+    """The address the public documents and NFC links name: ``PUBLIC_BASE_URL`` as given,
+    else where ``scripts/serve`` listens (``http://127.0.0.1:<PORT>``), never a port the
+    service does not answer on.
+
+    Raises:
+        ConfigError: a given value that is not an absolute http(s) URL without query or
+            fragment.
+    """
+    value = config.get("PUBLIC_BASE_URL")
+    if value is None or not str(value).strip():
+        return f"http://127.0.0.1:{int(config['PORT'])}"
+    url = urlsplit(str(value).strip())
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise ConfigError(f"{ENV_PREFIX}_PUBLIC_BASE_URL must be an absolute http(s) URL "
+                          f"without query or fragment, not {str(value)[:60]!r}")
+    return url.geturl().rstrip("/")
 
 
 def check_production(config: Mapping[str, Any], lookup_key: bytes) -> None:
@@ -250,6 +272,11 @@ def check_production(config: Mapping[str, Any], lookup_key: bytes) -> None:
     for name in ("DEBUG", "PROPAGATE_EXCEPTIONS"):
         if _is_true(config.get(name)):
             raise ConfigError(f"{prefix}{name} cannot be on in production")
+    public = config.get("PUBLIC_BASE_URL")
+    if public is None or not str(public).strip():
+        # status lists and every card's NFC link carry it: a guess would point nowhere
+        raise ConfigError(f"{prefix}PUBLIC_BASE_URL must be set in production (the https "
+                          "address scanners and phones reach the service at)")
 
 
 def check_rate_limit(name: str, value: Any) -> None:

@@ -8,7 +8,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import cbor2
@@ -63,12 +63,36 @@ _EPOCH = date(1970, 1, 1)
 _MIN_BIRTH = date(1900, 1, 1)
 _UINT32 = 2**32
 _MIN_DAY = (_MIN_BIRTH - _EPOCH).days
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_MAX_DAY = (date.max - _EPOCH).days
+_ARRAYS = (list, tuple)  # what a CBOR decoder gives for an array
+_ABSENT = object()
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10-bit value as two characters
+#: The issue date is the date of ``issued_at`` in Vietnam (UTC+07:00 all year, no DST since
+#: 1975), the date printed on the card face.
+ISSUE_DATE_OFFSET_SECONDS = 7 * 3600
 _ISSUER = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,12}){1,3}")
 _SERIAL = re.compile(r"[A-Z2-7]{16}")
 _CODE = re.compile(r"[0-9A-Z][0-9A-Z./-]{0,23}")
 _PROVINCE = re.compile(r"[0-9]{2}")
+#: issuer, serial, member number, union code and province code, joined by U+001F.
+_CODES = re.compile("\x1f".join(p.pattern for p in (_ISSUER, _SERIAL, _CODE, _CODE, _PROVINCE)))
 # ICD-10: a letter (U is reserved but valid for e.g. U07.1), two characters, optional subcode.
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
+
+
+def issue_date(issued_at: int) -> date:
+    """The calendar date of ``issued_at`` (epoch seconds) in Vietnam (UTC+07:00)."""
+    day = (issued_at + ISSUE_DATE_OFFSET_SECONDS) // 86400
+    # issued_at may be up to 2^53 s, far past year 9999: every birth date is before that
+    return date.max if day > _MAX_DAY else date.fromordinal(_EPOCH_ORDINAL + day)
+
+
+def serial_text(serial: bytes) -> str:
+    """A 10-byte serial as its 16 RFC 4648 base32 characters (as ``base64.b32encode``)."""
+    value = int.from_bytes(serial, "big")
+    return "".join([_B32_PAIRS[(value >> shift) & 0x3FF] for shift in range(70, -1, -10)])
 
 
 def new_serial() -> str:
@@ -80,10 +104,19 @@ def _fail(message: str) -> ClaimsError:
     return ClaimsError(message)
 
 
+def _is_text(value: object, max_chars: int) -> bool:
+    """Whether ``value`` is 1 to ``max_chars`` printable NFC characters without surrounding
+    spaces (docs/uc1.md §3)."""
+    # isprintable() rejects control, format, private-use, unassigned and non-ASCII spaces.
+    return (type(value) is str and 0 < len(value) <= max_chars
+            and unicodedata.is_normalized("NFC", value) and value.isprintable()
+            and value[0] != " " and value[-1] != " ")
+
+
 def _text(value: object, field: str, max_chars: int) -> str:
     if not isinstance(value, str) or not value or len(value) > max_chars:
         raise _fail(f"{field} must be a non-empty string of at most {max_chars} characters")
-    if unicodedata.normalize("NFC", value) != value:
+    if not unicodedata.is_normalized("NFC", value):
         raise _fail(f"{field} must be NFC-normalised")
     # isprintable() rejects control, format, private-use, unassigned and non-ASCII spaces.
     if value != value.strip() or not value.isprintable():
@@ -112,19 +145,23 @@ class EmergencyCore:
     conditions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.blood_group is not None and self.blood_group not in BLOOD_GROUPS:
+        blood, allergies, conditions = self.blood_group, self.allergies, self.conditions
+        if blood is not None and (type(blood) is not str or blood not in BLOOD_GROUPS):
             raise _fail(f"blood_group must be one of {sorted(BLOOD_GROUPS)}")
-        for name in ("allergies", "conditions"):
-            items = getattr(self, name)
-            if not isinstance(items, tuple) or len(items) > MAX_EMERGENCY_ITEMS:
-                raise _fail(f"{name} must be a tuple of at most {MAX_EMERGENCY_ITEMS} items")
-            if len(set(items)) != len(items):
-                raise _fail(f"{name} has duplicates")
-        for allergy in self.allergies:
-            _text(allergy, "allergy", MAX_ALLERGY_CHARS)
-        for code in self.conditions:
-            _pattern(code, "condition (ICD-10 code)", _ICD10)
-        if self.blood_group is None and not self.allergies and not self.conditions:
+        if type(allergies) is not tuple or type(conditions) is not tuple or \
+                len(allergies) > MAX_EMERGENCY_ITEMS or len(conditions) > MAX_EMERGENCY_ITEMS:
+            raise _fail(f"allergies and conditions must be tuples of at most "
+                        f"{MAX_EMERGENCY_ITEMS} items")
+        for allergy in allergies:
+            if not _is_text(allergy, MAX_ALLERGY_CHARS):
+                _text(allergy, "allergy", MAX_ALLERGY_CHARS)  # raises, naming the problem
+        for code in conditions:
+            if type(code) is not str or _ICD10.fullmatch(code) is None:
+                _pattern(code, "condition (ICD-10 code)", _ICD10)
+        # every item is a string by now, so the duplicate check cannot meet an unhashable one
+        if len(set(allergies)) != len(allergies) or len(set(conditions)) != len(conditions):
+            raise _fail("allergies and conditions must not repeat an item")
+        if blood is None and not allergies and not conditions:
             raise _fail("an empty emergency core must be None instead")
 
     def to_cbor(self) -> list[Any]:
@@ -138,12 +175,16 @@ class EmergencyCore:
         Raises:
             ClaimsError: the array has the wrong shape or values.
         """
-        if not isinstance(value, list | tuple) or len(value) != 3:
+        if type(value) not in _ARRAYS or len(value) != 3:
             raise _fail("emergency core must be a 3-item array")
         blood, allergies, conditions = value
-        if not isinstance(allergies, list | tuple) or not isinstance(conditions, list | tuple):
+        if type(allergies) not in _ARRAYS or type(conditions) not in _ARRAYS:
             raise _fail("allergies and conditions must be arrays")
-        return cls(blood, tuple(allergies), tuple(conditions))
+        core = object.__new__(cls)  # as CardClaims.from_cbor_map: same checks, cheaper
+        core.__dict__.update(blood_group=blood, allergies=tuple(allergies),
+                             conditions=tuple(conditions))
+        core.__post_init__()
+        return core
 
 
 @dataclass(frozen=True)
@@ -165,7 +206,33 @@ class CardClaims:
     version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        if self.version != FORMAT_VERSION or isinstance(self.version, bool):
+        # Every verified card runs this: the common, valid case in a few combined checks;
+        # anything else goes through the field-by-field checks, which name the problem.
+        if not self._plainly_valid():
+            self._check_fields()
+
+    def _plainly_valid(self) -> bool:
+        """True only when every invariant certainly holds (exact built-in types)."""
+        iat, exp = self.issued_at, self.expires_at
+        list_id, index, birth = self.status_list_id, self.status_index, self.birth_date
+        issuer, serial, member, union = (self.issuer, self.serial, self.member_number,
+                                         self.union_code)
+        province = self.province_code
+        return (type(self.version) is int and self.version == FORMAT_VERSION
+                and type(issuer) is str and type(serial) is str and type(member) is str
+                and type(union) is str and type(province) is str
+                and _CODES.fullmatch(f"{issuer}\x1f{serial}\x1f{member}\x1f{union}\x1f"
+                                     f"{province}") is not None
+                and type(iat) is int and type(exp) is int and 0 <= iat < exp < 2**53
+                and type(list_id) is int and 0 <= list_id < _UINT32
+                and type(index) is int and 0 <= index < _UINT32
+                and type(birth) is date and _MIN_BIRTH <= birth <= issue_date(iat)
+                and (self.emergency is None or type(self.emergency) is EmergencyCore)
+                and _is_text(self.name, MAX_NAME_CHARS))
+
+    def _check_fields(self) -> None:
+        """Check every field, one by one, naming the first that breaks its rule."""
+        if type(self.version) is not int or self.version != FORMAT_VERSION:
             raise _fail(f"unsupported format version {self.version!r}")
         _pattern(self.issuer, "issuer", _ISSUER)
         _pattern(self.serial, "serial", _SERIAL)
@@ -179,7 +246,7 @@ class CardClaims:
         _uint(self.expires_at, "expires_at", 2**53)
         if self.expires_at <= self.issued_at:
             raise _fail("expires_at must be after issued_at")
-        if self.birth_date > _EPOCH + timedelta(seconds=self.issued_at):
+        if self.birth_date > issue_date(self.issued_at):
             raise _fail("birth_date is after the issue date")
         _uint(self.status_list_id, "status_list_id", _UINT32)
         _uint(self.status_index, "status_index", _UINT32)
@@ -221,30 +288,46 @@ class CardClaims:
             MalformedCard: (``bad-claims``) for unknown, missing or wrongly typed keys or
                 values that break an invariant.
         """
-        if not isinstance(claims, Mapping):
+        if not isinstance(claims, dict) and not isinstance(claims, Mapping):
             raise MalformedCard("claims must be a map", reason="bad-claims")
-        keys = set(claims)
+        keys = claims.keys()
         if not keys <= _ALL_KEYS or not _REQUIRED_KEYS <= keys:
             raise MalformedCard("unknown or missing claim keys", reason="bad-claims")
+        return cls.from_keyed_map(claims)
+
+    @classmethod
+    def from_keyed_map(cls, claims: Mapping[int, Any]) -> CardClaims:
+        """:meth:`from_cbor_map` for a map already known to hold every required key and no
+        unknown one (the verifier's canonical fast path has checked the key order).
+
+        Raises:
+            MalformedCard: (``bad-claims`` or ``bad-version``) as :meth:`from_cbor_map`.
+        """
         version = claims[KEY_VERSION]
-        if version != FORMAT_VERSION or isinstance(version, bool):
+        if type(version) is not int or version != FORMAT_VERSION:  # not 1.0, not True
             raise MalformedCard(f"unsupported format version {version!r}", reason="bad-version")
         serial = claims[KEY_SERIAL]
         birth = claims[KEY_BIRTH]
         try:
-            if not isinstance(serial, bytes) or len(serial) != SERIAL_BYTES:
+            if type(serial) is not bytes or len(serial) != SERIAL_BYTES:
                 raise _fail("serial must be 10 bytes")
-            if isinstance(birth, bool) or not isinstance(birth, int) or not _MIN_DAY <= birth < 10**5:
+            if type(birth) is not int or not _MIN_DAY <= birth < 10**5:
                 raise _fail("birth date must be an integer day count")
-            emergency = claims.get(KEY_EMERGENCY)
-            if KEY_EMERGENCY in claims and emergency is None:
+            emergency = claims.get(KEY_EMERGENCY, _ABSENT)
+            if emergency is None:
                 raise _fail("an absent emergency core is omitted, not null")
-            return cls(
+            if emergency is _ABSENT:
+                emergency = None
+            # The generated __init__ only assigns (through object.__setattr__, one call per
+            # field, as the class is frozen); filling __dict__ at once and running the same
+            # __post_init__ checks is the same object, a scanner's hot path cheaper.
+            card = object.__new__(cls)
+            card.__dict__.update(
                 issuer=claims[KEY_ISS],
-                serial=base64.b32encode(serial).decode("ascii"),
+                serial=serial_text(serial),
                 member_number=claims[KEY_MEMBER],
                 name=claims[KEY_NAME],
-                birth_date=_EPOCH + timedelta(days=birth),
+                birth_date=date.fromordinal(_EPOCH_ORDINAL + birth),
                 union_code=claims[KEY_UNION],
                 province_code=claims[KEY_PROVINCE],
                 issued_at=claims[KEY_IAT],
@@ -254,6 +337,8 @@ class CardClaims:
                 emergency=None if emergency is None else EmergencyCore.from_cbor(emergency),
                 version=version,
             )
+            card.__post_init__()
+            return card
         except ClaimsError as e:
             raise MalformedCard(str(e), reason="bad-claims") from e
 

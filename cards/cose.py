@@ -29,6 +29,8 @@ HEADER_KID = 4
 TAG_COSE_SIGN1 = 18
 TAG_CWT = 61
 SIGNATURE_BYTES = 64
+#: The order n of the P-256 group: (r, s) and (r, n - s) are both valid signatures.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
@@ -116,6 +118,7 @@ def sign(payload: bytes, key: SigningKey | ec.EllipticCurvePrivateKey, *, tagged
     protected = _protected_header(kid)
     tbs = cbor2.dumps(["Signature1", protected, b"", payload])
     r, s = decode_dss_signature(private_key.sign(tbs, _ECDSA_SHA256))
+    s = min(s, P256_ORDER - s)  # low S: the canonical form issuers emit (docs/uc1.md §2)
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     body = [protected, {}, payload, signature]
     return cbor2.dumps(cbor2.CBORTag(TAG_COSE_SIGN1, body) if tagged else body)

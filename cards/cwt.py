@@ -14,11 +14,13 @@ from cards.timeutil import DEFAULT_SKEW, Instant, epoch_seconds
 CWT_ISS = 1
 CWT_EXP = 4
 CWT_IAT = 6
-_MAX_DEPTH = 16
+#: The deepest nesting of CBOR items accepted (docs/uc1.md §1 step 5).
+MAX_DEPTH = 16
 
 
-def loads_strict(data: bytes, *, allow_indefinite: bool = False, reason: str = "bad-cbor") -> Any:
-    """Decode exactly one CBOR item: no trailing bytes, no duplicate map keys.
+def loads_strict(data: bytes, *, allow_indefinite: bool = False, reason: str = "bad-cbor",
+                 allow_duplicate_keys: bool = False) -> Any:
+    """Decode exactly one CBOR item: no trailing bytes, no duplicate map keys (unless told).
 
     Raises:
         MalformedCard: (``reason``, default ``bad-cbor``) for anything cbor2 cannot decode.
@@ -29,9 +31,9 @@ def loads_strict(data: bytes, *, allow_indefinite: bool = False, reason: str = "
     try:
         decoder = cbor2.CBORDecoder(
             stream,
-            max_depth=_MAX_DEPTH,
+            max_depth=MAX_DEPTH,
             allow_indefinite=allow_indefinite,
-            allow_duplicate_keys=False,
+            allow_duplicate_keys=allow_duplicate_keys,
         )
         value = decoder.decode()
     except Exception as e:  # cbor2 raises CBORDecodeError but also ValueError, OverflowError, ...
@@ -39,6 +41,50 @@ def loads_strict(data: bytes, *, allow_indefinite: bool = False, reason: str = "
     if stream.tell() != len(data):
         raise MalformedCard("trailing bytes after CBOR item", reason=reason)
     return value
+
+
+def has_tag(data: bytes) -> bool:
+    """Whether the well-formed CBOR ``data`` holds a tag (major type 6) anywhere.
+
+    Raises:
+        MalformedCard: (``bad-cbor``) ``data`` is not well-formed after all.
+    """
+    pos, pending = 0, 1  # pending: items still to read (-1 per open indefinite container)
+    stack: list[int] = []
+    try:
+        while pending or stack:
+            if not pending:
+                pending = stack.pop()
+                continue
+            head = data[pos]
+            pos += 1
+            major, info = head >> 5, head & 0x1F
+            if head == 0xFF:  # break: closes the innermost indefinite container
+                pending = stack.pop()
+                continue
+            pending -= 1
+            if major == 6:
+                return True
+            if info < 24:
+                value = info
+            elif info <= 27:
+                size = 1 << (info - 24)
+                value = int.from_bytes(data[pos : pos + size], "big")
+                pos += size
+            elif info == 31 and major in (2, 3, 4, 5):
+                stack.append(pending)
+                pending = -1  # read until the break
+                continue
+            else:
+                raise MalformedCard("reserved CBOR additional information", reason="bad-cbor")
+            if major in (2, 3):
+                pos += value
+            elif major in (4, 5):
+                stack.append(pending)
+                pending = value * (2 if major == 5 else 1)
+    except IndexError as e:
+        raise MalformedCard("truncated CBOR", reason="bad-cbor") from e
+    return False
 
 
 def dumps_canonical(value: Any) -> bytes:

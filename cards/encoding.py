@@ -32,6 +32,12 @@ def _word_table() -> list[str]:
     return [_PAIRS[v % 2025] + _ALPHABET[v // 2025] for v in range(65536)]
 
 
+@functools.lru_cache(maxsize=64)
+def _low_bytes(size: int) -> int:
+    """The integer whose ``size`` big-endian bytes are 00 00 FF repeated (a lane mask)."""
+    return int.from_bytes(b"\x00\x00\xff" * (size // 3), "big")
+
+
 def b45encode(data: bytes) -> str:
     """Encode bytes as base45 text (RFC 9285)."""
     table = _word_table()
@@ -60,21 +66,21 @@ def b45decode(text: str) -> bytes:
     if tail == 1:
         raise MalformedCard("invalid base45 length", reason="bad-base45")
     count = (n - tail) // 3
+    size = 3 * count
     # Decode all 3-digit chunks at once with big-integer arithmetic (C speed, no Python loop):
-    # spread the 1st, 2nd and 3rd digits of every chunk into 32-bit big-endian lanes, then
-    # compute c + 45*d + 2025*e lane-wise; each lane stays below 45**3 < 2**32, so no carry
-    # crosses lanes. A lane with either high byte set is a chunk above 0xFFFF.
-    lanes = []
-    for offset in range(3):
-        spread = bytearray(4 * count)
-        spread[3::4] = values[offset : 3 * count : 3]
-        lanes.append(int.from_bytes(spread, "big"))
-    total = (lanes[0] + 45 * lanes[1] + 2025 * lanes[2]).to_bytes(4 * count, "big")
-    if total[0::4].count(0) != count or total[1::4].count(0) != count:
+    # read the digits as one big-endian integer, so each chunk [c, d, e] is a 24-bit lane
+    # c·2^16 + d·2^8 + e; mask out c, d and e of every lane and compute c + 45·d + 2025·e
+    # lane-wise. Each lane stays below 45**3 < 2**17, so no carry crosses lanes; a lane whose
+    # high byte is set is a chunk above 0xFFFF.
+    digits = int.from_bytes(values[:size], "big")
+    low = _low_bytes(size)
+    total = (((digits >> 16) & low) + 45 * ((digits >> 8) & low)
+             + 2025 * (digits & low)).to_bytes(size, "big")
+    if total[0::3].count(0) != count:
         raise MalformedCard("base45 chunk overflows two bytes", reason="bad-base45")
     out = bytearray(2 * count)
-    out[0::2] = total[2::4]
-    out[1::2] = total[3::4]
+    out[0::2] = total[1::3]
+    out[1::2] = total[2::3]
     if tail:
         v = values[-2] + values[-1] * 45
         if v > 0xFF:

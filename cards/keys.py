@@ -21,6 +21,9 @@ KEY_STATUSES: tuple[str, ...] = get_args(KeyStatus)
 #: Length in bytes of the short key id carried in the COSE protected header.
 SHORT_KID_BYTES = 8
 _COORD_BYTES = 32
+#: The members of a published key, in a trust bundle and in the JWKS (docs/uc1.md §4).
+PUBLISHED_JWK_MEMBERS = frozenset(
+    {"kty", "crv", "x", "y", "kid", "use", "alg", "iss", "status"})
 
 
 def _coordinates(public_key: ec.EllipticCurvePublicKey) -> tuple[bytes, bytes]:
@@ -223,12 +226,18 @@ class VerificationKey:
         return {**public_jwk(self.public_key), "iss": self.issuer, "status": self.status}
 
     @classmethod
-    def from_jwk(cls, jwk: Mapping[str, Any]) -> VerificationKey:
+    def from_jwk(cls, jwk: Mapping[str, Any], *, strict: bool = False) -> VerificationKey:
         """Read a JWK carrying ``iss`` and ``status`` (default ``active``).
+
+        ``strict`` (trust bundles and the JWKS, docs/uc1.md §4–5) requires exactly the
+        published members, every one of them: no default status, no unknown member.
 
         Raises:
             SigningKeyError: (``bad-jwk``) for a malformed key or metadata.
         """
+        if strict and (not isinstance(jwk, Mapping) or set(jwk) != PUBLISHED_JWK_MEMBERS):
+            raise SigningKeyError("a published key has exactly the members "
+                                  f"{sorted(PUBLISHED_JWK_MEMBERS)}", reason="bad-jwk")
         key = public_key_from_jwk(jwk)
         issuer = jwk.get("iss")
         status = jwk.get("status", "active")
@@ -330,15 +339,16 @@ class KeyRing:
 
     @classmethod
     def from_jwks(cls, jwks: Mapping[str, Any]) -> KeyRing:
-        """Build a verify-only ring from a JWKS as produced by :meth:`to_jwks`.
+        """Build a verify-only ring from a JWKS as produced by :meth:`to_jwks` (every key
+        with exactly the published members, ``iss`` and ``status`` included).
 
         Raises:
             SigningKeyError: (``bad-jwk``) for a malformed set or key.
         """
         keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
-        if not isinstance(keys, list):
-            raise SigningKeyError("JWKS must have a keys list", reason="bad-jwk")
-        return cls(VerificationKey.from_jwk(k) for k in keys)
+        if not isinstance(keys, list) or set(jwks) != {"keys"}:
+            raise SigningKeyError("JWKS must be {\"keys\": [...]}", reason="bad-jwk")
+        return cls(VerificationKey.from_jwk(k, strict=True) for k in keys)
 
     def __iter__(self) -> Iterator[VerificationKey]:
         return iter(self._keys.values())

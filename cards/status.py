@@ -59,6 +59,14 @@ class StatusList:
         byte, mask = self._locate(index)
         return bool(self._bits[byte] & mask)
 
+    def flagged(self, index: int) -> bool | None:
+        """Whether the bit at ``index`` is set; ``None`` outside ``[0, size)``. For an index
+        already known to be an integer (the verifier's claims), without :meth:`get`'s checks."""
+        byte = index >> 3
+        if index < 0 or byte >= len(self._bits):
+            return None
+        return bool(self._bits[byte] & (0x80 >> (index & 7)))
+
     def set(self, index: int, value: bool = True) -> None:
         """Set (or with ``value=False`` clear) the bit at ``index``."""
         byte, mask = self._locate(index)

@@ -92,7 +92,8 @@ class TrustBundle:
 
     def warnings(self, now: Instant) -> tuple[str, ...]:
         """``('stale-trust-bundle',)`` when stale at ``now``, else nothing."""
-        return (STALE_WARNING,) if self.is_stale(now) else ()
+        t = now if type(now) is int else epoch_seconds(now)  # scanners' hot path: an int
+        return (STALE_WARNING,) if t - self.issued_at > self.max_age else ()
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON payload that gets signed (see docs/uc1.md, "Trust bundle")."""
@@ -127,7 +128,7 @@ class TrustBundle:
         if not isinstance(payload["keys"], list) or not isinstance(payload["statusLists"], list):
             raise TrustError("bundle keys and statusLists must be arrays")
         try:
-            keys = tuple(VerificationKey.from_jwk(k) for k in payload["keys"])
+            keys = tuple(VerificationKey.from_jwk(k, strict=True) for k in payload["keys"])
             lists = []
             for entry in payload["statusLists"]:
                 if not isinstance(entry, dict) or set(entry) != {

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
-from cards import cose
 from cards.b64 import b64url_encode
-from cards.claims import CANONICAL_KEY_ORDER, CardClaims
-from cards.cwt import check_times, loads_strict
+from cards.claims import CardClaims
+from cards.claims_cbor import read_claims
 from cards.encoding import PREFIX, decode_text
 from cards.errors import (
     BadSignature,
@@ -19,20 +23,23 @@ from cards.errors import (
     MalformedCard,
     NotYetValid,
     RevokedCard,
-    StatusListError,
     SuspendedCard,
     UnknownKey,
     UntrustedIssuer,
 )
-from cards.keys import SHORT_KID_BYTES, VerificationKey
+from cards.keys import VerificationKey
+from cards.message import ParsedCard, parse_message
 from cards.timeutil import DEFAULT_SKEW, Instant, epoch_seconds
 from cards.trust import Trust
+
+__all__ = ["Status", "Verification", "parse_card", "read_claims", "verify"]
 
 Status = Literal[
     "valid", "expired", "not-yet-valid", "revoked", "suspended", "unknown-issuer", "invalid"
 ]
 STATUS_LIST_MISSING = "status-list-missing"
-_UC1_PROTECTED_KEYS = frozenset({cose.HEADER_ALG, cose.HEADER_KID})
+SIGNATURE_BYTES = 64
+_ECDSA_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,16 @@ class Verification:
         """Whether the card is genuine and currently valid."""
         return self.status == "valid"
 
+    @classmethod
+    def _of(cls, status: Status, reason: str, claims: CardClaims | None, kid: str | None,
+            key_id: str | None, warnings: tuple[str, ...]) -> Verification:
+        # The frozen __init__ assigns field by field through object.__setattr__; one
+        # __dict__ update makes the same object, cheaper on the scanner's hot path.
+        result = object.__new__(cls)
+        result.__dict__.update(status=status, reason=reason, claims=claims, kid=kid,
+                               key_id=key_id, warnings=warnings)
+        return result
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view of the result."""
         return {
@@ -68,84 +85,57 @@ class Verification:
         }
 
 
-@dataclass(frozen=True)
-class ParsedCard:
-    """A card whose layers parsed, with the signature not yet checked."""
-
-    message: cose.CoseSign1
-    kid: bytes
-
-
 def parse_card(text: str, *, prefix: str = PREFIX) -> ParsedCard:
-    """Decode the text layers and COSE envelope and check the UC1 header; no signature check.
+    """Decode the text layers and the UC1 message (§1 steps 1–6); no signature check.
 
     Raises:
         MalformedCard: a layer is broken (``too-long``, ``bad-prefix``, ``bad-base45``,
             ``bad-zlib``, ``too-large-decompressed``, ``bad-cose``, ``bad-header``, ``bad-kid``).
         UnsupportedAlgorithm: the algorithm is not ES256.
     """
-    message = cose.decode(decode_text(text, prefix=prefix))
-    cose.check_alg(message)
-    if set(message.protected_header) != _UC1_PROTECTED_KEYS or message.unprotected_header:
-        raise MalformedCard("UC1 header must be exactly {1: -7, 4: kid}", reason="bad-header")
-    kid = message.kid
-    if kid is None or len(kid) != SHORT_KID_BYTES:
-        raise MalformedCard("UC1 kid must be 8 bytes", reason="bad-kid")
-    return ParsedCard(message, kid)
-
-
-def read_claims(payload: bytes) -> CardClaims:
-    """Decode a UC1 claims payload, requiring canonical CBOR.
-
-    Raises:
-        MalformedCard: ``bad-cbor``, ``bad-claims``, ``bad-version`` or ``non-canonical``.
-    """
-    raw = loads_strict(payload)
-    # One card, one encoding: keys in canonical order and a re-encoding (minimal integers and
-    # lengths, as cbor2 always writes) that gives back the signed bytes exactly.
-    if not isinstance(raw, dict):
-        raise MalformedCard("claims must be a map", reason="bad-claims")
-    keys = list(raw)
-    if keys != [k for k in CANONICAL_KEY_ORDER if k in raw]:
-        known = set(keys) <= set(CANONICAL_KEY_ORDER)
-        raise MalformedCard(
-            "claim keys unknown or out of canonical order",
-            reason="non-canonical" if known else "bad-claims",
-        )
-    if cbor2.dumps(raw) != payload:
-        raise MalformedCard("claims are not canonical CBOR", reason="non-canonical")
-    return CardClaims.from_cbor_map(raw)
+    return parse_message(decode_text(text, prefix=prefix))
 
 
 def _find_key(parsed: ParsedCard, trust: Trust) -> VerificationKey:
     candidates = trust.keys_for(parsed.kid)
     if not candidates:
         raise UnknownKey("no trusted key has this kid")
-    error: BadSignature | None = None
+    signature = parsed.signature
+    if len(signature) != SIGNATURE_BYTES:
+        raise BadSignature("ES256 signature must be 64 bytes", reason="bad-signature-length")
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                               int.from_bytes(signature[32:], "big"))
+    digest = hashlib.sha256(parsed.to_be_signed).digest()  # once, whatever the candidates
     for key in candidates:  # several keys may share a short kid; any that verifies wins
         try:
-            cose.verify_signature(parsed.message, key.public_key)
+            key.public_key.verify(der, digest, _ECDSA_PREHASHED)
             return key
-        except BadSignature as e:
-            error = e
-    assert error is not None
-    raise error
-
-
-def _check_status(claims: CardClaims, trust: Trust) -> list[str]:
-    warnings = []
-    for purpose, error in (("revocation", RevokedCard), ("suspension", SuspendedCard)):
-        status_list = trust.status_list(claims.status_list_id, purpose)
-        if status_list is None:
-            warnings.append(STATUS_LIST_MISSING)
+        except InvalidSignature:
             continue
-        try:
-            flagged = status_list.get(claims.status_index)
-        except StatusListError as e:
-            raise MalformedCard("status index outside its list", reason="bad-status-index") from e
+    raise BadSignature("signature does not verify")
+
+
+_PURPOSES = (("revocation", RevokedCard), ("suspension", SuspendedCard))
+
+
+def _check_status(claims: CardClaims, trust: Trust) -> tuple[str, ...]:
+    missing = False
+    list_id, index = claims.status_list_id, claims.status_index
+    for purpose, error in _PURPOSES:
+        status_list = trust.status_list(list_id, purpose)
+        if status_list is None:
+            missing = True
+            continue
+        flagged = status_list.flagged(index)
+        if flagged is None:
+            raise MalformedCard("status index outside its list", reason="bad-status-index")
         if flagged:
             raise error()
-    return sorted(set(warnings))
+    return (STATUS_LIST_MISSING,) if missing else ()
+
+
+#: The base64url text of a short kid (a scanner meets few kids, again and again).
+_kid_text = functools.lru_cache(maxsize=1024)(b64url_encode)
 
 
 _STATUS_OF: tuple[tuple[type[CardError], Status], ...] = (
@@ -176,18 +166,22 @@ def verify(text: str, trust: Trust, *, now: Instant, skew: int = DEFAULT_SKEW) -
     key: VerificationKey | None = None
     claims: CardClaims | None = None
     try:
-        t = epoch_seconds(now)
+        t = now if type(now) is int else epoch_seconds(now)
         warnings.extend(trust.warnings(t))
         parsed = parse_card(text)
-        kid = b64url_encode(parsed.kid)
+        kid = _kid_text(parsed.kid)
         key = _find_key(parsed, trust)
-        claims = read_claims(parsed.message.payload)
+        claims = read_claims(parsed.payload)
         if claims.issuer != key.issuer:
             raise UntrustedIssuer(f"key of {key.issuer} signed a card of {claims.issuer}")
         if key.revoked:
             raise RevokedCard("the signing key was revoked", reason="key-compromise")
         warnings.extend(_check_status(claims, trust))
-        check_times({4: claims.expires_at, 6: claims.issued_at}, t, skew=skew)
+        # §1 step 11, as cards.cwt.check_times (the claims are validated integers here)
+        if t < claims.issued_at - skew:
+            raise NotYetValid(f"issued at {claims.issued_at}, now {t}")
+        if t > claims.expires_at + skew:
+            raise ExpiredCard(f"expired at {claims.expires_at}, now {t}")
     except CardError as e:
         verified = claims is not None and not isinstance(e, MalformedCard | UntrustedIssuer)
         return Verification(
@@ -200,4 +194,4 @@ def verify(text: str, trust: Trust, *, now: Instant, skew: int = DEFAULT_SKEW) -
         )
     except Exception:  # a bug, never a card's fault: still answer, never raise to the scanner
         return Verification("invalid", "internal-error", None, kid, None, tuple(warnings))
-    return Verification("valid", "ok", claims, kid, key.kid, tuple(warnings))
+    return Verification._of("valid", "ok", claims, kid, key.kid, tuple(warnings))

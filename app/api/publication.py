@@ -12,11 +12,17 @@ from app.api.blueprint import Blueprint
 from app.composition import ensure_root_key, publisher_for
 from app.edge.problems import ProblemSchema
 from app.extensions import db
+from app.schemas.publication import JwksSchema, RootJwkSchema, jws_response
 from app.services.issuing.publication import canonical_json, etag_of
 
 blp = Blueprint("publication", __name__, url_prefix="/",
                 description="Public keys, status lists and the signed trust bundle (no login).")
 CACHE = "public, max-age=300"
+JWKS = "application/jwk-set+json"
+JWK = "application/jwk+json"
+#: A JWT whose ``typ`` is ``X`` is served as ``application/X`` (RFC 7515 §4.1.9).
+VC_JWT = "application/vc+jwt"
+TRUST_JWT = "application/unioncard-trust+jwt"
 
 
 class StatusListArgsSchema(ma.Schema):
@@ -46,22 +52,25 @@ def _publisher() -> Any:
 class Jwks(MethodView):
     """The card-verification keys."""
 
-    @blp.response(200, description="JWKS (RFC 7517) of every key that signs valid cards")
+    @blp.response(200, JwksSchema, content_type=JWKS,
+                  description="JWKS (RFC 7517) of every card key with its issuer and status; "
+                              "a card of a revoked key is revoked (docs/uc1.md §4)")
     def get(self) -> Any:
         """Every published card-verification key (ES256, RFC 7638 key ids)."""
         body = canonical_json(_publisher().jwks())
-        return _cached(body, etag_of(body), "application/jwk-set+json")
+        return _cached(body, etag_of(body), JWKS)
 
 
 @blp.route("/.well-known/unioncard-root.jwk")
 class RootKey(MethodView):
     """The root public key that scanners pin."""
 
-    @blp.response(200, description="The root public key (JWK); pin it out of band")
+    @blp.response(200, RootJwkSchema, content_type=JWK,
+                  description="The root public key (JWK); pin it out of band")
     def get(self) -> Any:
         """The public root key that signs trust bundles and status lists."""
         body = canonical_json(_publisher().root_jwk())
-        return _cached(body, etag_of(body), "application/jwk+json")
+        return _cached(body, etag_of(body), JWK)
 
 
 @blp.route("/api/v1/status-lists/<int:list_id>")
@@ -69,21 +78,27 @@ class StatusListView(MethodView):
     """One bitstring status list."""
 
     @blp.arguments(StatusListArgsSchema, location="query")
-    @blp.response(200, description="BitstringStatusListCredential as a JWT (ES256, root key)")
+    @blp.response(200, description="BitstringStatusListCredential secured as a JWT")
+    @blp.doc(responses={"200": jws_response(
+        "A W3C BitstringStatusListCredential (Bitstring Status List v1.0) secured as in "
+        "VC-JOSE-COSE §3.1: the JWT payload is the credential; typ vc+jwt, ES256, root key",
+        VC_JWT)})
     @blp.alt_response(404, schema=ProblemSchema, description="No such list")
     def get(self, args: dict[str, Any], list_id: int) -> Any:
         """The current revocation or suspension list, signed (W3C Bitstring Status List)."""
         token, version = _publisher().status_list_jwt(list_id, args["purpose"])
-        return _cached(token, f"sl-{list_id}-{args['purpose']}-{version}", "application/vc+jwt",
-                       weak=True)
+        return _cached(token, f"sl-{list_id}-{args['purpose']}-{version}", VC_JWT, weak=True)
 
 
 @blp.route("/api/v1/trust-bundle")
 class TrustBundleView(MethodView):
     """The trust bundle for offline scanners."""
 
-    @blp.response(200, description="Keys, status lists and version as a JWS signed by the root key")
+    @blp.response(200, description="The trust bundle")
+    @blp.doc(responses={"200": jws_response(
+        "Keys, status lists and version (docs/uc1.md §5) as a compact JWS with typ "
+        "unioncard-trust+jwt, signed by the root key", TRUST_JWT)})
     def get(self) -> Any:
         """Everything an offline scanner needs, signed by the root key; cache it for weeks."""
         text, version = _publisher().trust_bundle()
-        return _cached(text, f"bundle-{version}", "application/jwt", weak=True)
+        return _cached(text, f"bundle-{version}", TRUST_JWT, weak=True)

@@ -11,6 +11,7 @@ from app import migrate
 from app.api.blueprint import Blueprint
 from app.edge.problems import PROBLEM_TYPES, ProblemSchema, problem_response
 from app.extensions import db
+from app.schemas.publication import HealthSchema, ReadinessSchema
 
 blp = Blueprint("system", __name__, url_prefix="/", description="Health probes.")
 
@@ -19,7 +20,7 @@ blp = Blueprint("system", __name__, url_prefix="/", description="Health probes."
 class Healthz(MethodView):
     """Liveness."""
 
-    @blp.response(200)
+    @blp.response(200, HealthSchema, description="The process is alive")
     def get(self) -> Any:
         """The process is alive."""
         return {"status": "ok"}
@@ -29,7 +30,7 @@ class Healthz(MethodView):
 class Readyz(MethodView):
     """Readiness."""
 
-    @blp.response(200)
+    @blp.response(200, ReadinessSchema, description="Ready to serve")
     @blp.alt_response(503, schema=ProblemSchema, description="Database down or not migrated")
     def get(self) -> Any:
         """The database answers and its schema is at the newest migration."""

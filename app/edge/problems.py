@@ -486,6 +486,14 @@ class ProblemApi(Api):  # type: ignore[misc]
 
     ERROR_SCHEMA = ProblemSchema
 
+    def _init_spec(self, **kwargs: Any) -> None:
+        """flask-smorest's, plus the plugin that gives every operation an ``operationId`` and
+        every secured one its 401 (``app.edge.openapi``)."""
+        from app.edge.openapi import OperationDocPlugin
+
+        kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), OperationDocPlugin()]
+        super()._init_spec(**kwargs)
+
     def _register_responses(self) -> None:
         """Document the shared error responses (e.g. 422 of every argument schema) with
         the media type they are served as."""

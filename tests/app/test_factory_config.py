@@ -66,9 +66,29 @@ PRODUCTION_SECRETS = {
 
 
 def test_production_starts_with_real_secrets(make_app) -> None:
-    app = make_app({"ENV": "production", **PRODUCTION_SECRETS})
+    app = make_app({"ENV": "production", **PRODUCTION_SECRETS,
+                    "PUBLIC_BASE_URL": "https://the.example/"})
     assert app.config["TESTING"] is False
     assert app.config["PROPAGATE_EXCEPTIONS"] is False
+    assert app.config["PUBLIC_BASE_URL"] == "https://the.example"
+
+
+def test_production_refuses_to_start_without_a_public_url(database_url: str) -> None:
+    """Cards and status lists carry the public URL: production never guesses it."""
+    with pytest.raises(ConfigError, match="UNIONCARD_PUBLIC_BASE_URL must be set"):
+        create_app({**TEST_CONFIG, "ENV": "production", **PRODUCTION_SECRETS,
+                    "DATABASE_URL": database_url})
+
+
+def test_the_public_url_defaults_to_where_the_service_listens(make_app) -> None:
+    """Regression (issue 14): ``scripts/serve`` on another port wrote 127.0.0.1:5000 into
+    status lists and NFC links."""
+    assert make_app({"PORT": 8123}).config["PUBLIC_BASE_URL"] == "http://127.0.0.1:8123"
+    assert make_app({"PORT": 8123, "PUBLIC_BASE_URL": "https://cards.example/u/"}).config[
+        "PUBLIC_BASE_URL"] == "https://cards.example/u"
+    for bad in ("cards.example", "ftp://cards.example", "https://cards.example/?x=1"):
+        with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be an absolute"):
+            make_app({"PUBLIC_BASE_URL": bad})
 
 
 @pytest.mark.parametrize("name, value, reason", [
@@ -123,7 +143,8 @@ def test_production_reads_weak_settings_from_the_environment(
 def test_production_answers_problem_json_even_when_testing_is_on(make_app) -> None:
     """Flask re-raises unhandled errors to the server under TESTING or DEBUG; production
     never does, so a crash is still one problem+json 500."""
-    app = make_app({"ENV": "production", "TESTING": True, **PRODUCTION_SECRETS})
+    app = make_app({"ENV": "production", "TESTING": True, **PRODUCTION_SECRETS,
+                    "PUBLIC_BASE_URL": "https://the.example"})
 
     @app.get("/boom")
     def boom() -> str:

@@ -49,7 +49,8 @@ def test_rotation_keeps_old_cards_valid(app, session, client, world) -> None:
     result = verify_offline(client, new_text)
     assert result.status == "valid" and result.key_id == new.kid
     jwks = client.get("/.well-known/jwks.json").get_json(force=True)
-    assert {k["kid"] for k in jwks["keys"]} == {new.kid, retired.kid}
+    assert {k["kid"]: k["status"] for k in jwks["keys"]} == {new.kid: "active",
+                                                             retired.kid: "retired"}
 
 
 def test_retired_key_leaves_jwks_when_its_cards_expired(app, session, client, world) -> None:
@@ -77,8 +78,12 @@ def test_key_revocation_revokes_every_card_it_signed(app, session, client, world
     assert cards.verify(texts[1], live, now=now()).reason == "key-compromise"
     statuses = {c.status_reason for c in session.scalars(select(Card).where(Card.kid == kid))}
     assert statuses == {"key-compromise"}
+    # the JWKS agrees with the bundle (issue 14): the revoked key stays, marked revoked, so
+    # a JWKS-only verifier answers key-compromise too, never unknown-issuer
     jwks = client.get("/.well-known/jwks.json").get_json(force=True)
-    assert kid not in {k["kid"] for k in jwks["keys"]}
+    assert {k["kid"]: k["status"] for k in jwks["keys"]}[kid] == "revoked"
+    jwks_only = cards.verify(texts[0], cards.KeyRing.from_jwks(jwks), now=now())
+    assert (jwks_only.status, jwks_only.reason) == ("revoked", "key-compromise")
     with pytest.raises(Conflict):
         store.revoke(kid, "again")
     # a new card is signed with a fresh key and is valid

@@ -36,8 +36,9 @@ def test_jwks_shape(client, issued) -> None:
     keys = response.get_json(force=True)["keys"]
     assert len(keys) == 1
     key = keys[0]
-    assert {k: key[k] for k in ("kty", "crv", "use", "alg")} == {
-        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256"}
+    assert {k: key[k] for k in ("kty", "crv", "use", "alg", "status")} == {
+        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "status": "active"}
+    assert key["iss"] == client.application.config["CARD_ISSUER"]
     assert key["kid"] == issued["card"]["kid"]
     # the kid is the RFC 7638 thumbprint, as an independent JOSE library computes it
     assert jwcrypto_jwk.JWK(**{k: key[k] for k in ("kty", "crv", "x", "y")}).thumbprint() == \
@@ -54,27 +55,71 @@ def test_conditional_requests_answer_304(client, issued) -> None:
         assert again.status_code == 304, path
 
 
-def test_status_list_is_a_signed_w3c_list(client, issued) -> None:
-    card = issued["card"]
-    token = client.get(f"/api/v1/status-lists/{card['status_list_id']}").get_data(as_text=True)
-    root = jwt.PyJWK(root_jwk(client)).key
-    claims = jwt.decode(token, root, algorithms=["ES256"])
-    subject = claims["vc"]["credentialSubject"]
-    assert subject["type"] == "BitstringStatusList" and subject["statusPurpose"] == "revocation"
+def generic_status_list_check(token: str, root: dict, url: str, purpose: str) -> bytes:
+    """A Bitstring Status List verifier written from the W3C texts alone, on jwcrypto (not
+    the JOSE library the service signs with): VC-JOSE-COSE §3.1 (the JWT payload IS the
+    credential; typ vc+jwt; no vc/vp claims) and Bitstring Status List v1.0 §2.2 (the
+    credential and its subject) and §3.2 (multibase base64url GZIP, index 0 = the first
+    byte's most significant bit, at least 131,072 entries). Returns the bitstring."""
+    verifier = jwcrypto_jws.JWS()
+    verifier.deserialize(token)
+    verifier.verify(jwcrypto_jwk.JWK(**root), alg="ES256")
+    header = verifier.jose_header
+    assert header["alg"] == "ES256" and header["typ"] == "vc+jwt" and header["kid"] == root["kid"]
+    assert header.get("cty", "vc") == "vc"
+    credential = json.loads(verifier.payload)
+    assert "vc" not in credential and "vp" not in credential
+    assert credential["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+    assert credential["type"] == ["VerifiableCredential", "BitstringStatusListCredential"]
+    assert credential["id"] == url
+    issuer = credential["issuer"]
+    assert url.startswith(issuer + "/")  # the configured public URL (issue 14, item 6)
+    assert credential.get("iss", issuer) == issuer  # a JWT claim never contradicts the model
+    valid_from = datetime.fromisoformat(credential["validFrom"].replace("Z", "+00:00"))
+    valid_until = datetime.fromisoformat(credential["validUntil"].replace("Z", "+00:00"))
+    assert valid_from <= datetime.now(timezone.utc) < valid_until
+    assert credential.get("iat", int(valid_from.timestamp())) == int(valid_from.timestamp())
+    assert credential.get("exp", int(valid_until.timestamp())) == int(valid_until.timestamp())
+    subject = credential["credentialSubject"]
+    assert subject["type"] == "BitstringStatusList" and subject["statusPurpose"] == purpose
+    assert subject["id"].startswith(url)
     encoded = subject["encodedList"]
-    assert encoded.startswith("u")
+    assert encoded[0] == "u" and "=" not in encoded  # multibase base64url, no padding
     raw = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
     assert len(raw) * 8 >= 131_072
-    index = card["status_index"]
-    assert not raw[index // 8] & (0x80 >> (index % 8))
+    return raw
+
+
+def bit(raw: bytes, index: int) -> bool:
+    return bool(raw[index // 8] & (0x80 >> (index % 8)))
+
+
+def test_status_list_is_a_w3c_bitstring_status_list_credential(client, issued) -> None:
+    """Regression (issue 14): the credential was wrapped in a ``vc`` claim, so a generic
+    Bitstring Status List verifier found no credentialSubject."""
+    card = issued["card"]
+    list_id, index = card["status_list_id"], card["status_index"]
+    base = client.application.config["PUBLIC_BASE_URL"]
+    url = f"{base}/api/v1/status-lists/{list_id}?purpose=revocation"
+    response = client.get(f"/api/v1/status-lists/{list_id}")
+    assert response.mimetype == "application/vc+jwt"
+    root = root_jwk(client)
+    assert not bit(generic_status_list_check(response.get_data(as_text=True), root, url,
+                                             "revocation"), index)
     client.post(f"/api/v1/cards/{card['serial']}/revoke", json={"reason": "lost"},
                 headers=issued["headers"])
-    token = client.get(f"/api/v1/status-lists/{card['status_list_id']}").get_data(as_text=True)
-    subject = jwt.decode(token, root, algorithms=["ES256"])["vc"]["credentialSubject"]
-    bits = cards.StatusList.decode(1, "revocation", subject["encodedList"])
-    assert bits.set_indices() == [index]
-    suspension = client.get(f"/api/v1/status-lists/{card['status_list_id']}?purpose=suspension")
+    token = client.get(f"/api/v1/status-lists/{list_id}").get_data(as_text=True)
+    raw = generic_status_list_check(token, root, url, "revocation")
+    assert [i for i in range(len(raw) * 8) if bit(raw, i)] == [index]  # exactly its bit
+    # a plain JWT library reads the same payload and checks exp/iat itself
+    claims = jwt.decode(token, jwt.PyJWK(root).key, algorithms=["ES256"])
+    assert claims["credentialSubject"]["encodedList"] == cards.StatusList.decode(
+        list_id, "revocation", claims["credentialSubject"]["encodedList"]).encode()
+    suspension = client.get(f"/api/v1/status-lists/{list_id}?purpose=suspension")
     assert suspension.status_code == 200
+    raw = generic_status_list_check(suspension.get_data(as_text=True), root,
+                                    url.replace("revocation", "suspension"), "suspension")
+    assert not any(raw)
     assert client.get("/api/v1/status-lists/999").status_code == 404
     assert client.get("/api/v1/status-lists/1?purpose=other").status_code == 422
 

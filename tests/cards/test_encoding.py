@@ -6,6 +6,8 @@ import os
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cards.encoding import (
     MAX_DECOMPRESSED_BYTES,
@@ -140,3 +142,34 @@ def test_text_rejects_over_4kb_before_decoding() -> None:
     with pytest.raises(MalformedCard) as info:
         decode_text("UC1:" + "0" * MAX_TEXT_CHARS)
     assert info.value.reason == "too-long"
+
+
+def _naive_b45decode(text: str) -> bytes:
+    """RFC 9285 §4.2 read literally, chunk by chunk (the reference for the fast decoder)."""
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+    if any(c not in alphabet for c in text) or len(text) % 3 == 1:
+        raise ValueError("bad")
+    out = bytearray()
+    for i in range(0, len(text), 3):
+        chunk = [alphabet.index(c) for c in text[i : i + 3]]
+        value = sum(d * 45**k for k, d in enumerate(chunk))
+        if value > (0xFFFF if len(chunk) == 3 else 0xFF):
+            raise ValueError("bad")
+        out += value.to_bytes(2 if len(chunk) == 3 else 1, "big")
+    return bytes(out)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:", max_size=120))
+def test_fast_base45_decoder_agrees_with_the_rfc_read_literally(text: str) -> None:
+    """The lane arithmetic of b45decode gives the bytes, and refuses the chunks, that a
+    chunk-by-chunk decoder does (overflowing chunks included: 'GGW' is 65,535 + 1)."""
+    try:
+        expected: bytes | None = _naive_b45decode(text)
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(MalformedCard):
+            b45decode(text)
+    else:
+        assert b45decode(text) == expected

@@ -72,7 +72,8 @@ def test_signed_message_verifies_with_the_documented_key() -> None:
 
 @pytest.mark.parametrize(("name", "claims_name"), [("uc1-text", "claims-cbor-hex"), ("uc1-text-emergency", "claims-emergency-cbor-hex")])
 def test_card_texts_verify(name: str, claims_name: str) -> None:
-    ring = KeyRing.from_jwks({"keys": [{**json.loads(ex("test-key-jwk")), "iss": "VN-VGCL-79"}]})
+    ring = KeyRing.from_jwks({"keys": [{**json.loads(ex("test-key-jwk")), "iss": "VN-VGCL-79",
+                                        "status": "active"}]})
     result = cards.verify(ex(name), ring, now=NOW)
     assert result.status == "valid"
     assert result.claims is not None and result.claims.to_cbor().hex() == ex(claims_name)
