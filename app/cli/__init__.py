@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from app.cli import backup as backups
 from app.cli import cards, db, demo, feeds, keys, roster, trust_bundle, users, verify
 
 
@@ -15,6 +16,8 @@ def cli() -> None:
 
 for _command in (db.db, users.users, demo.demo, roster.roster, keys.keys,
                  trust_bundle.trust_bundle, verify.verify, cards.cards, feeds.feeds):
+    cli.add_command(_command)
+for _command in (backups.backup, backups.restore):
     cli.add_command(_command)
 
 

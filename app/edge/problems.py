@@ -20,6 +20,7 @@ from app.services.errors import (
     ActivationCodeExpired,
     ActivationCodeUsed,
     ActivationFailed,
+    BackupFailed,
     BodyTooLarge,
     Conflict,
     ConsentNotFound,
@@ -190,6 +191,10 @@ CATALOGUE = (
     ProblemType("health-summary-missing", 404, "No health summary",
                 "No health summary is stored for the member yet: the health ID is not linked, "
                 "or no record has been received for it."),
+    ProblemType("backup-failed", 409, "Backup or restore refused",
+                "A backup or restore (operator commands) cannot be made: the place is not new "
+                "or empty, the backup is damaged or of the other database backend, or a "
+                "database tool failed."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -270,6 +275,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     ConsentTermsInvalid: ErrorProblem(PROBLEM_TYPES["consent-terms-invalid"]),
     ConsentNoticeUnknown: ErrorProblem(PROBLEM_TYPES["consent-notice-unknown"]),
     HealthSummaryMissing: ErrorProblem(PROBLEM_TYPES["health-summary-missing"]),
+    BackupFailed: ErrorProblem(PROBLEM_TYPES["backup-failed"]),
 })
 
 

@@ -208,3 +208,8 @@ class RostersBusy(DomainError):
 
 class HealthSummaryMissing(NotFound):
     """No health summary is stored for the member (not linked, or nothing received yet)."""
+
+
+class BackupFailed(DomainError):
+    """A backup or restore cannot be made: the place is not new or empty, the backup is damaged
+    or of the other database backend, or a database tool failed (``unioncard backup``)."""
