@@ -53,4 +53,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import cli
 
     cli.register(app)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies > 0:  # behind a reverse proxy: the client's address from X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     return app

@@ -102,6 +102,8 @@ def defaults(root: Path) -> dict[str, Any]:
         "MEMBER_LOGIN_LOCK_SECONDS": 900,
         "MEMBER_PIN_MAX_FAILURES": 5,
         "MEMBER_PIN_LOCK_SECONDS": 900,
+        # running it in production
+        "TRUSTED_PROXIES": 0,
     }
 
 
