@@ -49,6 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     hooks.init_app(app)
     bodies.init_app(app)
     request_limits.init_app(app)
+    from app.edge import metrics as request_metrics
+
+    request_metrics.init_app(app)
     web.init_app(app)
     from app import cli
 

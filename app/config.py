@@ -104,6 +104,7 @@ def defaults(root: Path) -> dict[str, Any]:
         "MEMBER_PIN_LOCK_SECONDS": 900,
         # running it in production
         "TRUSTED_PROXIES": 0,
+        "METRICS_TOKEN": "",
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.clock import now as utc_now
 from app.db import is_busy
 from app.models import Job, JobStatus
@@ -187,6 +188,8 @@ def _claim(session: Session, job: Job) -> None:
 
 def record_progress(job: Job, checkpoint: int, counts: Mapping[str, int]) -> None:
     """Set the checkpoint and counts (committed with the caller's batch)."""
+    if checkpoint > job.checkpoint:
+        metrics.JOB_PROGRESS.labels(kind=job.kind).inc(checkpoint - job.checkpoint)
     job.checkpoint = checkpoint
     job.counts = dict(counts)
     job.updated_at = utc_now()
@@ -198,6 +201,7 @@ def finish(session: Session, job: Job, result: Mapping[str, Any] | None = None) 
     job.result = {k: v for k, v in {**job.result, **(result or {})}.items() if k != "runner"}
     job.finished_at = job.updated_at = utc_now()
     session.commit()
+    metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="succeeded").inc()
 
 
 def fail(session: Session, job_id: str, message: str) -> None:
@@ -213,6 +217,7 @@ def fail(session: Session, job_id: str, message: str) -> None:
         session.refresh(job)
         _mark_failed(job, message)
         session.commit()
+        metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="failed").inc()
 
     retry_busy(session, attempt, attempts=12)
 
@@ -250,6 +255,7 @@ def settle_if_dead(session: Session, job: Job) -> bool:
             return False
         _mark_failed(job, interrupted_message(job))
         session.commit()
+        metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="interrupted").inc()
         log.warning("job %s interrupted: its runner %s is gone", job_id,
                     job.result.get("runner", "") or "(none)")
         return True
