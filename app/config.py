@@ -105,6 +105,10 @@ def defaults(root: Path) -> dict[str, Any]:
         # running it in production
         "TRUSTED_PROXIES": 0,
         "METRICS_TOKEN": "",
+        "QUEUE_URL": "",
+        "QUEUE_NAME": "unioncard",
+        "QUEUE_REAP_SECONDS": 15,
+        "QUEUE_STALE_SECONDS": 600,
     }
 
 

@@ -37,8 +37,8 @@ LOGIN_FAILURES = Counter("unioncard_login_failures",
 JOBS_FINISHED = Counter("unioncard_jobs_finished", "Background jobs ended", ["kind", "outcome"])
 JOB_PROGRESS = Counter("unioncard_job_rows", "Rows (roster rows, members) jobs have processed",
                        ["kind"])
-JOBS_ENQUEUED = Counter("unioncard_jobs_enqueued", "Background jobs put on the queue",
-                        ["kind"])
+JOBS_ENQUEUED = Counter("unioncard_jobs_enqueued",
+                        "Background jobs put on the queue (again, when resumed)")
 
 #: Audit actions that are card status changes.
 _STATUS_ACTIONS = {"card.revoke", "card.suspend", "card.reinstate"}

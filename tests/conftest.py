@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ TEST_CONFIG: dict[str, Any] = {
     "LOOKUP_KEY": "bG9va3VwLWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OWE=",
     "KEY_PASSPHRASE": "test-key-passphrase",
     "LOG_LEVEL": "WARNING",
+    # this run's own job queue (embedded SQLite), not var/queue.db of the checkout
+    "QUEUE_URL": f"sqlite:///{tempfile.gettempdir()}/unioncard-test-queue-{secrets.token_hex(6)}.db",
 }
 PASSWORD = "correct horse battery"
 

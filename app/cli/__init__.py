@@ -7,6 +7,7 @@ from flask import Flask
 
 from app.cli import backup as backups
 from app.cli import cards, db, demo, feeds, keys, roster, trust_bundle, users, verify
+from app.cli import worker as workers
 
 
 @click.group()
@@ -17,7 +18,7 @@ def cli() -> None:
 for _command in (db.db, users.users, demo.demo, roster.roster, keys.keys,
                  trust_bundle.trust_bundle, verify.verify, cards.cards, feeds.feeds):
     cli.add_command(_command)
-for _command in (backups.backup, backups.restore):
+for _command in (backups.backup, backups.restore, workers.worker):
     cli.add_command(_command)
 
 

@@ -98,7 +98,7 @@ def test_restore_drill_under_write_load(committed_office: Any, test_databases: A
     app = committed_office("drill", CARD_BATCH_DIR=str(tmp_path / "batches"),
                            IMPORT_DIR=str(tmp_path / "imports"))
     add_members(app, QUEVO, 24)
-    issued = invoke(app, "cards", "issue", "--union", QUEVO, "--as", "lan.bn", "--workers", "0",
+    issued = invoke(app, "cards", "issue", "--here", "--union", QUEVO, "--as", "lan.bn", "--workers", "0",
                     "--sheet-cards", "10")
     assert issued.exit_code == 0, issued.stderr
     writer = Writer(app)
