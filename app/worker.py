@@ -3,7 +3,7 @@ queue the jobs whose runner died; on SIGTERM (or SIGINT) finish the current batc
 
 Each kind of job is rebuilt from its row (kind, parameters, owner, checkpoint): roster imports
 (the uploaded file waits in ``IMPORT_DIR``), card batches (issuance, print sheets, activation
-letters) and health-record pulls.
+letters), health-record pulls and data-key rotations.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def work_for(app: Flask, session: Session, job: Job,
         import_settings,
         pull_settings,
     )
+    from app.services import data_key_jobs
     from app.services.health import pull
     from app.services.issuing import batches
     from app.services.registry import imports
@@ -94,6 +95,8 @@ def work_for(app: Flask, session: Session, job: Job,
                                   on_progress)
     if job.kind == pull.KIND:
         return pull.pull_work(cipher_for_config(config), pull_settings(config))
+    if job.kind == data_key_jobs.KIND:
+        return data_key_jobs.rotation_work(cipher_for_config(config), on_progress=on_progress)
     raise NotFound(f"No worker runs jobs of kind {job.kind!r}.")
 
 
