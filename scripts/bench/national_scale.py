@@ -213,7 +213,8 @@ def publications(app: object, cards_count: int, rng: random.Random) -> None:
     print(f"status lists for {cards_count:,} cards: {lists} lists x 2 purposes, "
           f"{statistics.median(sizes) / 1024:.1f} KiB a signed list (median), "
           f"{sum(sizes) / 1024 / 1024:.2f} MiB in all (1% revoked, 0.5% suspended)")
-    print(f"trust bundle (root-signed, 2 card keys): {len(bundle):,} bytes")
+    print(f"trust bundle (root-signed: 2 card keys and all {2 * lists} status lists): "
+          f"{len(bundle):,} bytes")
     session.close()
 
 
