@@ -49,8 +49,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     hooks.init_app(app)
     bodies.init_app(app)
     request_limits.init_app(app)
+    from app.edge import metrics as request_metrics
+
+    request_metrics.init_app(app)
     web.init_app(app)
     from app import cli
 
     cli.register(app)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies > 0:  # behind a reverse proxy: the client's address from X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     return app

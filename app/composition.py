@@ -16,6 +16,7 @@ from app.crypto import DataCipher
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from app.queue import JobQueue
     from app.services.access.accounts import LoginPolicy
     from app.services.access.member_accounts import MemberLoginPolicy
     from app.services.access.tokens import TokenService
@@ -193,7 +194,7 @@ def batch_settings(config: Mapping[str, Any]) -> BatchSettings:
 
 
 def job_launcher(app: Flask) -> Launch:
-    """How the app runs a job: in a background thread with a session of its own, or at once
+    """How the app runs a job: on the queue, for a ``unioncard worker``, or at once
     (``JOBS_SYNC``, for tests); a failure is logged and recorded on the job."""
     from app.extensions import db
     from app.services import jobs
@@ -201,8 +202,25 @@ def job_launcher(app: Flask) -> Launch:
     def sessions() -> Session:
         return db.new_session(app)
 
-    return functools.partial(jobs.run_logged if app.config["JOBS_SYNC"] else jobs.run_in_thread,
-                             sessions)
+    if app.config["JOBS_SYNC"]:
+        return functools.partial(jobs.run_logged, sessions)
+    queue = job_queue(app)
+
+    def enqueue(job_id: str, work: jobs.Work) -> None:
+        # the worker rebuilds the work from the job's row; only the id travels
+        queue.enqueue(job_id)
+
+    return enqueue
+
+
+def job_queue(app: Flask) -> JobQueue:
+    """The app's background-job queue (made once per app from ``QUEUE_URL``)."""
+    from app.queue import make_queue
+
+    queue: JobQueue | None = app.extensions.get("unioncard.queue")
+    if queue is None:
+        queue = app.extensions["unioncard.queue"] = make_queue(app.config)
+    return queue
 
 
 def pull_settings(config: Mapping[str, Any]) -> PullSettings:

@@ -137,6 +137,13 @@ def defaults(root: Path) -> dict[str, Any]:
         "EMERGENCY_RATE_LIMIT": "30 per hour",
         # the member's right-of-access export (GET /api/v1/me/export), per member
         "EXPORT_RATE_LIMIT": "10 per hour",
+        # running it in production
+        "TRUSTED_PROXIES": 0,
+        "METRICS_TOKEN": "",
+        "QUEUE_URL": "",
+        "QUEUE_NAME": "unioncard",
+        "QUEUE_REAP_SECONDS": 15,
+        "QUEUE_STALE_SECONDS": 600,
     }
 
 

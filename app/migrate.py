@@ -14,11 +14,17 @@ from sqlalchemy.engine import Engine
 
 
 def migrations_dir() -> Path:
-    """Where the Alembic scripts live (``UNIONCARD_MIGRATIONS_DIR`` overrides)."""
+    """Where the Alembic scripts live: ``UNIONCARD_MIGRATIONS_DIR`` if set, else inside the
+    installed package (``app/migrations``, put there by the build), else the checkout's
+    ``migrations/`` (an editable install or a run from the source tree)."""
     override = os.environ.get("UNIONCARD_MIGRATIONS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "migrations"
+    here = Path(__file__).resolve().parent
+    packaged = here / "migrations"
+    if (packaged / "env.py").is_file():
+        return packaged
+    return here.parent / "migrations"
 
 
 def alembic_config(url: str, cipher: Any = None) -> Config:

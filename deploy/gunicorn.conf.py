@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from gunicorn import util
@@ -20,6 +21,40 @@ from app.logs import JsonFormatter, NoQueryStrings
 
 # files this server creates (SQLite database, dev secrets, uploads, card batches) are private
 os.umask(0o077)
+
+# prometheus_client's multiprocess mode: each worker process writes its metrics to files in this
+# directory, which /metrics adds up (set before the app is imported in the workers). The
+# `unioncard worker` processes use the same directory when given the same setting.
+_metrics_dir = Path(os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    str(Path(os.environ.get("UNIONCARD_ROOT", os.getcwd())) / "var" / "metrics")))
+_metrics_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def on_starting(server: Any) -> None:
+    """Drop the metric files of processes that are gone (counters then restart from 0)."""
+    for path in _metrics_dir.glob("*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker process ended: its live gauges no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 bind = [f"127.0.0.1:{int(os.environ.get('PORT', '5000'))}"]
 

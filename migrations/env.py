@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from alembic import context
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
@@ -11,9 +14,19 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _url() -> str:
+    """The caller's URL; for ``alembic`` run from the checkout, ``UNIONCARD_DATABASE_URL`` or
+    the embedded default ``var/unioncard.db`` (as the service would use)."""
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return str(url)
+    default = f"sqlite:///{Path(os.environ.get('UNIONCARD_ROOT', '.')).resolve() / 'var' / 'unioncard.db'}"
+    return os.environ.get("UNIONCARD_DATABASE_URL", default)
+
+
 def run_migrations_offline() -> None:
     """Emit SQL without a connection."""
-    context.configure(url=config.get_main_option("sqlalchemy.url"),
+    context.configure(url=_url(),
                       target_metadata=target_metadata, literal_binds=True,
                       render_as_batch=True)
     with context.begin_transaction():
@@ -26,7 +39,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(str(config.get_main_option("sqlalchemy.url")))
+    engine = make_engine(_url())
     try:
         with engine.connect() as conn:
             _run(conn)

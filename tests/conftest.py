@@ -3,10 +3,13 @@ a per-test session rolled back afterwards, and factories for users and tokens.""
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +26,20 @@ TEST_CONFIG: dict[str, Any] = {
     "LOOKUP_KEY": "bG9va3VwLWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OWE=",
     "KEY_PASSPHRASE": "test-key-passphrase",
     "LOG_LEVEL": "WARNING",
+    # this run's own job queue (embedded SQLite), not var/queue.db of the checkout
+    "QUEUE_URL": f"sqlite:///{tempfile.gettempdir()}/unioncard-test-queue-{secrets.token_hex(6)}.db",
 }
+
+
+@atexit.register
+def _remove_test_queue() -> None:
+    queue = str(TEST_CONFIG["QUEUE_URL"]).removeprefix("sqlite:///")
+    for suffix in ("", "-wal", "-shm"):
+        if os.getpid() == _CONFTEST_PID:  # not from a worker subprocess that imported this
+            Path(queue + suffix).unlink(missing_ok=True)
+
+
+_CONFTEST_PID = os.getpid()
 PASSWORD = "correct horse battery"
 
 

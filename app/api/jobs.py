@@ -6,11 +6,10 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
-from app.composition import import_settings
 from app.edge.auth import STAFF, current_scope, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
@@ -45,10 +44,9 @@ class JobById(MethodView):
     @blp.alt_response(404, schema=ProblemSchema, description="No such job in your scope")
     def get(self, job_id: str) -> Any:
         """Show a job's status, checkpoint and counts (a job whose runner stopped is shown
-        failed: interrupted, resumable by starting it again)."""
+        failed: interrupted, until a worker puts it back on the queue and resumes it)."""
         job = _job(job_id)
-        if jobs.settle_if_dead(db.session, job):
-            imports.remove_upload(import_settings(current_app.config).directory, job)
+        jobs.settle_if_dead(db.session, job)  # its upload stays: a worker resumes the job
         return job
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from app.cli import backup as backups
 from app.cli import (
     audit,
     cards,
@@ -19,6 +20,7 @@ from app.cli import (
     users,
     verify,
 )
+from app.cli import worker as workers
 
 
 @click.group()
@@ -29,6 +31,8 @@ def cli() -> None:
 for _command in (db.db, users.users, demo.demo, roster.roster, keys.keys,
                  trust_bundle.trust_bundle, verify.verify, cards.cards, feeds.feeds,
                  clinics.clinics, audit.audit, notifications.notifications):
+    cli.add_command(_command)
+for _command in (backups.backup, backups.restore, workers.worker):
     cli.add_command(_command)
 
 

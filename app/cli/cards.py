@@ -28,9 +28,11 @@ def cards() -> None:
               help="Cards per print-sheet PDF (10 cards per A4 page pair).")
 @click.option("--workers", type=click.IntRange(0, 32), default=2, show_default=True,
               help="Processes rendering cards and sheets (0: in this process).")
+@click.option("--here", is_flag=True,
+              help="Run the batch in this process instead of a `unioncard worker`.")
 @with_app
 def cards_issue(app: Flask, union_code: str | None, province_code: str | None, username: str,
-                batch_size: int, sheet_cards: int, workers: int) -> None:
+                batch_size: int, sheet_cards: int, workers: int, here: bool) -> None:
     """Issue cards to every active member without one (rerun to resume after a stop)."""
     from app.composition import batch_settings, card_desk_for
     from app.services.issuing import batches
@@ -45,7 +47,7 @@ def cards_issue(app: Flask, union_code: str | None, province_code: str | None, u
         target = batches.resolve_target(session, scope, union_code=union_code,
                                         province_code=province_code)
         progress = JobProgress(app, f"issuing cards ({target.label()})",
-                               lambda job: int(job.counts.get("processed", 0)))
+                               lambda job: int(job.counts.get("processed", 0)), here=here)
         job, resumed = batches.start(session, scope, target, settings=settings,
                                      desks=functools.partial(card_desk_for, app),
                                      launch=progress.launch, on_progress=progress)

@@ -80,23 +80,38 @@ def cli_session(app: Flask) -> Iterator[Session]:
 
 
 class JobProgress:
-    """Runs a job here and now (a ``jobs.Launch``), drawing its progress on standard error."""
+    """Runs a job (a ``jobs.Launch``), drawing its progress on standard error: on the queue,
+    waiting for a ``unioncard worker`` to run it, or (``here``) in this process."""
 
-    def __init__(self, app: Flask, label: str, position: Callable[[Job], int]) -> None:
+    #: Seconds between two looks at a queued job's row.
+    POLL_SECONDS = 0.5
+    #: After this long with the job still queued, say that a worker is needed.
+    NO_WORKER_HINT_SECONDS = 10.0
+
+    def __init__(self, app: Flask, label: str, position: Callable[[Job], int], *,
+                 here: bool = False) -> None:
         from app.extensions import db as database
 
+        self._app = app
         self._sessions = functools.partial(database.new_session, app)
         self._label = label
         self._position = position
+        self._here = here
         self._bar: Any = None
         self._done = 0
 
     def launch(self, job_id: str, work: Work) -> None:
-        """Run the job to its end with a progress bar (``jobs.run``).
+        """Run the job to its end with a progress bar.
 
         Raises:
             DomainError: the job failed (it records the message too).
         """
+        if self._here:
+            self._run_here(job_id, work)
+        else:
+            self._enqueue_and_wait(job_id)
+
+    def _run_here(self, job_id: str, work: Work) -> None:
         from app.services import jobs
 
         def observed(session: Session, job: Job) -> Mapping[str, Any]:
@@ -110,6 +125,45 @@ class JobProgress:
                     self._bar = None
 
         jobs.run(self._sessions, job_id, observed)
+
+    def _enqueue_and_wait(self, job_id: str) -> None:
+        import time
+
+        from app.composition import job_queue
+        from app.models import Job as JobRow
+        from app.models import JobStatus
+        from app.services.errors import DomainError
+
+        job_queue(self._app).enqueue(job_id)
+        started = time.monotonic()
+        hinted = False
+        with click.progressbar(length=1, file=sys.stderr, label=self._label) as bar:
+            self._bar, self._done = bar, 0
+            try:
+                while True:
+                    session = self._sessions()
+                    try:
+                        job = session.get(JobRow, job_id)
+                        if job is None:
+                            raise DomainError(f"Job {job_id} is gone.")
+                        bar.length = max(int(job.counts.get("total", 0)), 1)
+                        self(job)
+                        status, error = job.status, job.error
+                    finally:
+                        session.close()
+                    if status is JobStatus.SUCCEEDED:
+                        return
+                    if status is JobStatus.FAILED and not error.startswith("Interrupted:"):
+                        raise DomainError(error or "The job failed.")
+                    if (status is JobStatus.QUEUED and not hinted
+                            and time.monotonic() - started > self.NO_WORKER_HINT_SECONDS):
+                        hinted = True
+                        click.echo(f"\njob {job_id} is waiting for a worker: is `unioncard "
+                                   "worker` running? (Ctrl-C stops waiting, not the job; "
+                                   "--here runs it in this process)", err=True)
+                    time.sleep(self.POLL_SECONDS)
+            finally:
+                self._bar = None
 
     def __call__(self, job: Job) -> None:
         """Advance the bar to the job's position (a ``ProgressCallback``)."""

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from flask import Flask
 
-from app.cli.common import cli_session, with_app
+from app.cli.common import JobProgress, cli_session, with_app
 
 
 @click.group()
@@ -84,17 +84,21 @@ def keys_revoke(app: Flask, kid: str, reason: str, yes: bool) -> None:
 @click.option("--check", is_flag=True, help="Only list what still uses which KEK version.")
 @click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True,
               help="Rows per committed batch.")
+@click.option("--here", is_flag=True,
+              help="Run the rotation in this process instead of a `unioncard worker`.")
 @with_app
-def keys_rotate_data_key(app: Flask, check: bool, batch_size: int) -> None:
+def keys_rotate_data_key(app: Flask, check: bool, batch_size: int, here: bool) -> None:
     """Re-wrap every data key with the newest KEK (UNIONCARD_DATA_KEY) and re-encrypt values of
-    the older one-key format, in committed batches; rerun after an interruption to continue."""
+    the older one-key format, in committed batches, as a background job (waited for here);
+    rerun after an interruption to continue."""
     from app.composition import cipher_for_config
+    from app.services import data_key_jobs
     from app.services.data_keys import DataKeyRotation
 
     cipher = cipher_for_config(app.config)
     with cli_session(app) as session:
-        rotation = DataKeyRotation(session, cipher, batch_size=batch_size)
         if check:
+            rotation = DataKeyRotation(session, cipher, batch_size=batch_size)
             click.echo(f"newest KEK {cipher.current}; configured {', '.join(cipher.versions)}")
             for target, counts in rotation.census().items():
                 listed = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items())) or "none"
@@ -107,20 +111,13 @@ def keys_rotate_data_key(app: Flask, check: bool, batch_size: int) -> None:
             click.echo(f"{progress.target}: {progress.rewrapped} re-wrapped, "
                        f"{progress.left} left under older keys", err=True)
 
-        results = rotation.run(on_batch=report)
-    unreadable = left = 0
-    for progress in results:
-        click.echo(f"{progress.target:24} {progress.rewrapped} re-wrapped, {progress.skipped} "
-                   f"changed meanwhile, {progress.left} left")
-        unreadable += len(progress.unreadable)
-        left += progress.left
-        if progress.unreadable:
-            click.echo(f"  unreadable with the configured keys: ids "
-                       f"{', '.join(map(str, progress.unreadable[:20]))}", err=True)
-    if unreadable:
-        raise click.ClickException(f"{unreadable} rows could not be read with the configured "
-                                   "keys: keep their key in UNIONCARD_DATA_KEYS_PREVIOUS")
-    if left:  # written meanwhile by a process that does not have the newest key yet
-        raise click.ClickException(f"{left} rows are still under older keys: make sure every "
-                                   "process runs with the new UNIONCARD_DATA_KEY, then rerun")
+        job, _ = data_key_jobs.start(session, batch_size=batch_size)
+        progress = JobProgress(app, "re-wrapping data keys",
+                               lambda job: int(job.counts.get("processed", 0)), here=here)
+        progress.launch(job.id, data_key_jobs.rotation_work(cipher, on_batch=report,
+                                                            on_progress=progress))
+        session.refresh(job)
+        for target in job.result.get("targets", []):
+            click.echo(f"{target['target']:24} {target['rewrapped']} re-wrapped, "
+                       f"{target['skipped']} changed meanwhile, {target['left']} left")
     click.echo(f"every value is under KEK {cipher.current}")

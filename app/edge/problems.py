@@ -23,6 +23,7 @@ from app.services.errors import (
     ActivationCodeUsed,
     ActivationFailed,
     AlreadyDisabled,
+    BackupFailed,
     BodyTooLarge,
     CardNotUsable,
     CardUnreadable,
@@ -282,6 +283,10 @@ CATALOGUE = (
     ProblemType("checkpoint-conflict", 409, "Checkpoint made at the same moment",
                 "Another access-log checkpoint was made at the same moment; nothing was "
                 "written. Run the checkpoint again."),
+    ProblemType("backup-failed", 409, "Backup or restore refused",
+                "A backup or restore (operator commands) cannot be made: the place is not new "
+                "or empty, the backup is damaged or of the other database backend, or a "
+                "database tool failed."),
 )
 #: Seconds a client is asked to wait when the database is busy.
 BUSY_RETRY_AFTER = 5
@@ -382,6 +387,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     AccessPeriodInvalid: ErrorProblem(PROBLEM_TYPES["access-period-invalid"]),
     NotificationAddressInvalid: ErrorProblem(PROBLEM_TYPES["notification-address-invalid"]),
     CheckpointConflict: ErrorProblem(PROBLEM_TYPES["checkpoint-conflict"]),
+    BackupFailed: ErrorProblem(PROBLEM_TYPES["backup-failed"]),
 })
 
 

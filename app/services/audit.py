@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.models import AuditEntry
 
 
@@ -18,6 +19,7 @@ def record(session: Session, *, actor: str, action: str, object_type: str, objec
                        object_id=str(object_id), province_code=province_code, reason=reason,
                        details=details or {})
     session.add(entry)
+    metrics.audited_on_commit(session, action)
     return entry
 
 

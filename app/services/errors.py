@@ -248,6 +248,7 @@ class ConsentNoLongerCovers(Forbidden):
     """A pull grant names sections whose consent no longer covers this clinic, purpose and
     time (withdrawn or expired after the verify): nothing is released."""
 
+
 class GranteeUnknown(GranteeInvalid):
     """A consent names one facility by a well-formed code that no clinic of the directory has
     (or whose accreditation was withdrawn for good)."""
@@ -283,6 +284,8 @@ class ClinicNotAccredited(Forbidden):
 class ClinicClientRevoked(Unauthenticated):
     """The clinic API client named by a token is unknown or disabled, or the token was issued
     before the client's secret was rotated."""
+
+
 class AccessPeriodInvalid(ValidationFailed):
     """The period of an access-log aggregate does not end after it starts, or is too long."""
 
@@ -293,3 +296,6 @@ class NotificationAddressInvalid(ValidationFailed):
 
 class CheckpointConflict(Conflict):
     """Another access-log checkpoint was made at the same moment (run again)."""
+class BackupFailed(DomainError):
+    """A backup or restore cannot be made: the place is not new or empty, the backup is damaged
+    or of the other database backend, or a database tool failed (``unioncard backup``)."""

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.clock import now as utc_now
 from app.db import is_busy
 from app.models import Job, JobStatus
@@ -35,6 +36,13 @@ SessionFactory = Callable[[], Session]
 LEASE = timedelta(minutes=5)
 BATCH_ATTEMPTS = 5
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
+#: How a job interrupted because its runner stopped says so (``interrupted_message``).
+INTERRUPTED_PREFIX = "Interrupted:"
+
+
+class Interrupted(Exception):  # noqa: N818 (not an error: the runner was asked to stop)
+    """Raised by a job's work between two batches when its runner is asked to stop (SIGTERM
+    to a worker): ``run`` puts the job back on the queue, at its checkpoint."""
 
 
 def retry_busy(session: Session, work: Callable[[], T], attempts: int = 8) -> T:
@@ -187,6 +195,8 @@ def _claim(session: Session, job: Job) -> None:
 
 def record_progress(job: Job, checkpoint: int, counts: Mapping[str, int]) -> None:
     """Set the checkpoint and counts (committed with the caller's batch)."""
+    if checkpoint > job.checkpoint:
+        metrics.JOB_PROGRESS.labels(kind=job.kind).inc(checkpoint - job.checkpoint)
     job.checkpoint = checkpoint
     job.counts = dict(counts)
     job.updated_at = utc_now()
@@ -198,6 +208,7 @@ def finish(session: Session, job: Job, result: Mapping[str, Any] | None = None) 
     job.result = {k: v for k, v in {**job.result, **(result or {})}.items() if k != "runner"}
     job.finished_at = job.updated_at = utc_now()
     session.commit()
+    metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="succeeded").inc()
 
 
 def fail(session: Session, job_id: str, message: str) -> None:
@@ -213,6 +224,7 @@ def fail(session: Session, job_id: str, message: str) -> None:
         session.refresh(job)
         _mark_failed(job, message)
         session.commit()
+        metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="failed").inc()
 
     retry_busy(session, attempt, attempts=12)
 
@@ -226,7 +238,7 @@ def _mark_failed(job: Job, message: str) -> None:
 
 def interrupted_message(job: Job) -> str:
     """What a job whose runner stopped says: where it stopped and how to resume it."""
-    return (f"Interrupted: the process running this job stopped after row {job.checkpoint} "
+    return (f"{INTERRUPTED_PREFIX} the process running this job stopped after row {job.checkpoint} "
             "(restart or crash). Start the same import again (upload the same file, or rerun "
             "the command) to resume from there.")
 
@@ -250,6 +262,7 @@ def settle_if_dead(session: Session, job: Job) -> bool:
             return False
         _mark_failed(job, interrupted_message(job))
         session.commit()
+        metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="interrupted").inc()
         log.warning("job %s interrupted: its runner %s is gone", job_id,
                     job.result.get("runner", "") or "(none)")
         return True
@@ -280,6 +293,9 @@ def run(session_factory: SessionFactory, job_id: str, work: Work) -> None:
         claim(session, job)
         try:
             finish(session, job, work(session, job))
+        except Interrupted:
+            release(session, job_id)
+            raise
         except DomainError as exc:
             fail(session, job_id, exc.detail)
             raise
@@ -288,6 +304,74 @@ def run(session_factory: SessionFactory, job_id: str, work: Work) -> None:
             raise
     finally:
         session.close()
+
+
+def release(session: Session, job_id: str) -> None:
+    """Put a job this runner holds back to queued, at its checkpoint (commits)."""
+    session.rollback()
+
+    def attempt() -> None:
+        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        session.refresh(job)
+        if job.status is JobStatus.RUNNING and job.result.get("runner") == runner_id():
+            _requeue(job)
+        session.commit()
+
+    retry_busy(session, attempt, attempts=12)
+
+
+def _requeue(job: Job) -> None:
+    job.status = JobStatus.QUEUED
+    job.error = ""
+    job.finished_at = None
+    job.result = {k: v for k, v in job.result.items() if k != "runner"}
+    job.updated_at = utc_now()
+
+
+def reclaim(session: Session, *, stale_queued: timedelta) -> list[str]:
+    """The jobs a worker should put on the queue again, marked queued (commits): those shown
+    running whose runner is gone (a worker killed, a host lost past its lease), those failed
+    as interrupted, and those queued for longer than ``stale_queued`` without being started
+    (their queue message lost); the latter are touched so that they wait again.
+
+    Enqueuing a job twice is harmless: the second run finds it finished (``Conflict``) or held
+    by a live runner (``JobBusy``).
+    """
+    now = utc_now()
+    candidates = list(session.scalars(select(Job.id).where(
+        (Job.status == JobStatus.RUNNING)
+        | ((Job.status == JobStatus.FAILED) & Job.error.startswith(INTERRUPTED_PREFIX))
+        | ((Job.status == JobStatus.QUEUED) & (Job.updated_at < now - stale_queued)))))
+    session.rollback()
+    taken: list[str] = []
+    for job_id in candidates:
+
+        def attempt(job_id: str = job_id) -> bool:
+            session.execute(update(Job).where(Job.id == job_id)
+                            .values(updated_at=Job.updated_at))
+            job = session.get(Job, job_id)
+            if job is None:
+                return False
+            session.refresh(job)
+            due = (_runner_gone(job)
+                   or (job.status is JobStatus.FAILED
+                       and job.error.startswith(INTERRUPTED_PREFIX))
+                   or (job.status is JobStatus.QUEUED
+                       and job.updated_at < utc_now() - stale_queued))
+            if not due:
+                session.rollback()
+                return False
+            _requeue(job)
+            session.commit()
+            log.warning("job %s put back on the queue at row %s", job_id, job.checkpoint)
+            return True
+
+        if retry_busy(session, attempt):
+            taken.append(job_id)
+    return taken
 
 
 def run_logged(session_factory: SessionFactory, job_id: str, work: Work) -> None:

@@ -101,7 +101,7 @@ def test_cli_issues_for_a_union_end_to_end(committed: Any, tmp_path: Path) -> No
     app = committed
     add_members(app, QUEVO, 25)
     add_members(app, YENPHONG, 5, start=100)
-    done = invoke(app, "cards", "issue", "--union", QUEVO, "--as", "lan.bn", "--batch-size", "10",
+    done = invoke(app, "cards", "issue", "--here", "--union", QUEVO, "--as", "lan.bn", "--batch-size", "10",
                "--sheet-cards", "20", "--workers", "1")
     assert done.exit_code == 0, done.stderr
     assert "issued 25 cards" in done.stdout and "2 print sheet file(s), 6 A4 pages" \
@@ -133,10 +133,10 @@ def test_cli_usage_and_scope_errors_are_one_line(committed: Any) -> None:
                            (("--province", "24", "--as", "minh.hcm"), "No such province")):
         if "--as" not in args:
             args = (*args, "--as", "lan.bn")
-        result = invoke(app, "cards", "issue", *args)
+        result = invoke(app, "cards", "issue", "--here", *args)
         assert result.exit_code in (1, 2), result
         assert fragment in result.stderr and "Traceback" not in result.stderr
-    nobody = invoke(app, "cards", "issue", "--union", QUEVO, "--as", "nobody")
+    nobody = invoke(app, "cards", "issue", "--here", "--union", QUEVO, "--as", "nobody")
     assert nobody.exit_code == 1 and "No active staff account" in nobody.stderr
 
 
@@ -156,7 +156,7 @@ def test_kill_the_cli_mid_batch_and_rerun(committed: Any, tmp_path: Path) -> Non
     before = {m.id: desk.issue_for(m).card.serial for m in carded}
     session.commit()
 
-    command = [sys.executable, "-m", "app", "cards", "issue", "--union", QUEVO, "--as",
+    command = [sys.executable, "-m", "app", "cards", "issue", "--here", "--union", QUEVO, "--as",
                "lan.bn", "--batch-size", "40", "--sheet-cards", "50", "--workers", "2"]
     first = subprocess.Popen(command, cwd=ROOT, env=env_for(app), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, start_new_session=True)

@@ -185,7 +185,7 @@ def test_the_command_checks_rotates_and_reports(rotated_office: Any) -> None:
     assert f"newest KEK {kek_version(NEW)}" in check.output
     assert f"members.personal_id      {kek_version(OLD)}: 2, legacy: 1" in check.output
     assert "6 rows not under the newest KEK" in check.output
-    result = invoke(rotated_office, "keys", "rotate-data-key", "--batch-size", "2")
+    result = invoke(rotated_office, "keys", "rotate-data-key", "--here", "--batch-size", "2")
     assert result.exit_code == 0, result.output
     assert "members.personal_id      3 re-wrapped" in result.output
     assert "left under older keys" in result.stderr
@@ -277,14 +277,14 @@ def test_kill_the_rotation_and_rerun(rotated_office: Any) -> None:
     union = session.scalar(select(Union).where(Union.code == "CDCS-24-QUEVO1"))
     made = seed(session, union.code, 60, legacy=20)
     env = unioncard_env(app.config["DATABASE_URL"], **ROTATED)
-    command = [sys.executable, "-m", "app", "keys", "rotate-data-key", "--batch-size", "1"]
+    command = [sys.executable, "-m", "app", "keys", "rotate-data-key", "--here", "--batch-size", "1"]
     root = Path(__file__).resolve().parents[2]
     first = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     assert first.stderr is not None
     lines = 0
-    for _ in first.stderr:
-        lines += 1
+    for line in first.stderr:
+        lines += "re-wrapped" in line  # one per committed batch (not the progress bar's)
         if lines == 10:
             os.kill(first.pid, signal.SIGKILL)
             break
@@ -301,5 +301,21 @@ def test_kill_the_rotation_and_rerun(rotated_office: Any) -> None:
     assert second.returncode == 0, second.stderr
     assert f"members.personal_id      {left} re-wrapped" in second.stdout
     session.rollback()  # a new snapshot
+    assert_all_readable_with_the_new_key_only(session, made)
+    session.close()
+
+
+def test_the_command_enqueues_the_rotation_for_a_worker(rotated_office: Any) -> None:
+    from tests.app.worker_helpers import running_worker
+
+    session = _session(rotated_office)
+    made = seed(session, "CDCS-24-QUEVO1", 3, legacy=1)
+    with running_worker(rotated_office):
+        result = invoke(rotated_office, "keys", "rotate-data-key", "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "members.personal_id      3 re-wrapped" in result.output
+    assert "re-wrapping data keys" in result.stderr  # the progress bar, not the batch lines
+    assert f"every value is under KEK {kek_version(NEW)}" in result.output
+    session.rollback()
     assert_all_readable_with_the_new_key_only(session, made)
     session.close()

@@ -102,15 +102,16 @@ def test_a_patient_the_server_does_not_know_fails_the_job(client, office, pullin
     assert "2401234567" not in str(job)
 
 
-def test_the_pull_runs_in_a_background_thread_after_the_link_commits(
+def test_the_pull_runs_in_a_worker_after_the_link_commits(
         committed_office, server) -> None:  # noqa: F811 (the fixture)
-    """The production launcher: the job's own session, in a thread, sees the committed link."""
+    """The production launcher: the queue; the worker's own session sees the committed link."""
     import time
 
     from sqlalchemy import select
 
     from app.extensions import db
     from app.models import Union, User
+    from tests.app.worker_helpers import running_worker
     from tests.conftest import Factory
 
     app = committed_office("pull_thread", HEALTH_FHIR_URL=server, HEALTH_FHIR_RETRIES=0)
@@ -123,11 +124,12 @@ def test_the_pull_runs_in_a_background_thread_after_the_link_commits(
     client = app.test_client()
     job_url = link(client, office).get_json()["pull_job"]
     deadline = time.monotonic() + 30
-    while True:
-        job = client.get(job_url, headers=office["headers"]).get_json()
-        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    with running_worker(app):  # the web process only enqueued it
+        while True:
+            job = client.get(job_url, headers=office["headers"]).get_json()
+            if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
     assert job["status"] == "succeeded", job
     page = client.get(f"/api/v1/members/{office['member'].id}", headers=office["headers"])
     assert page.get_json()["health_record"]["updated_at"] is not None

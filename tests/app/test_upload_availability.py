@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.models import Job, JobStatus, Union, User
 from tests.app.roster_fixtures import people, to_csv
+from tests.app.worker_helpers import running_worker
 from tests.conftest import Factory
 
 QUEVO = "CDCS-24-QUEVO1"
@@ -88,13 +89,14 @@ def test_another_officers_patch_completes_while_a_roster_is_read(
 
 
 def _wait(app: Any, location: str, headers: dict[str, str]) -> dict[str, Any]:
-    """The job at ``location`` once it has ended (or after 60 s)."""
+    """The job at ``location`` once a worker has run it (or after 60 s)."""
     client = app.test_client()
     deadline = time.monotonic() + 60
     job: dict[str, Any] = client.get(location, headers=headers).get_json()
-    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.05)
-        job = client.get(location, headers=headers).get_json()
+    with running_worker(app):
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = client.get(location, headers=headers).get_json()
     return job
 
 
@@ -137,7 +139,7 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def test_a_job_whose_runner_died_is_shown_interrupted_and_its_upload_removed(
+def test_a_job_whose_runner_died_is_shown_interrupted_then_resumed_by_a_worker(
         office: Any) -> None:
     from app.extensions import db
     from app.services import jobs
@@ -165,12 +167,22 @@ def test_a_job_whose_runner_died_is_shown_interrupted_and_its_upload_removed(
     assert shown["status"] == "failed"
     assert shown["error"].startswith("Interrupted: the process running this job stopped "
                                      "after row 40")
-    assert not stored.exists()
+    assert stored.exists()  # kept for the worker that resumes the job
     session = db.new_session(app)
     try:
         assert session.get(Job, job_id).status is JobStatus.FAILED  # recorded, not only shown
     finally:
         session.close()
+    client = app.test_client()
+    with running_worker(app):  # it puts the job back on the queue and runs it
+        deadline = time.monotonic() + 60
+        while ((shown["status"] in ("queued", "running")
+                or shown["error"].startswith("Interrupted"))
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+            shown = client.get(f"/api/v1/jobs/{job_id}", headers=uploader).get_json()
+    assert shown["status"] == "failed" and "Unknown column" in shown["error"], shown
+    assert not stored.exists()  # this "roster" was not one; the job ended, the file is gone
 
 
 def test_a_running_job_with_a_live_runner_stays_running(office: Any) -> None:

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.clock import now as utc_now
 from app.models import Province, Role, Union, User
 from app.services import audit
@@ -129,11 +130,13 @@ def authenticate(session: Session, username: str, password: str, *,
     session.rollback()  # no transaction (nor SQLite write lock) during the slow hash
     if user is not None and user.login_locked_until is not None and user.login_locked_until > now:
         wait = ceil((user.login_locked_until - now).total_seconds())
+        metrics.LOGIN_FAILURES.labels(account="user", reason="locked").inc()
         raise LoginLocked("Too many wrong passwords: password login to this account is locked "
                           "for a while.", retry_after=max(1, wait))
     try:
         _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
+        metrics.LOGIN_FAILURES.labels(account="user", reason="wrong_password").inc()
         if user is not None:
             record_login_failure(session, user.id, policy=policy, now=now)
         raise InvalidCredentials("The username or password is wrong.") from None

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import Card, CardStatus, Member, MemberAccount, MemberStatus, Province, Union
@@ -312,6 +313,7 @@ def _record_failure(session: Session, account_id: int, secret: Literal["password
                     policy: MemberLoginPolicy, now: datetime) -> None:
     """Count a wrong password or PIN, locking it at the policy's maximum (logged and
     audited); commits."""
+    metrics.LOGIN_FAILURES.labels(account="member", reason=f"wrong_{secret}").inc()
     failures = getattr(MemberAccount, f"{secret}_failures")
     # the first statement writes, so concurrent failures are counted one after another
     session.execute(update(MemberAccount).where(MemberAccount.id == account_id)

@@ -520,12 +520,16 @@ def import_work(scope: Scope, cipher: DataCipher, path: Path, limits: Limits, *,
     def work(session: Session, job: Job) -> dict[str, Any]:
         importer = RosterImport(session, cipher, scope, batch_size=int(job.params["batch_size"]),
                                 today=today)
+        keep = False
         try:
             # the job waits its turn for a workbook slot (the upload was answered at once)
             with open_roster(path, limits, wait_seconds=JOB_XLSX_WAIT_SECONDS) as roster:
                 return importer.run(job, roster, on_progress)
+        except jobs.Interrupted:
+            keep = True  # given back to the queue: the next runner reads the file
+            raise
         finally:
-            if remove:
+            if remove and not keep:
                 path.unlink(missing_ok=True)
 
     return work

@@ -1,0 +1,44 @@
+"""``unioncard worker``: run background jobs off the queue (roster imports, card batches with
+their print sheets, health-record pulls) until SIGTERM, which ends it after the current batch."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from app.cli.common import with_app
+
+
+@click.command("worker")
+@click.option("--reap-seconds", type=click.FloatRange(0.1, 3600), default=None,
+              help="How often to look for jobs whose runner died "
+                   "(default: UNIONCARD_QUEUE_REAP_SECONDS).")
+@click.option("--poll-seconds", type=click.FloatRange(0.05, 60), default=1.0,
+              show_default=True, help="How long to wait when the queue is empty.")
+@with_app
+def worker(app: Flask, reap_seconds: float | None, poll_seconds: float) -> None:
+    """Run background jobs off the queue until stopped (SIGTERM or Ctrl-C: after the batch
+    in progress); a job whose worker died is put back on the queue and resumed."""
+    from app.composition import job_queue
+    from app.queue import queue_target
+    from app.worker import Worker
+
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        queue = job_queue(app)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    target = queue_target(app.config)
+    where = re.sub(r"//[^@/]*@", "//", target)  # no password in the log
+    click.echo(f"worker {os.getpid()} on queue {app.config['QUEUE_NAME']} at {where}", err=True)
+    Worker(app, queue,
+           reap_seconds=float(reap_seconds or app.config["QUEUE_REAP_SECONDS"]),
+           stale_queued=timedelta(seconds=float(app.config["QUEUE_STALE_SECONDS"])),
+           poll_seconds=poll_seconds).run()
