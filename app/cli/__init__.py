@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from app.cli import backup as backups
 from app.cli import (
     audit,
     cards,
@@ -20,6 +19,7 @@ from app.cli import (
     users,
     verify,
 )
+from app.cli import backup as backups
 from app.cli import worker as workers
 
 
