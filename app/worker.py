@@ -73,6 +73,7 @@ def work_for(app: Flask, session: Session, job: Job,
         card_desk_for,
         cipher_for_config,
         import_settings,
+        on_summary_changed_for,
         pull_settings,
     )
     from app.services import data_key_jobs
@@ -94,7 +95,8 @@ def work_for(app: Flask, session: Session, job: Job,
                                   batch_settings(config), functools.partial(card_desk_for, app),
                                   on_progress)
     if job.kind == pull.KIND:
-        return pull.pull_work(cipher_for_config(config), pull_settings(config))
+        return pull.pull_work(cipher_for_config(config), pull_settings(config),
+                              on_summary_changed=on_summary_changed_for(app, pull.PULL_ACTOR))
     if job.kind == data_key_jobs.KIND:
         return data_key_jobs.rotation_work(cipher_for_config(config), on_progress=on_progress)
     raise NotFound(f"No worker runs jobs of kind {job.kind!r}.")
