@@ -24,6 +24,7 @@ def test_production_refuses_a_weak_dedicated_secret(database_url: str, name: str
 
 def test_production_takes_a_strong_dedicated_secret(make_app) -> None:
     app = make_app({"ENV": "production", **PRODUCTION_SECRETS,
+                    "PUBLIC_BASE_URL": "https://cards.example",
                     "PULL_GRANT_SECRET": "Xq3v9Lw2Rk8Zt5Hn1Bc7Md4Fp6Gs0Jy2Ue8Wa"})
     assert dedicated_secret(app.config, "PULL_GRANT_SECRET").startswith("Xq3v9")
 

@@ -45,10 +45,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory, cheap_password_hashing: None
          ) -> Iterator[str]:
-    """The service with the demo data, served on a free port; its base URL."""
+    """The service with the demo data, served on a free port, with a ``unioncard worker`` in a
+    thread for its jobs (imports, card batches); its base URL. Package-scoped: the worker
+    stops when the browser tests are done, before any other test starts one of its own."""
+    from tests.app.worker_helpers import running_worker
+
     from werkzeug.serving import make_server
 
     from app import create_app, migrate
@@ -67,7 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, cheap_password_hashing: None
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
+    with running_worker(app):
+        yield f"http://127.0.0.1:{port}"
     server.shutdown()
     thread.join(10)
     db.engine_for(app).dispose()
