@@ -133,6 +133,7 @@ def defaults(root: Path) -> dict[str, Any]:
         "VERIFY_CARD_RATE_LIMIT": "20 per minute",
         "PULL_RATE_LIMIT": "600 per minute",
         "EMERGENCY_RATE_LIMIT": "30 per hour",
+        "DATABASE_POOL_SIZE": 10,
     }
 
 
