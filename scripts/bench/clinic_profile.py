@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="pstats sort key (tottime, ...)")
     args = parser.parse_args()
     pg_url = os.environ.get("UNIONCARD_BENCH_PG_URL")
     with fresh_database(pg_url, "profile") as url:
@@ -105,7 +106,8 @@ def main() -> None:
             for statement, n in statements.most_common():
                 print(f"  {n / args.requests:5.2f}  {statement}")
             if profiler is not None:
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+                profiler.dump_stats(f"/tmp/clinic_profile_{name.replace(' ', '_')}.prof")
+                pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":
