@@ -89,7 +89,7 @@ def main() -> None:
             for i in range(20):  # warm-up
                 run(i)
             statements.clear()
-            profiler = cProfile.Profile() if args.profile else None
+            profiler = cProfile.Profile(time.process_time) if args.profile else None
             started, cpu = time.perf_counter(), time.process_time()
             if profiler is not None:
                 profiler.enable()

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.clock import now as utc_now
@@ -22,6 +22,20 @@ EMERGENCY_TEXT_CONTEXT = "access_event_texts.text"
 EMERGENCY_TEXT_MAX = 2000
 _HEADS = cast(Table, AccessChainHead.__table__)
 _EVENTS = cast(Table, AccessEvent.__table__)
+# The append's statements, built once (building and keying them was a fifth of a verify's
+# Python time): parameters by name, none named like a column (a DML statement would take
+# such a parameter as one more column to set).
+_SELECT_HEAD = (select(_HEADS.c.seq, _HEADS.c.hash)
+                .where(_HEADS.c.chain_key == bindparam("head_key")).with_for_update())
+_MOVE_HEAD = (update(_HEADS).where(_HEADS.c.chain_key == bindparam("head_key"))
+              .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"),
+                      province_code=bindparam("head_province")))
+_INSERT_EVENT = (insert(_EVENTS)
+                 .values({c: bindparam(f"e_{c.name}", type_=c.type)
+                          for c in _EVENTS.c if c.name != "id"})
+                 .returning(_EVENTS.c.id))
+#: PostgreSQL: the head moves in a CTE of the event's INSERT (one round trip).
+_MOVE_AND_INSERT = _INSERT_EVENT.add_cte(_MOVE_HEAD.cte("moved_head"))
 #: Column widths the record's strings must fit.
 _WIDTHS = {"card_serial": 32, "clinic_code": 16, "clinic_name": 200, "client_id": 64,
            "device_id": 64, "practitioner": 200, "purpose": 32, "outcome": 32, "reason": 64,
@@ -119,14 +133,15 @@ class AccessLog:
             emergency_text_digest=(self.cipher.lookup_hash(text, EMERGENCY_TEXT_CONTEXT)
                                    if text is not None else None))
         values["hash"] = event_hash(values)
-        move = (update(_HEADS).where(_HEADS.c.chain_key == key)
-                .values(seq=values["seq"], hash=values["hash"], province_code=rec.province_code))
-        insert_event = insert(_EVENTS).values(values).returning(_EVENTS.c.id)
+        head = {"head_key": key, "head_seq": values["seq"], "head_hash": values["hash"],
+                "head_province": rec.province_code}
+        event_params = {f"e_{name}": value for name, value in values.items()}
         if self.session.get_bind().dialect.name == "postgresql":
-            insert_event = insert_event.add_cte(move.cte("moved_head"))
+            inserted = self.session.execute(_MOVE_AND_INSERT, {**event_params, **head})
         else:
-            self.session.execute(move)
-        values["id"] = self.session.execute(insert_event).scalar_one()
+            self.session.execute(_MOVE_HEAD, head)
+            inserted = self.session.execute(_INSERT_EVENT, event_params)
+        values["id"] = inserted.scalar_one()
         event = AccessEvent(**values)
         make_transient_to_detached(event)
         self.session.add(event)
@@ -170,7 +185,5 @@ class AccessLog:
         return head
 
     def _select_head(self, key: str) -> tuple[int, str] | None:
-        row = self.session.execute(
-            select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain_key == key)
-            .with_for_update()).one_or_none()
+        row = self.session.execute(_SELECT_HEAD, {"head_key": key}).one_or_none()
         return None if row is None else (int(row[0]), str(row[1]))
