@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import cards
@@ -87,6 +87,12 @@ def live_trust(session: Session, fresh: bool = False) -> cards.KeyRing:
 
 #: The stored card, its member, union name and signing key's status, read in one query.
 _CardRow = tuple[Card, Member, str | None, KeyStatus | None]
+#: Its query, built once (it runs on every verify and pull).
+_CARD_ROW = (select(Card, Member, Union.name, SigningKeyRecord.status)
+             .join(Member, Member.id == Card.member_id)
+             .outerjoin(Union, Union.code == Member.union_code)
+             .outerjoin(SigningKeyRecord, SigningKeyRecord.kid == Card.kid)
+             .where(Card.serial == bindparam("serial")))
 
 
 @dataclass(frozen=True)
@@ -167,12 +173,7 @@ class CardCheck:
         return result
 
     def _row(self, serial: str) -> _CardRow | None:
-        row = self.session.execute(
-            select(Card, Member, Union.name, SigningKeyRecord.status)
-            .join(Member, Member.id == Card.member_id)
-            .outerjoin(Union, Union.code == Member.union_code)
-            .outerjoin(SigningKeyRecord, SigningKeyRecord.kid == Card.kid)
-            .where(Card.serial == serial)).first()
+        row = self.session.execute(_CARD_ROW, {"serial": serial}).first()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
     def against_database(self, status: Status, reason: str,
