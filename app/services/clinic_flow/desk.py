@@ -298,11 +298,9 @@ class ClinicDesk:
 
     def _stored_card(self, serial: str) -> CardOutcome | None:
         """The stored card checked again in full (signature, keys, lists, database)."""
-        card = card_by_serial(self.session, serial)
-        if card is None:
-            return None
-        text = self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT, card.serial)
-        return self.cards.check(text)
+        return self.cards.check_stored(
+            serial, lambda card: self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT,
+                                                     card.serial))
 
     # -- emergency -------------------------------------------------------------------------
     def emergency(self, text: str, clinic: Clinic, reason_code: str, reason_text: str, *,
