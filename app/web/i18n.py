@@ -11,6 +11,7 @@ from flask import Flask, session
 from flask_babel import Babel, format_date, format_datetime
 
 from app.clock import VIETNAM
+from app.web import wording
 
 #: The languages offered, the default first.
 LANGUAGES = ("vi", "en")
@@ -41,11 +42,14 @@ def local_date(value: date | None, fmt: str = "short") -> str:
 
 def init_app(app: Flask) -> None:
     """Install Flask-Babel with the session's language and Vietnam's time zone, and the
-    ``localtime``/``localdate`` template filters."""
+    ``localtime``/``localdate`` template filters, and ``reason``/``said`` for a service's
+    reason codes and field messages (``app.web.wording``)."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", LANGUAGES[0])
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", str(VIETNAM))
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=current_language)
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["localdate"] = local_date
+    app.jinja_env.filters["reason"] = wording.reason
+    app.jinja_env.filters["said"] = wording.message
     app.jinja_env.globals["current_language"] = current_language

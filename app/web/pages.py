@@ -1,5 +1,5 @@
 """What the member portal and the clinic scanner share: a service's refusal shown as a page
-(the headline in the page's language, the service's own detail), and the cache rule."""
+(the headline and what the refusal means in the page's language), and the cache rule."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.edge.problems import error_problem
 from app.services.errors import DomainError
+from app.web import wording
 from app.web.console import HEADLINES
 
 
@@ -25,10 +26,11 @@ def error_page(template: str, error: Exception) -> Any:
     (and ``Retry-After`` when the service gave one)."""
     if isinstance(error, DomainError):
         status = error_problem(type(error)).problem.status
-        detail, errors = error.detail, error.errors
+        detail, errors = wording.problem(error), wording.field_errors(error.errors)
     else:
         assert isinstance(error, HTTPException)
-        status, detail, errors = error.code or 500, error.description or "", []
+        status, errors = error.code or 500, []
+        detail = wording.http_problem(status)
     headers = {}
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:

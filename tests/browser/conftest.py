@@ -51,12 +51,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, cheap_password_hashing: None
     """The service with the demo data, served on a free port, with a ``unioncard worker`` in a
     thread for its jobs (imports, card batches); its base URL. Package-scoped: the worker
     stops when the browser tests are done, before any other test starts one of its own."""
-    from tests.app.worker_helpers import running_worker
-
     from werkzeug.serving import make_server
 
     from app import create_app, migrate
     from app.extensions import db
+    from tests.app.worker_helpers import running_worker
 
     root = tmp_path_factory.mktemp("browser-site")
     url = f"sqlite:///{root / 'unioncard.db'}"

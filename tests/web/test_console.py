@@ -218,8 +218,8 @@ def test_every_message_is_translated_and_compiled() -> None:
 
     web = Path(app.web.__file__).parent
     root = web.parent.parent
-    method_map = [("app/web/**.py", "python"), ("app/web/templates/console/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+    method_map = [("app/web/**.py", "python"), ("app/web/templates/**.html", "jinja2")]
+    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "N_": None}
     found = {message for _f, _l, message, _c, _x in extract_from_dir(
         str(root), method_map, keywords=keywords) if isinstance(message, str)}
     assert len(found) > 100
