@@ -25,7 +25,13 @@ def current_language() -> str:
     return chosen if chosen in LANGUAGES else LANGUAGES[0]
 
 
-def local_time(value: datetime | None, fmt: str = "short") -> str:
+#: Day first and four-digit years in both languages: "2/7/88" reads as a year of this century
+#: to some and the month first to others (English's short form is the US one).
+DATE_FORMAT = "dd/MM/yyyy"
+TIME_FORMAT = "dd/MM/yyyy HH:mm"
+
+
+def local_time(value: datetime | None, fmt: str = TIME_FORMAT) -> str:
     """A stored (UTC) time as Vietnam's wall-clock time in the page's language ('' for None);
     a time without zone is taken as UTC, as the database keeps it."""
     if value is None:
@@ -35,15 +41,15 @@ def local_time(value: datetime | None, fmt: str = "short") -> str:
     return str(format_datetime(value, fmt))
 
 
-def local_date(value: date | None, fmt: str = "short") -> str:
+def local_date(value: date | None, fmt: str = DATE_FORMAT) -> str:
     """A calendar date in the page's language ('' for None)."""
     return "" if value is None else str(format_date(value, fmt))
 
 
 def init_app(app: Flask) -> None:
     """Install Flask-Babel with the session's language and Vietnam's time zone, and the
-    ``localtime``/``localdate`` template filters, and ``reason``/``said`` for a service's
-    reason codes and field messages (``app.web.wording``)."""
+    ``localtime``/``localdate`` template filters, and ``reason``/``said``/``action`` for a
+    service's reason codes, field messages and audit actions (``app.web.wording``)."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", LANGUAGES[0])
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", str(VIETNAM))
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
@@ -52,4 +58,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = local_date
     app.jinja_env.filters["reason"] = wording.reason
     app.jinja_env.filters["said"] = wording.message
+    app.jinja_env.filters["action"] = wording.action
     app.jinja_env.globals["current_language"] = current_language

@@ -207,6 +207,39 @@ REASONS: Mapping[str, str] = {
     "poisoning": N_("Poisoning or a chemical exposure at work."),
 }
 
+#: What an audit entry of a member's history records, in words (the officer's console).
+ACTIONS: Mapping[str, str] = {
+    "member.create": N_("registered"),
+    "member.update": N_("details changed"),
+    "member.status": N_("membership status changed"),
+    "member.transfer": N_("transferred to another office"),
+    "member.registered-elsewhere": N_("another office tried to register this person"),
+    "member.personal-id.reveal": N_("full personal ID shown"),
+    "member.activate": N_("member activated the account"),
+    "member.reactivate": N_("member activated the account again"),
+    "member.password": N_("member changed the password"),
+    "member.pin": N_("member changed the PIN"),
+    "member.password_locked": N_("password locked after wrong attempts"),
+    "member.pin_locked": N_("PIN locked after wrong attempts"),
+    "member.health-link": N_("health record linked"),
+    "member.health-relink": N_("health record linked again"),
+    "member.health-unlink": N_("health record unlinked"),
+    "card.issue": N_("card issued"),
+    "card.reissue": N_("card reissued"),
+    "card.reprinted": N_("card printed again"),
+    "card.suspend": N_("card suspended"),
+    "card.reinstate": N_("card reinstated"),
+    "card.revoke": N_("card revoked"),
+    "card.activation-code": N_("new activation code"),
+    "card.batch": N_("card printed in a batch"),
+    "card.batch.letters": N_("activation letters downloaded"),
+    "health-record.push": N_("health record received"),
+    "health-record.pull": N_("health record opened by a clinic"),
+    "transfer.request": N_("transfer requested"),
+    "transfer.accept": N_("transfer accepted"),
+    "transfer.reject": N_("transfer refused"),
+}
+
 #: Field messages of the services (and of the pages' own checks), as English templates.
 MESSAGES: tuple[str, ...] = (
     # a member's details (the member form, the roster report)
@@ -332,6 +365,11 @@ def reason(code: str | None) -> str:
     if not code:
         return ""
     return _t(REASONS[code]) if code in REASONS else code
+
+
+def action(code: str) -> str:
+    """An audit action in words, in the page's language (the code itself when unknown)."""
+    return _t(ACTIONS[code]) if code in ACTIONS else code
 
 
 def problem(error: DomainError) -> str:

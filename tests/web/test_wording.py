@@ -39,6 +39,11 @@ REASON_SOURCES = (ROOT / "cards", ROOT / "app" / "services")
 #: ValidationFailed.field(field, message) or a policy's refuse(message).
 MESSAGE_SOURCES = ("app/services/registry", "app/services/access", "app/services/clinic_flow",
                    "app/services/issuing", "app/web")
+#: Audit actions of a member's history: every ``"member.…"``/``"card.…"``/… literal of the
+#: services but these, which name files and encrypted columns, not actions.
+NOT_ACTIONS = {"card.pdf", "card.png", "card.activation", "member.insurance_number",
+               "member.personal_id"}
+_ACTION = re.compile(r'"((?:member|card|health-record|transfer)\.[a-z_.-]+)"')
 _REASON = re.compile(r'\b(?:default_)?reason\s*=\s*"([a-z][a-z0-9-]*)"')
 _UC1_REASONS = re.compile(r"^\| `[a-z-]+` \| (.+) \|$", re.MULTILINE)
 
@@ -122,6 +127,13 @@ def test_every_reason_code_has_a_sentence() -> None:
     assert sorted(codes - set(wording.REASONS)) == []
 
 
+def test_every_audit_action_of_a_members_history_has_words() -> None:
+    actions = {a for path in (ROOT / "app" / "services").rglob("*.py")
+               for a in _ACTION.findall(path.read_text(encoding="utf-8"))} - NOT_ACTIONS
+    assert len(actions) > 20 and "card.suspend" in actions
+    assert sorted(actions - set(wording.ACTIONS)) == []
+
+
 def test_every_field_message_has_a_template() -> None:
     messages = field_messages()
     assert len(messages) > 40 and "The two PINs differ." in messages
@@ -132,7 +144,7 @@ def test_every_field_message_has_a_template() -> None:
 def test_every_sentence_has_vietnamese_text() -> None:
     translated = vietnamese()
     sentences = {*wording.PROBLEMS.values(), *wording.REASONS.values(), *wording.MESSAGES,
-                 *wording.WORDS.values()}
+                 *wording.WORDS.values(), *wording.ACTIONS.values()}
     assert sorted(sentences - set(translated)) == []
     for template in wording.MESSAGES:  # the same places in both languages
         assert sorted(re.findall(r"%\(\w+\)s", template)) == sorted(
