@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from app.edge.problems import error_problem
-from app.services.errors import DomainError
+from app.services.errors import DomainError, ScanInvalid
 from app.web import wording
 from app.web.console import HEADLINES
 
@@ -35,6 +35,7 @@ def error_page(template: str, error: Exception) -> Any:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return render_template(template, status=status,
-                           headline=str(HEADLINES.get(status, _("Something went wrong."))),
+    headline = (_("The card could not be read.") if isinstance(error, ScanInvalid)
+                else str(HEADLINES.get(status, _("Something went wrong."))))
+    return render_template(template, status=status, headline=headline,
                            detail=detail, errors=errors), status, headers
