@@ -14,6 +14,9 @@ from app.services.errors import DomainError, ScanInvalid
 from app.web import wording
 from app.web.console import HEADLINES
 
+#: A refusal of the member's PIN: the scanner says the record stayed closed.
+PIN_REASONS = ("wrong-pin", "pin-malformed", "locked")
+
 
 def no_store(response: Response) -> Response:
     """Member data, tokens and health records: no shared or browser cache keeps a page."""
@@ -35,7 +38,11 @@ def error_page(template: str, error: Exception) -> Any:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    headline = (_("The card could not be read.") if isinstance(error, ScanInvalid)
-                else str(HEADLINES.get(status, _("Something went wrong."))))
+    if isinstance(error, ScanInvalid):
+        headline = _("The card could not be read.")
+    elif isinstance(error, DomainError) and error.extra.get("reason") in PIN_REASONS:
+        headline = _("The record was not opened.")
+    else:
+        headline = str(HEADLINES.get(status, _("Something went wrong.")))
     return render_template(template, status=status, headline=headline,
                            detail=detail, errors=errors), status, headers

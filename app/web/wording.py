@@ -374,13 +374,13 @@ def action(code: str) -> str:
 
 def problem(error: DomainError) -> str:
     """What a service's refusal means, in the page's language: its reason code's sentence
-    when it has one, else its own message's when the table knows it, else its problem type's."""
+    when it has one, else its own message's when the table knows it and no field error says
+    it already, else its problem type's."""
     code = error.extra.get("reason")
     if isinstance(code, str) and code in REASONS:
         return _t(REASONS[code])
-    template = template_of(error.detail)
-    if template is not None:
-        return message(error.detail)
+    if not error.errors and template_of(error.detail) is not None:
+        return message(error.detail)  # (with field errors, those say it: not twice)
     slug = error_problem(type(error)).problem.slug
     return _t(PROBLEMS[slug])
 

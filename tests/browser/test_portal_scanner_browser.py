@@ -178,6 +178,7 @@ def test_one_pass_in_english(page: Any, browser: Any, site: str) -> None:
     desk.fill("#uc1", "UC1:NOT-A-CARD")  # a damaged code: the refusal says why, in English
     desk.get_by_role("button", name="Check the card").click()
     assert "damaged" in desk.get_by_role("alert").inner_text()
+    assert desk.get_by_role("heading", name="The card could not be read.").is_visible()
     check_page(desk, "scanner-invalid-en")
     photo = {"name": "card.png", "mimeType": "image/png",
              "buffer": card_png(SITE_APP["app"], letter.card_serial)}
@@ -193,6 +194,7 @@ def test_one_pass_in_english(page: Any, browser: Any, site: str) -> None:
     desk.fill("#pin", "000000")
     desk.locator("form:has(#pin) button[type=submit]").click()
     assert desk.get_by_role("alert").filter(has_text="The PIN is wrong.").is_visible()
+    assert desk.get_by_role("heading", name="The record was not opened.").is_visible()
     check_page(desk, "scanner-wrong-pin-en")
     scan_the_photo()
     desk.fill("#pin", PIN)
