@@ -125,6 +125,7 @@ def test_one_pass_in_english(page: Any) -> None:
     page.get_by_role("heading", name="Cards").wait_for()
     check_page(page, "member-en")
     page.get_by_role("link", name="Dashboard").click()
+    page.locator("svg.chart").first.wait_for()  # count() does not wait for the new page
     assert page.locator("svg.chart").count() == 3
     assert page.get_by_role("heading", name="By province").is_visible()
     check_page(page, "dashboard-en")
