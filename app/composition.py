@@ -323,7 +323,8 @@ def notification_delivery(app: Flask) -> Delivery:
     policy = RetryPolicy(max_attempts=int(config["NOTIFY_MAX_ATTEMPTS"]),
                          base=timedelta(seconds=float(config["NOTIFY_RETRY_SECONDS"])),
                          lease=timedelta(seconds=float(config["NOTIFY_SENDING_LEASE_SECONDS"])))
-    url = str(config["PUBLIC_BASE_URL"]).rstrip("/") + "/api/v1/me/access-log"
+    # the portal page a member can open from the e-mail (the API route needs a bearer token)
+    url = str(config["PUBLIC_BASE_URL"]).rstrip("/") + "/me/access-log"
     return Delivery(lambda: db.new_session(app, write=True), cipher_for_config(config),
                     settings, policy, access_log_url=url)
 def on_summary_changed_for(app: Flask, actor: str) -> Callable[[Session], Callable[[int], object]]:

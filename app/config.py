@@ -144,6 +144,7 @@ def defaults(root: Path) -> dict[str, Any]:
         "QUEUE_NAME": "unioncard",
         "QUEUE_REAP_SECONDS": 15,
         "QUEUE_STALE_SECONDS": 600,
+        "DATABASE_POOL_SIZE": 10,
     }
 
 

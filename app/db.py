@@ -73,9 +73,11 @@ def _private_sqlite_file(url: str) -> None:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL, real transactions (SAVEPOINT-safe) and
-    a private file. Errors never show bound parameters (they hold personal data)."""
+    a private file. Errors never show bound parameters (they hold personal data). A
+    PostgreSQL engine keeps ``pool_size`` connections open (and opens up to as many more
+    while busy)."""
     if url.startswith("sqlite"):
         _private_sqlite_file(url)
         engine = create_engine(url, echo=echo, hide_parameters=True,
@@ -104,8 +106,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("postgresql"):
         # wait a bounded time for another transaction's locks, then answer busy (not forever)
         timeout_ms = int(BUSY_TIMEOUT_SECONDS * 1000)
+        # connections beyond the pool are closed when returned: a pool smaller than the
+        # server's threads opens and closes a PostgreSQL backend (a process) all the time
         return ping_when_idle(create_engine(
-            url, echo=echo, hide_parameters=True,
+            url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size,
             connect_args={"options": f"-c lock_timeout={timeout_ms}"}))
     return ping_when_idle(create_engine(url, echo=echo, hide_parameters=True))
 

@@ -22,6 +22,21 @@ from prometheus_client import (
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+
+def _make_multiprocess_dir() -> None:
+    """Create ``PROMETHEUS_MULTIPROC_DIR`` (private) when it is set but missing.
+
+    In multiprocess mode prometheus_client opens a file there as soon as a metric is made (at
+    import), so on a fresh install the first command of any process (``unioncard db upgrade``
+    before gunicorn has ever run, ``unioncard restore`` into a new root) would fail.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+
+
+_make_multiprocess_dir()
+
 HTTP_REQUESTS = Counter("unioncard_http_requests", "HTTP requests answered",
                         ["method", "route", "status"])
 HTTP_LATENCY = Histogram("unioncard_http_request_duration_seconds",

@@ -1,7 +1,8 @@
-"""gunicorn configuration of ``scripts/serve``: one JSON line per log event, no query strings
+"""gunicorn configuration of ``scripts/serve`` and of production (``unioncard-web.service``
+runs it as ``/etc/unioncard/gunicorn.conf.py``): one JSON line per log event, no query strings
 in any log, problem+json for the requests gunicorn refuses itself, and rate limits that hold.
 
-Environment: ``PORT`` (default 5000); ``UNIONCARD_RATELIMIT_STORAGE_URI`` (a shared store such
+Environment: ``PORT`` (default 5000; the unit sets 8000); ``UNIONCARD_RATELIMIT_STORAGE_URI`` (a shared store such
 as ``redis://host:6379/0`` allows ``WEB_CONCURRENCY`` worker processes, default 2; with the
 default ``memory://`` store there is one worker process, so limits are not multiplied);
 ``UNIONCARD_THREADS`` (threads per worker, default 8).

@@ -206,6 +206,7 @@ class Verify(MethodView):
                     {"json": exc.messages})) from None
         purpose, device_id = args["purpose"], args.get("device_id")
         try:
+            desk.check_device(clinic.clinic_id, device_id)
             if request.mimetype == MULTIPART:
                 text = scan.from_photo(args["photo"].read(current_app.config["SCAN_MAX_BYTES"]
                                                           + 1),
@@ -302,6 +303,7 @@ class EmergencyAccess(MethodView):
         desk, clinic = _desk(), current_clinic()
         device_id = args.get("device_id")
         try:
+            desk.check_device(clinic.clinic_id, device_id)
             text = _scanned(args)
             answer = desk.emergency(text, clinic, args["reason"], args["text"],
                                     device_id=device_id, practitioner=args.get("practitioner"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import click
 from flask import Flask
@@ -28,9 +27,6 @@ def worker(app: Flask, reap_seconds: float | None, poll_seconds: float) -> None:
     from app.queue import queue_target
     from app.worker import Worker
 
-    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if metrics_dir:
-        Path(metrics_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         queue = job_queue(app)
     except ValueError as exc:

@@ -82,7 +82,8 @@ class Database:
     def init_app(self, app: Flask) -> None:
         """Create the engine from ``SQLALCHEMY_URL``, commit writing requests that succeed
         and close sessions at teardown."""
-        engine = make_engine(app.config["SQLALCHEMY_URL"], echo=bool(app.config["DATABASE_ECHO"]))
+        engine = make_engine(app.config["SQLALCHEMY_URL"], echo=bool(app.config["DATABASE_ECHO"]),
+                             pool_size=int(app.config["DATABASE_POOL_SIZE"]))
         app.extensions["unioncard.db"] = {
             "engine": engine,
             "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),

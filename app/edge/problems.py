@@ -41,6 +41,7 @@ from app.services.errors import (
     ConsentTermsInvalid,
     ConsentWithdrawn,
     DeviceIdTaken,
+    DeviceNotRegistered,
     DomainError,
     FacilityCodeTaken,
     FhirInvalid,
@@ -266,6 +267,10 @@ CATALOGUE = (
                 "final (create or register a new one)."),
     ProblemType("device-id-taken", 409, "Device id taken",
                 "The clinic has a scanner device with this device id already."),
+    ProblemType("device-not-registered", 403, "Scanner device not registered",
+                "The `device_id` sent with a scan is not a registered, active scanner device of "
+                "this clinic (register it: POST /api/v1/clinics/{code}/devices; or send none). "
+                "Nothing is checked or released. Logged as a denial."),
     ProblemType("clinic-not-accredited", 403, "Clinic not accredited",
                 "The clinic is suspended or its accreditation withdrawn: its clients get no "
                 "token and may verify and pull nothing. `accreditation` names the state; on the "
@@ -381,6 +386,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     AccreditationUnchanged: ErrorProblem(PROBLEM_TYPES["accreditation-unchanged"]),
     AlreadyDisabled: ErrorProblem(PROBLEM_TYPES["already-disabled"]),
     DeviceIdTaken: ErrorProblem(PROBLEM_TYPES["device-id-taken"]),
+    DeviceNotRegistered: ErrorProblem(PROBLEM_TYPES["device-not-registered"]),
     ClinicNotAccredited: ErrorProblem(PROBLEM_TYPES["clinic-not-accredited"]),
     ClinicClientRevoked: ErrorProblem(PROBLEM_TYPES["clinic-client-revoked"],
                                       headers=_CHALLENGE),

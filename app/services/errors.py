@@ -299,3 +299,7 @@ class CheckpointConflict(Conflict):
 class BackupFailed(DomainError):
     """A backup or restore cannot be made: the place is not new or empty, the backup is damaged
     or of the other database backend, or a database tool failed (``unioncard backup``)."""
+
+
+class DeviceNotRegistered(Forbidden):
+    """The scanner device a clinic named is not one of its registered, active devices."""

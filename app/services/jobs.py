@@ -237,10 +237,11 @@ def _mark_failed(job: Job, message: str) -> None:
 
 
 def interrupted_message(job: Job) -> str:
-    """What a job whose runner stopped says: where it stopped and how to resume it."""
+    """What a job whose runner stopped says: where it stopped and how it resumes (any
+    ``unioncard worker`` puts it back on the queue by itself, see ``reclaim``)."""
     return (f"{INTERRUPTED_PREFIX} the process running this job stopped after row {job.checkpoint} "
-            "(restart or crash). Start the same import again (upload the same file, or rerun "
-            "the command) to resume from there.")
+            "(restart or crash). A worker resumes it from there by itself; without a running "
+            "worker, start one (or run the same import or batch again).")
 
 
 def settle_if_dead(session: Session, job: Job) -> bool:

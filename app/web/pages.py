@@ -1,5 +1,5 @@
 """What the member portal and the clinic scanner share: a service's refusal shown as a page
-(the headline in the page's language, the service's own detail), and the cache rule."""
+(the headline and what the refusal means in the page's language), and the cache rule."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from app.edge.problems import error_problem
-from app.services.errors import DomainError
+from app.services.errors import DomainError, ScanInvalid
+from app.web import wording
 from app.web.console import HEADLINES
+
+#: A refusal of the member's PIN: the scanner says the record stayed closed.
+PIN_REASONS = ("wrong-pin", "pin-malformed", "locked")
 
 
 def no_store(response: Response) -> Response:
@@ -25,14 +29,20 @@ def error_page(template: str, error: Exception) -> Any:
     (and ``Retry-After`` when the service gave one)."""
     if isinstance(error, DomainError):
         status = error_problem(type(error)).problem.status
-        detail, errors = error.detail, error.errors
+        detail, errors = wording.problem(error), wording.field_errors(error.errors)
     else:
         assert isinstance(error, HTTPException)
-        status, detail, errors = error.code or 500, error.description or "", []
+        status, errors = error.code or 500, []
+        detail = wording.http_problem(status)
     headers = {}
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return render_template(template, status=status,
-                           headline=str(HEADLINES.get(status, _("Something went wrong."))),
+    if isinstance(error, ScanInvalid):
+        headline = _("The card could not be read.")
+    elif isinstance(error, DomainError) and error.extra.get("reason") in PIN_REASONS:
+        headline = _("The record was not opened.")
+    else:
+        headline = str(HEADLINES.get(status, _("Something went wrong.")))
+    return render_template(template, status=status, headline=headline,
                            detail=detail, errors=errors), status, headers

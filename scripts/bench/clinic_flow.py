@@ -14,7 +14,8 @@ each scenario for S seconds with 16 clients (4 processes x 4 threads, keep-alive
 - ``minimal``: GET /healthz, the app's minimal JSON endpoint (the reference rate);
 - ``verify``: POST /api/v1/verify with a card's UC1 text (purpose treatment, no presence);
 - ``verify+pull JSON``: verify with the phone's presence token, then GET /api/v1/pull with the
-  grant (one operation = both requests);
+  grant (one operation = both requests); the presence token, not the PIN: a PIN is checked
+  with argon2 on purpose, which would measure the password hash rather than the flow;
 - ``verify+pull FHIR``: the same with ``Accept: application/fhir+json``.
 
 Issue 11's targets: verify >= 50% of the minimal rate with p99 < 100 ms; verify+pull JSON

@@ -300,3 +300,29 @@ def test_a_compromised_key_revokes_its_cards_at_once(client, app, session, scene
     session.commit()
     body = verify(client, scene).get_json()
     assert (body["status"], body["reason"]) == ("revoked", "key-compromise")
+
+
+def test_a_scan_from_a_device_the_clinic_has_not_registered_is_refused_and_logged(
+        client, session: Session, factory, scene: dict[str, Any]) -> None:
+    from app.services.clinics.devices import ScannerDevices
+
+    devices = ScannerDevices(session, actor="test")
+    desk_scanner = devices.register(scene["clinic"], "quầy tiếp đón", device_id="desk-1")
+    other = factory.clinic("27002", name="Phòng khám KCN Yên Phong")
+    devices.register(other, "elsewhere", device_id="desk-9")
+    session.commit()
+
+    ok = verify(client, scene, device_id="desk-1")
+    assert ok.status_code == 200, ok.get_json()
+    for unknown in ("desk-2", "desk-9"):  # unknown here; another clinic's device
+        refused = verify(client, scene, device_id=unknown)
+        assert refused.status_code == 403, refused.get_json()
+        assert refused.get_json()["type"].endswith("/device-not-registered")
+    devices.disable(scene["clinic"], desk_scanner)
+    session.commit()
+    assert verify(client, scene, device_id="desk-1").status_code == 403
+    logged = [(e.kind, e.device_id, e.reason) for e in events(session)]
+    assert logged == [("verify", "desk-1", "ok"),
+                      ("denial", "desk-2", "device-not-registered"),
+                      ("denial", "desk-9", "device-not-registered"),
+                      ("denial", "desk-1", "device-not-registered")]

@@ -134,3 +134,20 @@ def test_metrics_add_up_over_gunicorn_workers(tmp_path: Path, database_url: str)
 def processes(tmp_path: Path) -> set[str]:
     """The processes that wrote metric files."""
     return {p.stem.rpartition("_")[2] for p in (tmp_path / "metrics").glob("counter_*.db")}
+
+
+@pytest.mark.slow
+def test_a_first_command_makes_the_metrics_directory(tmp_path: Path, database_url: str) -> None:
+    """deploy/unioncard.env.example sets PROMETHEUS_MULTIPROC_DIR for every process, and on a
+    fresh install its directory does not exist until something makes it: the first command
+    (``unioncard db upgrade``, before gunicorn ever ran) must not fail on it."""
+    from tests.conftest import unioncard_env
+
+    metrics_dir = tmp_path / "var" / "metrics"
+    env = unioncard_env(database_url, ROOT=str(tmp_path))
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    done = subprocess.run([sys.executable, "-m", "app", "db", "current"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert metrics_dir.is_dir() and metrics_dir.stat().st_mode & 0o777 == 0o700
+    assert list(metrics_dir.glob("counter_*.db"))  # the process wrote its metrics there

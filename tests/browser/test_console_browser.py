@@ -95,6 +95,8 @@ def test_officer_checks_a_roster_with_a_dry_run_then_imports_it(page: Any, tmp_p
     report.wait_for(timeout=60_000)  # the page reloads itself once the job has finished
     first = report.locator("tbody tr").first
     assert first.locator("td").first.inner_text().strip() == "7"  # header + 6th data row
+    # the service's reason, in the page's language
+    assert first.locator("td").last.inner_text().strip() == "Số CCCD phải có đúng 12 chữ số."
     bar = page.locator("progress#bar")
     assert bar.get_attribute("value") == bar.get_attribute("max")
     check_page(page, "import-dry-run")
@@ -123,6 +125,7 @@ def test_one_pass_in_english(page: Any) -> None:
     page.get_by_role("heading", name="Cards").wait_for()
     check_page(page, "member-en")
     page.get_by_role("link", name="Dashboard").click()
+    page.locator("svg.chart").first.wait_for()  # count() does not wait for the new page
     assert page.locator("svg.chart").count() == 3
     assert page.get_by_role("heading", name="By province").is_visible()
     check_page(page, "dashboard-en")

@@ -121,3 +121,91 @@ def test_member_shares_clinic_scans_by_camera_member_reads_the_log(
 def test_pages_need_signing_in(page: Any, path: str) -> None:
     page.goto(path)
     assert re.search(r"/(me|clinic)/login$", page.url)
+
+
+def _english(page: Any) -> None:
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+
+
+def test_one_pass_in_english(page: Any, browser: Any, site: str) -> None:
+    """The member portal and the clinic scanner in English, refusals included."""
+    letter = new_letter(SITE_APP["app"])
+    page.goto("/me/login")
+    _english(page)
+    page.get_by_role("heading", name="Sign in").wait_for()
+    page.goto("/me/activate")
+    page.fill("#member_number", letter.member_number)
+    page.fill("#activation_code", letter.activation_code)
+    page.fill("#birth_date", letter.birth_date.isoformat())
+    page.fill("#password", PASSWORD)
+    page.fill("#pin", "111111")
+    page.fill("#pin_again", "111111")
+    page.locator("main button[type=submit]").click()
+    assert page.locator(".field-error", has_text="The PIN must not be one digit repeated."
+                        ).is_visible()
+    check_page(page, "portal-activate-refused-en")
+    page.fill("#password", PASSWORD)
+    page.fill("#pin", PIN)
+    page.fill("#pin_again", PIN)
+    page.locator("main button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/me/card\?activated=1$"))
+    page.wait_for_function("document.getElementById('presence-left').textContent.match(/\\d/)")
+    assert page.locator("html").get_attribute("lang") == "en"  # kept across signing in
+    check_page(page, "portal-card-en")
+    page.goto("/me/consents")
+    page.get_by_role("heading", name="Sharing my health record").wait_for()
+    page.check("#scope-allergies")
+    page.check("#grantee-all-accredited")
+    page.check("#purpose-treatment")
+    page.check("#read_notice")
+    page.locator("form.grant button[type=submit]").click()
+    page.wait_for_url("**/me/consents?done=granted")
+    check_page(page, "portal-consents-en")
+
+    context = browser.new_context(base_url=site, locale="en-GB", viewport=dict(zip(
+        ("width", "height"), WIDTHS["desktop"], strict=True)))
+    context.set_default_timeout(30_000)
+    desk = context.new_page()
+    desk.goto("/clinic/login")
+    _english(desk)
+    desk.fill("#client_id", f"clinic-{CLINIC_CODE}-demo")
+    desk.fill("#client_secret", f"demo-clinic-{CLINIC_CODE}-2026")
+    desk.locator("main button[type=submit]").click()
+    desk.wait_for_url(re.compile(r".*/clinic/$"))
+    check_page(desk, "scanner-scan-en")
+    desk.fill("#uc1", "UC1:NOT-A-CARD")  # a damaged code: the refusal says why, in English
+    desk.get_by_role("button", name="Check the card").click()
+    assert "damaged" in desk.get_by_role("alert").inner_text()
+    assert desk.get_by_role("heading", name="The card could not be read.").is_visible()
+    check_page(desk, "scanner-invalid-en")
+    photo = {"name": "card.png", "mimeType": "image/png",
+             "buffer": card_png(SITE_APP["app"], letter.card_serial)}
+
+    def scan_the_photo() -> None:
+        desk.goto("/clinic/")
+        desk.set_input_files("#photo", files=[photo])
+        desk.get_by_role("button", name="Check the card").click()
+        assert desk.locator("#verdict").get_attribute("data-status") == "valid"
+        assert "VALID" in desk.locator("#verdict").inner_text()
+
+    scan_the_photo()
+    desk.fill("#pin", "000000")
+    desk.locator("form:has(#pin) button[type=submit]").click()
+    assert desk.get_by_role("alert").filter(has_text="The PIN is wrong.").is_visible()
+    assert desk.get_by_role("heading", name="The record was not opened.").is_visible()
+    check_page(desk, "scanner-wrong-pin-en")
+    scan_the_photo()
+    desk.fill("#pin", PIN)
+    desk.locator("form:has(#pin) button[type=submit]").click()
+    desk.locator("#record").wait_for()
+    assert desk.locator("#section-allergies").count() == 1
+    assert "chose not to share" in desk.locator("#withheld").inner_text()
+    check_page(desk, "scanner-record-en")
+    context.close()
+
+    page.goto("/me/access-log")
+    assert page.locator("tbody", has_text="was refused").count() == 1
+    assert page.locator("tbody", has_text="The PIN is wrong.").count() == 1
+    check_page(page, "portal-access-log-en")

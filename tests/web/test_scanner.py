@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.composition import card_desk_for
 from app.models import OutboxMessage
 from app.services.issuing import card_files
-from tests.app.clinic_scene import events, scene  # noqa: F401
+from tests.app.clinic_scene import consent, events, scene  # noqa: F401
 from tests.app.test_member_accounts import yen  # noqa: F401
 from tests.web.test_console import csrf
 
@@ -128,3 +128,18 @@ def test_sign_out_ends_the_clients_tokens(client: FlaskClient, desk: dict[str, A
     answer = client.post("/api/v1/verify", json={"uc1": desk["text"], "purpose": "treatment"},
                          headers=desk["headers"])
     assert answer.status_code == 401
+
+
+def test_the_record_shows_measured_values_not_only_the_tests_names(
+        app: Flask, client: FlaskClient, session: Session, desk: dict[str, Any]) -> None:
+    """The blood group is its result ("O, Rh positive"), not the test's name, and a vital sign
+    or lab result carries its value and unit (a height without the number helps no one)."""
+    consent(app, session, desk["member"], "vitals-labs")
+    html = post_verify(client, uc1=desk["text"], pin=desk["pin"]).get_data(as_text=True)
+    assert 'id="section-vitals-labs"' in html
+    assert "Chiều cao: 156 cm" in html and "Huyết áp tâm thu: 112 mmHg" in html
+    emergency = client.post("/clinic/emergency", data={
+        "csrf_token": csrf(client, "/clinic/"), "uc1": desk["text"], "reason": "unconscious",
+        "text": "Ngất tại xưởng"}).get_data(as_text=True)
+    assert "Nhóm máu O, Rh dương tính" in emergency
+    assert "Nhóm máu ABO và Rh" not in emergency

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import cards
@@ -29,7 +29,7 @@ from app.services.errors import CardUnreadable
 from app.services.issuing.keys import CARD, KeyStore, publication_version
 from app.services.issuing.status_lists import StatusLists
 from cards.trust import Trust
-from cards.verify import Status
+from cards.verify import Status, Verification
 
 #: Reasons meaning the text is not a card at all (garbage, truncated, oversized): refused as
 #: unreadable input rather than answered as a card's status.
@@ -85,6 +85,16 @@ def live_trust(session: Session, fresh: bool = False) -> cards.KeyRing:
     return ring
 
 
+#: The stored card, its member, union name and signing key's status, read in one query.
+_CardRow = tuple[Card, Member, str | None, KeyStatus | None]
+#: Its query, built once (it runs on every verify and pull).
+_CARD_ROW = (select(Card, Member, Union.name, SigningKeyRecord.status)
+             .join(Member, Member.id == Card.member_id)
+             .outerjoin(Union, Union.code == Member.union_code)
+             .outerjoin(SigningKeyRecord, SigningKeyRecord.kid == Card.kid)
+             .where(Card.serial == bindparam("serial")))
+
+
 @dataclass(frozen=True)
 class CardOutcome:
     """A checked card: its status and reason, the claims (once the signature verified), and
@@ -127,6 +137,31 @@ class CardCheck:
         Raises:
             CardUnreadable: the text is not a UC1 card at all (``reason``: the layer).
         """
+        result = self._verify(text)
+        if result.claims is None:  # not genuine: nothing ties it to a member
+            return CardOutcome(result.status, result.reason)
+        return self.against_database(result.status, result.reason, result.claims)
+
+    def check_stored(self, serial: str, text_of: Callable[[Card], str]) -> CardOutcome | None:
+        """The stored card with this serial checked again in full (its signed text, read by
+        ``text_of``, against the keys and lists, then the database): as ``check``, from the
+        one joined read of the card, its member, union and key state; None when no card has
+        this serial.
+
+        Raises:
+            CardUnreadable: the stored text is not a UC1 card (it never should be).
+        """
+        row = self._row(serial)
+        if row is None:
+            return None
+        result = self._verify(text_of(row[0]))
+        if result.claims is None:
+            return CardOutcome(result.status, result.reason)
+        if result.claims.serial != serial:
+            return CardOutcome("invalid", "card-mismatch", result.claims)
+        return self._combine(row, result.status, result.reason, result.claims)
+
+    def _verify(self, text: str) -> Verification:
         result = cards.verify(text, self.trust(self.session, False), now=self.clock())
         if result.status == "unknown-issuer" or (result.status in ("revoked", "suspended")
                                                  and result.reason != "key-compromise"):
@@ -135,22 +170,23 @@ class CardCheck:
         if result.status == "invalid" and result.reason in UNREADABLE:
             raise CardUnreadable(f"The scanned text is not a readable UC1 card "
                                  f"({result.reason}).", reason=result.reason)
-        if result.claims is None:  # not genuine: nothing ties it to a member
-            return CardOutcome(result.status, result.reason)
-        return self.against_database(result.status, result.reason, result.claims)
+        return result
+
+    def _row(self, serial: str) -> _CardRow | None:
+        row = self.session.execute(_CARD_ROW, {"serial": serial}).first()
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
     def against_database(self, status: Status, reason: str,
                          claims: cards.CardClaims) -> CardOutcome:
         """Combine a genuine card's offline status with the stored card and member: revoked
         beats suspended beats expiry, and a card the database does not hold is invalid."""
-        row = self.session.execute(
-            select(Card, Member, Union.name, SigningKeyRecord.status)
-            .join(Member, Member.id == Card.member_id)
-            .outerjoin(Union, Union.code == Member.union_code)
-            .outerjoin(SigningKeyRecord, SigningKeyRecord.kid == Card.kid)
-            .where(Card.serial == claims.serial)).first()
+        row = self._row(claims.serial)
         if row is None:
             return CardOutcome("invalid", "unknown-card", claims)
+        return self._combine(row, status, reason, claims)
+
+    def _combine(self, row: _CardRow,
+                 status: Status, reason: str, claims: cards.CardClaims) -> CardOutcome:
         card, member, union_name, key_status = row
         if member.member_number != claims.member_number:
             return CardOutcome("invalid", "card-mismatch", claims)

@@ -21,9 +21,11 @@ from app.services.access_events.log import AccessRecord
 from app.services.clinic_flow.card_check import CardCheck, CardOutcome, card_by_serial
 from app.services.clinic_flow.grants import Grant, PullGrants
 from app.services.clinic_flow.presence import PresenceTokens
+from app.services.clinics.devices import active_device
 from app.services.errors import (
     CardNotUsable,
     ConsentNoLongerCovers,
+    DeviceNotRegistered,
     DomainError,
     GrantInvalid,
     HealthSummaryMissing,
@@ -165,6 +167,18 @@ class ClinicDesk:
         return self._record("denial", clinic, outcome, purpose=purpose, result="refused",
                             reason=reason, device_id=device_id)
 
+    def check_device(self, clinic_id: int, device_id: str | None) -> None:
+        """A scan may name the scanner device it came from; when it does, the device must be
+        one of the clinic's registered, active devices.
+
+        Raises:
+            DeviceNotRegistered: unknown, disabled or another clinic's device.
+        """
+        if device_id is not None and active_device(self.session, clinic_id, device_id) is None:
+            raise DeviceNotRegistered(
+                "This scanner device is not registered (or is disabled) for this clinic.",
+                reason="device-not-registered")
+
     # -- verify ----------------------------------------------------------------------------
     def verify(self, text: str, clinic: Clinic, purpose: str, presence: Presence | None = None,
                *, device_id: str | None = None, practitioner: str | None = None) -> Answer:
@@ -298,11 +312,9 @@ class ClinicDesk:
 
     def _stored_card(self, serial: str) -> CardOutcome | None:
         """The stored card checked again in full (signature, keys, lists, database)."""
-        card = card_by_serial(self.session, serial)
-        if card is None:
-            return None
-        text = self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT, card.serial)
-        return self.cards.check(text)
+        return self.cards.check_stored(
+            serial, lambda card: self.cipher.decrypt(card.uc1_encrypted, UC1_CONTEXT,
+                                                     card.serial))
 
     # -- emergency -------------------------------------------------------------------------
     def emergency(self, text: str, clinic: Clinic, reason_code: str, reason_text: str, *,

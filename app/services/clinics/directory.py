@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import Clinic, ClinicClient
@@ -36,6 +36,12 @@ def identity_of(clinic: Clinic, client: ClinicClient) -> ClinicIdentity:
                           client_id=client.client_id, client_pk=client.id)
 
 
+# ``clinic_identity``'s queries, built once (one of them runs on every clinic request)
+_CLIENT_AND_CLINIC = select(ClinicClient, Clinic).join(Clinic, Clinic.id == ClinicClient.clinic_id)
+_BY_PK = _CLIENT_AND_CLINIC.where(ClinicClient.id == bindparam("client"))
+_BY_CLIENT_ID = _CLIENT_AND_CLINIC.where(ClinicClient.client_id == bindparam("client"))
+
+
 def clinic_identity(session: Session, client: str | int, *,
                     token_version: int | None = None) -> ClinicIdentity:
     """The identity of an active clinic API client, whatever its clinic's accreditation (so a
@@ -46,10 +52,8 @@ def clinic_identity(session: Session, client: str | int, *,
     Raises:
         ClinicClientRevoked: no such client, a disabled one, or a token of an older version.
     """
-    stmt = select(ClinicClient, Clinic).join(Clinic, Clinic.id == ClinicClient.clinic_id)
-    stmt = stmt.where(ClinicClient.id == client if isinstance(client, int)
-                      else ClinicClient.client_id == client)
-    row = session.execute(stmt).first()
+    row = session.execute(_BY_PK if isinstance(client, int) else _BY_CLIENT_ID,
+                          {"client": client}).first()
     if row is None or not row[0].active:
         raise ClinicClientRevoked("The clinic API client is unknown or disabled.")
     if token_version is not None and row[0].token_version != token_version:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
@@ -242,13 +242,25 @@ def _decide(scope: str, chains: Sequence[ConsentVersion], facility_code: str,
     return SectionDecision(scope, False, NO_CONSENT if best is None else best[1])
 
 
+#: The versions ``released_sections`` decides from (built once: it runs on every verify and
+#: pull); the newest of each chain is picked as ``_chains`` does.
+_RELEASE_CHAINS = (select(ConsentVersion)
+                   .where(ConsentVersion.member_id == bindparam("member_id"),
+                          ConsentVersion.scope.in_((*SECTIONS, "sensitive")))
+                   .order_by(ConsentVersion.id))
+
+
 def released_sections(session: Session, member_id: int, clinic_facility_code: str,
                       clinic_type: str, purpose: str, now: datetime) -> ReleaseDecision:
     """THE consent part of the release decision (design §5 step 3): a section is released
     only if an active consent version matches it, a grantee covering this clinic, this purpose
     and a period covering ``now``; ``sensitive`` entries need their own such ``sensitive``
     consent. Nothing by default. The caller has checked the card, clinic and presence."""
-    chains = _chains(session, member_id, (*SECTIONS, "sensitive"))
+    newest: dict[str, ConsentVersion] = {}
+    for v in session.scalars(_RELEASE_CHAINS, {"member_id": member_id}):
+        if v.consent_id not in newest or v.version > newest[v.consent_id].version:
+            newest[v.consent_id] = v
+    chains = list(newest.values())
     return ReleaseDecision(
         sections=tuple(_decide(s, chains, clinic_facility_code, clinic_type, purpose, now)
                        for s in SECTIONS),

@@ -15,7 +15,7 @@ from app.edge.auth import STAFF
 from app.edge.page_auth import page_principal
 from app.edge.problems import error_problem
 from app.services.errors import DomainError
-from app.web import csrf
+from app.web import csrf, wording
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 #: The media type of the console's forms.
@@ -71,8 +71,8 @@ def _no_store(response: Response) -> Response:
 
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> Any:
-    """A service's refusal as a page: the headline in the page's language, the detail and
-    the field errors as the service gave them."""
+    """A service's refusal as a page: the headline, what it means and the field errors in
+    the page's language (``app.web.wording``)."""
     status = error_problem(type(error)).problem.status
     headers = {}
     retry_after = getattr(error, "retry_after", None)
@@ -80,7 +80,8 @@ def _domain_error(error: DomainError) -> Any:
         headers["Retry-After"] = str(retry_after)
     return render_template("console/error.html", status=status,
                            headline=str(HEADLINES.get(status, _("Something went wrong."))),
-                           detail=error.detail, errors=error.errors), status, headers
+                           detail=wording.problem(error),
+                           errors=wording.field_errors(error.errors)), status, headers
 
 
 @bp.errorhandler(HTTPException)
@@ -88,7 +89,7 @@ def _http_error(error: HTTPException) -> Any:
     status = error.code or 500
     return render_template("console/error.html", status=status,
                            headline=str(HEADLINES.get(status, _("Something went wrong."))),
-                           detail=error.description or ""), status
+                           detail=wording.http_problem(status)), status
 
 
 def _register_views() -> None:

@@ -17,6 +17,7 @@ from app.services.health.store import HealthStore
 from app.services.registry import unions
 from app.services.registry.history import member_history
 from app.services.registry.members import MemberRegistry, SearchFilters, mask_personal_id
+from app.web import wording
 from app.web.console import FORM, bp
 
 #: Fields of the member form, in the order shown.
@@ -98,8 +99,7 @@ def _form_values() -> dict[str, Any]:
 
 
 def _field_errors(error: ValidationFailed) -> dict[str, str]:
-    return {str(e.get("field", "")): str(e.get("detail", e.get("message", "")))
-            for e in error.errors}
+    return {e["field"]: e["message"] for e in wording.field_errors(error.errors)}
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -114,7 +114,7 @@ def new_member() -> Any:
         try:
             created, _warnings = registry().create(current_scope(), raw)
         except ValidationFailed as invalid:
-            errors = _field_errors(invalid) or {"": invalid.detail}
+            errors = _field_errors(invalid) or {"": wording.problem(invalid)}
         else:
             return redirect(url_for("console.member", member_id=created.id), code=303)
     return render_template("console/member_form.html", values=values, errors=errors,
@@ -136,7 +136,7 @@ def edit_member(member_id: int) -> Any:
         try:
             registry().update(scope, member_id, changes)
         except ValidationFailed as invalid:
-            errors = _field_errors(invalid) or {"": invalid.detail}
+            errors = _field_errors(invalid) or {"": wording.problem(invalid)}
         else:
             return redirect(url_for("console.member", member_id=member_id), code=303)
     else:

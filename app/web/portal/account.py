@@ -18,6 +18,7 @@ from app.extensions import db, limiter
 from app.services.access import member_accounts
 from app.services.access.member_accounts import LoginName
 from app.services.errors import DomainError, InvalidCredentials, LoginLocked, ValidationFailed
+from app.web import wording
 from app.web.i18n import LANGUAGES
 from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
 from app.web.limits import login_key, login_limits
@@ -135,8 +136,9 @@ def activate() -> Any:
                                            secrets=secrets)
     except DomainError as error:  # wrong code or birth date, a weak password or PIN...
         db.session.rollback()
-        return render_template("portal/activate.html", form=form, error=error.detail,
-                               errors=error.errors), error_problem(type(error)).problem.status
+        return render_template("portal/activate.html", form=form, error=wording.problem(error),
+                               errors=wording.field_errors(error.errors)
+                               ), error_problem(type(error)).problem.status
     member_id, version = account.member_id, account.token_version
     _keep_language(lambda: sign_in_member(member_id, version))
     return redirect(url_for("portal.card", activated=1), code=303)

@@ -20,7 +20,10 @@ function setUpSearch() {
       a.textContent = m.name;
       const info = document.createElement("span");
       info.className = "muted";
-      info.textContent = " " + [m.number, m.union, m.birth_date].join(" · ");
+      // day first, as the server-rendered list shows it (the JSON has ISO dates)
+      const born = /^\d{4}-\d{2}-\d{2}$/.test(m.birth_date || "")
+        ? m.birth_date.split("-").reverse().join("/") : m.birth_date;
+      info.textContent = " " + [m.number, m.union, born].join(" · ");
       li.append(a, info);
       list.append(li);
     }
