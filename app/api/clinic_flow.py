@@ -15,18 +15,14 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.composition import (
-    data_cipher,
-    member_login_policy,
-    presence_tokens_for,
-    pull_grants_for,
     scan_limits,
 )
-from app.edge.access import record_access
+from app.edge.access import clinic_desk, finish, record_access
 from app.edge.auth import current_clinic, current_principal, requires_clinic
 from app.edge.bodies import accepts
 from app.edge.database import defers_writes
 from app.edge.problems import ProblemSchema, field_errors
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.schemas.clinic_flow import (
     GRANT_HEADER,
     EmergencyAnswerSchema,
@@ -35,7 +31,6 @@ from app.schemas.clinic_flow import (
     VerifyPhotoSchema,
     VerifySchema,
 )
-from app.services.access import member_accounts
 from app.services.clinic_flow import scan
 from app.services.clinic_flow.desk import Answer, ClinicDesk, Presence
 from app.services.errors import DomainError, GrantInvalid, ValidationFailed
@@ -85,27 +80,6 @@ def _limit(name: str) -> str:
 
 
 # -- the desk ---------------------------------------------------------------------------------
-def _check_pin(member_id: int, pin: str) -> None:
-    """A PIN check in a session of its own: a wrong PIN's count outlasts the refusal."""
-    db.session.rollback()  # the request's session only read so far
-    with db.new_session(current_app) as session:
-        member_accounts.verify_pin(session, member_id, pin,
-                                   policy=member_login_policy(current_app.config))
-
-
-def _desk() -> ClinicDesk:
-    config = current_app.config
-    return ClinicDesk(db.session, data_cipher(), grants=pull_grants_for(config),
-                      presence_tokens=presence_tokens_for(config), check_pin=_check_pin)
-
-
-def _finish(answer: Answer) -> None:
-    """Append the answer's access event, then raise its refusal if it has one."""
-    record_access(answer.record)
-    if answer.error is not None:
-        raise answer.error
-
-
 def _scanned(args: Mapping[str, Any]) -> str:
     if args.get("uc1") is not None:
         return scan.from_text(args["uc1"])
@@ -195,7 +169,7 @@ class Verify(MethodView):
         """Verify a scanned card (UC1 text, NFC NDEF message or photo) now: its status and
         holder, the sections this clinic may pull for the purpose and, with the member's
         presence (PIN or presence token) and consent, a pull grant."""
-        desk, clinic = _desk(), current_clinic()
+        desk, clinic = clinic_desk(), current_clinic()
         if request.mimetype == MULTIPART:
             args = _photo_args()
         else:
@@ -221,7 +195,7 @@ class Verify(MethodView):
             if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
                 raise
             _refused(desk, error, purpose, device_id)
-        _finish(answer)
+        finish(answer)
         return _verify_body(answer, purpose), 200, _NO_STORE
 
 
@@ -257,13 +231,13 @@ class Pull(MethodView):
         """Pull exactly what the grant in the X-Pull-Grant header allows now (the card, the
         clinic and the consent are checked again)."""
         token = request.headers.get(GRANT_HEADER, "").strip()
-        desk, clinic = _desk(), current_clinic()
+        desk, clinic = clinic_desk(), current_clinic()
         if not token or len(token) > 4096:
             error = GrantInvalid(f"Send the pull grant in the {GRANT_HEADER} header.",
                                  reason="grant-missing")
             _refused(desk, error, None, None)
         answer = desk.pull(token, clinic)
-        _finish(answer)
+        finish(answer)
         assert answer.summary is not None and answer.granted is not None
         fhir = request.accept_mimetypes.best_match([JSON, FHIR_JSON], JSON) == FHIR_JSON
         sections, sensitive = answer.extra["sections"], answer.extra["sensitive"]
@@ -300,7 +274,7 @@ class EmergencyAccess(MethodView):
         """Use emergency access: with a reason code and what happened instead of presence,
         release the emergency core only (never sensitive entries) for 24 hours; the member is
         told by e-mail and sees it in their access log."""
-        desk, clinic = _desk(), current_clinic()
+        desk, clinic = clinic_desk(), current_clinic()
         device_id = args.get("device_id")
         try:
             desk.check_device(clinic.clinic_id, device_id)
@@ -311,7 +285,7 @@ class EmergencyAccess(MethodView):
             if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
                 raise
             _refused(desk, error, "emergency", device_id)
-        _finish(answer)
+        finish(answer)
         assert answer.outcome is not None
         return {"status": answer.outcome.status, "card_serial": answer.outcome.serial,
                 "holder": answer.holder,

@@ -4,12 +4,22 @@ to the member's access log and committed before the answer is sent, so a refusal
 
 from __future__ import annotations
 
-from app.composition import access_log
+from flask import current_app
+
+from app.composition import (
+    access_log,
+    data_cipher,
+    member_login_policy,
+    presence_tokens_for,
+    pull_grants_for,
+)
 from app.db import WRITE_INTENT
 from app.extensions import db
 from app.models.access_event import AccessEvent
+from app.services.access import member_accounts
 from app.services.access_events.log import AccessRecord
 from app.services.access_events.outbox import notify_emergency
+from app.services.clinic_flow.desk import Answer, ClinicDesk
 
 
 def record_access(record: AccessRecord) -> AccessEvent:
@@ -35,3 +45,25 @@ def record_access(record: AccessRecord) -> AccessEvent:
         session.rollback()
         raise
     return event
+
+
+def _check_pin(member_id: int, pin: str) -> None:
+    """A PIN check in a session of its own: a wrong PIN's count outlasts the refusal."""
+    db.session.rollback()  # the request's session only read so far
+    with db.new_session(current_app) as session:
+        member_accounts.verify_pin(session, member_id, pin,
+                                   policy=member_login_policy(current_app.config))
+
+
+def clinic_desk() -> ClinicDesk:
+    """The clinic desk over the request's session (the API's and the scanner page's)."""
+    config = current_app.config
+    return ClinicDesk(db.session, data_cipher(), grants=pull_grants_for(config),
+                      presence_tokens=presence_tokens_for(config), check_pin=_check_pin)
+
+
+def finish(answer: Answer) -> None:
+    """Append the answer's access event, then raise its refusal if it has one."""
+    record_access(answer.record)
+    if answer.error is not None:
+        raise answer.error

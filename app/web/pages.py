@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Response, render_template
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from app.edge.problems import error_problem
 from app.services.errors import DomainError, ScanInvalid
-from app.web import wording
+from app.web import csrf, wording
 from app.web.console import HEADLINES
 
 #: A refusal of the member's PIN: the scanner says the record stayed closed.
@@ -46,3 +47,27 @@ def error_page(template: str, error: Exception) -> Any:
         headline = str(HEADLINES.get(status, _("Something went wrong.")))
     return render_template(template, status=status, headline=headline,
                            detail=detail, errors=errors), status, headers
+
+
+def guard_blueprint(bp: Blueprint, *, public: set[str], signed_in: Callable[[], object | None],
+                    login: str, error_template: str) -> None:
+    """The hooks a page blueprint of the member portal or the clinic scanner shares: the CSRF
+    check on every form, a sign-in required except on its ``public`` endpoints (else a
+    redirect to ``login``), no-store on every page, and refusals shown as ``error_template``."""
+
+    @bp.before_request
+    def _guard() -> Any:
+        csrf.protect()
+        if request.endpoint in public or signed_in() is not None:
+            return None
+        return redirect(url_for(login))
+
+    bp.after_request(no_store)
+
+    @bp.errorhandler(DomainError)
+    def _domain_error(error: DomainError) -> Any:
+        return error_page(error_template, error)
+
+    @bp.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        return error_page(error_template, error)

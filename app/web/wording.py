@@ -90,6 +90,7 @@ PROBLEMS: Mapping[str, str] = {
     "accreditation-unchanged": N_("The accreditation is already in that state."),
     "already-disabled": N_("It is disabled already."),
     "device-id-taken": N_("This device name is in use."),
+    "device-not-registered": N_("This scanner is not registered for this clinic."),
     "clinic-not-accredited": N_("This clinic is not accredited (now)."),
     "clinic-client-revoked": N_("This clinic's sign-in was revoked."),
     "access-period-invalid": N_("The period asked for is not accepted."),
@@ -177,6 +178,7 @@ REASONS: Mapping[str, str] = {
     "grant-bad-signature": N_("The permission to open the record is forged or altered."),
     "grant-expired": N_("The permission to open the record has expired; scan the card "
                         "again."),
+    "device-not-registered": N_("This scanner is not registered for this clinic."),
     "grant-other-client": N_("The permission to open the record was given to another "
                              "clinic."),
     "consent-changed": N_("The member's consent changed since the scan; scan the card again."),

@@ -4,15 +4,10 @@ services and scope checks as the member's API (``/api/v1/me``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, redirect, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint
 
 from app.edge.page_auth import page_member
-from app.services.errors import DomainError
-from app.web import csrf
-from app.web.pages import error_page, no_store
+from app.web.pages import guard_blueprint
 
 bp = Blueprint("portal", __name__, url_prefix="/me")
 #: The media type of the portal's forms.
@@ -21,30 +16,8 @@ FORM = "application/x-www-form-urlencoded"
 PUBLIC_ENDPOINTS = {"portal.login", "portal.activate"}
 
 
-@bp.before_request
-def _guard() -> Any:
-    """CSRF check on every form, then: the pages need a signed-in member."""
-    csrf.protect()
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if page_member() is None:
-        return redirect(url_for("portal.login"))
-    return None
-
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    return no_store(response)
-
-
-@bp.errorhandler(DomainError)
-def _domain_error(error: DomainError) -> Any:
-    return error_page("portal/error.html", error)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Any:
-    return error_page("portal/error.html", error)
+guard_blueprint(bp, public=PUBLIC_ENDPOINTS, signed_in=page_member, login="portal.login",
+                error_template="portal/error.html")
 
 
 def _register_views() -> None:

@@ -6,45 +6,18 @@ clinic desk service (``app.services.clinic_flow``), access log and checks as
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, redirect, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint
 
 from app.edge.page_auth import page_clinic
-from app.services.errors import DomainError
-from app.web import csrf
-from app.web.pages import error_page, no_store
+from app.web.pages import guard_blueprint
 
 bp = Blueprint("scanner", __name__, url_prefix="/clinic")
 #: Pages open to anyone: signing in.
 PUBLIC_ENDPOINTS = {"scanner.login"}
 
 
-@bp.before_request
-def _guard() -> Any:
-    """CSRF check on every form, then: the pages need a signed-in clinic client."""
-    csrf.protect()
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if page_clinic() is None:
-        return redirect(url_for("scanner.login"))
-    return None
-
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    return no_store(response)
-
-
-@bp.errorhandler(DomainError)
-def _domain_error(error: DomainError) -> Any:
-    return error_page("scanner/error.html", error)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Any:
-    return error_page("scanner/error.html", error)
+guard_blueprint(bp, public=PUBLIC_ENDPOINTS, signed_in=page_clinic, login="scanner.login",
+                error_template="scanner/error.html")
 
 
 def _register_views() -> None:

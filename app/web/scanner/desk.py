@@ -10,21 +10,16 @@ from typing import Any, NoReturn
 from flask import current_app, jsonify, render_template, request
 
 from app.composition import (
-    data_cipher,
-    member_login_policy,
-    presence_tokens_for,
-    pull_grants_for,
     scan_limits,
 )
-from app.edge.access import record_access
+from app.edge.access import clinic_desk, finish, record_access
 from app.edge.auth import current_clinic, current_principal
 from app.edge.bodies import accepts
 from app.edge.database import defers_writes
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.models.consent import PURPOSES
-from app.services.access import member_accounts
 from app.services.clinic_flow import scan as scans
-from app.services.clinic_flow.desk import EMERGENCY_REASONS, Answer, ClinicDesk, Presence
+from app.services.clinic_flow.desk import EMERGENCY_REASONS, ClinicDesk, Presence
 from app.services.errors import DomainError, ScanInvalid, ValidationFailed
 from app.services.health.summary import SECTIONS
 from app.web.scanner import bp
@@ -51,27 +46,6 @@ def _card_key() -> str:
 
 def _limit(name: str) -> str:
     return str(current_app.config[name])
-
-
-def _check_pin(member_id: int, pin: str) -> None:
-    """A PIN check in a session of its own: a wrong PIN's count outlasts the refusal."""
-    db.session.rollback()
-    with db.new_session(current_app) as session:
-        member_accounts.verify_pin(session, member_id, pin,
-                                   policy=member_login_policy(current_app.config))
-
-
-def _desk() -> ClinicDesk:
-    config = current_app.config
-    return ClinicDesk(db.session, data_cipher(), grants=pull_grants_for(config),
-                      presence_tokens=presence_tokens_for(config), check_pin=_check_pin)
-
-
-def _finish(answer: Answer) -> None:
-    """Append the answer's access event, then raise its refusal if it has one."""
-    record_access(answer.record)
-    if answer.error is not None:
-        raise answer.error
 
 
 def _refused(desk: ClinicDesk, error: DomainError, purpose: str | None) -> NoReturn:
@@ -122,7 +96,7 @@ def frame() -> Any:
 def verify() -> Any:
     """Verify the scanned card for a purpose; with the member's PIN, pull what the member
     shared with this clinic and show it (sections not shared are named as withheld)."""
-    desk, clinic = _desk(), current_clinic()
+    desk, clinic = clinic_desk(), current_clinic()
     form = request.form
     purpose = form.get("purpose", "")
     if purpose not in PURPOSES:
@@ -141,11 +115,11 @@ def verify() -> Any:
         if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
             raise
         _refused(desk, error, purpose)
-    _finish(answer)
+    finish(answer)
     pulled = None
     if answer.grant is not None:
         pulled = desk.pull(answer.grant, clinic)
-        _finish(pulled)
+        finish(pulled)
     return render_template("scanner/verdict.html", answer=answer, pulled=pulled, text=text,
                            purpose=purpose, pin_given=pin is not None, all_sections=SECTIONS,
                            reasons=EMERGENCY_REASONS)
@@ -159,7 +133,7 @@ def verify() -> Any:
 def emergency() -> Any:
     """Emergency access: a reason code and what happened instead of the PIN; the emergency
     core only, flagged in the member's access log and told to the member by e-mail."""
-    desk, clinic = _desk(), current_clinic()
+    desk, clinic = clinic_desk(), current_clinic()
     form = request.form
     try:
         answer = desk.emergency(scans.from_text(form.get("uc1", "")), clinic,
@@ -169,5 +143,5 @@ def emergency() -> Any:
         if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
             raise
         _refused(desk, error, "emergency")
-    _finish(answer)
+    finish(answer)
     return render_template("scanner/emergency.html", answer=answer)
