@@ -3,7 +3,6 @@ endpoint authenticates them (OAuth 2 client credentials, RFC 6749 §4.4)."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,14 +15,14 @@ from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import HealthFeed, Province
 from app.services import audit
+from app.services.access import client_secrets
+from app.services.access.client_secrets import secret_matches
 from app.services.access.tokens import Principal
 from app.services.errors import InvalidClient, NotFound, ValidationFailed
 
 SECRET_CONTEXT = "health_feed.secret"
 #: The role a feed's token carries.
 FEED_ROLE = "health-feed"
-MAX_SECRET_LENGTH = 256
-_NO_SUCH_CLIENT = "unioncard-no-such-feed-client"
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Credentials:
 
 def secret_hash(cipher: DataCipher, secret: str) -> str:
     """The keyed hash a feed's secret is kept as."""
-    return cipher.lookup_hash(secret, SECRET_CONTEXT)
+    return client_secrets.secret_hash(cipher, SECRET_CONTEXT, secret)
 
 
 def principal(feed: HealthFeed) -> Principal:
@@ -141,9 +140,9 @@ def authenticate(session: Session, cipher: DataCipher, client_id: str,
     feed = None
     if 0 < len(client_id) <= 64:
         feed = session.scalar(select(HealthFeed).where(HealthFeed.client_id == client_id))
-    expected = feed.secret_hash if feed is not None else secret_hash(cipher, _NO_SUCH_CLIENT)
-    given = secret_hash(cipher, client_secret[:MAX_SECRET_LENGTH])
-    if not hmac.compare_digest(given, expected) or feed is None or not feed.active:
+    stored = feed.secret_hash if feed is not None else None
+    if not secret_matches(cipher, SECRET_CONTEXT, stored, client_secret) or feed is None \
+            or not feed.active:
         raise InvalidClient()
     return feed
 
