@@ -122,7 +122,8 @@ def app(database_url: str, cheap_password_hashing: None) -> Iterator[Flask]:
     yield application
     from app.extensions import db
 
-    db.engine_for(application).dispose()
+    for engine in db.engines(application):
+        engine.dispose()
 
 
 @pytest.fixture
@@ -333,7 +334,8 @@ def make_app(database_url: str, cheap_password_hashing: None) -> Iterator[Any]:
 
     yield build
     for application in made:
-        db.engine_for(application).dispose()
+        for engine in db.engines(application):
+            engine.dispose()
 
 
 def invoke(app: Flask, *args: str, input: str | None = None) -> Any:

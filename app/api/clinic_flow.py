@@ -20,7 +20,7 @@ from app.composition import (
 from app.edge.access import clinic_desk, finish, record_access
 from app.edge.auth import current_clinic, current_principal, requires_clinic
 from app.edge.bodies import accepts
-from app.edge.database import defers_writes
+from app.edge.database import defers_writes, writes
 from app.edge.problems import ProblemSchema, field_errors
 from app.extensions import limiter
 from app.schemas.clinic_flow import (
@@ -209,6 +209,8 @@ class Pull(MethodView):
         limiter.limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"),
                       key_func=lambda: _card_key("pull"), methods=["GET"])]
 
+    @writes  # a GET that appends the access event (committed by ``finish``)
+    @defers_writes  # reads, then the access event in a short transaction of its own
     @requires_clinic
     @blp.doc(parameters=[{"in": "header", "name": GRANT_HEADER, "required": True,
                           "schema": {"type": "string", "maxLength": 4096},

@@ -11,6 +11,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.edge.auth import STAFF, current_scope, requires
+from app.edge.database import defers_writes, writes
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.models import Job
@@ -39,6 +40,8 @@ def _import_job(job_id: str) -> Job:
 class JobById(MethodView):
     """One job."""
 
+    @writes  # a job whose runner died is settled (``jobs.settle_if_dead``) in its own commit
+    @defers_writes
     @requires(*STAFF)
     @blp.response(200, JobSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="No such job in your scope")

@@ -11,7 +11,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.composition import data_cipher
-from app.edge.auth import actor, current_member_id, requires_member
+from app.edge.auth import actor, current_member_id, requires_member, use_sealed_summary
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.services.health import own_summary
@@ -38,7 +38,7 @@ class SummaryArgsSchema(ma.Schema):
 class MyHealthSummary(MethodView):
     """The member's health summary."""
 
-    @requires_member()
+    @requires_member(sealed_summary=True)
     @blp.arguments(SummaryArgsSchema, location="query")
     @blp.doc(responses={"200": {
         "description": "the summary document, or with `Accept: application/fhir+json` the "
@@ -49,6 +49,7 @@ class MyHealthSummary(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Show the member's own health summary (all sections, or those of ``section``)."""
         store = HealthStore(db.session, data_cipher(), actor=actor())
+        use_sealed_summary(store)  # read with the token: no second statement
         member_id, sections = current_member_id(), args["section"]
         if request.accept_mimetypes.best_match([JSON, FHIR_JSON], JSON) == FHIR_JSON:
             body = json.dumps(own_summary.own_fhir_document(store, member_id, sections),

@@ -56,7 +56,8 @@ def with_app(func: F) -> F:
                     raise click.ClickException(details or exc.detail) from None
         finally:
             if given is None:
-                database.engine_for(app).dispose()
+                for engine in database.engines(app):
+                    engine.dispose()
 
     return wrapper  # type: ignore[return-value]
 

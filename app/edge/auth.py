@@ -18,10 +18,11 @@ from app.services.access.tokens import Principal
 from app.services.clinics.directory import ClinicIdentity, clinic_identity, ensure_accredited
 from app.services.errors import Forbidden, Unauthenticated
 from app.services.health.feeds import active_feed
+from app.services.health.store import HealthStore
 
 __all__ = ["ADMIN", "MEMBER", "STAFF", "Scope", "actor", "current_clinic", "current_member_id",
            "current_principal", "current_scope", "requires", "requires_clinic", "requires_feed",
-           "requires_member", "token_service"]
+           "requires_member", "token_service", "use_sealed_summary"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +32,9 @@ STAFF = ("admin", "officer")
 ADMIN = ("admin",)
 #: The role of a member's own token (subject ``member:<member id>``).
 MEMBER = "member"
+
+#: ``g`` flag of ``requires_member(sealed_summary=True)``, read by the member token's check
+_WANTS_SEALED_SUMMARY = "unioncard_wants_sealed_summary"
 
 #: OpenAPI security requirement of every endpoint that ``requires`` a bearer token.
 _BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -70,10 +74,18 @@ def current_principal(required: bool = True) -> Principal | None:
         # checked by ``current_clinic`` (a 403 that names it, not a 401)
         g.clinic_identity = clinic_identity(db.session, principal.id,
                                             token_version=principal.token_version)
-    elif principal.kind == "member" and (principal.role != MEMBER or not member_accounts.
-                                         token_is_current(db.session, principal.id,
-                                                          principal.token_version)):
-        raise Unauthenticated("The access token has been revoked.")
+    elif principal.kind == "member":
+        if principal.role != MEMBER:
+            raise Unauthenticated("The access token has been revoked.")
+        if g.get(_WANTS_SEALED_SUMMARY):
+            current, sealed = member_accounts.token_is_current_with_sealed_summary(
+                db.session, principal.id, principal.token_version)
+            g.member_sealed_summary = sealed
+        else:
+            current = member_accounts.token_is_current(db.session, principal.id,
+                                                       principal.token_version)
+        if not current:
+            raise Unauthenticated("The access token has been revoked.")
     g.principal = principal
     return principal
 
@@ -147,13 +159,18 @@ def current_clinic() -> ClinicIdentity:
     return ensure_accredited(db.session, identity)
 
 
-def requires_member() -> Callable[[F], F]:
+def requires_member(*, sealed_summary: bool = False) -> Callable[[F], F]:
     """Decorator: the caller must be a member with their own token (staff get 403); the view
-    is documented in OpenAPI as bearer-secured, answering 401 and 403."""
+    is documented in OpenAPI as bearer-secured, answering 401 and 403. ``sealed_summary``:
+    the token's check also reads the member's sealed health summary, in the same statement
+    (one round trip instead of two); the view hands it to its store with
+    ``use_sealed_summary``."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if sealed_summary:
+                g.setdefault(_WANTS_SEALED_SUMMARY, True)
             current_member_id()
             return view(*args, **kwargs)
 
@@ -161,6 +178,13 @@ def requires_member() -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def use_sealed_summary(store: HealthStore) -> None:
+    """Hand the caller's sealed summary, read with their token (``requires_member(
+    sealed_summary=True)``), to ``store``; nothing when the token's check did not read it."""
+    if "member_sealed_summary" in g:
+        store.use_sealed_summary(current_member_id(), g.pop("member_sealed_summary"))
 
 
 def current_member_id() -> int:

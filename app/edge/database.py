@@ -6,11 +6,35 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from werkzeug.exceptions import InternalServerError
 
-from app.db import WRITE_INTENT, make_engine
+from app.db import WRITE_INTENT, make_engine, make_reader_engine
+
+#: ``Session.info`` key of a reading request's session: it may not write (``_refuse_flush``, ``_refuse_statement``).
+READS_ONLY = "unioncard_reads_only"
+
+
+class WriteInReadingRequest(RuntimeError):
+    """A request that only reads (a GET view not marked ``writes``) tried to change data: a
+    programming error (mark the view), refused before anything reaches the database."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READS_ONLY):
+        raise WriteInReadingRequest("a reading request (GET) tried to flush changes; mark "
+                                    "its view with @writes")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_statement(state: ORMExecuteState) -> None:
+    if state.session.info.get(READS_ONLY) and (state.is_insert or state.is_update
+                                               or state.is_delete):
+        raise WriteInReadingRequest("a reading request (GET) tried to change data; mark its "
+                                    "view with @writes")
 
 
 def defers_writes(view: Any) -> Any:
@@ -82,11 +106,17 @@ class Database:
     def init_app(self, app: Flask) -> None:
         """Create the engine from ``SQLALCHEMY_URL``, commit writing requests that succeed
         and close sessions at teardown."""
-        engine = make_engine(app.config["SQLALCHEMY_URL"], echo=bool(app.config["DATABASE_ECHO"]),
-                             pool_size=int(app.config["DATABASE_POOL_SIZE"]))
+        url, echo = app.config["SQLALCHEMY_URL"], bool(app.config["DATABASE_ECHO"])
+        pool_size = int(app.config["DATABASE_POOL_SIZE"])
+        engine = make_engine(url, echo=echo, pool_size=pool_size)
+        reader = make_reader_engine(url, echo=echo, pool_size=pool_size)
         app.extensions["unioncard.db"] = {
             "engine": engine,
+            "reader_engine": reader,
             "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
+            # requests that only read (``_request_writes`` is false), where it saves round trips
+            "reader_sessionmaker": (None if reader is None else
+                                    sessionmaker(bind=reader, expire_on_commit=False)),
         }
         app.before_request(_end_writing_request)
         app.teardown_appcontext(self._remove)
@@ -104,6 +134,7 @@ class Database:
         self.state(app)["sessionmaker"] = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        self.state(app)["reader_sessionmaker"] = None
 
     def new_session(self, app: Flask, *, write: bool = False) -> Session:
         """A new session (CLI, jobs); ``write``: its transactions begin with the write lock."""
@@ -113,15 +144,28 @@ class Database:
             session.connection(execution_options={WRITE_INTENT: True})
         return session
 
+    def engines(self, app: Flask) -> list[Engine]:
+        """Every engine of the app (the writer, and the reader where there is one)."""
+        state = self.state(app)
+        return [e for e in (state["engine"], state["reader_engine"]) if e is not None]
+
     @property
     def session(self) -> Session:
         """The session of the current app context, created on first use; in a request that
         may change data (not GET/HEAD/OPTIONS) it is a writing session, unless its view
-        ``defers_writes``."""
+        ``defers_writes``; a request that only reads gets the reader's session where there is
+        one (PostgreSQL: autocommit, read-only)."""
         if "db_session" not in g:
-            write = (has_request_context() and _request_writes()
-                     and not _request_defers_writes())
-            g.db_session = self.new_session(current_app, write=write)
+            if has_request_context() and not _request_writes():
+                reader = self.state(current_app)["reader_sessionmaker"]
+                session = reader() if reader is not None else self.new_session(current_app)
+                # refused in the session on every backend (and by the server on PostgreSQL's
+                # read-only connections), so the tests find a GET that writes unmarked
+                session.info[READS_ONLY] = True
+                g.db_session = session
+            else:
+                write = has_request_context() and not _request_defers_writes()
+                g.db_session = self.new_session(current_app, write=write)
         return g.db_session  # type: ignore[no-any-return]
 
     @staticmethod

@@ -51,6 +51,9 @@ CLIENT_PROCESSES = 4
 THREADS_PER_PROCESS = 4  # 16 concurrent clients
 NAMES = ("An", "Bình", "Cường", "Dũng", "Đức", "Giang", "Hải", "Hùng", "Khánh", "Long")
 TARGETS = {"verify": 0.50, "verify+pull JSON": 0.30, "verify+pull FHIR": 0.25}
+#: ``--floors``: the least a clinic request does against the database (scripts/bench/floor_app.py)
+FLOORS = {"floor: 1 SELECT": ("GET", "/bench/floor/read"),
+          "floor: 1 INSERT+COMMIT": ("POST", "/bench/floor/write")}
 
 
 def environment(url: str, port: int) -> dict[str, str]:
@@ -126,6 +129,19 @@ def populate(env: dict[str, str], members: int) -> dict[str, Any]:
             "client_secret": login.client_secret}
 
 
+def make_floor_table(url: str) -> None:
+    """The write floor's table, in the benchmark's throw-away database."""
+    from sqlalchemy import create_engine, text
+
+    from scripts.bench.floor_app import TABLE_DDL
+
+    engine = create_engine(url)
+    serial = "BIGSERIAL" if url.startswith("postgresql") else "INTEGER"
+    with engine.begin() as conn:
+        conn.execute(text(TABLE_DDL.format(serial=serial)))
+    engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -182,6 +198,9 @@ def operation(conn: http.client.HTTPConnection, scenario: str, card: tuple[str, 
     auth = {"Authorization": f"Bearer {ctx['token']}"}
     if scenario == "minimal":
         return _one(conn, "GET", "/healthz")[0] == 200
+    if scenario in FLOORS:
+        method, path = FLOORS[scenario]
+        return _one(conn, method, path, None if method == "GET" else {})[0] == 200
     text, serial = card
     body: dict[str, Any] = {"uc1": text, "purpose": "treatment"}
     if scenario == "verify":
@@ -262,6 +281,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--floors", action="store_true",
+                        help="also measure the floors of scripts/bench/floor_app.py: one "
+                             "SELECT, one INSERT committed (the ceiling of any ratio here)")
+    parser.add_argument("--only", action="append", default=[],
+                        help="run only this scenario (repeatable; minimal always runs)")
     args = parser.parse_args()
     pg_url = os.environ.get("UNIONCARD_BENCH_PG_URL")
     with fresh_database(pg_url, "clinic") as url:
@@ -270,17 +294,23 @@ def main() -> None:
         print(f"database: {'PostgreSQL' if pg_url else 'SQLite'}; populating "
               f"{args.members} members ...", flush=True)
         setup = populate(env, args.members)
+        scenarios = ["minimal", *(FLOORS if args.floors else ()), *TARGETS]
+        if args.only:
+            scenarios = ["minimal", *(s for s in scenarios[1:] if s in args.only)]
+        if args.floors:
+            make_floor_table(url)
         server = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
              "--workers", str(args.workers), "--threads", str(args.threads),
-             "--access-logfile", "/dev/null", "app:create_app()"],
+             "--access-logfile", "/dev/null",
+             "scripts.bench.floor_app:create_app()" if args.floors else "app:create_app()"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_ready(port)
             ctx = {"cards": setup["cards"],
                    "token": clinic_token(port, setup["client_id"], setup["client_secret"])}
             results = []
-            for scenario in ("minimal", "verify", "verify+pull JSON", "verify+pull FHIR"):
+            for scenario in scenarios:
                 # fresh presence tokens (they last 5 minutes) for each scenario
                 ctx["presence"] = presence_tokens(env["UNIONCARD_PRESENCE_TOKEN_SECRET"],
                                                   [s for _, s in setup["cards"]])
@@ -297,6 +327,9 @@ def main() -> None:
           f"{args.seconds:g} s a scenario")
     for r in results[1:]:
         ratio = r["rate"] / base
+        if r["scenario"] in FLOORS:
+            print(f"{r['scenario']:18s} {ratio:6.1%} of minimal (a ceiling, no target)")
+            continue
         target = TARGETS[r["scenario"]]
         verdict = "met" if ratio >= target and (r["scenario"] != "verify"
                                                 or r["p99_ms"] < 100) else "NOT met"

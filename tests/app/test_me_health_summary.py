@@ -9,6 +9,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
@@ -87,6 +88,46 @@ def test_no_summary_is_a_404_problem(client: FlaskClient, headers: dict[str, str
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["type"].endswith("health-summary-missing")
+
+
+def test_the_token_check_reads_the_summary_in_the_same_single_statement(
+        app: Flask, client: FlaskClient, headers: dict[str, str], stored: dict[str, Any]) -> None:
+    from app.extensions import db
+
+    selects: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(db.engine_for(app), "before_cursor_execute", seen)
+    try:
+        response = client.get(URL, headers=headers)
+    finally:
+        event.remove(db.engine_for(app), "before_cursor_execute", seen)
+    assert response.status_code == 200
+    assert response.get_json() == stored
+    assert len(selects) == 1, selects
+    assert "member_accounts" in selects[0] and "health_records" in selects[0]
+
+
+def test_an_ended_token_gets_no_summary(client: FlaskClient, headers: dict[str, str],
+                                        stored: dict[str, Any]) -> None:
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+    response = client.get(URL, headers=headers)
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert stored["health_id"] not in response.get_data(as_text=True)
+
+
+def test_a_member_who_left_gets_no_summary(client: FlaskClient, session: Session,
+                                           headers: dict[str, str], stored: dict[str, Any],
+                                           yen: dict[str, Any]) -> None:  # noqa: F811
+    from app.models import Member, MemberStatus
+
+    session.get(Member, yen["member"].id).status = MemberStatus.LEFT  # type: ignore[union-attr]
+    session.commit()
+    assert client.get(URL, headers=headers).status_code == 401
 
 
 def test_staff_and_strangers_are_refused(client: FlaskClient, factory: Any) -> None:

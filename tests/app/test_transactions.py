@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from flask import Blueprint, Flask
-from sqlalchemy import select
+from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from app.edge.database import WriteInReadingRequest
 from app.models import Union
 from app.services.errors import Conflict
 
@@ -68,6 +69,15 @@ def writer(make_app: Any, connection: Connection) -> Flask:
         db.session.flush()
         return {"code": code}
 
+    @bp.get("/t/read-update/<code>")
+    def read_update(code: str) -> Any:
+        db.session.execute(update(Union).where(Union.code == code).values(name="changed"))
+        return {"code": code}
+
+    @bp.get("/t/read-only/<code>")
+    def read_only(code: str) -> Any:
+        return {"found": db.session.scalar(select(Union.id).where(Union.code == code)) is not None}
+
     application = make_app()
     application.register_blueprint(bp)
     db.bind_app_to(application, connection)
@@ -113,6 +123,62 @@ def test_a_failing_commit_is_a_500_problem_with_nothing_written(
     assert not _exists(session, "CD-T-LOST")
 
 
-def test_a_reading_request_never_commits(writer: Flask, session: Session) -> None:
-    assert writer.test_client().get("/t/read/CD-T-READ").status_code == 200
+def test_a_reading_request_that_writes_is_refused_with_nothing_written(
+        writer: Flask, session: Session) -> None:
+    # a GET view not marked @writes: its flush is refused (a programming error: a 500
+    # problem in production; the test app propagates it), on every backend, before anything
+    # reaches the database
+    with pytest.raises(WriteInReadingRequest):
+        writer.test_client().get("/t/read/CD-T-READ")
     assert not _exists(session, "CD-T-READ")
+
+
+def test_a_reading_request_that_updates_is_refused(writer: Flask, session: Session) -> None:
+    session.add(_union("CD-T-KEEP"))
+    session.commit()
+    with pytest.raises(WriteInReadingRequest):
+        writer.test_client().get("/t/read-update/CD-T-KEEP")
+    session.expire_all()
+    assert session.scalar(select(Union.name).where(Union.code == "CD-T-KEEP")) \
+        == "Công đoàn CD-T-KEEP"
+    assert writer.test_client().get("/t/read-only/CD-T-KEEP").get_json() == {"found": True}
+
+
+def test_on_postgresql_reading_requests_read_in_autocommit_on_read_only_connections(
+        make_app: Any, database_url: str) -> None:
+    """No BEGIN and ROLLBACK around a GET's statements (two of its four round trips), and a
+    write that slipped past the session's guard is refused by the server itself."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the reader engine is PostgreSQL's")
+    from app.extensions import db
+
+    bp = Blueprint("reader", __name__)
+
+    @bp.get("/t/reader")
+    def reader() -> Any:
+        found = db.session.scalar(select(Union.id).where(Union.code == "CD-NO-SUCH"))
+        return {"found": found is not None}
+
+    @bp.get("/t/reader-raw-write")
+    def raw_write() -> Any:
+        # past the ORM's guard: the server refuses it (read_only_sql_transaction)
+        try:
+            db.session.connection().execute(text(
+                "INSERT INTO unions (code, name, province_code) VALUES ('CD-T-RAW', 'x', '24')"))
+        except DBAPIError as error:
+            return {"sqlstate": getattr(error.orig, "sqlstate", None)}
+        return {"written": True}
+
+    application = make_app()
+    application.register_blueprint(bp)
+    reader_engine = db.state(application)["reader_engine"]
+    assert reader_engine is not None
+    statements: list[str] = []
+    event.listen(reader_engine, "before_cursor_execute",
+                 lambda _c, _cu, statement, *_a: statements.append(statement.split()[0]))
+    client = application.test_client()
+    assert client.get("/t/reader").get_json() == {"found": False}
+    assert statements == ["SELECT"]
+    assert client.get("/t/reader-raw-write").get_json() == {"sqlstate": "25006"}
+    with db.engine_for(application).connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM unions WHERE code = 'CD-T-RAW'")) == 0

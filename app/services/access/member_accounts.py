@@ -18,8 +18,17 @@ from sqlalchemy.orm import Session
 
 from app import metrics
 from app.clock import now as utc_now
-from app.crypto import DataCipher
-from app.models import Card, CardStatus, Member, MemberAccount, MemberStatus, Province, Union
+from app.crypto import DataCipher, Envelope
+from app.models import (
+    Card,
+    CardStatus,
+    HealthRecord,
+    Member,
+    MemberAccount,
+    MemberStatus,
+    Province,
+    Union,
+)
 from app.services import audit
 from app.services.access.accounts import check_password, hash_password
 from app.services.errors import (
@@ -373,12 +382,33 @@ _TOKEN_STATE = (select(MemberAccount.token_version, Member.status)
                 .where(MemberAccount.member_id == bindparam("member_id")))
 
 
+#: ``_TOKEN_STATE`` with the member's sealed health summary (None columns when none is stored)
+_TOKEN_STATE_AND_SEALED_SUMMARY = (
+    select(MemberAccount.token_version, Member.status, HealthRecord.kek_version,
+           HealthRecord.data_key_wrapped, HealthRecord.summary_encrypted)
+    .join(Member, Member.id == MemberAccount.member_id)
+    .outerjoin(HealthRecord, HealthRecord.member_id == MemberAccount.member_id)
+    .where(MemberAccount.member_id == bindparam("member_id")))
+
+
 def token_is_current(session: Session, member_id: int, token_version: int) -> bool:
     """Whether a member token of this version still counts: the account exists, the member
     is active and no logout, password change or re-activation came since."""
     # on the connection: plain columns need none of the ORM's result processing
     row = session.connection().execute(_TOKEN_STATE, {"member_id": member_id}).first()
     return row is not None and row[0] == token_version and row[1] is MemberStatus.ACTIVE
+
+
+def token_is_current_with_sealed_summary(
+        session: Session, member_id: int, token_version: int) -> tuple[bool, Envelope | None]:
+    """``token_is_current``, and the member's sealed health summary (None when none is stored)
+    read by the same statement: the member's own summary costs one round trip, not two. The
+    summary is opened only by ``HealthStore`` (and only when the token counts)."""
+    row = session.connection().execute(_TOKEN_STATE_AND_SEALED_SUMMARY,
+                                       {"member_id": member_id}).first()
+    if row is None or row[0] != token_version or row[1] is not MemberStatus.ACTIVE:
+        return False, None
+    return True, (None if row[2] is None else Envelope(row[2], row[3], row[4]))
 
 
 def token_version(session: Session, member_id: int) -> int:

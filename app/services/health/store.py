@@ -110,6 +110,13 @@ class HealthStore:
         self.clock = clock
         self.request_pull = request_pull
         self.registry = MemberRegistry(session, cipher, actor=actor, clock=clock)
+        self._sealed_read: dict[int, Envelope | None] = {}
+
+    def use_sealed_summary(self, member_id: int, sealed: Envelope | None) -> None:
+        """The member's sealed summary (None: none is stored) as read a moment ago in this
+        request by another statement (the member token's check): ``load_canonical`` opens it
+        instead of reading it again, once."""
+        self._sealed_read[member_id] = sealed
 
     # -- link -----------------------------------------------------------------------------
     def health_id_hash(self, health_id: str) -> str:
@@ -274,13 +281,17 @@ class HealthStore:
     def load_canonical(self, member_id: int) -> bytes | None:
         """The member's summary document as stored: its canonical JSON, decrypted (None when
         nothing is stored). The member's own full summary is these bytes as they are."""
-        self.session.flush()  # the connection does not autoflush: see what this session wrote
-        # on the connection: plain columns need none of the ORM's result processing
-        row = self.session.connection().execute(_SEALED_SUMMARY, {"member_id": member_id}).first()
-        if row is None:
+        if member_id in self._sealed_read:
+            sealed = self._sealed_read.pop(member_id)
+        else:
+            self.session.flush()  # the connection does not autoflush: see what it wrote
+            # on the connection: plain columns need none of the ORM's result processing
+            row = self.session.connection().execute(_SEALED_SUMMARY,
+                                                    {"member_id": member_id}).first()
+            sealed = None if row is None else Envelope(row[0], row[1], row[2])
+        if sealed is None:
             return None
-        return self.cipher.open(Envelope(row[0], row[1], row[2]), SUMMARY_CONTEXT,
-                                str(member_id))
+        return self.cipher.open(sealed, SUMMARY_CONTEXT, str(member_id))
 
     # -- coverage (all that officers see) -------------------------------------------------
     def coverage(self, member_id: int) -> Coverage:

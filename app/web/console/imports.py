@@ -11,7 +11,7 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 from app.composition import data_cipher, import_settings, job_launcher
 from app.edge.auth import current_scope
 from app.edge.bodies import accepts
-from app.edge.database import defers_writes
+from app.edge.database import defers_writes, writes
 from app.extensions import db
 from app.models import Job, JobStatus
 from app.services import jobs
@@ -67,6 +67,8 @@ def _progress(job: Job) -> dict[str, Any]:
 
 
 @bp.get("/jobs/<job_id>")
+@writes  # a job whose runner died is settled (``jobs.settle_if_dead``) in its own commit
+@defers_writes
 def job(job_id: str) -> Any:
     """A job's page: progress while it runs; a dry run's or import's report, or a batch's
     print sheets, when it has finished."""
@@ -86,6 +88,8 @@ def job(job_id: str) -> Any:
 
 
 @bp.get("/jobs/<job_id>/progress.json")
+@writes  # as ``job``
+@defers_writes
 def job_progress(job_id: str) -> Any:
     """A job's progress for the progress bar's script (polled while the job runs)."""
     response = jsonify(_progress(_job(job_id)))
