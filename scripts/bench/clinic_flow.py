@@ -2,6 +2,7 @@
 
 Run: UNIONCARD_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
      .venv/bin/python scripts/bench/clinic_flow.py [--seconds S] [--members N] [--workers W]
+     [--floors] [--only SCENARIO ...]
      (without the PostgreSQL URL it runs on SQLite)
 
 It makes a fresh database with N members, each with a card, a stored health summary (a shipped
@@ -20,6 +21,12 @@ each scenario for S seconds with 16 clients (4 processes x 4 threads, keep-alive
 
 Issue 11's targets: verify >= 50% of the minimal rate with p99 < 100 ms; verify+pull JSON
 >= 30%; FHIR >= 25%.
+
+``--floors`` serves the same app with two bench-only endpoints (``scripts/bench/floor_app.py``)
+and measures them too: ``floor: 1 SELECT`` (a GET reading one row by primary key) and ``floor:
+1 INSERT+COMMIT`` (a POST appending one access-event-sized row, committed by the edge). No
+verify can be faster than the write floor (it reads more, and appends its access event
+durably), so its ratio to ``minimal`` is the ceiling of verify's on this machine.
 """
 
 from __future__ import annotations
