@@ -18,11 +18,16 @@ from app.composition import (
     scan_limits,
 )
 from app.edge.access import clinic_desk, finish, record_access
-from app.edge.auth import current_clinic, current_principal, requires_clinic
+from app.edge.auth import (
+    current_clinic,
+    current_clinic_client,
+    current_principal,
+    requires_clinic_client,
+)
 from app.edge.bodies import accepts
 from app.edge.database import defers_writes, writes
 from app.edge.problems import ProblemSchema, field_errors
-from app.extensions import limiter
+from app.extensions import db, limiter
 from app.schemas.clinic_flow import (
     GRANT_HEADER,
     EmergencyAnswerSchema,
@@ -33,7 +38,13 @@ from app.schemas.clinic_flow import (
 )
 from app.services.clinic_flow import scan
 from app.services.clinic_flow.desk import Answer, ClinicDesk, Presence
-from app.services.errors import DomainError, GrantInvalid, ValidationFailed
+from app.services.clinics.directory import ClinicIdentity, ensure_accredited
+from app.services.errors import (
+    ClinicNotAccredited,
+    DomainError,
+    GrantInvalid,
+    ValidationFailed,
+)
 from app.services.health import fhir_out
 
 JSON = "application/json"
@@ -91,6 +102,21 @@ def _refused(desk: ClinicDesk, error: DomainError, purpose: str | None,
     """Record the denial of a scan the desk could not read, then raise it."""
     record_access(desk.refusal(current_clinic(), error, purpose=purpose, device_id=device_id))
     raise error
+
+
+def _unless_accredited(desk: ClinicDesk, clinic: ClinicIdentity, purpose: str | None,
+                       device_id: str | None, *, text: str | None = None,
+                       grant: str | None = None) -> None:
+    """Refuse a suspended or withdrawn clinic (403 ``clinic-not-accredited``), its attempt
+    recorded as a denial, tied to the member when the card it scanned (or its grant's card)
+    is genuine, so the member sees it in their access log."""
+    try:
+        ensure_accredited(db.session, clinic)
+    except ClinicNotAccredited as error:
+        serial = desk.card_serial_of(text=text, grant=grant, client_id=clinic.client_id)
+        record_access(desk.refusal(clinic, error, purpose=purpose, device_id=device_id,
+                                   card_serial=serial))
+        raise
 
 
 def _photo_args() -> dict[str, Any]:
@@ -152,7 +178,7 @@ class Verify(MethodView):
 
     @defers_writes  # reads, then the access event in a short transaction of its own
     @accepts(JSON, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
-    @requires_clinic
+    @requires_clinic_client  # accreditation: ``_unless_accredited``, logged
     @blp.doc(requestBody={"required": True, "content": {
         JSON: {"schema": VerifySchema}, MULTIPART: {"schema": VerifyPhotoSchema}}})
     @blp.response(200, VerifyAnswerSchema, headers={
@@ -169,7 +195,7 @@ class Verify(MethodView):
         """Verify a scanned card (UC1 text, NFC NDEF message or photo) now: its status and
         holder, the sections this clinic may pull for the purpose and, with the member's
         presence (PIN or presence token) and consent, a pull grant."""
-        desk, clinic = clinic_desk(), current_clinic()
+        desk, clinic = clinic_desk(), current_clinic_client()
         if request.mimetype == MULTIPART:
             args = _photo_args()
         else:
@@ -187,10 +213,13 @@ class Verify(MethodView):
                                        scan_limits(current_app.config))
             else:
                 text = _scanned(args)
+            _unless_accredited(desk, clinic, purpose, device_id, text=text)
             given = args.get("presence") or {}
             presence = Presence(pin=given.get("pin"), token=given.get("presence_token"))
             answer = desk.verify(text, clinic, purpose, presence, device_id=device_id,
                                  practitioner=args.get("practitioner"))
+        except ClinicNotAccredited:
+            raise  # recorded by ``_unless_accredited``
         except DomainError as error:
             if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
                 raise
@@ -211,7 +240,7 @@ class Pull(MethodView):
 
     @writes  # a GET that appends the access event (committed by ``finish``)
     @defers_writes  # reads, then the access event in a short transaction of its own
-    @requires_clinic
+    @requires_clinic_client  # accreditation: ``_unless_accredited``, logged
     @blp.doc(parameters=[{"in": "header", "name": GRANT_HEADER, "required": True,
                           "schema": {"type": "string", "maxLength": 4096},
                           "description": "the pull grant from POST /api/v1/verify (or "
@@ -233,11 +262,12 @@ class Pull(MethodView):
         """Pull exactly what the grant in the X-Pull-Grant header allows now (the card, the
         clinic and the consent are checked again)."""
         token = request.headers.get(GRANT_HEADER, "").strip()
-        desk, clinic = clinic_desk(), current_clinic()
+        desk, clinic = clinic_desk(), current_clinic_client()
         if not token or len(token) > 4096:
             error = GrantInvalid(f"Send the pull grant in the {GRANT_HEADER} header.",
                                  reason="grant-missing")
             _refused(desk, error, None, None)
+        _unless_accredited(desk, clinic, None, None, grant=token)
         answer = desk.pull(token, clinic)
         finish(answer)
         assert answer.summary is not None and answer.granted is not None
@@ -264,7 +294,7 @@ class EmergencyAccess(MethodView):
                       key_func=lambda: _client_key("emergency"), methods=["POST"])]
 
     @defers_writes  # reads, then the access event in a short transaction of its own
-    @requires_clinic
+    @requires_clinic_client  # accreditation: ``_unless_accredited``, logged
     @blp.arguments(EmergencySchema)
     @blp.response(200, EmergencyAnswerSchema)
     @blp.alt_response(403, schema=ProblemSchema, description=(
@@ -276,13 +306,16 @@ class EmergencyAccess(MethodView):
         """Use emergency access: with a reason code and what happened instead of presence,
         release the emergency core only (never sensitive entries) for 24 hours; the member is
         told by e-mail and sees it in their access log."""
-        desk, clinic = clinic_desk(), current_clinic()
+        desk, clinic = clinic_desk(), current_clinic_client()
         device_id = args.get("device_id")
         try:
             desk.check_device(clinic.clinic_id, device_id)
             text = _scanned(args)
+            _unless_accredited(desk, clinic, "emergency", device_id, text=text)
             answer = desk.emergency(text, clinic, args["reason"], args["text"],
                                     device_id=device_id, practitioner=args.get("practitioner"))
+        except ClinicNotAccredited:
+            raise  # recorded by ``_unless_accredited``
         except DomainError as error:
             if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
                 raise

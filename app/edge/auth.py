@@ -21,7 +21,8 @@ from app.services.health.feeds import active_feed
 from app.services.health.store import HealthStore
 
 __all__ = ["ADMIN", "MEMBER", "STAFF", "Scope", "actor", "current_clinic", "current_member_id",
-           "current_principal", "current_scope", "requires", "requires_clinic", "requires_feed",
+           "current_clinic_client", "current_principal", "current_scope", "requires",
+           "requires_clinic", "requires_clinic_client", "requires_feed",
            "requires_member", "token_service", "use_sealed_summary"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,6 +141,35 @@ def requires_clinic(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def requires_clinic_client(view: F) -> F:
+    """Decorator: as ``requires_clinic``, but the clinic's accreditation is left to the view
+    (``current_clinic_client``, then ``ensure_accredited``), so a suspended clinic's attempt
+    can be recorded as a denial tied to the card it scanned before it is refused."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current_clinic_client()
+        return view(*args, **kwargs)
+
+    _document_security(wrapper, forbidden=True)
+    return wrapper  # type: ignore[return-value]
+
+
+def current_clinic_client() -> ClinicIdentity:
+    """The clinic API client calling and its clinic, whatever the clinic's accreditation
+    (the client itself is checked active with the token).
+
+    Raises:
+        Unauthenticated (``ClinicClientRevoked``). Forbidden: the caller is not a clinic client.
+    """
+    principal = current_principal()
+    assert principal is not None
+    if principal.kind != "clinic":
+        raise Forbidden("Only clinic API clients may do this.")
+    identity: ClinicIdentity = g.clinic_identity
+    return identity
+
+
 def current_clinic() -> ClinicIdentity:
     """The clinic API client calling and its clinic, read from the database once per request
     (with the token): a client disabled or a clinic suspended after the token was issued is
@@ -150,13 +180,8 @@ def current_clinic() -> ClinicIdentity:
             its secret rotated). Forbidden: the caller is not a clinic client
             (``ClinicNotAccredited``: its clinic is suspended or withdrawn).
     """
-    principal = current_principal()
-    assert principal is not None
-    if principal.kind != "clinic":
-        raise Forbidden("Only clinic API clients may do this.")
     # ``current_principal`` read the client and its clinic (one query) for this request
-    identity: ClinicIdentity = g.clinic_identity
-    return ensure_accredited(db.session, identity)
+    return ensure_accredited(db.session, current_clinic_client())
 
 
 def requires_member(*, sealed_summary: bool = False) -> Callable[[F], F]:

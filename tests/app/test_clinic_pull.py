@@ -232,6 +232,33 @@ def test_a_suspended_clinic_verifies_and_pulls_nothing(client, session, scene) -
     clinic = session.get(Clinic, scene["clinic"].id)
     clinic.accreditation = "suspended"
     session.commit()
-    assert verify(client, scene).status_code == 403
-    assert pull(client, scene, grant).status_code == 403
-    assert emergency(client, scene).status_code == 403
+    before = len(events(session, member_id=scene["member"].id))
+    answers = [verify(client, scene), pull(client, scene, grant), emergency(client, scene)]
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert {a.get_json()["type"] for a in answers} == {"/problems/clinic-not-accredited"}
+    assert all(a.get_json()["accreditation"] == "suspended" for a in answers)
+    # each attempt is in the member's access log: a denial, the clinic named, nothing released
+    refused = events(session, member_id=scene["member"].id)[before:]
+    assert [(e.kind, e.outcome, e.reason, e.purpose, e.released) for e in refused] == [
+        ("denial", "refused", "clinic-not-accredited", "treatment", []),
+        ("denial", "refused", "clinic-not-accredited", None, []),
+        ("denial", "refused", "clinic-not-accredited", "emergency", [])]
+    assert {e.clinic_code for e in refused} == {scene["clinic"].facility_code}
+    assert {e.card_serial for e in refused} == {scene["card"].serial}
+
+
+def test_a_suspended_clinics_scan_of_a_forged_card_is_not_tied_to_anyone(
+        client, session, scene) -> None:
+    from app.models import Clinic
+
+    clinic = session.get(Clinic, scene["clinic"].id)
+    clinic.accreditation = "suspended"
+    session.commit()
+    # the text of another card, its signature broken: no member's log gets the denial
+    forged = scene["text"][:-6] + ("A" * 6 if not scene["text"].endswith("A" * 6) else "B" * 6)
+    before = len(events(session))
+    response = verify(client, scene, forged)
+    assert response.status_code == 403
+    added = events(session)[before:]
+    assert [(e.kind, e.reason, e.member_id, e.card_serial) for e in added] == [
+        ("denial", "clinic-not-accredited", None, None)]

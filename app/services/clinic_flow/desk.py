@@ -24,6 +24,7 @@ from app.services.clinic_flow.presence import PresenceTokens
 from app.services.clinics.devices import active_device
 from app.services.errors import (
     CardNotUsable,
+    CardUnreadable,
     ConsentNoLongerCovers,
     DeviceNotRegistered,
     DomainError,
@@ -166,6 +167,25 @@ class ClinicDesk:
         reason = str(error.extra.get("reason") or type(error).__name__)
         return self._record("denial", clinic, outcome, purpose=purpose, result="refused",
                             reason=reason, device_id=device_id)
+
+    def card_serial_of(self, *, text: str | None = None,
+                       grant: str | None = None, client_id: str = "") -> str | None:
+        """The serial of the card a refused request concerned, to tie its denial to the
+        member: the scanned text's, when it is a genuine card (signature verified), or the
+        pull grant's, when the grant is genuine and ``client_id``'s; None otherwise."""
+        if text is not None:
+            try:
+                outcome = self.cards.check(text)
+            except CardUnreadable:
+                return None
+            return outcome.card.serial if outcome.card is not None else None
+        if grant is not None:
+            try:
+                return self.grants.check(grant, client_id).card_serial
+            except GrantInvalid as error:
+                serial = error.extra.get("card_serial")
+                return str(serial) if serial else None
+        return None
 
     def check_device(self, clinic_id: int, device_id: str | None) -> None:
         """A scan may name the scanner device it came from; when it does, the device must be

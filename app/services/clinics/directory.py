@@ -71,7 +71,8 @@ def ensure_accredited(session: Session, identity: ClinicIdentity) -> ClinicIdent
         clinic = session.get(Clinic, identity.clinic_id)
         state = clinic.accreditation if clinic is not None else "withdrawn"
         raise ClinicNotAccredited(f"The clinic {identity.facility_code} is {state}: it may "
-                                  "verify and pull nothing.", accreditation=state)
+                                  "verify and pull nothing.", accreditation=state,
+                                  reason="clinic-not-accredited")
     return identity
 
 
