@@ -60,6 +60,9 @@ def guard_blueprint(bp: Blueprint, *, public: set[str], signed_in: Callable[[], 
         csrf.protect()
         if request.endpoint in public or signed_in() is not None:
             return None
+        # back to the page asked for after signing in (a link in an e-mail, a bookmark)
+        if request.method == "GET":
+            return redirect(url_for(login, next=request.full_path.rstrip("?")))
         return redirect(url_for(login))
 
     bp.after_request(no_store)

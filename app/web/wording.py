@@ -179,6 +179,7 @@ REASONS: Mapping[str, str] = {
     "grant-expired": N_("The permission to open the record has expired; scan the card "
                         "again."),
     "device-not-registered": N_("This scanner is not registered for this clinic."),
+    "clinic-not-accredited": N_("This clinic is not accredited (now)."),
     "grant-other-client": N_("The permission to open the record was given to another "
                              "clinic."),
     "consent-changed": N_("The member's consent changed since the scan; scan the card again."),

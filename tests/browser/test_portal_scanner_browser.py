@@ -120,7 +120,9 @@ def test_member_shares_clinic_scans_by_camera_member_reads_the_log(
 @pytest.mark.parametrize("path", ["/me/card", "/clinic/"])
 def test_pages_need_signing_in(page: Any, path: str) -> None:
     page.goto(path)
-    assert re.search(r"/(me|clinic)/login$", page.url)
+    # the sign-in form, which brings the browser back to the page asked for
+    assert re.search(r"/(me|clinic)/login\?next=", page.url)
+    assert page.url.endswith(f"next={path}")
 
 
 def _english(page: Any) -> None:

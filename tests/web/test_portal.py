@@ -97,6 +97,34 @@ def test_sign_in_out_and_the_password_lock(app: Flask, client: FlaskClient,
     assert "khóa" in locked.get_data(as_text=True)
 
 
+def test_the_e_mails_access_log_link_lands_on_the_access_log_after_sign_in(
+        client: FlaskClient, member: dict[str, Any]) -> None:
+    number = member["member"].member_number
+    client.post("/me/logout", data={"csrf_token": csrf(client, "/me/card")})
+    asked = client.get("/me/access-log")
+    assert asked.status_code == 302
+    assert asked.headers["Location"] == "/me/login?next=/me/access-log"
+    form = client.get("/me/login?next=/me/access-log").get_data(as_text=True)
+    assert 'name="next" value="/me/access-log"' in form
+    answer = client.post("/me/login", data={
+        "csrf_token": csrf(client, "/me/login"), "login": number, "password": NEW_PASSWORD,
+        "by": "member_number", "next": "/me/access-log"})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/me/access-log"
+    # signed in already: straight on
+    assert client.get("/me/login?next=/me/consents").headers["Location"] == "/me/consents"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/me/",
+                                    "/console/members", "/me\\..\\console", ""])
+def test_sign_in_never_goes_to_another_site_or_part(client: FlaskClient, member: dict[str, Any],
+                                                    target: str) -> None:
+    client.post("/me/logout", data={"csrf_token": csrf(client, "/me/card")})
+    answer = client.post("/me/login", data={
+        "csrf_token": csrf(client, "/me/login"), "login": member["member"].member_number,
+        "password": NEW_PASSWORD, "by": "member_number", "next": target})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/me/card"
+
+
 def test_page_logins_share_the_token_endpoints_rate_limit(client: FlaskClient) -> None:
     for _ in range(10):  # LOGIN_RATE_LIMIT: 10 per minute per address and login name
         assert member_sign_in(client, "2499999999", "nope").status_code == 401

@@ -40,6 +40,22 @@ def post_verify(client: FlaskClient, **fields: Any) -> Any:
                                                **fields})
 
 
+def test_sign_in_returns_to_the_desk_page_asked_for(client: FlaskClient,
+                                                   scene: dict[str, Any]) -> None:  # noqa: F811
+    asked = client.get("/clinic/")
+    assert asked.status_code == 302
+    assert asked.headers["Location"] == "/clinic/login?next=/clinic/"
+    answer = client.post("/clinic/login", data={
+        "csrf_token": csrf(client, "/clinic/login"), "client_id": scene["login"].client_id,
+        "client_secret": scene["login"].client_secret, "next": "/clinic/?lang=en"})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/clinic/?lang=en"
+    client.post("/clinic/logout", data={"csrf_token": csrf(client, "/clinic/")})
+    elsewhere = client.post("/clinic/login", data={
+        "csrf_token": csrf(client, "/clinic/login"), "client_id": scene["login"].client_id,
+        "client_secret": scene["login"].client_secret, "next": "/me/card"})
+    assert elsewhere.headers["Location"] == "/clinic/"
+
+
 def test_sign_in_needs_the_clinic_clients_secret(client: FlaskClient,
                                                  scene: dict[str, Any]) -> None:  # noqa: F811
     assert client.get("/clinic/").status_code == 302

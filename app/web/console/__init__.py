@@ -39,12 +39,15 @@ HEADLINES = {
 }
 
 
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site, never another site."""
-    if target and target.startswith("/") and not target.startswith("//") \
-            and not urlsplit(target).netloc and "\\" not in target:
+def safe_next(target: str | None, default: str | None = None, *, within: str = "/") -> str:
+    """Where to go after signing in: a path on this site under ``within`` (the pages of the
+    same part: console, portal or desk), never another site; else ``default`` (the console's
+    members page)."""
+    if target and target.startswith("/") and target.startswith(within) \
+            and not target.startswith("//") and not urlsplit(target).netloc \
+            and "\\" not in target:
         return target
-    return url_for("console.members")
+    return default or url_for("console.members")
 
 
 @bp.before_request

@@ -19,6 +19,7 @@ from app.services.access import member_accounts
 from app.services.access.member_accounts import LoginName
 from app.services.errors import DomainError, InvalidCredentials, LoginLocked, ValidationFailed
 from app.web import wording
+from app.web.console import safe_next
 from app.web.i18n import LANGUAGES
 from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
 from app.web.limits import login_key, login_limits
@@ -65,11 +66,14 @@ def home() -> Any:
 @login_limits(_login_key)
 @accepts(FORM)
 def login() -> Any:
-    """Sign in with the member number (or phone) and password."""
+    """Sign in with the member number (or phone) and password; then on to ``next`` (a portal
+    page: the access log an e-mail links to), or the card."""
+    target = safe_next(request.values.get("next"), url_for("portal.card"),
+                       within=f"{bp.url_prefix}/")
     if request.method == "GET":
         if page_member() is not None:
-            return redirect(url_for("portal.card"))
-        return render_template("portal/login.html")
+            return redirect(target)
+        return render_template("portal/login.html", next=target)
     login_name = request.form.get("login", "")
     try:
         # the login's own session, as for the token endpoint: a failure's count outlasts
@@ -81,13 +85,15 @@ def login() -> Any:
             member_id, version = account.member_id, account.token_version
     except InvalidCredentials:
         return render_template("portal/login.html", login=login_name, by=_login_kind(),
+                               next=target,
                                error=_("The member number, phone or password is wrong.")), 401
     except LoginLocked as locked:
         return render_template("portal/login.html", login=login_name, by=_login_kind(),
+                               next=target,
                                error=_("Too many wrong passwords: signing in is locked for a "
                                        "while.")), 429, {"Retry-After": str(locked.retry_after)}
     _keep_language(lambda: sign_in_member(member_id, version))
-    return redirect(url_for("portal.card"), code=303)
+    return redirect(target, code=303)
 
 
 @bp.post("/logout")

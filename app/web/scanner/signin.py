@@ -14,7 +14,7 @@ from app.edge.page_auth import page_clinic, sign_in_clinic, sign_out
 from app.extensions import db
 from app.services.clinics import clients as clinic_clients
 from app.services.errors import ClinicNotAccredited, InvalidClient
-from app.web.console import FORM
+from app.web.console import FORM, safe_next
 from app.web.i18n import LANGUAGES
 from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
 from app.web.limits import login_key, login_limits
@@ -29,11 +29,14 @@ def _login_key() -> str:
 @login_limits(_login_key)
 @accepts(FORM)
 def login() -> Any:
-    """Sign the desk in with the clinic's API client id and secret."""
+    """Sign the desk in with the clinic's API client id and secret; then on to ``next`` (a
+    desk page), or the scan page."""
+    target = safe_next(request.values.get("next"), url_for("scanner.scan"),
+                       within=f"{bp.url_prefix}/")
     if request.method == "GET":
         if page_clinic() is not None:
-            return redirect(url_for("scanner.scan"))
-        return render_template("scanner/login.html")
+            return redirect(target)
+        return render_template("scanner/login.html", next=target)
     client_id = request.form.get("client_id", "").strip()
     try:
         with db.new_session(current_app) as login_session:
@@ -42,16 +45,16 @@ def login() -> Any:
             principal = clinic_clients.principal(clinic_clients.authenticate(
                 login_session, data_cipher(), client_id, request.form.get("client_secret", "")))
     except InvalidClient:
-        return render_template("scanner/login.html", client_id=client_id,
+        return render_template("scanner/login.html", client_id=client_id, next=target,
                                error=_("The client id or secret is wrong.")), 401
     except ClinicNotAccredited:
-        return render_template("scanner/login.html", client_id=client_id,
+        return render_template("scanner/login.html", client_id=client_id, next=target,
                                error=_("This clinic is not accredited at the moment.")), 403
     language = session.get(LANGUAGE_KEY)
     sign_in_clinic(principal)
     if language in LANGUAGES:
         session[LANGUAGE_KEY] = language
-    return redirect(url_for("scanner.scan"), code=303)
+    return redirect(target, code=303)
 
 
 @bp.post("/logout")
