@@ -131,24 +131,23 @@ def requires_clinic(view: F) -> F:
     """Decorator: the caller must be an active API client of an accredited clinic (a
     ``clinic:<client id>`` token from the client credentials grant), re-checked on this very
     request; documented like ``requires``."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        current_clinic()
-        return view(*args, **kwargs)
-
-    _document_security(wrapper, forbidden=True)
-    return wrapper  # type: ignore[return-value]
+    return _checked_first(view, current_clinic)
 
 
 def requires_clinic_client(view: F) -> F:
     """Decorator: as ``requires_clinic``, but the clinic's accreditation is left to the view
     (``current_clinic_client``, then ``ensure_accredited``), so a suspended clinic's attempt
     can be recorded as a denial tied to the card it scanned before it is refused."""
+    return _checked_first(view, current_clinic_client)
+
+
+def _checked_first(view: F, check: Callable[[], object]) -> F:
+    """``view``, run after ``check()`` (which raises to refuse the caller); documented as
+    bearer-secured, answering 401 and 403."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        current_clinic_client()
+        check()
         return view(*args, **kwargs)
 
     _document_security(wrapper, forbidden=True)
