@@ -120,6 +120,8 @@ class AccessLog:
         to the session as written."""
         key = member_chain(rec.member_id) if rec.member_id is not None \
             else clinic_chain(rec.clinic_code)
+        self.session.flush()  # the statements below run on the connection, which does not
+        connection = self.session.connection()  # autoflush (nor build ORM results)
         seq, prev_hash = self._locked_head(key, rec.member_id, rec.province_code)
         text = rec.emergency_text or None
         values: dict[str, Any] = dict(
@@ -136,11 +138,11 @@ class AccessLog:
         head = {"head_key": key, "head_seq": values["seq"], "head_hash": values["hash"],
                 "head_province": rec.province_code}
         event_params = {f"e_{name}": value for name, value in values.items()}
-        if self.session.get_bind().dialect.name == "postgresql":
-            inserted = self.session.execute(_MOVE_AND_INSERT, {**event_params, **head})
+        if connection.dialect.name == "postgresql":
+            inserted = connection.execute(_MOVE_AND_INSERT, {**event_params, **head})
         else:
-            self.session.execute(_MOVE_HEAD, head)
-            inserted = self.session.execute(_INSERT_EVENT, event_params)
+            connection.execute(_MOVE_HEAD, head)
+            inserted = connection.execute(_INSERT_EVENT, event_params)
         values["id"] = inserted.scalar_one()
         event = AccessEvent(**values)
         make_transient_to_detached(event)
@@ -185,5 +187,5 @@ class AccessLog:
         return head
 
     def _select_head(self, key: str) -> tuple[int, str] | None:
-        row = self.session.execute(_SELECT_HEAD, {"head_key": key}).one_or_none()
+        row = self.session.connection().execute(_SELECT_HEAD, {"head_key": key}).one_or_none()
         return None if row is None else (int(row[0]), str(row[1]))

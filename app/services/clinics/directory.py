@@ -36,8 +36,13 @@ def identity_of(clinic: Clinic, client: ClinicClient) -> ClinicIdentity:
                           client_id=client.client_id, client_pk=client.id)
 
 
-# ``clinic_identity``'s queries, built once (one of them runs on every clinic request)
-_CLIENT_AND_CLINIC = select(ClinicClient, Clinic).join(Clinic, Clinic.id == ClinicClient.clinic_id)
+# ``clinic_identity``'s queries, built once (one of them runs on every clinic request): the
+# columns it needs, read on the connection (no ORM entities to build for a snapshot)
+_CLIENT_AND_CLINIC = (select(ClinicClient.status, ClinicClient.token_version,
+                             ClinicClient.client_id, ClinicClient.id, Clinic.id,
+                             Clinic.facility_code, Clinic.name, Clinic.facility_type,
+                             Clinic.province_code, Clinic.accreditation)
+                      .join(Clinic, Clinic.id == ClinicClient.clinic_id))
 _BY_PK = _CLIENT_AND_CLINIC.where(ClinicClient.id == bindparam("client"))
 _BY_CLIENT_ID = _CLIENT_AND_CLINIC.where(ClinicClient.client_id == bindparam("client"))
 
@@ -52,13 +57,16 @@ def clinic_identity(session: Session, client: str | int, *,
     Raises:
         ClinicClientRevoked: no such client, a disabled one, or a token of an older version.
     """
-    row = session.execute(_BY_PK if isinstance(client, int) else _BY_CLIENT_ID,
-                          {"client": client}).first()
-    if row is None or not row[0].active:
+    session.flush()  # the connection does not autoflush: see what this session wrote
+    row = session.connection().execute(_BY_PK if isinstance(client, int) else _BY_CLIENT_ID,
+                                       {"client": client}).first()
+    if row is None or row[0] != "active":
         raise ClinicClientRevoked("The clinic API client is unknown or disabled.")
-    if token_version is not None and row[0].token_version != token_version:
+    if token_version is not None and row[1] != token_version:
         raise ClinicClientRevoked("The access token has been revoked.")
-    return identity_of(row[1], row[0])
+    return ClinicIdentity(clinic_id=row[4], facility_code=row[5], name=row[6],
+                          facility_type=row[7], province_code=row[8],
+                          accredited=row[9] == "accredited", client_id=row[2], client_pk=row[3])
 
 
 def ensure_accredited(session: Session, identity: ClinicIdentity) -> ClinicIdentity:

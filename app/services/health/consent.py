@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -214,7 +214,21 @@ def status_at(version: ConsentVersion, now: datetime) -> str:
     return "active"
 
 
-def _failure(version: ConsentVersion, facility_code: str, facility_type: str, purpose: str,
+class _Terms(NamedTuple):
+    """What the release decision reads of a consent version (``_RELEASE_CHAINS``' columns)."""
+
+    consent_id: str
+    version: int
+    scope: str
+    status: str
+    grantee_kind: str
+    grantee_value: str
+    purpose: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+def _failure(version: _Terms, facility_code: str, facility_type: str, purpose: str,
              now: datetime) -> tuple[int, str | None]:
     """How many of the four checks a chain's newest version passes, and the first that fails
     (None: it matches)."""
@@ -228,7 +242,7 @@ def _failure(version: ConsentVersion, facility_code: str, facility_type: str, pu
     return len(checks) - len(failed), (failed[0] if failed else None)
 
 
-def _decide(scope: str, chains: Sequence[ConsentVersion], facility_code: str,
+def _decide(scope: str, chains: Sequence[_Terms], facility_code: str,
             facility_type: str, purpose: str, now: datetime) -> SectionDecision:
     best: tuple[int, str] | None = None
     for v in chains:
@@ -243,8 +257,13 @@ def _decide(scope: str, chains: Sequence[ConsentVersion], facility_code: str,
 
 
 #: The versions ``released_sections`` decides from (built once: it runs on every verify and
-#: pull); the newest of each chain is picked as ``_chains`` does.
-_RELEASE_CHAINS = (select(ConsentVersion)
+#: pull), the columns of ``_Terms`` only; the newest of each chain is picked as ``_chains``
+#: does.
+_RELEASE_CHAINS = (select(ConsentVersion.consent_id, ConsentVersion.version,
+                          ConsentVersion.scope, ConsentVersion.status,
+                          ConsentVersion.grantee_kind, ConsentVersion.grantee_value,
+                          ConsentVersion.purpose, ConsentVersion.starts_at,
+                          ConsentVersion.ends_at)
                    .where(ConsentVersion.member_id == bindparam("member_id"),
                           ConsentVersion.scope.in_((*SECTIONS, "sensitive")))
                    .order_by(ConsentVersion.id))
@@ -256,8 +275,11 @@ def released_sections(session: Session, member_id: int, clinic_facility_code: st
     only if an active consent version matches it, a grantee covering this clinic, this purpose
     and a period covering ``now``; ``sensitive`` entries need their own such ``sensitive``
     consent. Nothing by default. The caller has checked the card, clinic and presence."""
-    newest: dict[str, ConsentVersion] = {}
-    for v in session.scalars(_RELEASE_CHAINS, {"member_id": member_id}):
+    newest: dict[str, _Terms] = {}
+    session.flush()  # the connection does not autoflush: see what this session wrote
+    # on the connection: plain columns need none of the ORM's result processing
+    for row in session.connection().execute(_RELEASE_CHAINS, {"member_id": member_id}):
+        v = _Terms(*row)
         if v.consent_id not in newest or v.version > newest[v.consent_id].version:
             newest[v.consent_id] = v
     chains = list(newest.values())
