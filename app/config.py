@@ -124,6 +124,9 @@ def defaults(root: Path) -> dict[str, Any]:
         "NOTIFY_MAX_ATTEMPTS": 8,
         "NOTIFY_RETRY_SECONDS": 60,
         "NOTIFY_SENDING_LEASE_SECONDS": 600,
+        # what `unioncard worker` does besides jobs (app/duties.py); 0 turns one off
+        "NOTIFY_EVERY_SECONDS": 60,
+        "AUDIT_CHECKPOINT_SECONDS": 3600,
         # clinic flow: presence tokens, pull grants, scanned photos, rate limits
         "PRESENCE_TOKEN_SECRET": None,
         "PULL_GRANT_SECRET": None,

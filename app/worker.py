@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
@@ -21,6 +22,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from app.duties import Duty
 from app.models import Job, User
 from app.queue import JobQueue
 from app.services import jobs
@@ -148,9 +150,10 @@ class Worker:
 
     def __init__(self, app: Flask, queue: JobQueue, *, reap_seconds: float,
                  stale_queued: timedelta, poll_seconds: float = 1.0,
-                 install_signals: bool = True) -> None:
+                 install_signals: bool = True, duties: Sequence[Duty] = ()) -> None:
         self.app = app
         self.queue = queue
+        self.duties = list(duties)  # between jobs (``app.duties``: outbox, checkpoints)
         self.reap_seconds = reap_seconds
         self.stale_queued = stale_queued
         self.poll_seconds = poll_seconds
@@ -175,6 +178,8 @@ class Worker:
             if time.monotonic() >= next_reap:
                 self.reap()
                 next_reap = time.monotonic() + self.reap_seconds
+            for duty in self.duties:
+                duty.run_if_due()
             task = self.queue.huey.dequeue()
             if task is None:
                 _STATE.stop.wait(self.poll_seconds)

@@ -22,8 +22,11 @@ from app.cli.common import with_app
 @with_app
 def worker(app: Flask, reap_seconds: float | None, poll_seconds: float) -> None:
     """Run background jobs off the queue until stopped (SIGTERM or Ctrl-C: after the batch
-    in progress); a job whose worker died is put back on the queue and resumed."""
+    in progress); a job whose worker died is put back on the queue and resumed. Between jobs
+    it sends the e-mail outbox (with SMTP configured) and makes the hourly access-log
+    checkpoint (UNIONCARD_NOTIFY_EVERY_SECONDS, UNIONCARD_AUDIT_CHECKPOINT_SECONDS; 0: off)."""
     from app.composition import job_queue
+    from app.duties import periodic_duties
     from app.queue import queue_target
     from app.worker import Worker
 
@@ -37,4 +40,4 @@ def worker(app: Flask, reap_seconds: float | None, poll_seconds: float) -> None:
     Worker(app, queue,
            reap_seconds=float(reap_seconds or app.config["QUEUE_REAP_SECONDS"]),
            stale_queued=timedelta(seconds=float(app.config["QUEUE_STALE_SECONDS"])),
-           poll_seconds=poll_seconds).run()
+           poll_seconds=poll_seconds, duties=periodic_duties(app)).run()

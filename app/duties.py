@@ -1,0 +1,115 @@
+"""The worker's periodic duties besides jobs, so that a deployment needs no cron lines for them:
+
+- **outbox**: send the members' e-mail notifications (emergency access) every
+  ``NOTIFY_EVERY_SECONDS`` (default 60) when SMTP is configured — what ``unioncard
+  notifications deliver`` does once;
+- **checkpoint**: seal the access log's chains with a checkpoint every
+  ``AUDIT_CHECKPOINT_SECONDS`` (default 3600) — what ``unioncard audit checkpoint`` does once —
+  its digest logged (``unioncard.audit``), so the journal keeps it outside the database.
+
+Several workers may run them at once: a message is never sent twice (the outbox claims it with
+a lease), and a checkpoint is skipped when another was made within the interval. A duty that
+fails is logged and tried again at its next time; it never stops the worker. 0 turns a duty off.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask
+
+log = logging.getLogger("unioncard.worker")
+audit_log = logging.getLogger("unioncard.audit")
+
+
+@dataclass
+class Duty:
+    """Something the worker does every ``every`` seconds (the first time at once)."""
+
+    name: str
+    every: float
+    run: Callable[[], object]
+    next_at: float = 0.0
+
+    def run_if_due(self, now: float | None = None) -> bool:
+        """Run the duty if its time has come (a failure is logged); whether it ran."""
+        now = time.monotonic() if now is None else now
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.every
+        try:
+            self.run()
+        except Exception:  # a database or SMTP hiccup: again at the next time
+            log.exception("the %s duty failed", self.name)
+        return True
+
+
+def periodic_duties(app: Flask) -> list[Duty]:
+    """The duties the app's configuration turns on."""
+    duties = [d for d in (outbox_duty(app), checkpoint_duty(app)) if d is not None]
+    for duty in duties:
+        log.info("worker duty %s every %g s", duty.name, duty.every)
+    return duties
+
+
+def outbox_duty(app: Flask) -> Duty | None:
+    """Send the due outbox messages; None when SMTP is not configured (or unsafe: said once
+    in the log) or the interval is 0."""
+    from app.composition import notification_delivery
+
+    every = float(app.config["NOTIFY_EVERY_SECONDS"])
+    if every <= 0 or not app.config["SMTP_HOST"]:
+        return None
+    try:
+        delivery = notification_delivery(app)
+    except ValueError as exc:
+        log.warning("e-mail notifications are not sent: %s", exc)
+        return None
+
+    def send() -> None:
+        report = delivery.run(limit=1000)
+        if report.sent or report.retrying or report.failed or report.uncertain:
+            log.info("outbox: sent %s, retrying later %s, failed %s, no address %s, "
+                     "uncertain %s", report.sent, report.retrying, report.failed,
+                     report.no_address, report.uncertain)
+        if report.stopped:
+            log.warning("outbox delivery stopped: %s", report.stopped)
+
+    return Duty("outbox", every, send)
+
+
+def checkpoint_duty(app: Flask) -> Duty | None:
+    """Make an access-log checkpoint unless one was made within the interval; None when the
+    interval is 0."""
+    every = float(app.config["AUDIT_CHECKPOINT_SECONDS"])
+    if every <= 0:
+        return None
+    return Duty("checkpoint", every, lambda: seal_chains(app, timedelta(seconds=every)))
+
+
+def seal_chains(app: Flask, interval: timedelta) -> bool:
+    """One checkpoint of the access log's chains, unless another was made less than
+    ``interval`` ago (by another worker, or the CLI); whether one was made."""
+    from app.clock import now
+    from app.extensions import db
+    from app.services.access_events.checkpoints import latest_checkpoint, make_checkpoint
+    from app.services.errors import CheckpointConflict
+
+    session = db.new_session(app, write=True)
+    try:
+        latest = latest_checkpoint(session)
+        if latest is not None and latest.at > now() - interval * 0.9:
+            return False
+        made = make_checkpoint(session, actor="worker")
+        session.commit()
+    except CheckpointConflict:  # another worker's, at the same moment
+        session.rollback()
+        return False
+    finally:
+        session.close()
+    audit_log.info("access checkpoint %s digest %s heads %s", made.id, made.digest, made.heads)
+    return True
