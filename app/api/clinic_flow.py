@@ -53,6 +53,10 @@ MULTIPART = "multipart/form-data"
 #: A photo upload's request-level bound (the configured photo limit is checked on the file).
 UPLOAD_MAX_BYTES = 16 * 1024 * 1024
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: The verify bodies' schemas, made once (a schema's making deep-copies its fields; loading
+#: keeps no state in the instance, so threads share them)
+_VERIFY_BODY = VerifySchema()
+_PHOTO_FORM = VerifyPhotoSchema()
 
 blp = Blueprint("clinic_flow", __name__, url_prefix="/api/v1",
                 description="Clinics: verify a card, pull the record the member authorised, "
@@ -129,7 +133,7 @@ def _photo_args() -> dict[str, Any]:
             if k in ("purpose", "pin", "presence_token", "device_id", "practitioner")}
     photo = request.files.get("photo")
     try:
-        args = dict(VerifyPhotoSchema().load({**form, "photo": photo or ma.missing}))
+        args = dict(_PHOTO_FORM.load({**form, "photo": photo or ma.missing}))
     except ma.ValidationError as exc:
         raise ValidationFailed("Invalid form fields.", errors=field_errors(
             {"form": exc.messages})) from None
@@ -200,7 +204,7 @@ class Verify(MethodView):
             args = _photo_args()
         else:
             try:
-                args = dict(VerifySchema().load(request.get_json(silent=True) or {}))
+                args = dict(_VERIFY_BODY.load(request.get_json(silent=True) or {}))
             except ma.ValidationError as exc:
                 raise ValidationFailed("Invalid fields.", errors=field_errors(
                     {"json": exc.messages})) from None
