@@ -126,7 +126,7 @@ def test_one_pass_in_english(page: Any) -> None:
     check_page(page, "member-en")
     page.get_by_role("link", name="Dashboard").click()
     page.locator("svg.chart").first.wait_for()  # count() does not wait for the new page
-    assert page.locator("svg.chart").count() == 3
+    assert page.locator("svg.chart").count() == 4
     assert page.get_by_role("heading", name="By province").is_visible()
     check_page(page, "dashboard-en")
     page.get_by_role("button", name="Tiếng Việt").click()

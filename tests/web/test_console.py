@@ -201,7 +201,11 @@ def test_dashboard_draws_svg_charts_in_scope(desk_office: dict[str, Any], factor
     page = client.get("/console/dashboard")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert html.count("<svg") == 3
+    assert html.count("<svg") == 4
+    # the exams falling due, month by month: this month and the eleven after it
+    assert "Khám sức khỏe định kỳ đến hạn theo từng tháng" in html
+    section = html.split("Khám sức khỏe định kỳ theo tháng")[1].split("</section>")[0]
+    assert section.count('<th scope="col">') == 12
     assert "CĐCS Công ty TNHH Điện tử Quế Võ" in html
     assert "Công đoàn ngoài phạm vi" not in html  # another province's union
     assert "<script" not in html.split("</head>")[1]

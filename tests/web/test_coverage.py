@@ -66,3 +66,47 @@ def test_exams_due_count_the_routine_exam_date_only(app: Any, session: Any, fact
     store.save(setup["yen"].id, {"allergies": []}, source="test", bundle_id="b-2")
     session.commit()
     assert due(date(2026, 3, 1)) == 2
+
+
+def test_exams_falling_due_month_by_month(app: Any, session: Any, factory: Any) -> None:
+    from app.models import HealthRecord
+    from app.services.health.exam_dates import EXAM_INTERVAL_DAYS
+
+    setup = office(factory)
+    officer = Scope(Principal("user", setup["officer"].id, "officer", province_code="24"))
+    other = factory.member(setup["union"], full_name="Trần Văn Ba")
+    gone = factory.member(setup["union"], full_name="Lê Thị Đi")
+    elsewhere = factory.member(factory.union("CDCS-01-FAR", "01"), full_name="Lý Văn Xa")
+    from app.models import MemberStatus
+
+    gone.status = MemberStatus.LEFT
+    # Yến examined 2025-09-12 (due 2026-09-12); Ba 2026-01-20 (due 2027-01-20); Bình never
+    # examined (due now); the member who left and the one outside the scope are not counted
+    dates = {setup["yen"].id: date(2025, 9, 12), other.id: date(2026, 1, 20),
+             gone.id: date(2025, 9, 1), elsewhere.id: date(2025, 9, 1)}
+    for member_id, exam in dates.items():
+        session.add(HealthRecord(member_id=member_id, province_code="24" if member_id !=
+                                 elsewhere.id else "01", kek_version="k", data_key_wrapped=b"k",
+                                 summary_encrypted=b"x", content_hash="h" * 64, source="test",
+                                 bundle_id="b",
+                                 last_routine_exam_on=exam))
+    session.commit()
+    assert EXAM_INTERVAL_DAYS == 365
+
+    due = coverage.exams_due_by_month(session, officer, today=date(2026, 3, 14))
+    assert [p.month for p in due] == coverage.months_ahead(date(2026, 3, 14), 12)
+    assert due[0].month == date(2026, 3, 1) and due[-1].month == date(2027, 2, 1)
+    by_month = {p.month: p.due for p in due}
+    assert by_month[date(2026, 3, 1)] == 1  # Bình: never examined, due now
+    assert by_month[date(2026, 9, 1)] == 1  # Yến, a year after 2025-09-12
+    assert by_month[date(2027, 1, 1)] == 1  # Ba, a year after 2026-01-20
+    assert sum(by_month.values()) == 3
+    # half a year on, Yến is overdue: counted in the first month
+    later = {p.month: p.due for p in coverage.exams_due_by_month(
+        session, officer, today=date(2026, 10, 2))}
+    assert later[date(2026, 10, 1)] == 2 and later[date(2027, 1, 1)] == 1
+
+
+def test_months_ahead_cross_the_new_year() -> None:
+    assert coverage.months_ahead(date(2026, 11, 30), 3) == [
+        date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)]

@@ -53,6 +53,16 @@ class MonthPoint:
     linked: int  # health records linked by then (and still linked)
 
 
+@dataclass(frozen=True)
+class DuePoint:
+    """How many active members' yearly routine exam falls due in one month (the first month
+    also counts those already due: no routine exam on record, or the last one over a year
+    old)."""
+
+    month: date  # the first day of the month
+    due: int
+
+
 def _count_where(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -130,3 +140,34 @@ def over_time(session: Session, scope: Scope, *, today: date,
                     HealthLink.member_id == Member.id)
     return [MonthPoint(start, m, c, h)
             for start, m, c, h in zip(starts, members, cards, linked, strict=True)]
+
+
+def months_ahead(today: date, months: int) -> list[date]:
+    """The first days of this month and the ``months - 1`` after it."""
+    starts = [date(today.year, today.month, 1)]
+    while len(starts) < months:
+        starts.append(_next_month(starts[-1]).date())
+    return starts
+
+
+def exams_due_by_month(session: Session, scope: Scope, *, today: date,
+                       months: int = 12) -> list[DuePoint]:
+    """For this month and the ``months - 1`` after it, how many active members' yearly
+    routine occupational exam falls due in it (a year after the last one on record); this
+    month also counts every member already due. For planning the periodic exams; one query
+    whatever the number of months, from the one date kept in clear."""
+    interval = timedelta(days=EXAM_INTERVAL_DAYS)
+    starts = months_ahead(today, months)
+    # due in month i <=> the last exam falls in [start_i - interval, start_i+1 - interval)
+    bounds = [start - interval for start in starts[1:]] + [_next_month(starts[-1]).date()
+                                                           - interval]
+    last = HealthRecord.last_routine_exam_on
+    conditions = [(last.is_(None)) | (last < bounds[0])] + [
+        (last >= low) & (last < high) for low, high in zip(bounds, bounds[1:], strict=False)]
+    stmt = scope.filter(
+        select(*(_count_where(c) for c in conditions))
+        .select_from(Member).outerjoin(HealthRecord, HealthRecord.member_id == Member.id)
+        .where(Member.status == MemberStatus.ACTIVE),
+        Member.province_code, Member.union_code)
+    counts = session.execute(stmt).one()
+    return [DuePoint(start, int(n)) for start, n in zip(starts, counts, strict=True)]

@@ -40,12 +40,17 @@ def dashboard() -> Any:
         charts.Series(_("Cards issued"), [p.cards for p in months]),
         charts.Series(_("Health records linked"), [p.linked for p in months]),
     ])
+    due = coverage.exams_due_by_month(db.session, scope, today=today)
+    due_labels = [format_date(p.month, "MM/yy") for p in due]
+    due_chart = charts.bars(_("Occupational exams falling due, month by month"), due_labels, [
+        charts.Series(_("Exams falling due"), [p.due for p in due])])
     total = coverage.CoverageRow("", _("Total"), sum(r.members for r in provinces),
                                  sum(r.carded for r in provinces),
                                  sum(r.linked for r in provinces),
                                  sum(r.exams_due for r in provinces))
     return render_template(
         "console/dashboard.html", total=total, provinces=provinces, unions=union_rows,
-        months=months, labels=labels, trend=trend,
+        months=months, labels=labels, trend=trend, due=due, due_labels=due_labels,
+        due_chart=due_chart,
         province_chart=_coverage_bars(_("Coverage by province"), provinces),
         union_chart=_coverage_bars(_("Coverage by union (largest 20)"), union_rows))
