@@ -187,6 +187,10 @@ class Verify(MethodView):
         JSON: {"schema": VerifySchema}, MULTIPART: {"schema": VerifyPhotoSchema}}})
     @blp.response(200, VerifyAnswerSchema, headers={
         "Cache-Control": {"description": "no-store", "schema": {"type": "string"}}})
+    @blp.alt_response(403, schema=ProblemSchema, description=(
+        "`clinic-not-accredited`: the clinic is suspended or withdrawn (`accreditation`; the "
+        "attempt is logged); `device-not-registered`: the `device_id` is not one of the "
+        "clinic's active scanner devices"))
     @blp.alt_response(413, schema=ProblemSchema, description="The body is too large")
     @blp.alt_response(415, schema=ProblemSchema, description="Not JSON or multipart/form-data")
     @blp.alt_response(422, schema=ProblemSchema, description=(
@@ -259,7 +263,8 @@ class Pull(MethodView):
         "`grant-invalid`: the grant is missing, tampered with, signed by another key, "
         "expired, or another client's (`reason`); `card-not-usable`: revoked, suspended or "
         "expired since (`card_status`, `reason`); `consent-changed`: withdrawn or expired since "
-        "the verify (`sections`)"))
+        "the verify (`sections`); `clinic-not-accredited`: the clinic is suspended or "
+        "withdrawn (`accreditation`; the attempt is logged)"))
     @blp.alt_response(404, schema=ProblemSchema, description="No health summary is stored")
     @blp.alt_response(429, schema=ProblemSchema, description="Too many pulls")
     def get(self) -> Any:
@@ -302,7 +307,8 @@ class EmergencyAccess(MethodView):
     @blp.arguments(EmergencySchema)
     @blp.response(200, EmergencyAnswerSchema)
     @blp.alt_response(403, schema=ProblemSchema, description=(
-        "`card-not-usable`: the card is revoked, suspended or expired"))
+        "`card-not-usable`: the card is revoked, suspended or expired; "
+        "`clinic-not-accredited`: the clinic is suspended or withdrawn (the attempt is logged)"))
     @blp.alt_response(422, schema=ProblemSchema, description=(
         "`card-unreadable`, `scan-invalid` or `validation-error` (an unknown reason code)"))
     @blp.alt_response(429, schema=ProblemSchema, description="Too many emergency accesses")
