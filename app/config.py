@@ -127,6 +127,7 @@ def defaults(root: Path) -> dict[str, Any]:
         # what `unioncard worker` does besides jobs (app/duties.py); 0 turns one off
         "NOTIFY_EVERY_SECONDS": 60,
         "AUDIT_CHECKPOINT_SECONDS": 3600,
+        "ON_CARD_REFRESH_SECONDS": 86400,
         # clinic flow: presence tokens, pull grants, scanned photos, rate limits
         "PRESENCE_TOKEN_SECRET": None,
         "PULL_GRANT_SECRET": None,

@@ -5,11 +5,16 @@
   notifications deliver`` does once;
 - **checkpoint**: seal the access log's chains with a checkpoint every
   ``AUDIT_CHECKPOINT_SECONDS`` (default 3600) — what ``unioncard audit checkpoint`` does once —
-  its digest logged (``unioncard.audit``), so the journal keeps it outside the database.
+  its digest logged (``unioncard.audit``), so the journal keeps it outside the database;
+- **on-card**: reissue, without the emergency core, the cards whose ``on-card`` consent has
+  lapsed, every ``ON_CARD_REFRESH_SECONDS`` (default a day) — what ``unioncard cards
+  refresh-on-card`` does once.
 
 Several workers may run them at once: a message is never sent twice (the outbox claims it with
-a lease), and a checkpoint is skipped when another was made within the interval. A duty that
-fails is logged and tried again at its next time; it never stops the worker. 0 turns a duty off.
+a lease), a checkpoint is skipped when another was made within the interval, and a card is
+reissued under its member's row lock only if it still carries a core nothing covers. A duty
+that fails is logged and tried again at its next time; it never stops the worker. 0 turns a
+duty off.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ class Duty:
 
 def periodic_duties(app: Flask) -> list[Duty]:
     """The duties the app's configuration turns on."""
-    duties = [d for d in (outbox_duty(app), checkpoint_duty(app)) if d is not None]
+    duties = [d for d in (outbox_duty(app), checkpoint_duty(app), on_card_duty(app))
+              if d is not None]
     for duty in duties:
         log.info("worker duty %s every %g s", duty.name, duty.every)
     return duties
@@ -113,3 +119,29 @@ def seal_chains(app: Flask, interval: timedelta) -> bool:
         session.close()
     audit_log.info("access checkpoint %s digest %s heads %s", made.id, made.digest, made.heads)
     return True
+
+
+def on_card_duty(app: Flask) -> Duty | None:
+    """Reissue the cards whose on-card consent lapsed; None when the interval is 0."""
+    every = float(app.config["ON_CARD_REFRESH_SECONDS"])
+    if every <= 0:
+        return None
+    return Duty("on-card", every, lambda: refresh_on_card(app))
+
+
+def refresh_on_card(app: Flask) -> int:
+    """One run of the on-card refresh in a transaction of its own; the cards reissued."""
+    from app.composition import card_desk_for
+    from app.extensions import db
+    from app.services.health.on_card import refresh_lapsed
+
+    session = db.new_session(app, write=True)
+    try:
+        result = refresh_lapsed(card_desk_for(app, session, "system:refresh-on-card"))
+        session.commit()
+    finally:
+        session.close()
+    if result.reissued:
+        log.info("on-card refresh: %s card(s) reissued without the emergency core for reprint",
+                 len(result.reissued))
+    return len(result.reissued)

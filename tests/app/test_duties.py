@@ -1,6 +1,6 @@
-"""The worker's periodic duties: the e-mail outbox sent to a real local SMTP server (aiosmtpd)
-and the access log's checkpoints, each at its interval, a failure logged without stopping the
-worker."""
+"""The worker's periodic duties: the e-mail outbox sent to a real local SMTP server (aiosmtpd),
+the access log's checkpoints and the on-card refresh, each at its interval, a failure logged
+without stopping the worker."""
 
 from __future__ import annotations
 
@@ -83,12 +83,14 @@ def test_the_checkpoint_duty_seals_the_chains_once_an_interval(make_app, connect
 
 def test_the_configuration_picks_the_duties(make_app, connection) -> None:
     names = [d.name for d in periodic_duties(_bound(make_app, connection))]
-    assert names == ["checkpoint"]  # no SMTP: no outbox duty
+    assert names == ["checkpoint", "on-card"]  # no SMTP: no outbox duty
     with smtp_server() as (_inbox, port):
         names = [d.name for d in periodic_duties(_bound(
             make_app, connection, SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM=SENDER,
             SMTP_TLS="none"))]
-    assert names == ["outbox", "checkpoint"]
+    assert names == ["outbox", "checkpoint", "on-card"]
+    off = _bound(make_app, connection, AUDIT_CHECKPOINT_SECONDS=0, ON_CARD_REFRESH_SECONDS=0)
+    assert periodic_duties(off) == []
 
 
 def test_a_failing_duty_is_logged_and_tried_again_at_its_next_time(caplog) -> None:
@@ -128,3 +130,38 @@ def test_the_worker_runs_its_duties_between_jobs(app, connection) -> None:
         runner.stop()
         thread.join(timeout=30)
     assert not thread.is_alive() and count == [1]
+
+
+def test_the_on_card_duty_reissues_the_cards_of_lapsed_consents_once(
+        app, session, factory) -> None:
+    from datetime import UTC, datetime
+
+    from app.composition import card_desk_for, consent_service_for
+    from app.duties import on_card_duty, refresh_on_card
+    from app.models import Card, CardStatus
+    from app.services.health.consent import Evidence, Grantee
+    from app.services.health.on_card import OnCardCore
+    from tests.app.cards_helpers import office as make_office
+    from tests.app.test_consent_on_card import scope, store_summary
+    from tests.app.test_health_store import cipher_for_tests
+
+    yen = make_office(factory)["yen"]
+    store_summary(session, yen.id)
+    past = datetime.now(UTC) - timedelta(days=60)
+    consents = consent_service_for(app, session, "member:1")
+    consents.clock = lambda: past
+    consents.grant(yen.id, "on-card", Grantee.all_accredited(), "treatment",
+                   Evidence(method="app", actor="member:1"), ends_at=past + timedelta(days=30))
+    desk = card_desk_for(app, session, "user:1")
+    desk.emergency_core = OnCardCore(session, cipher_for_tests(), clock=lambda: past)
+    assert desk.issue(scope(), yen.id).card.has_emergency_core  # while the consent ran
+    session.commit()
+
+    duty = on_card_duty(app)
+    assert duty is not None and duty.every == 86400
+    assert refresh_on_card(app) == 1
+    cards = list(session.scalars(select(Card).where(Card.member_id == yen.id).order_by(Card.id)
+                                 .execution_options(populate_existing=True)))
+    assert [c.status for c in cards] == [CardStatus.REVOKED, CardStatus.ACTIVE]
+    assert cards[1].reprint_needed and not cards[1].has_emergency_core
+    assert refresh_on_card(app) == 0  # another worker, or the next day: nothing left
