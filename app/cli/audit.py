@@ -19,8 +19,8 @@ def audit() -> None:
 @audit.command("checkpoint")
 @with_app
 def audit_checkpoint(app: Flask) -> None:
-    """Record the head of every chain that moved since the last checkpoint (run it on a
-    schedule, e.g. hourly; keep the printed digest outside the database too)."""
+    """Record the head of every chain that moved since the last checkpoint now (the workers
+    make one hourly); keep the printed digest outside the database too."""
     import logging
 
     from app.services.access_events.checkpoints import make_checkpoint

@@ -92,7 +92,7 @@ def cards_letters(app: Flask, job_id: str, username: str, out_path: Path) -> Non
 @with_app
 def cards_refresh_on_card(app: Flask) -> None:
     """Reissue, without the emergency core, the cards whose on-card consent has expired (each
-    flagged for reprint). Idempotent: run it daily from cron; a second run does nothing."""
+    flagged for reprint). The workers do it daily; idempotent: a second run does nothing."""
     from app.composition import card_desk_for
     from app.services.health.on_card import refresh_lapsed
 

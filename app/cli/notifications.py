@@ -21,8 +21,8 @@ def notifications() -> None:
                    "twice).")
 @with_app
 def notifications_deliver(app: Flask, limit: int, requeue_uncertain: bool) -> None:
-    """Send the due outbox messages (run it every minute or so; safe to run again or at once
-    from two places: a message is never picked twice)."""
+    """Send the due outbox messages now (the workers do it every minute; safe to run again
+    or at once from two places: a message is never picked twice)."""
     from app.composition import notification_delivery
 
     try:
