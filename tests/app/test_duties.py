@@ -134,29 +134,11 @@ def test_the_worker_runs_its_duties_between_jobs(app, connection) -> None:
 
 def test_the_on_card_duty_reissues_the_cards_of_lapsed_consents_once(
         app, session, factory) -> None:
-    from datetime import UTC, datetime
-
-    from app.composition import card_desk_for, consent_service_for
     from app.duties import on_card_duty, refresh_on_card
     from app.models import Card, CardStatus
-    from app.services.health.consent import Evidence, Grantee
-    from app.services.health.on_card import OnCardCore
-    from tests.app.cards_helpers import office as make_office
-    from tests.app.test_consent_on_card import scope, store_summary
-    from tests.app.test_health_store import cipher_for_tests
+    from tests.app.test_on_card_freshness import lapsed_on_card_member
 
-    yen = make_office(factory)["yen"]
-    store_summary(session, yen.id)
-    past = datetime.now(UTC) - timedelta(days=60)
-    consents = consent_service_for(app, session, "member:1")
-    consents.clock = lambda: past
-    consents.grant(yen.id, "on-card", Grantee.all_accredited(), "treatment",
-                   Evidence(method="app", actor="member:1"), ends_at=past + timedelta(days=30))
-    desk = card_desk_for(app, session, "user:1")
-    desk.emergency_core = OnCardCore(session, cipher_for_tests(), clock=lambda: past)
-    assert desk.issue(scope(), yen.id).card.has_emergency_core  # while the consent ran
-    session.commit()
-
+    yen = lapsed_on_card_member(app, session, factory)
     duty = on_card_duty(app)
     assert duty is not None and duty.every == 86400
     assert refresh_on_card(app) == 1

@@ -98,8 +98,9 @@ def test_a_pull_that_brings_the_core_reissues_the_card(
     assert claims_of(app, session, new).emergency == CORE
 
 
-def test_the_command_reissues_cards_of_lapsed_consents_once(
-        app: Flask, session: Any, factory: Any) -> None:
+def lapsed_on_card_member(app: Flask, session: Any, factory: Any) -> Any:
+    """Yến, whose card (issued 60 days ago) carries the emergency core under an on-card
+    consent that ran out 30 days ago."""
     from tests.app.cards_helpers import office as make_office
 
     yen = make_office(factory)["yen"]
@@ -114,6 +115,12 @@ def test_the_command_reissues_cards_of_lapsed_consents_once(
     card = desk.issue(scope(), yen.id).card  # issued while the consent was running
     session.commit()
     assert card.has_emergency_core
+    return yen
+
+
+def test_the_command_reissues_cards_of_lapsed_consents_once(
+        app: Flask, session: Any, factory: Any) -> None:
+    yen = lapsed_on_card_member(app, session, factory)
 
     result = invoke(app, "cards", "refresh-on-card")
     assert result.exit_code == 0, result.output
