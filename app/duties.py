@@ -1,4 +1,5 @@
-"""The worker's periodic duties besides jobs, so that a deployment needs no cron lines for them:
+"""The worker's periodic duties beside its jobs (a thread of their own in each ``unioncard
+worker``), so that a deployment needs no cron lines for them:
 
 - **outbox**: send the members' e-mail notifications (emergency access) every
   ``NOTIFY_EVERY_SECONDS`` (default 60) when SMTP is configured — what ``unioncard
@@ -137,7 +138,8 @@ def refresh_on_card(app: Flask) -> int:
 
     session = db.new_session(app, write=True)
     try:
-        result = refresh_lapsed(card_desk_for(app, session, "system:refresh-on-card"))
+        result = refresh_lapsed(card_desk_for(app, session, "system:refresh-on-card"),
+                                after_each=session.commit)  # one member's locks at a time
         session.commit()
     finally:
         session.close()

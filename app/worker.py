@@ -153,7 +153,7 @@ class Worker:
                  install_signals: bool = True, duties: Sequence[Duty] = ()) -> None:
         self.app = app
         self.queue = queue
-        self.duties = list(duties)  # between jobs (``app.duties``: outbox, checkpoints)
+        self.duties = list(duties)  # beside the jobs (``app.duties``), in a thread of their own
         self.reap_seconds = reap_seconds
         self.stale_queued = stale_queued
         self.poll_seconds = poll_seconds
@@ -173,13 +173,16 @@ class Worker:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
         next_reap = 0.0
+        duties = None
+        if self.duties:  # beside the jobs: a long batch does not hold up an e-mail
+            duties = threading.Thread(target=self._run_duties, name="worker-duties",
+                                      daemon=True)
+            duties.start()
         log.info("worker started")
         while not _STATE.stop.is_set():
             if time.monotonic() >= next_reap:
                 self.reap()
                 next_reap = time.monotonic() + self.reap_seconds
-            for duty in self.duties:
-                duty.run_if_due()
             task = self.queue.huey.dequeue()
             if task is None:
                 _STATE.stop.wait(self.poll_seconds)
@@ -187,7 +190,17 @@ class Worker:
             self.queue.huey.execute(task)
         for job_id in _STATE.given_back:
             self.queue.enqueue(job_id)
+        if duties is not None:
+            duties.join(timeout=60)  # a duty in progress finishes (SMTP and SQL time out)
         log.info("worker stopped")
+
+    def _run_duties(self) -> None:
+        """The duties' thread: each when it is due, until the worker stops."""
+        with self.app.app_context():
+            while not _STATE.stop.is_set():
+                for duty in self.duties:
+                    duty.run_if_due()
+                _STATE.stop.wait(min(1.0, self.poll_seconds))
 
     def reap(self) -> list[str]:
         """Put back on the queue the jobs whose runner died (and lost queue messages)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 import jwt
 import marshmallow as ma
@@ -17,9 +17,8 @@ from app.api.blueprint import Blueprint
 from app.composition import (
     scan_limits,
 )
-from app.edge.access import clinic_desk, finish, record_access
+from app.edge.access import clinic_desk, finish, refuse_scan, refuse_unless_accredited
 from app.edge.auth import (
-    current_clinic,
     current_clinic_client,
     current_principal,
     requires_clinic_client,
@@ -27,7 +26,7 @@ from app.edge.auth import (
 from app.edge.bodies import accepts
 from app.edge.database import defers_writes, writes
 from app.edge.problems import ProblemSchema, field_errors
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.schemas.clinic_flow import (
     GRANT_HEADER,
     EmergencyAnswerSchema,
@@ -37,8 +36,7 @@ from app.schemas.clinic_flow import (
     VerifySchema,
 )
 from app.services.clinic_flow import scan
-from app.services.clinic_flow.desk import Answer, ClinicDesk, Presence
-from app.services.clinics.directory import ClinicIdentity, ensure_accredited
+from app.services.clinic_flow.desk import Answer, Presence
 from app.services.errors import (
     ClinicNotAccredited,
     DomainError,
@@ -99,28 +97,6 @@ def _scanned(args: Mapping[str, Any]) -> str:
     if args.get("uc1") is not None:
         return scan.from_text(args["uc1"])
     return scan.from_ndef(args["ndef_base64"])
-
-
-def _refused(desk: ClinicDesk, error: DomainError, purpose: str | None,
-             device_id: str | None) -> NoReturn:
-    """Record the denial of a scan the desk could not read, then raise it."""
-    record_access(desk.refusal(current_clinic(), error, purpose=purpose, device_id=device_id))
-    raise error
-
-
-def _unless_accredited(desk: ClinicDesk, clinic: ClinicIdentity, purpose: str | None,
-                       device_id: str | None, *, text: str | None = None,
-                       grant: str | None = None) -> None:
-    """Refuse a suspended or withdrawn clinic (403 ``clinic-not-accredited``), its attempt
-    recorded as a denial, tied to the member when the card it scanned (or its grant's card)
-    is genuine, so the member sees it in their access log."""
-    try:
-        ensure_accredited(db.session, clinic)
-    except ClinicNotAccredited as error:
-        serial = desk.card_serial_of(text=text, grant=grant, client_id=clinic.client_id)
-        record_access(desk.refusal(clinic, error, purpose=purpose, device_id=device_id,
-                                   card_serial=serial))
-        raise
 
 
 def _photo_args() -> dict[str, Any]:
@@ -221,17 +197,17 @@ class Verify(MethodView):
                                        scan_limits(current_app.config))
             else:
                 text = _scanned(args)
-            _unless_accredited(desk, clinic, purpose, device_id, text=text)
+            refuse_unless_accredited(desk, clinic, purpose, device_id, text=text)
             given = args.get("presence") or {}
             presence = Presence(pin=given.get("pin"), token=given.get("presence_token"))
             answer = desk.verify(text, clinic, purpose, presence, device_id=device_id,
                                  practitioner=args.get("practitioner"))
         except ClinicNotAccredited:
-            raise  # recorded by ``_unless_accredited``
+            raise  # recorded by ``refuse_unless_accredited``
         except DomainError as error:
             if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
                 raise
-            _refused(desk, error, purpose, device_id)
+            refuse_scan(desk, error, purpose, device_id)
         finish(answer)
         return _verify_body(answer, purpose), 200, _NO_STORE
 
@@ -275,8 +251,8 @@ class Pull(MethodView):
         if not token or len(token) > 4096:
             error = GrantInvalid(f"Send the pull grant in the {GRANT_HEADER} header.",
                                  reason="grant-missing")
-            _refused(desk, error, None, None)
-        _unless_accredited(desk, clinic, None, None, grant=token)
+            refuse_scan(desk, error, None, None)
+        refuse_unless_accredited(desk, clinic, None, None, grant=token)
         answer = desk.pull(token, clinic)
         finish(answer)
         assert answer.summary is not None and answer.granted is not None
@@ -321,15 +297,15 @@ class EmergencyAccess(MethodView):
         try:
             desk.check_device(clinic.clinic_id, device_id)
             text = _scanned(args)
-            _unless_accredited(desk, clinic, "emergency", device_id, text=text)
+            refuse_unless_accredited(desk, clinic, "emergency", device_id, text=text)
             answer = desk.emergency(text, clinic, args["reason"], args["text"],
                                     device_id=device_id, practitioner=args.get("practitioner"))
         except ClinicNotAccredited:
-            raise  # recorded by ``_unless_accredited``
+            raise  # recorded by ``refuse_unless_accredited``
         except DomainError as error:
             if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
                 raise
-            _refused(desk, error, "emergency", device_id)
+            refuse_scan(desk, error, "emergency", device_id)
         finish(answer)
         assert answer.outcome is not None
         return {"status": answer.outcome.status, "card_serial": answer.outcome.serial,

@@ -97,7 +97,8 @@ def cards_refresh_on_card(app: Flask) -> None:
     from app.services.health.on_card import refresh_lapsed
 
     with cli_session(app) as session:
-        result = refresh_lapsed(card_desk_for(app, session, "system:refresh-on-card"))
+        result = refresh_lapsed(card_desk_for(app, session, "system:refresh-on-card"),
+                                after_each=session.commit)
         session.commit()
     click.echo(f"{len(result.lapsed)} card(s) carried an emergency core whose on-card consent "
                f"has lapsed; {len(result.reissued)} reissued without it for reprint")

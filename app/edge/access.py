@@ -4,6 +4,8 @@ to the member's access log and committed before the answer is sent, so a refusal
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import current_app
 
 from app.composition import (
@@ -14,12 +16,15 @@ from app.composition import (
     pull_grants_for,
 )
 from app.db import WRITE_INTENT
+from app.edge.auth import current_clinic_client
 from app.extensions import db
 from app.models.access_event import AccessEvent
 from app.services.access import member_accounts
 from app.services.access_events.log import AccessRecord
 from app.services.access_events.outbox import notify_emergency
 from app.services.clinic_flow.desk import Answer, ClinicDesk
+from app.services.clinics.directory import ClinicIdentity, ensure_accredited
+from app.services.errors import ClinicNotAccredited, DomainError
 
 
 def record_access(record: AccessRecord) -> AccessEvent:
@@ -67,3 +72,29 @@ def finish(answer: Answer) -> None:
     record_access(answer.record)
     if answer.error is not None:
         raise answer.error
+
+
+def refuse_unless_accredited(desk: ClinicDesk, clinic: ClinicIdentity, purpose: str | None,
+                             device_id: str | None = None, *, text: str | None = None,
+                             grant: str | None = None) -> None:
+    """Refuse a suspended or withdrawn clinic (403 ``clinic-not-accredited``), its attempt
+    recorded as a denial, tied to the member when the card it scanned (or its grant's card)
+    is genuine, so the member sees it in their access log (the API's and the desk page's)."""
+    try:
+        ensure_accredited(db.session, clinic)
+    except ClinicNotAccredited as error:
+        serial = desk.card_serial_of(text=text, grant=grant, client_id=clinic.client_id)
+        record_access(desk.refusal(clinic, error, purpose=purpose, device_id=device_id,
+                                   card_serial=serial))
+        raise
+
+
+def refuse_scan(desk: ClinicDesk, error: DomainError, purpose: str | None,
+                device_id: str | None = None) -> NoReturn:
+    """Record the denial of a request the desk could not take (an unreadable scan, a missing
+    grant, an unknown device), then raise it; a clinic that is not accredited is refused as
+    such instead (``refuse_unless_accredited``: its own denial)."""
+    clinic = current_clinic_client()
+    refuse_unless_accredited(desk, clinic, purpose, device_id)
+    record_access(desk.refusal(clinic, error, purpose=purpose, device_id=device_id))
+    raise error

@@ -3,18 +3,23 @@ may change data committed once, at the edge, when it succeeds."""
 
 from __future__ import annotations
 
+import re
+import weakref
 from typing import Any
 
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import TextClause, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from werkzeug.exceptions import InternalServerError
 
 from app.db import WRITE_INTENT, make_engine, make_reader_engine
 
-#: ``Session.info`` key of a reading request's session: it may not write (``_refuse_flush``, ``_refuse_statement``).
+#: ``Session.info`` key of a reading request's session: it may not write (``_refuse_flush``,
+#: ``_refuse_statement``, ``_refuse_on_connection``).
 READS_ONLY = "unioncard_reads_only"
+#: ``Session.info`` key of the connections a reading request's session has used.
+_CONNECTIONS = "unioncard_reading_connections"
 
 
 class WriteInReadingRequest(RuntimeError):
@@ -29,12 +34,53 @@ def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
                                     "its view with @writes")
 
 
+#: SQL that writes (or locks rows to write them), as text.
+_WRITING_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE)\b"
+                          r"|\bFOR\s+UPDATE\b|^\s*WITH\b.*\b(INSERT|UPDATE|DELETE)\b",
+                          re.IGNORECASE | re.DOTALL)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_statement(state: ORMExecuteState) -> None:
-    if state.session.info.get(READS_ONLY) and (state.is_insert or state.is_update
-                                               or state.is_delete):
+    if state.session.info.get(READS_ONLY) and (
+            state.is_insert or state.is_update or state.is_delete
+            or (isinstance(state.statement, TextClause)
+                and _WRITING_SQL.search(state.statement.text))):
         raise WriteInReadingRequest("a reading request (GET) tried to change data; mark its "
                                     "view with @writes")
+
+
+#: The connections reading requests' sessions are using now: Core and text statements sent on
+#: them directly (``session.connection().execute``) are checked by ``_refuse_on_connection``.
+#: A connection leaves at the request's end. Not in tests that bind every session to one
+#: connection (``bind_app_to``): there a reading request's separate writing session (a login
+#: counter, the root key) shares it.
+_READING: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
+@event.listens_for(Session, "after_begin")
+def _note_reading_connection(session: Session, _transaction: Any,
+                             connection: Connection) -> None:
+    if session.info.get(READS_ONLY) and not isinstance(session.bind, Connection):
+        _READING.add(connection)
+        session.info.setdefault(_CONNECTIONS, []).append(connection)
+
+
+def _refuse_on_connection(conn: Connection, _cursor: Any, statement: str, _parameters: Any,
+                          context: Any, _executemany: bool) -> None:
+    """An engine's ``before_cursor_execute``: a statement that writes (or locks rows), sent
+    on a reading request's connection past the session (``session.connection().execute``,
+    ``text()``), is refused like a flush."""
+    if conn in _READING and (
+            (context is not None and (context.isinsert or context.isupdate or context.isdelete))
+            or _WRITING_SQL.search(statement)):
+        raise WriteInReadingRequest("a reading request (GET) sent a statement that writes; "
+                                    "mark its view with @writes")
+
+
+def _forget_reading_connections(session: Session) -> None:
+    for connection in session.info.pop(_CONNECTIONS, []):
+        _READING.discard(connection)
 
 
 def defers_writes(view: Any) -> Any:
@@ -52,20 +98,27 @@ def writes(view: Any) -> Any:
     return view
 
 
+def _view_method() -> Any:
+    """The function that answers the current request: a class-based view's method (``get``
+    for HEAD when the class has no ``head``, as Flask's MethodView does), else the view."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    name = request.method.lower()
+    if name == "head" and not hasattr(view_class, "head"):
+        name = "get"
+    return getattr(view_class, name, view)
+
+
 def _request_writes() -> bool:
     """Whether the current request may change data: an unsafe method, or a marked view."""
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return bool(getattr(method, "_writes", False))
+    return bool(getattr(_view_method(), "_writes", False))
 
 
 def _request_defers_writes() -> bool:
     """Whether the current request's view writes only in short transactions of its own."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return bool(getattr(method, "_defers_writes", False))
+    return bool(getattr(_view_method(), "_defers_writes", False))
 
 
 def _end_writing_request() -> None:
@@ -118,6 +171,9 @@ class Database:
             "reader_sessionmaker": (None if reader is None else
                                     sessionmaker(bind=reader, expire_on_commit=False)),
         }
+        for each in (engine, reader):
+            if each is not None:
+                event.listen(each, "before_cursor_execute", _refuse_on_connection)
         app.before_request(_end_writing_request)
         app.teardown_appcontext(self._remove)
 
@@ -172,4 +228,5 @@ class Database:
     def _remove(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
+            _forget_reading_connections(session)
             session.close()

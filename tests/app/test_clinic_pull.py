@@ -247,6 +247,24 @@ def test_a_suspended_clinic_verifies_and_pulls_nothing(client, session, scene) -
     assert {e.card_serial for e in refused} == {scene["card"].serial}
 
 
+def test_a_suspended_clinics_other_refusals_are_logged_as_such(client, session,
+                                                               scene) -> None:
+    from app.models import Clinic
+
+    clinic = session.get(Clinic, scene["clinic"].id)
+    clinic.accreditation = "suspended"
+    session.commit()
+    before = len(events(session))
+    no_grant = client.get("/api/v1/pull", headers=scene["headers"])
+    unknown_device = verify(client, scene, device_id="not-a-registered-scanner")
+    for answer in (no_grant, unknown_device):
+        # refused as a suspended clinic: it learns nothing of its grant or devices
+        assert answer.status_code == 403
+        assert answer.get_json()["type"] == "/problems/clinic-not-accredited"
+    added = events(session)[before:]
+    assert [(e.kind, e.reason) for e in added] == [("denial", "clinic-not-accredited")] * 2
+
+
 def test_a_suspended_clinics_scan_of_a_forged_card_is_not_tied_to_anyone(
         client, session, scene) -> None:
     from app.models import Clinic

@@ -108,7 +108,7 @@ def test_a_failing_duty_is_logged_and_tried_again_at_its_next_time(caplog) -> No
     assert duty.run_if_due(now=15.0) is True and len(calls) == 2
 
 
-def test_the_worker_runs_its_duties_between_jobs(app, connection) -> None:
+def test_the_worker_runs_its_duties_beside_its_jobs(app, connection) -> None:
     from app.worker import Worker
 
     ran = threading.Event()

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app
+from flask.views import MethodView
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.edge.database import WriteInReadingRequest
+from app.edge.database import WriteInReadingRequest, writes
 from app.models import Union
 from app.services.errors import Conflict
 
@@ -77,6 +78,20 @@ def writer(make_app: Any, connection: Connection) -> Flask:
     @bp.get("/t/read-only/<code>")
     def read_only(code: str) -> Any:
         return {"found": db.session.scalar(select(Union.id).where(Union.code == code)) is not None}
+
+    @bp.get("/t/read-text/<code>")
+    def read_text(code: str) -> Any:
+        db.session.execute(text("UPDATE unions SET name = 'changed' WHERE code = :code"),
+                           {"code": code})
+        return {"code": code}
+
+    class Marked(MethodView):
+        @writes
+        def get(self, code: str) -> Any:
+            db.session.add(_union(code))
+            return {"code": code}
+
+    bp.add_url_rule("/t/marked/<code>", view_func=Marked.as_view("marked"))
 
     application = make_app()
     application.register_blueprint(bp)
@@ -144,6 +159,64 @@ def test_a_reading_request_that_updates_is_refused(writer: Flask, session: Sessi
     assert writer.test_client().get("/t/read-only/CD-T-KEEP").get_json() == {"found": True}
 
 
+def test_a_reading_request_that_writes_as_text_is_refused(writer: Flask, session: Session) -> None:
+    session.add(_union("CD-T-TEXT"))
+    session.commit()
+    with pytest.raises(WriteInReadingRequest):
+        writer.test_client().get("/t/read-text/CD-T-TEXT")
+    session.expire_all()
+    assert session.scalar(select(Union.name).where(Union.code == "CD-T-TEXT")) \
+        == "Công đoàn CD-T-TEXT"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_get_marked_writes_commits_for_head_too(writer: Flask, session: Session,
+                                                  method: str) -> None:
+    # Flask answers HEAD with ``get``: the request is the same writing request
+    answer = writer.test_client().open(f"/t/marked/CD-T-{method}", method=method)
+    assert answer.status_code == 200
+    assert _exists(session, f"CD-T-{method}")
+
+
+def test_statements_on_a_reading_requests_own_connection_are_refused(
+        make_app: Any, database_url: str) -> None:
+    """Past the session (``session.connection().execute``), on the app's real pools: a
+    statement that writes on the reading request's connection is refused on every backend,
+    while a separate writing session of the same request still writes."""
+    from app.extensions import db
+
+    bp = Blueprint("own_connection", __name__)
+
+    @bp.get("/t/raw-write")
+    def raw_write() -> Any:
+        db.session.connection().execute(text(
+            "INSERT INTO unions (code, name, province_code) VALUES ('CD-T-RAWW', 'x', '24')"))
+        return {"written": True}
+
+    @bp.get("/t/own-writer")
+    def own_writer() -> Any:
+        found = db.session.scalar(select(Union.id).where(Union.code == "CD-T-OWN"))
+        with db.new_session(current_app, write=True) as separate:
+            separate.add(_union("CD-T-OWN"))
+            separate.commit()
+        return {"found_before": found is not None}
+
+    application = make_app()
+    application.register_blueprint(bp)
+    client = application.test_client()
+    try:
+        with pytest.raises(WriteInReadingRequest):
+            client.get("/t/raw-write")
+        assert client.get("/t/own-writer").get_json() == {"found_before": False}
+        with db.engine_for(application).connect() as conn:
+            assert conn.scalar(text(
+                "SELECT count(*) FROM unions WHERE code = 'CD-T-RAWW'")) == 0
+            assert conn.scalar(text("SELECT count(*) FROM unions WHERE code = 'CD-T-OWN'")) == 1
+    finally:
+        with db.engine_for(application).begin() as conn:
+            conn.execute(text("DELETE FROM unions WHERE code IN ('CD-T-RAWW', 'CD-T-OWN')"))
+
+
 def test_on_postgresql_reading_requests_read_in_autocommit_on_read_only_connections(
         make_app: Any, database_url: str) -> None:
     """No BEGIN and ROLLBACK around a GET's statements (two of its four round trips), and a
@@ -161,12 +234,15 @@ def test_on_postgresql_reading_requests_read_in_autocommit_on_read_only_connecti
 
     @bp.get("/t/reader-raw-write")
     def raw_write() -> Any:
-        # past the ORM's guard: the server refuses it (read_only_sql_transaction)
+        # past every guard of the app, on the driver's own connection: the server refuses
+        # it (read_only_sql_transaction)
+        driver = db.session.connection().connection.driver_connection
+        assert driver is not None
         try:
-            db.session.connection().execute(text(
-                "INSERT INTO unions (code, name, province_code) VALUES ('CD-T-RAW', 'x', '24')"))
-        except DBAPIError as error:
-            return {"sqlstate": getattr(error.orig, "sqlstate", None)}
+            driver.execute("INSERT INTO unions (code, name, province_code) "
+                           "VALUES ('CD-T-RAW', 'x', '24')")
+        except Exception as error:  # psycopg's ReadOnlySqlTransaction
+            return {"sqlstate": getattr(error, "sqlstate", None)}
         return {"written": True}
 
     application = make_app()

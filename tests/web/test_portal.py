@@ -115,7 +115,8 @@ def test_the_e_mails_access_log_link_lands_on_the_access_log_after_sign_in(
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/me/",
-                                    "/console/members", "/me\\..\\console", ""])
+                                    "/console/members", "/me\\..\\console", "",
+                                    "/me/card\r\nSet-Cookie: x=1", "/me/\tcard"])
 def test_sign_in_never_goes_to_another_site_or_part(client: FlaskClient, member: dict[str, Any],
                                                     target: str) -> None:
     client.post("/me/logout", data={"csrf_token": csrf(client, "/me/card")})

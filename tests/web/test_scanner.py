@@ -138,6 +138,20 @@ def test_a_suspended_clinic_is_refused_at_once(client: FlaskClient, session: Ses
     assert client.get("/clinic/").status_code == 403
 
 
+def test_a_suspended_clinics_scan_at_the_desk_is_in_the_members_access_log(
+        client: FlaskClient, session: Session, desk: dict[str, Any]) -> None:
+    token = csrf(client, "/clinic/")  # the form as it was shown before the suspension
+    desk["clinic"].accreditation = "suspended"
+    session.commit()
+    before = len(events(session, member_id=desk["member"].id))
+    answer = client.post("/clinic/verify", data={"csrf_token": token, "uc1": desk["text"],
+                                                 "purpose": "treatment"})
+    assert answer.status_code == 403
+    added = events(session, member_id=desk["member"].id)[before:]
+    assert [(e.kind, e.reason, e.card_serial) for e in added] == [
+        ("denial", "clinic-not-accredited", desk["card"].serial)]
+
+
 def test_sign_out_ends_the_clients_tokens(client: FlaskClient, desk: dict[str, Any]) -> None:
     client.post("/clinic/logout", data={"csrf_token": csrf(client, "/clinic/")})
     assert client.get("/clinic/").status_code == 302

@@ -130,9 +130,12 @@ class RefreshResult:
     reissued: tuple[str, ...]
 
 
-def refresh_lapsed(desk: CardDesk) -> RefreshResult:
+def refresh_lapsed(desk: CardDesk, *,
+                   after_each: Callable[[], object] | None = None) -> RefreshResult:
     """Reissue, without the core, the cards of members whose on-card consent has expired
-    (``lapsed_on_card``); idempotent: a second run finds nothing left to do."""
+    (``lapsed_on_card``); idempotent: a second run finds nothing left to do. ``after_each``
+    (e.g. the session's commit) runs after each member, so a long run holds one member's
+    locks at a time."""
     if not isinstance(desk.emergency_core, OnCardCore):
         raise TypeError("the card desk must take its emergency core from OnCardCore")
     lapsed = lapsed_on_card(desk.session, desk.clock())
@@ -141,4 +144,6 @@ def refresh_lapsed(desk: CardDesk) -> RefreshResult:
         issued = desk.reissue(member_id, LAPSED_REASON)
         if issued is not None:
             reissued.append(issued.card.serial)
+        if after_each is not None:
+            after_each()
     return RefreshResult(tuple(lapsed), tuple(reissued))

@@ -45,7 +45,7 @@ def safe_next(target: str | None, default: str | None = None, *, within: str = "
     members page)."""
     if target and target.startswith("/") and target.startswith(within) \
             and not target.startswith("//") and not urlsplit(target).netloc \
-            and "\\" not in target:
+            and "\\" not in target and target.isprintable():
         return target
     return default or url_for("console.members")
 

@@ -5,22 +5,27 @@ emergency use is an access event, recorded as the API records it (``app.edge.acc
 from __future__ import annotations
 
 import hashlib
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import current_app, jsonify, render_template, request
 
 from app.composition import (
     scan_limits,
 )
-from app.edge.access import clinic_desk, finish, record_access
-from app.edge.auth import current_clinic, current_principal
+from app.edge.access import clinic_desk, finish, refuse_scan, refuse_unless_accredited
+from app.edge.auth import current_clinic, current_clinic_client, current_principal
 from app.edge.bodies import accepts
 from app.edge.database import defers_writes
 from app.extensions import limiter
 from app.models.consent import PURPOSES
 from app.services.clinic_flow import scan as scans
-from app.services.clinic_flow.desk import EMERGENCY_REASONS, ClinicDesk, Presence
-from app.services.errors import DomainError, ScanInvalid, ValidationFailed
+from app.services.clinic_flow.desk import EMERGENCY_REASONS, Presence
+from app.services.errors import (
+    ClinicNotAccredited,
+    DomainError,
+    ScanInvalid,
+    ValidationFailed,
+)
 from app.services.health.summary import SECTIONS
 from app.web.scanner import bp
 
@@ -46,12 +51,6 @@ def _card_key() -> str:
 
 def _limit(name: str) -> str:
     return str(current_app.config[name])
-
-
-def _refused(desk: ClinicDesk, error: DomainError, purpose: str | None) -> NoReturn:
-    """Record the denial of a scan the desk could not read, then raise it."""
-    record_access(desk.refusal(current_clinic(), error, purpose=purpose))
-    raise error
 
 
 def _photo() -> bytes | None:
@@ -96,7 +95,7 @@ def frame() -> Any:
 def verify() -> Any:
     """Verify the scanned card for a purpose; with the member's PIN, pull what the member
     shared with this clinic and show it (sections not shared are named as withheld)."""
-    desk, clinic = clinic_desk(), current_clinic()
+    desk, clinic = clinic_desk(), current_clinic_client()
     form = request.form
     purpose = form.get("purpose", "")
     if purpose not in PURPOSES:
@@ -109,12 +108,15 @@ def verify() -> Any:
         if not text:
             raise ValidationFailed.field("uc1", "Scan the card, upload a photo of it or paste "
                                                 "its text.")
+        refuse_unless_accredited(desk, clinic, purpose, text=text)
         answer = desk.verify(text, clinic, purpose, Presence(pin=pin),
                              practitioner=form.get("practitioner") or None)
+    except ClinicNotAccredited:
+        raise  # recorded by ``refuse_unless_accredited``
     except DomainError as error:
         if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
             raise
-        _refused(desk, error, purpose)
+        refuse_scan(desk, error, purpose)
     finish(answer)
     pulled = None
     if answer.grant is not None:
@@ -133,15 +135,18 @@ def verify() -> Any:
 def emergency() -> Any:
     """Emergency access: a reason code and what happened instead of the PIN; the emergency
     core only, flagged in the member's access log and told to the member by e-mail."""
-    desk, clinic = clinic_desk(), current_clinic()
+    desk, clinic = clinic_desk(), current_clinic_client()
     form = request.form
     try:
-        answer = desk.emergency(scans.from_text(form.get("uc1", "")), clinic,
-                                form.get("reason", ""), form.get("text", ""),
+        text = scans.from_text(form.get("uc1", ""))
+        refuse_unless_accredited(desk, clinic, "emergency", text=text)
+        answer = desk.emergency(text, clinic, form.get("reason", ""), form.get("text", ""),
                                 practitioner=form.get("practitioner") or None)
+    except ClinicNotAccredited:
+        raise  # recorded by ``refuse_unless_accredited``
     except DomainError as error:
         if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
             raise
-        _refused(desk, error, "emergency")
+        refuse_scan(desk, error, "emergency")
     finish(answer)
     return render_template("scanner/emergency.html", answer=answer)
