@@ -218,9 +218,9 @@ class Pull(MethodView):
 
     decorators = [
         limiter.limit(lambda: _limit("PULL_RATE_LIMIT"), key_func=lambda: _client_key("pull"),
-                      methods=["GET"]),
+                      methods=["GET", "HEAD"]),
         limiter.limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"),
-                      key_func=lambda: _card_key("pull"), methods=["GET"])]
+                      key_func=lambda: _card_key("pull"), methods=["GET", "HEAD"])]
 
     @writes  # a GET that appends the access event (committed by ``finish``)
     @defers_writes  # reads, then the access event in a short transaction of its own

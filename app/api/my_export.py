@@ -42,7 +42,7 @@ def _export_key() -> str:
 class MyExport(MethodView):
     """The member's export."""
 
-    decorators = [limiter.limit(_export_limit, key_func=_export_key, methods=["GET"])]
+    decorators = [limiter.limit(_export_limit, key_func=_export_key, methods=["GET", "HEAD"])]
 
     @requires_member()
     @blp.doc(responses={"200": {

@@ -167,6 +167,9 @@ def test_pull_is_rate_limited(client, app, scene, monkeypatch) -> None:
     grant = granted(client, scene)
     monkeypatch.setitem(app.config, "PULL_RATE_LIMIT", "2 per minute")
     assert [pull(client, scene, grant).status_code for _ in range(3)] == [200, 200, 429]
+    # HEAD is a pull too (Flask answers it with the GET view): the same bucket
+    head = client.head("/api/v1/pull", headers={**scene["headers"], "X-Pull-Grant": grant})
+    assert head.status_code == 429
 
 
 # -- emergency --------------------------------------------------------------------------------
