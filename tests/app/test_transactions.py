@@ -179,11 +179,16 @@ def test_a_get_marked_writes_commits_for_head_too(writer: Flask, session: Sessio
 
 
 def test_statements_on_a_reading_requests_own_connection_are_refused(
-        make_app: Any, database_url: str) -> None:
-    """Past the session (``session.connection().execute``), on the app's real pools: a
-    statement that writes on the reading request's connection is refused on every backend,
-    while a separate writing session of the same request still writes."""
+        make_app: Any, test_databases: Any) -> None:
+    """Past the session (``session.connection().execute``), on the app's real pools (a
+    database of its own, not bound to a test transaction): a statement that writes on the
+    reading request's connection is refused on every backend, while a separate writing session
+    of the same request still writes."""
+    from app import migrate
     from app.extensions import db
+
+    url = test_databases.new("reading")
+    migrate.upgrade(url)
 
     bp = Blueprint("own_connection", __name__)
 
@@ -201,7 +206,7 @@ def test_statements_on_a_reading_requests_own_connection_are_refused(
             separate.commit()
         return {"found_before": found is not None}
 
-    application = make_app()
+    application = make_app({"DATABASE_URL": url})
     application.register_blueprint(bp)
     client = application.test_client()
     try:
@@ -213,8 +218,8 @@ def test_statements_on_a_reading_requests_own_connection_are_refused(
                 "SELECT count(*) FROM unions WHERE code = 'CD-T-RAWW'")) == 0
             assert conn.scalar(text("SELECT count(*) FROM unions WHERE code = 'CD-T-OWN'")) == 1
     finally:
-        with db.engine_for(application).begin() as conn:
-            conn.execute(text("DELETE FROM unions WHERE code IN ('CD-T-RAWW', 'CD-T-OWN')"))
+        for engine in db.engines(application):
+            engine.dispose()
 
 
 def test_on_postgresql_reading_requests_read_in_autocommit_on_read_only_connections(
