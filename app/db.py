@@ -68,6 +68,10 @@ def _private_sqlite_file(url: str) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
+    if path.exists():
+        # never open and close a database file this process may hold open: closing any
+        # descriptor of a file drops every POSIX lock the process holds on it (SQLite's too)
+        return
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
