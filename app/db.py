@@ -153,7 +153,7 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS
         try:
             alive = engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:
-            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
+            if _dropped(engine, exc, dbapi_conn):
                 # the pool replaces the connection and tries again
                 raise DisconnectionError("idle connection dropped") from exc
             raise
@@ -161,6 +161,25 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS
             raise DisconnectionError("idle connection dropped")
 
     return engine
+
+
+def _dropped(engine: Engine, error: BaseException, dbapi_conn: Any) -> bool:
+    """Whether a failed ping means the connection is gone: the error, or one it arose from,
+    is a disconnect or an operational error (a ping of an idle connection that fails so is
+    replaced; psycopg, finding the socket closed mid-ping, then fails to restore autocommit
+    with a ProgrammingError before it marks the connection broken), or the driver marks the
+    connection broken."""
+    dbapi = engine.dialect.loaded_dbapi
+    seen: BaseException | None = error
+    for _ in range(5):  # the error and the ones it arose from
+        if seen is None:
+            break
+        if isinstance(seen, dbapi.OperationalError) or (
+                isinstance(seen, dbapi.Error)
+                and engine.dialect.is_disconnect(seen, dbapi_conn, None)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return bool(getattr(dbapi_conn, "broken", False) or getattr(dbapi_conn, "closed", False))
 
 
 def is_busy(error: OperationalError) -> bool:

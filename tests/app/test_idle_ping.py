@@ -53,3 +53,35 @@ def test_a_connection_dropped_while_idle_is_replaced(test_databases: ScratchData
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     finally:
         engine.dispose()
+
+
+def test_a_ping_that_finds_the_socket_closed_counts_as_dropped(
+        test_databases: ScratchDatabases) -> None:
+    """The shape CI met once: psycopg's ping finds the socket closed (OperationalError), then
+    fails to restore autocommit (ProgrammingError) before it marks the connection broken. The
+    pool must replace the connection, not fail the request."""
+    if not test_databases.is_postgres:
+        pytest.skip("psycopg's errors: PostgreSQL")
+    import psycopg
+
+    from app.db import _dropped
+
+    engine = make_engine(test_databases.new("socket"))
+    try:
+        with engine.connect() as conn:
+            healthy = conn.connection.dbapi_connection
+            try:
+                try:
+                    raise psycopg.OperationalError("connection socket closed")
+                except psycopg.OperationalError:
+                    # raised while handling the first: its __context__, as in psycopg
+                    raise psycopg.ProgrammingError(  # noqa: B904
+                        "can't change 'autocommit' now: connection in transaction status "
+                        "ACTIVE")
+            except psycopg.ProgrammingError as error:
+                assert error.__context__ is not None
+                assert _dropped(engine, error, healthy)
+            # a plain programming error on a healthy connection is not a drop
+            assert not _dropped(engine, psycopg.ProgrammingError("syntax error"), healthy)
+    finally:
+        engine.dispose()
