@@ -38,7 +38,6 @@ from app.schemas.clinic_flow import (
 from app.services.clinic_flow import scan
 from app.services.clinic_flow.desk import Answer, Presence
 from app.services.errors import (
-    ClinicNotAccredited,
     DomainError,
     GrantInvalid,
     ValidationFailed,
@@ -202,11 +201,7 @@ class Verify(MethodView):
             presence = Presence(pin=given.get("pin"), token=given.get("presence_token"))
             answer = desk.verify(text, clinic, purpose, presence, device_id=device_id,
                                  practitioner=args.get("practitioner"))
-        except ClinicNotAccredited:
-            raise  # recorded by ``refuse_unless_accredited``
         except DomainError as error:
-            if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
-                raise
             refuse_scan(desk, error, purpose, device_id)
         finish(answer)
         return _verify_body(answer, purpose), 200, _NO_STORE
@@ -300,11 +295,7 @@ class EmergencyAccess(MethodView):
             refuse_unless_accredited(desk, clinic, "emergency", device_id, text=text)
             answer = desk.emergency(text, clinic, args["reason"], args["text"],
                                     device_id=device_id, practitioner=args.get("practitioner"))
-        except ClinicNotAccredited:
-            raise  # recorded by ``refuse_unless_accredited``
         except DomainError as error:
-            if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
-                raise
             refuse_scan(desk, error, "emergency", device_id)
         finish(answer)
         assert answer.outcome is not None

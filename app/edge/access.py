@@ -24,7 +24,7 @@ from app.services.access_events.log import AccessRecord
 from app.services.access_events.outbox import notify_emergency
 from app.services.clinic_flow.desk import Answer, ClinicDesk
 from app.services.clinics.directory import ClinicIdentity, ensure_accredited
-from app.services.errors import ClinicNotAccredited, DomainError
+from app.services.errors import ClinicNotAccredited, DomainError, ValidationFailed
 
 
 def record_access(record: AccessRecord) -> AccessEvent:
@@ -93,7 +93,12 @@ def refuse_scan(desk: ClinicDesk, error: DomainError, purpose: str | None,
                 device_id: str | None = None) -> NoReturn:
     """Record the denial of a request the desk could not take (an unreadable scan, a missing
     grant, an unknown device), then raise it; a clinic that is not accredited is refused as
-    such instead (``refuse_unless_accredited``: its own denial)."""
+    such instead (``refuse_unless_accredited``: its own denial). What is not a refusal of a
+    card — a plain invalid field (no ``reason``), or the accreditation refusal already
+    recorded — is raised as it is."""
+    if isinstance(error, ClinicNotAccredited) or (
+            isinstance(error, ValidationFailed) and not error.extra.get("reason")):
+        raise error
     clinic = current_clinic_client()
     refuse_unless_accredited(desk, clinic, purpose, device_id)
     record_access(desk.refusal(clinic, error, purpose=purpose, device_id=device_id))

@@ -21,7 +21,6 @@ from app.models.consent import PURPOSES
 from app.services.clinic_flow import scan as scans
 from app.services.clinic_flow.desk import EMERGENCY_REASONS, Presence
 from app.services.errors import (
-    ClinicNotAccredited,
     DomainError,
     ScanInvalid,
     ValidationFailed,
@@ -111,11 +110,7 @@ def verify() -> Any:
         refuse_unless_accredited(desk, clinic, purpose, text=text)
         answer = desk.verify(text, clinic, purpose, Presence(pin=pin),
                              practitioner=form.get("practitioner") or None)
-    except ClinicNotAccredited:
-        raise  # recorded by ``refuse_unless_accredited``
     except DomainError as error:
-        if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
-            raise
         refuse_scan(desk, error, purpose)
     finish(answer)
     pulled = None
@@ -142,11 +137,7 @@ def emergency() -> Any:
         refuse_unless_accredited(desk, clinic, "emergency", text=text)
         answer = desk.emergency(text, clinic, form.get("reason", ""), form.get("text", ""),
                                 practitioner=form.get("practitioner") or None)
-    except ClinicNotAccredited:
-        raise  # recorded by ``refuse_unless_accredited``
     except DomainError as error:
-        if isinstance(error, ValidationFailed) and not error.extra.get("reason"):
-            raise
         refuse_scan(desk, error, "emergency")
     finish(answer)
     return render_template("scanner/emergency.html", answer=answer)
