@@ -140,6 +140,11 @@ def _runner_alive(runner: str, job: Job) -> bool:
         thread_text = rest.partition(":")[2]
         idents = {str(t.ident) for t in threading.enumerate()}
         return runner != runner_id() and thread_text in idents
+    return process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -170,9 +175,7 @@ def claim(session: Session, job: Job) -> None:
     job_id = job.id
 
     def attempt() -> None:
-        # write first: SQLite then holds its write lock before reading (PostgreSQL: row lock)
-        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
-        session.refresh(job)
+        _locked(session, job_id, job)
         _claim(session, job)
 
     retry_busy(session, attempt)
@@ -211,17 +214,25 @@ def finish(session: Session, job: Job, result: Mapping[str, Any] | None = None) 
     metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="succeeded").inc()
 
 
+def _locked(session: Session, job_id: str, job: Job | None = None) -> Job | None:
+    """The job, reloaded after taking its row's write lock: the write comes first, so SQLite
+    holds its write lock before reading (PostgreSQL: the row lock). None when it is gone."""
+    session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
+    job = job if job is not None else session.get(Job, job_id)
+    if job is not None:
+        session.refresh(job)
+    return job
+
+
 def fail(session: Session, job_id: str, message: str) -> None:
     """Mark the job failed with a one-line message (commits; the checkpoint is kept; retried
     while SQLite is busy, so a job whose work lost to a busy database is not left running)."""
     session.rollback()
 
     def attempt() -> None:
-        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
-        job = session.get(Job, job_id)
+        job = _locked(session, job_id)
         if job is None:
             return
-        session.refresh(job)
         _mark_failed(job, message)
         session.commit()
         metrics.JOBS_FINISHED.labels(kind=job.kind, outcome="failed").inc()
@@ -255,9 +266,7 @@ def settle_if_dead(session: Session, job: Job) -> bool:
     job_id = job.id
 
     def attempt() -> bool:
-        # write first: SQLite then holds its write lock before reading (PostgreSQL: row lock)
-        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
-        session.refresh(job)
+        _locked(session, job_id, job)
         if not _runner_gone(job):  # it finished, or another runner claimed it meanwhile
             session.rollback()
             return False
@@ -312,11 +321,9 @@ def release(session: Session, job_id: str) -> None:
     session.rollback()
 
     def attempt() -> None:
-        session.execute(update(Job).where(Job.id == job_id).values(updated_at=Job.updated_at))
-        job = session.get(Job, job_id)
+        job = _locked(session, job_id)
         if job is None:
             return
-        session.refresh(job)
         if job.status is JobStatus.RUNNING and job.result.get("runner") == runner_id():
             _requeue(job)
         session.commit()
