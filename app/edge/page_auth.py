@@ -25,6 +25,9 @@ SESSION_KEY = "staff"
 MEMBER_KEY = "member"
 #: The session key holding the signed-in clinic API client (the clinic scanner).
 CLINIC_KEY = "clinic"
+#: The session key of the pages' language: kept when a sign-in or sign-out starts a fresh
+#: session (``app.web.i18n`` reads it).
+LANGUAGE_KEY = "lang"
 
 
 def _principal_of(user: User) -> Principal:
@@ -34,8 +37,9 @@ def _principal_of(user: User) -> Principal:
 
 
 def _open(key: str, principal: Principal) -> None:
-    """A fresh session (no fixation of an older one) holding ``principal`` under ``key``."""
-    session.clear()
+    """A fresh session (no fixation of an older one) holding ``principal`` under ``key``; the
+    language chosen before stays."""
+    _clear()
     session.permanent = True
     lifetime = int(current_app.permanent_session_lifetime.total_seconds())
     session[key] = {"id": principal.id, "tv": principal.token_version,
@@ -61,9 +65,18 @@ def sign_in(user: User) -> Principal:
     return principal
 
 
-def sign_out() -> None:
-    """Forget the page session (the caller revokes the account's tokens)."""
+def _clear() -> None:
+    """Empty the session, all but the language chosen."""
+    language = session.get(LANGUAGE_KEY)
     session.clear()
+    if language is not None:
+        session[LANGUAGE_KEY] = language
+
+
+def sign_out() -> None:
+    """Forget the page session, keeping the language chosen (the caller revokes the account's
+    tokens)."""
+    _clear()
     g.pop("principal", None)
 
 

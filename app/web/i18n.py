@@ -11,11 +11,12 @@ from flask import Flask, session
 from flask_babel import Babel, format_date, format_datetime
 
 from app.clock import VIETNAM
+from app.edge.page_auth import LANGUAGE_KEY
 from app.web import wording
 
 #: The languages offered, the default first.
 LANGUAGES = ("vi", "en")
-SESSION_KEY = "lang"
+SESSION_KEY = LANGUAGE_KEY  # kept across sign-in and sign-out by app.edge.page_auth
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 

@@ -45,10 +45,7 @@ def login() -> Any:
                                          policy=login_policy(current_app.config))
             if user.role.value not in STAFF:
                 raise InvalidCredentials("The username or password is wrong.")
-            language = session.get(LANGUAGE_KEY)
             sign_in(user)  # a fresh session; the language chosen before signing in stays
-            if language in LANGUAGES:
-                session[LANGUAGE_KEY] = language
     except InvalidCredentials:
         return render_template("console/login.html", next=target, username=username,
                                error=_("The username or password is wrong.")), 401

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.composition import data_cipher, member_login_policy
@@ -20,8 +20,6 @@ from app.services.access.member_accounts import LoginName
 from app.services.errors import DomainError, InvalidCredentials, LoginLocked, ValidationFailed
 from app.web import wording
 from app.web.console import safe_next
-from app.web.i18n import LANGUAGES
-from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
 from app.web.limits import login_key, login_limits
 from app.web.portal import FORM, bp
 
@@ -46,14 +44,6 @@ def _activation_address_key() -> str:
 def _activation_member_key() -> str:
     number = str(request.form.get("member_number", ""))
     return f"activate-member|{number.strip().upper()[:20]}"
-
-
-def _keep_language(open_session: Any) -> None:
-    """Open a fresh session (``open_session()``) keeping the language chosen before."""
-    language = session.get(LANGUAGE_KEY)
-    open_session()
-    if language in LANGUAGES:
-        session[LANGUAGE_KEY] = language
 
 
 @bp.get("/")
@@ -92,7 +82,7 @@ def login() -> Any:
                                next=target,
                                error=_("Too many wrong passwords: signing in is locked for a "
                                        "while.")), 429, {"Retry-After": str(locked.retry_after)}
-    _keep_language(lambda: sign_in_member(member_id, version))
+    sign_in_member(member_id, version)
     return redirect(target, code=303)
 
 
@@ -103,7 +93,7 @@ def logout() -> Any:
     principal = page_member()
     if principal is not None:
         member_accounts.logout(db.session, principal.id)
-    _keep_language(sign_out)
+    sign_out()
     return redirect(url_for("portal.login"), code=303)
 
 
@@ -146,5 +136,5 @@ def activate() -> Any:
                                errors=wording.field_errors(error.errors)
                                ), error_problem(type(error)).problem.status
     member_id, version = account.member_id, account.token_version
-    _keep_language(lambda: sign_in_member(member_id, version))
+    sign_in_member(member_id, version)
     return redirect(url_for("portal.card", activated=1), code=303)

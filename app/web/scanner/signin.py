@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.composition import data_cipher
@@ -15,8 +15,6 @@ from app.extensions import db
 from app.services.clinics import clients as clinic_clients
 from app.services.errors import ClinicNotAccredited, InvalidClient
 from app.web.console import FORM, safe_next
-from app.web.i18n import LANGUAGES
-from app.web.i18n import SESSION_KEY as LANGUAGE_KEY
 from app.web.limits import login_key, login_limits
 from app.web.scanner import bp
 
@@ -50,10 +48,7 @@ def login() -> Any:
     except ClinicNotAccredited:
         return render_template("scanner/login.html", client_id=client_id, next=target,
                                error=_("This clinic is not accredited at the moment.")), 403
-    language = session.get(LANGUAGE_KEY)
     sign_in_clinic(principal)
-    if language in LANGUAGES:
-        session[LANGUAGE_KEY] = language
     return redirect(target, code=303)
 
 
@@ -64,8 +59,5 @@ def logout() -> Any:
     principal = page_clinic()
     if principal is not None:
         clinic_clients.revoke_tokens(db.session, principal.id)
-    language = session.get(LANGUAGE_KEY)
     sign_out()
-    if language in LANGUAGES:
-        session[LANGUAGE_KEY] = language
     return redirect(url_for("scanner.login"), code=303)
