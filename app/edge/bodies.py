@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import accumulate
 from typing import Any, TypeVar
 
@@ -15,6 +15,8 @@ from app.edge.problems import PROBLEM_TYPES, problem_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_TYPES = ("application/json",)
+#: The form media types whose fields werkzeug parses into ``request.form`` (and ``files``).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Arrays and objects nested deeper than this are refused before any parser sees them: Python's
 #: ``json`` recurses once per level (5,000 levels raised RecursionError, a 500).
 MAX_JSON_DEPTH = 64
@@ -113,6 +115,17 @@ def check_body() -> Response | None:
     return None
 
 
+def _bad_request(detail: str) -> BadRequest:
+    """A 400 whose ``detail`` the API's problem carries (pages show their own 400 page)."""
+    error = BadRequest(detail)
+    error.data = {"message": detail}  # type: ignore[attr-defined]
+    return error
+
+
+def _holds_nul(pairs: Iterable[tuple[str, Any]]) -> bool:
+    return any("\x00" in key or "\x00" in str(value) for key, value in pairs)
+
+
 def check_url_text() -> None:
     """Refuse a NUL character in the path or the query string (``%00``): no database text
     can hold it (PostgreSQL refuses it, a 500 before this check).
@@ -120,14 +133,31 @@ def check_url_text() -> None:
     Raises:
         BadRequest: the URL holds a NUL.
     """
-    if "\x00" in request.path or any("\x00" in key or "\x00" in value
-                                     for key, value in request.args.items(multi=True)):
-        raise BadRequest("The URL holds a NUL character (%00).")
+    if "\x00" in request.path or _holds_nul(request.args.items(multi=True)):
+        raise _bad_request("The URL holds a NUL character (%00).")
+
+
+def check_form_text() -> None:
+    """Refuse a NUL character in a form body's field names or values, or in an uploaded
+    file's name (``%00``), on every endpoint and method, before any view reads the form: no
+    database text can hold it (psycopg refuses it, a 500 on PostgreSQL). The files' content
+    is not text and is not checked.
+
+    Raises:
+        BadRequest: the form holds a NUL.
+    """
+    if request.mimetype not in FORM_TYPES:
+        return
+    if _holds_nul(request.form.items(multi=True)) or any(
+            "\x00" in name or "\x00" in (upload.filename or "")
+            for name, upload in request.files.items(multi=True)):
+        raise _bad_request("The form holds a NUL character (%00).")
 
 
 def _check_other_json_body() -> Response | None:
     """A JSON body on another method (GET, DELETE) is not checked further, but a parser such
-    as webargs' may still read it: refuse it if it is too large or nested too deeply."""
+    as webargs' may still read it: refuse it if it is too large, nested too deeply or holds
+    a NUL escape."""
     if not _is_json(request.mimetype) or not (
             request.content_length or request.headers.get("Transfer-Encoding") == "chunked"):
         return None
@@ -136,7 +166,12 @@ def _check_other_json_body() -> Response | None:
     if len(raw) > limit:
         return problem_response(PROBLEM_TYPES["payload-too-large"],
                                 f"The body is larger than {limit} bytes.")
-    return _too_deep() if json_depth(raw) > MAX_JSON_DEPTH else None
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        return _too_deep()
+    if b"\x00" in raw or _NUL_ESCAPE.search(raw.decode("utf-8", "replace")):
+        return problem_response(PROBLEM_TYPES["malformed-json"],
+                                "The body holds a NUL character (\\u0000).")
+    return None
 
 
 class UnreadableBody(BadRequest):
@@ -186,3 +221,4 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = _guard_input(app.wsgi_app)  # type: ignore[method-assign]
     app.before_request(check_url_text)
     app.before_request(check_body)
+    app.before_request(check_form_text)  # after check_body: its type and size checks first
