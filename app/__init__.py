@@ -16,6 +16,26 @@ class DatabaseIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def _load_drug_registrations(path: str) -> None:
+    """Add the operator's drug registration numbers to the sensitivity classifier's map.
+
+    Raises:
+        app.config.ConfigError: the file cannot be read or a row is not a number and ATC code.
+    """
+    if not path:
+        return
+    import csv
+
+    from app.config import ConfigError
+    from app.services.health.sensitive import add_drug_registrations
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            add_drug_registrations(csv.DictReader(f))
+    except (OSError, ValueError, csv.Error) as e:
+        raise ConfigError(f"DRUG_REGISTRATIONS_FILE {path}: {e}") from e
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application.
 
@@ -34,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseIdConverter
     load_config(app, config)
     configure_logging(app)
+    _load_drug_registrations(app.config.get("DRUG_REGISTRATIONS_FILE") or "")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     db.init_app(app)

@@ -98,7 +98,8 @@ def test_the_occupational_exam_summary_and_detail() -> None:
 
 @pytest.mark.parametrize("health_id, sensitive", [
     (YEN, ["Rối loạn lo âu lan tỏa", "Sertralin 50 mg viên nén"]),
-    (HUNG, ["Hội chứng nghiện rượu"]),
+    # a traditional medicine coded only in a local system cannot be classified: fail-closed
+    (HUNG, ["Hội chứng nghiện rượu", "Thuốc nam gia truyền (không rõ thành phần)"]),
     (HOA, ["Theo dõi thai kỳ bình thường, con so"]),
     (ANH, ["Xét nghiệm kháng thể kháng HIV không kết luận"]),
 ])

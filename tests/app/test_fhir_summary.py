@@ -16,29 +16,34 @@ PROV = s.Provenance("feed-1", "bundle-1", datetime(2025, 1, 2, tzinfo=UTC))
 @pytest.mark.parametrize("code, category", [
     ("F32.1", "mental-health"), ("F00", "mental-health"), ("F99", "mental-health"),
     ("F10.2", "substance-use"), ("F19", "substance-use"), ("f11.20", "substance-use"),
-    ("B20", "hiv"), ("B24", "hiv"), ("Z21", "hiv"), ("R75", "hiv"), ("Z20.6", "hiv"),
-    ("O80", "reproductive-health"), ("O00.1", "reproductive-health"),
-    ("N97.0", "reproductive-health"), ("Z34.0", "reproductive-health"),
-    ("Z30.0", "reproductive-health"), ("A54.9", "reproductive-health"),
-    ("Z15.0", "genetics"), ("Q90.9", "genetics"), ("Q99", "genetics"),
-    ("X70", "mental-health"), ("Z91.5", "mental-health"),
+    ("B20", "hiv-sti"), ("B24", "hiv-sti"), ("Z21", "hiv-sti"), ("R75", "hiv-sti"), ("Z20.6", "hiv-sti"),
+    ("O80", "reproductive-sexual-health"), ("O00.1", "reproductive-sexual-health"),
+    ("N97.0", "reproductive-sexual-health"), ("Z34.0", "reproductive-sexual-health"),
+    ("Z30.0", "reproductive-sexual-health"), ("A54.9", "hiv-sti"),
+    ("Z15.0", "genetic"), ("Q90.9", "genetic"), ("Q99", "genetic"),
+    ("X70", "mental-health"), ("Z91.5", "mental-health"), ("Z14.1", "genetic"),
+    ("B18.1", "hiv-sti"), ("B17.1", "hiv-sti"), ("Z11.4", "hiv-sti"), ("R45.8", "mental-health"),
+    ("D56.1", "genetic"), ("T40.1", "substance-use"), ("R78.1", "substance-use"),
+    ("F32.A", "mental-health"), ("O9A.11", "reproductive-sexual-health"),
+    ("Z3A.20", "reproductive-sexual-health"), ("N52.9", "reproductive-sexual-health"),
 ])
 def test_sensitive_icd10_codes(code: str, category: str) -> None:
     assert sv.category(sy.ICD10, code) == category
     assert sv.category(sy.ICD10_VN, code) == category
 
 
-@pytest.mark.parametrize("code", ["J45.9", "E11.9", "I10", "H83.3", "J62.8", "B19", "B25",
-                                  "R74", "Z20.5", "N95", "Z40", "Q89", "G40.9", "Z14", "A49"])
+@pytest.mark.parametrize("code", ["J45.9", "E11.9", "I10", "H83.3", "J62.8", "B25",
+                                  "R74", "Z20.5", "N95", "Z40", "Q89", "G40.9", "A49",
+                                  "B18.8", "T39.1", "Z11.1"])
 def test_ordinary_icd10_codes(code: str) -> None:
     assert sv.category(sy.ICD10, code) is None
 
 
 @pytest.mark.parametrize("code, category", [
-    ("J05AR10", "hiv"), ("J05AE08", "hiv"), ("J05AF07", "hiv"), ("J05AG03", "hiv"),
-    ("J05AJ01", "hiv"), ("N06AB06", "mental-health"), ("N05AH03", "mental-health"),
+    ("J05AR10", "hiv-sti"), ("J05AE08", "hiv-sti"), ("J05AF07", "hiv-sti"), ("J05AG03", "hiv-sti"),
+    ("J05AJ01", "hiv-sti"), ("N06AB06", "mental-health"), ("N05AH03", "mental-health"),
     ("N05BA01", "mental-health"), ("N07BC02", "substance-use"),
-    ("G03AA07", "reproductive-health"),
+    ("G03AA07", "reproductive-sexual-health"),
 ])
 def test_sensitive_atc_codes(code: str, category: str) -> None:
     assert sv.category(sy.ATC, code) == category
@@ -51,12 +56,16 @@ def test_ordinary_atc_codes(code: str) -> None:
 
 
 def test_codes_of_other_systems_and_security_labels() -> None:
-    assert sv.category(sy.LOINC, "F32.1") is None
-    assert not sv.is_sensitive([(sy.SNOMED, "35489007")])
+    # fail-closed: a code the classifier does not know is not "not sensitive"
+    assert sv.category(sy.LOINC, "F32.1") == sv.UNCLASSIFIED
+    assert sv.category("http://example.org/codes", "123") == sv.UNCLASSIFIED
+    assert sv.is_sensitive([(sy.SNOMED, "35489007")])  # depressive disorder
     assert sv.is_sensitive([(sy.SNOMED, "x")], [(sy.CONFIDENTIALITY, "R")])
     assert sv.is_sensitive([], [(sy.ACT_CODE, "PSY")])
     assert sv.is_sensitive([], [(sy.ACT_CODE, "ETH")])
-    assert not sv.is_sensitive([], [(sy.CONFIDENTIALITY, "N"), (sy.ACT_CODE, "TREAT")])
+    assert not sv.is_sensitive([(sy.ICD10, "I10")],
+                               [(sy.CONFIDENTIALITY, "N"), (sy.ACT_CODE, "TREAT")])
+    assert sv.is_sensitive([], [(sy.CONFIDENTIALITY, "N"), (sy.ACT_CODE, "TREAT")])
 
 
 def test_the_sensitive_list_is_documented() -> None:
@@ -72,7 +81,7 @@ def test_the_sensitive_list_is_documented() -> None:
 
 
 def _entry(cls: type[s.Entry], id: str, **kwargs: object) -> s.Entry:
-    return cls(id=id, codes=(s.Code(sy.ICD10, "X"),), text=id, source=s.Facility("79024", "BV"),
+    return cls(id=id, codes=(s.Code(sy.ICD10, "J45.9"),), text=id, source=s.Facility("79024", "BV"),
                date="2025-01-01", provenance=PROV, **kwargs)  # type: ignore[arg-type]
 
 
@@ -99,7 +108,7 @@ def _summary() -> s.HealthSummary:
 def test_the_document_round_trips_and_lists_every_section() -> None:
     summary = _summary()
     document = summary.to_document()
-    assert document["version"] == 1 and tuple(document["sections"]) == s.SECTIONS
+    assert document["version"] == 2 and tuple(document["sections"]) == s.SECTIONS
     assert s.HealthSummary.from_document(document) == summary
     assert summary.sections_present() == s.SECTIONS
 

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from app.services.errors import FhirInvalid
 from app.services.health import summary as s
 from app.services.health import systems as sy
-from app.services.health.sensitive import is_sensitive
+from app.services.health.sensitive import Kind, Verdict, classify, combine, system_kind
 
 #: The resource types a Bundle may hold, with their fhir.resources R4 models.
 MODELS: Mapping[str, Any] = {
@@ -277,19 +277,21 @@ class _Mapper:
         return self.default_source
 
     def _entry(self, i: int, res: Any, concept: Any, element: str, date: Any,
-               *sources: Any) -> dict[str, Any]:
+               *sources: Any, kind: Kind, value_codes: tuple[s.Code, ...] = ()
+               ) -> dict[str, Any]:
         codes, text = _codes(concept)
-        if concept is None or (not text and not any(c.system in sy.KNOWN_SYSTEMS
-                                                    for c in codes)):
+        if concept is None or (not text and not any(
+                c.system in sy.KNOWN_SYSTEMS or system_kind(c.system) for c in codes)):
             self.problems.add(("entry", i, "resource", element),
                               "No code in a system the mapping knows and no text: the entry "
                               "cannot be understood (docs/fhir-mapping.md lists the systems).")
         security = [(x.system or "", x.code or "") for x in
                     (res.meta.security or () if res.meta is not None else ())]
+        verdict = classify(kind, ((c.system, c.code) for c in (*codes, *value_codes)), security)
         return {"id": res.id or f"entry-{i}", "codes": codes, "text": text,
                 "source": self._facility(*sources), "date": _iso(date),
-                "provenance": self.provenance,
-                "sensitive": is_sensitive(((c.system, c.code) for c in codes), security)}
+                "provenance": self.provenance, "sensitive": verdict.sensitive,
+                "sensitivity": verdict.category}
 
     def _map(self, patient: Any) -> s.HealthSummary:
         out: dict[str, list[Any]] = {k: [] for k in (
@@ -356,7 +358,8 @@ class _Mapper:
                      for r in res.reaction or () for m in r.manifestation or ()]
         return s.Allergy(**self._entry(i, res, res.code, "code",
                                        res.recordedDate or res.onsetDateTime,
-                                       res.recorder, res.asserter, res.encounter),
+                                       res.recorder, res.asserter, res.encounter,
+                                       kind="allergy"),
                          reaction="; ".join(x for x in reactions if x),
                          criticality=self._criticality(i, res.criticality))
 
@@ -375,7 +378,8 @@ class _Mapper:
             c.system == sy.SNOMED and c.code == sy.SEVERE for c in res.severity.coding or ())
         return s.Condition(**self._entry(i, res, res.code, "code",
                                          res.recordedDate or res.onsetDateTime,
-                                         res.asserter, res.recorder, res.encounter),
+                                         res.asserter, res.recorder, res.encounter,
+                                         kind="condition"),
                            clinical_status=status or "", critical=severe)
 
     def _medication(self, i: int, res: Any) -> s.Medication:
@@ -388,7 +392,8 @@ class _Mapper:
         dose = "; ".join(d.text for d in res.dosage or () if d.text)
         return s.Medication(**self._entry(i, res, concept, element,
                                           res.effectiveDateTime or period or res.dateAsserted,
-                                          res.informationSource, res.context),
+                                          res.informationSource, res.context,
+                                          kind="medication"),
                             dose=dose, status=res.status or "")
 
     def _immunization(self, i: int, res: Any) -> s.Immunization:
@@ -398,7 +403,8 @@ class _Mapper:
         performers = [p.actor for p in res.performer or ()]
         return s.Immunization(**self._entry(i, res, res.vaccineCode, "vaccineCode",
                                             res.occurrenceDateTime or res.occurrenceString,
-                                            *performers, res.encounter),
+                                            *performers, res.encounter,
+                                            kind="immunization"),
                               dose_number=dose)
 
     def _measurement(self, i: int, res: Any) -> s.Measurement:
@@ -414,7 +420,8 @@ class _Mapper:
             value_text = res.valueString
         return s.Measurement(**self._entry(i, res, res.code, "code",
                                            res.effectiveDateTime or res.issued,
-                                           *(res.performer or ()), res.encounter),
+                                           *(res.performer or ()), res.encounter,
+                                           kind="result", value_codes=value_codes),
                              category=category or "laboratory", value=value, unit=unit,
                              value_codes=value_codes, value_text=value_text)
 
@@ -430,7 +437,7 @@ class _Mapper:
         hazards: list[s.Code] = []
         findings: list[s.Code] = []
         measurements: list[s.Measurement] = []
-        sensitive = False
+        verdicts: list[Verdict] = []
         for j, obs in observations:
             occ = next((c.code for c in obs.code.coding or ()
                         if c.system == sy.OCC_OBSERVATION and c.code in _OCC_CODES), None)
@@ -453,18 +460,19 @@ class _Mapper:
                 fitness_text = value_text or obs.valueString or ""
             elif occ in (sy.OCC_HAZARD_CODE, sy.OCC_FINDING):
                 entry = self._entry(j, obs, obs.valueCodeableConcept, "valueCodeableConcept",
-                                    None)
+                                    None, kind="finding")
                 # one code per hazard or finding, named by the concept's own text
                 first = entry["codes"][0] if entry["codes"] else s.Code("", "")
                 code = s.Code(first.system, first.code, entry["text"] or first.text)
                 (hazards if occ == sy.OCC_HAZARD_CODE else findings).append(code)
-                sensitive = sensitive or entry["sensitive"]
+                verdicts.append(Verdict(entry["sensitivity"]))
             else:
                 measurements.append(self._measurement(j, obs))
         date = res.period.start if res.period is not None else None
-        return s.OccExam(**{**self._entry(i, res, res.type[0], "type", date,
-                                          res.serviceProvider),
-                            "sensitive": sensitive},
+        entry = self._entry(i, res, res.type[0], "type", date, res.serviceProvider, kind="exam")
+        verdict = combine((Verdict(entry["sensitivity"]), *verdicts))
+        return s.OccExam(**{**entry, "sensitive": verdict.sensitive,
+                            "sensitivity": verdict.category},
                          exam_type=exam_type, health_class=health_class, fitness=fitness,
                          fitness_text=fitness_text, hazards=tuple(hazards),
                          findings=tuple(findings), measurements=tuple(measurements))

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.services.health import summary as s
 from app.services.health import systems as sy
-from app.services.health.sensitive import V3_CONFIDENTIALITY
+from app.services.health.sensitive import CATEGORY_LABELS, V3_ACT_CODE, V3_CONFIDENTIALITY
 
 _NS = uuid.UUID("5f0c3c1e-8f0a-4a57-9d54-3c5f6e0a9b10")
 _XHTML = '<div xmlns="http://www.w3.org/1999/xhtml">{}</div>'
@@ -21,6 +21,8 @@ _SECTION_TITLES = {
     "occ-exam-detail": "Khám sức khỏe nghề nghiệp (chi tiết)",
 }
 _AUTHOR = "unioncard"
+#: The security label of a resource with masked elements (a masked health ID).
+_V3_OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 
 
 def _url(*parts: str) -> str:
@@ -81,6 +83,9 @@ class _Builder:
             "resourceType": "Patient",
             "identifier": [{"system": sy.HEALTH_ID, "value": p.health_id}],
         }
+        if p.health_id.startswith("*"):  # masked for this pull's purpose (clinic_flow.desk)
+            resource["meta"] = {"security": [{"system": _V3_OBSERVATION_VALUE,
+                                              "code": "MASKED", "display": "masked"}]}
         if p.name:
             resource["name"] = [{"text": p.name}]
         if p.gender:
@@ -100,8 +105,10 @@ class _Builder:
     def _common(self, e: s.Entry, kind: str) -> dict[str, Any]:
         resource: dict[str, Any] = {"resourceType": kind}
         if e.sensitive:
-            resource["meta"] = {"security": [{"system": V3_CONFIDENTIALITY, "code": "R",
-                                              "display": "restricted"}]}
+            labels = [{"system": V3_CONFIDENTIALITY, "code": "R", "display": "restricted"}]
+            if e.sensitivity in CATEGORY_LABELS:
+                labels.append({"system": V3_ACT_CODE, "code": CATEGORY_LABELS[e.sensitivity]})
+            resource["meta"] = {"security": labels}
         return resource
 
     def entry(self, e: s.Entry) -> str:

@@ -1,9 +1,13 @@
 """The health-summary document: its sections, frozen entry dataclasses and ``HealthSummary``.
 
 The document (``to_document``) is the contract with the encrypted store: a JSON-safe dict
-``{"version": 1, "health_id", "patient", "sections": {SECTION: ...}}``. Every entry carries its
+``{"version": 2, "health_id", "patient", "sections": {SECTION: ...}}``. Every entry carries its
 codes with their text, ``source`` (facility), ``date`` (FHIR date or dateTime, as written),
-``provenance`` (feed, bundle, received_at) and ``sensitive``.
+``provenance`` (feed, bundle, received_at), ``sensitive`` (released only under the member's
+``sensitive`` consent) and ``sensitivity`` (why: a protected category, ``restricted`` or
+``unclassified``; null when positively not sensitive). Reading a document classifies every entry
+again with today's tables (``app.services.health.sensitive``) and keeps it sensitive if it was,
+so a document stored under older, narrower tables never releases more than the tables allow.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
+
+from app.services.health.sensitive import Kind, Verdict, classify, combine
 
 #: The sections of design §2, in display order; ``sensitive`` is a label on entries, not here.
 SECTIONS = ("emergency-core", "allergies", "conditions", "medications", "immunizations",
@@ -25,7 +31,10 @@ OCC_EXAM_TYPES = ("periodic", "pre-employment", "return-to-work", "occupational-
 #: Fitness for the job after an occupational exam.
 FITNESS = ("fit", "fit-with-restrictions", "temporarily-unfit", "unfit")
 CRITICALITIES = ("low", "high", "unable-to-assess")
-DOCUMENT_VERSION = 1
+#: 2: every entry carries ``sensitivity`` (classified fail-closed); 1 (before it) is still read,
+#: its entries classified again.
+DOCUMENT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,10 @@ def _codes(items: Iterable[Mapping[str, Any]]) -> tuple[Code, ...]:
 @dataclass(frozen=True)
 class Entry:
     """What every entry has: an id (the feed's resource id), its codes and text, source,
-    date, provenance and the ``sensitive`` label."""
+    date, provenance, the ``sensitive`` label and its reason ``sensitivity``."""
+
+    #: The entry's kind for the sensitivity classifier.
+    KIND: ClassVar[Kind] = "condition"
 
     id: str
     codes: tuple[Code, ...]
@@ -115,6 +127,7 @@ class Entry:
     date: str | None
     provenance: Provenance
     sensitive: bool = False
+    sensitivity: str | None = None
 
     def code(self, system: str) -> str | None:
         """The entry's code in ``system``, if it has one."""
@@ -123,23 +136,37 @@ class Entry:
     def _base(self) -> dict[str, Any]:
         return {"id": self.id, "codes": [c.to_dict() for c in self.codes], "text": self.text,
                 "source": self.source.to_dict(), "date": self.date,
-                "provenance": self.provenance.to_dict(), "sensitive": self.sensitive}
+                "provenance": self.provenance.to_dict(), "sensitive": self.sensitive,
+                "sensitivity": self.sensitivity}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return self._base()
 
-    @staticmethod
-    def _base_args(d: Mapping[str, Any]) -> dict[str, Any]:
+    @classmethod
+    def _verdict(cls, d: Mapping[str, Any]) -> Verdict:
+        """Today's verdict on the stored entry ``d`` (its codes; a result's value codes too)."""
+        codes = (*d.get("codes", ()), *d.get("value_codes", ()))
+        return classify(cls.KIND, ((str(c.get("system", "")), str(c.get("code", "")))
+                                   for c in codes))
+
+    @classmethod
+    def _base_args(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        stored = bool(d.get("sensitive", False))
+        verdict = cls._verdict(d)
+        reason = d.get("sensitivity") if stored else None
         return {"id": str(d["id"]), "codes": _codes(d.get("codes", ())),
                 "text": str(d.get("text", "")), "source": Facility.from_dict(d.get("source", {})),
                 "date": d.get("date"), "provenance": Provenance.from_dict(d["provenance"]),
-                "sensitive": bool(d.get("sensitive", False))}
+                "sensitive": stored or verdict.sensitive,
+                "sensitivity": reason or verdict.category}
 
 
 @dataclass(frozen=True)
 class Allergy(Entry):
     """An allergy or intolerance: the substance (codes), reaction and criticality."""
+
+    KIND: ClassVar[Kind] = "allergy"
 
     reaction: str = ""
     criticality: str | None = None
@@ -187,6 +214,8 @@ class Condition(Entry):
 class Medication(Entry):
     """A medication (ATC, and the Vietnamese registration number where known) and its dose."""
 
+    KIND: ClassVar[Kind] = "medication"
+
     dose: str = ""
     status: str = ""
 
@@ -205,6 +234,8 @@ class Medication(Entry):
 class Immunization(Entry):
     """An immunisation (CVX or ATC J07), its date (``date``) and dose number."""
 
+    KIND: ClassVar[Kind] = "immunization"
+
     dose_number: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,6 +251,8 @@ class Immunization(Entry):
 @dataclass(frozen=True)
 class Measurement(Entry):
     """A vital sign or lab result (LOINC): a number with its unit, or a coded/text value."""
+
+    KIND: ClassVar[Kind] = "result"
 
     category: str = "laboratory"
     value: float | None = None
@@ -269,7 +302,8 @@ class EmergencyContact:
 class OccExam(Entry):
     """An occupational exam. ``codes`` is its type; the summary part is type, date, facility
     (``source``), health class and fitness; the detail part is hazards, findings and
-    measurements."""
+    measurements. It is sensitive when one of its findings or hazards is (each classified on its
+    own, fail-closed); its measurements are classified one by one."""
 
     exam_type: str = "periodic"
     health_class: str | None = None
@@ -299,17 +333,29 @@ class OccExam(Entry):
                                  if sensitive or not m.sensitive]}
 
     @classmethod
+    def _verdict(cls, d: Mapping[str, Any]) -> Verdict:
+        return finding_verdict(_codes(d.get("findings", ())) + _codes(d.get("hazards", ())))
+
+    @classmethod
     def from_dicts(cls, summary: Mapping[str, Any], detail: Mapping[str, Any] | None) -> OccExam:
         """From the two JSON parts (either may stand in for a missing other: a restricted
         document; the detail repeats the exam's identity, type, date and facility)."""
         detail = detail or {}
-        return cls(**cls._base_args(summary), exam_type=str(summary.get("exam_type", "periodic")),
+        return cls(**cls._base_args({**summary, **{k: detail[k] for k in ("findings", "hazards")
+                                                    if k in detail}}),
+                   exam_type=str(summary.get("exam_type", "periodic")),
                    health_class=summary.get("health_class"), fitness=summary.get("fitness"),
                    fitness_text=str(summary.get("fitness_text", "")),
                    hazards=_codes(detail.get("hazards", ())),
                    findings=_codes(detail.get("findings", ())),
                    measurements=tuple(Measurement.from_dict(m)
                                       for m in detail.get("measurements", ())))
+
+
+def finding_verdict(codes: Iterable[Code]) -> Verdict:
+    """The verdict on an exam from its findings and hazards, each classified on its own
+    (a project hazard code is not sensitive; a finding with no decidable code is unclassified)."""
+    return combine(classify("finding", ((c.system, c.code),)) for c in codes)
 
 
 @dataclass(frozen=True)
@@ -420,7 +466,7 @@ class HealthSummary:
         Raises:
             ValueError: the document's version is not supported, or it is malformed.
         """
-        if d.get("version") != DOCUMENT_VERSION:
+        if d.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"unsupported health summary version {d.get('version')!r}")
         try:
             s = d["sections"]

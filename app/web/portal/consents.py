@@ -31,8 +31,10 @@ SECTIONS: dict[str, Any] = {
     "vitals-labs": _l("Measurements and test results (blood pressure, blood tests...)."),
     "occ-exam-summary": _l("Occupational health exams: date, health class, fit for work."),
     "occ-exam-detail": _l("Occupational health exams in full, with findings."),
-    "sensitive": _l("Sensitive information (mental and reproductive health, HIV, substance "
-                    "use, genetics): only with this separate consent."),
+    "sensitive": _l("Sensitive information (mental, sexual and reproductive health, HIV and "
+                    "other sexually transmitted infections, hepatitis B and C, substance use, "
+                    "genetics) and every entry the service cannot classify: only with this "
+                    "separate consent."),
     "on-card": _l("Emergency information printed on the card itself: anyone holding the card "
                   "can read it (the card is reissued)."),
 }
