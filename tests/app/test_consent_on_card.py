@@ -157,3 +157,18 @@ def test_an_expired_on_card_consent_leaves_the_core_off_and_is_listed(app, sessi
                                 ends_at=add_months(datetime.now(UTC), 12))
     assert live(session, yen.id) == [card]  # it carries the same core: no reissue, no reprint
     assert card_desk_for(app, session, "user:1").claims(card).emergency == CORE
+
+
+@pytest.mark.parametrize(("snomed", "group"), [
+    ("278147001", "O+"), ("278148006", "O-"), ("278149003", "A+"), ("278152006", "A-"),
+    ("278150003", "B+"), ("278153001", "B-"), ("278151004", "AB+"), ("278154007", "AB-")])
+def test_every_ips_blood_group_reaches_the_card(snomed: str, group: str) -> None:
+    from app.services.health import summary as s
+    from app.services.health import systems as sy
+
+    blood = s.Measurement(id="abo", codes=(s.Code(sy.LOINC, "882-1", "ABO and Rh"),), text="",
+                          source=s.Facility("", ""), date=None,
+                          provenance=s.Provenance("f", "b", datetime(2025, 1, 1, tzinfo=UTC)),
+                          value_codes=(s.Code(sy.SNOMED, snomed, group),))
+    core = card_core(s.HealthSummary(patient=s.Patient("7412345678"), blood_group=blood))
+    assert core is not None and core.blood_group == group

@@ -26,7 +26,7 @@ from cards.claims import MAX_ALLERGY_CHARS, MAX_EMERGENCY_ITEMS
 #: SNOMED CT blood-group concepts (ABO and Rh(D)) to the card's blood-group values.
 SNOMED_BLOOD_GROUPS = {
     "278147001": "O+", "278148006": "O-", "278149003": "A+", "278152006": "A-",
-    "278150003": "B+", "278153003": "B-", "278151004": "AB+", "278154009": "AB-",
+    "278150003": "B+", "278153001": "B-", "278151004": "AB+", "278154007": "AB-",
 }
 REISSUE_REASON = "on-card-consent"
 #: Why a card is reissued when a new summary changed its emergency core, or a consent lapsed.
