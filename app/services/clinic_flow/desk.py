@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ from app.services.health.consent import (
 from app.services.health.store import HealthStore
 from app.services.health.summary import SECTIONS, HealthSummary
 from app.services.issuing.issuance import UC1_CONTEXT
+from app.services.registry.members import mask_insurance_number
 
 #: What emergency access releases: the emergency core, never ``sensitive`` entries.
 EMERGENCY_SECTIONS = ("emergency-core",)
@@ -321,7 +322,7 @@ class ClinicDesk:
             return Answer(self._record("denial", clinic, outcome, purpose=grant.purpose,
                                        result="refused", reason="no-summary", **where),
                           error=missing, outcome=outcome)
-        summary = HealthSummary.from_document(stored)
+        summary = for_purpose(HealthSummary.from_document(stored), grant.purpose)
         document = summary.to_document(allowed, sensitive=sensitive)
         record = self._record(kind, clinic, outcome, purpose=grant.purpose, result="released",
                               released=allowed + (("sensitive",) if sensitive else ()),
@@ -365,11 +366,27 @@ class ClinicDesk:
                                            emergency=True)
         stored = HealthStore(self.session, self.cipher,
                              actor=f"clinic:{clinic.client_id}").load(outcome.member.id)
-        document = (HealthSummary.from_document(stored).to_document(EMERGENCY_SECTIONS,
-                                                                    sensitive=False)
+        document = (for_purpose(HealthSummary.from_document(stored), EMERGENCY_PURPOSE)
+                    .to_document(EMERGENCY_SECTIONS, sensitive=False)
                     if stored is not None else None)
         record = self._record("emergency", clinic, outcome, purpose=EMERGENCY_PURPOSE,
                               result="released", released=EMERGENCY_SECTIONS, **where,
                               emergency_reason=reason_code, emergency_text=reason_text.strip())
         return Answer(record, outcome=outcome, holder=self._holder(outcome), decision=decision,
                       grant=grant, granted=granted, document=document)
+
+#: The pull purposes whose clinic needs the member's full health ID (mã số BHXH, the social
+#: health-insurance number): treatment, which the clinic bills to social health insurance under
+#: that number. Every other pull (occupational health, paid by the employer; emergency access,
+#: which asks no consent) shows it masked as officers see it.
+FULL_HEALTH_ID_PURPOSES = frozenset({"treatment"})
+
+
+def for_purpose(summary: HealthSummary, purpose: str) -> HealthSummary:
+    """``summary`` as a pull for ``purpose`` releases it: the health ID in full only for
+    ``FULL_HEALTH_ID_PURPOSES``, otherwise masked but for its last 4 digits (the JSON
+    document and the FHIR Patient.identifier are both made from what this returns)."""
+    if purpose in FULL_HEALTH_ID_PURPOSES:
+        return summary
+    masked = mask_insurance_number(summary.health_id[-4:]) or ""
+    return replace(summary, patient=replace(summary.patient, health_id=masked))
