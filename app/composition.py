@@ -290,6 +290,12 @@ def access_log(session: Session) -> AccessLog:
 
     return AccessLog(session, data_cipher())
 
+def checkpoint_key(config: Mapping[str, Any]) -> bytes:
+    """The key that signs and checks the access log's checkpoints: ``AUDIT_CHECKPOINT_KEY``
+    (production refuses to start without it), else one derived from ``SECRET_KEY`` under its
+    own label."""
+    return dedicated_secret(config, "AUDIT_CHECKPOINT_KEY").encode("utf-8")
+
 
 def emergency_flag_policy(config: Mapping[str, Any]) -> FlagPolicy:
     """When a clinic's repeated emergency access is flagged to administrators."""

@@ -32,8 +32,13 @@ RATE_LIMITS = ("LOGIN_RATE_LIMIT", "LOGIN_ADDRESS_RATE_LIMIT")
 #: Clinic-flow rate limits (verify, pull, emergency access), checked like the login ones.
 CLINIC_RATE_LIMITS = ("VERIFY_RATE_LIMIT", "VERIFY_CARD_RATE_LIMIT", "PULL_RATE_LIMIT",
                 "EMERGENCY_RATE_LIMIT")
-#: Optional dedicated secrets; when unset each is derived from SECRET_KEY with its own label.
-DEDICATED_SECRETS = ("PRESENCE_TOKEN_SECRET", "PULL_GRANT_SECRET")
+#: Optional dedicated secrets; when unset each is derived from SECRET_KEY with its own label
+#: (outside production only for the last ones, ``PRODUCTION_DEDICATED_SECRETS``).
+DEDICATED_SECRETS = ("PRESENCE_TOKEN_SECRET", "PULL_GRANT_SECRET", "AUDIT_CHECKPOINT_KEY")
+#: Dedicated secrets production must be given: the key that signs the access log's
+#: checkpoints (derived from SECRET_KEY, a leak of that key would also let its holder re-sign a
+#: rewritten log).
+PRODUCTION_DEDICATED_SECRETS = ("AUDIT_CHECKPOINT_KEY",)
 
 
 class ConfigError(RuntimeError):
@@ -127,6 +132,8 @@ def defaults(root: Path) -> dict[str, Any]:
         # what `unioncard worker` does besides jobs (app/duties.py); 0 turns one off
         "NOTIFY_EVERY_SECONDS": 60,
         "AUDIT_CHECKPOINT_SECONDS": 3600,
+        # signs every access-log checkpoint (HMAC-SHA256); required in production
+        "AUDIT_CHECKPOINT_KEY": None,
         "ON_CARD_REFRESH_SECONDS": 86400,
         # clinic flow: presence tokens, pull grants, scanned photos, rate limits
         "PRESENCE_TOKEN_SECRET": None,
@@ -271,8 +278,14 @@ def check_production(config: Mapping[str, Any], lookup_key: bytes) -> None:
     if is_repetitive(passphrase.strip()):
         raise ConfigError(f"{prefix}KEY_PASSPHRASE is too predictable (repeated characters or a "
                           "pattern)")
+    for name in PRODUCTION_DEDICATED_SECRETS:
+        if not config.get(name):
+            raise ConfigError(f"{prefix}{name} must be set in production: the key that signs "
+                              "the access log's checkpoints (a random value of at least "
+                              f"{MIN_SECRET_KEY_LENGTH} characters, not {prefix}SECRET_KEY)")
     for name in DEDICATED_SECRETS:
         value = config.get(name)
+
         if value and (len(str(value)) < MIN_SECRET_KEY_LENGTH
                       or estimated_bits(str(value)) < MIN_SECRET_KEY_BITS
                       or is_repetitive(str(value)) or str(value) == secret):

@@ -102,6 +102,7 @@ def seal_chains(app: Flask, interval: timedelta) -> bool:
     """One checkpoint of the access log's chains, unless another was made less than
     ``interval`` ago (by another worker, or the CLI); whether one was made."""
     from app.clock import now
+    from app.composition import checkpoint_key
     from app.extensions import db
     from app.services.access_events.checkpoints import latest_checkpoint, make_checkpoint
     from app.services.errors import CheckpointConflict
@@ -111,7 +112,7 @@ def seal_chains(app: Flask, interval: timedelta) -> bool:
         latest = latest_checkpoint(session)
         if latest is not None and latest.at > now() - interval * 0.9:
             return False
-        made = make_checkpoint(session, actor="worker")
+        made = make_checkpoint(session, actor="worker", key=checkpoint_key(app.config))
         session.commit()
     except CheckpointConflict:  # another worker's, at the same moment
         session.rollback()

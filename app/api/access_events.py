@@ -10,7 +10,7 @@ from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.clock import now
-from app.composition import emergency_flag_policy
+from app.composition import data_cipher, emergency_flag_policy
 from app.edge.auth import ADMIN, requires
 from app.edge.problems import ProblemSchema
 from app.extensions import db
@@ -31,10 +31,13 @@ class AccessSummary(MethodView):
     @blp.alt_response(403, schema=ProblemSchema, description="Administrators only")
     @blp.alt_response(422, schema=ProblemSchema, description="A bad or too long period")
     def get(self, args: dict[str, Any]) -> Any:
-        """Count access events per clinic and kind over a period; flag repeated emergency use."""
+        """Count access events per clinic and kind over a period; flag repeated emergency use;
+        report events changed after they were written."""
         period = views.Period.of(args.get("since"), args.get("until"), now())
         policy = emergency_flag_policy(current_app.config)
+        damaged, shown = views.damaged_events(db.session, data_cipher(), period)
         return {"since": period.since, "until": period.until,
+                "damaged_events": damaged, "damaged": shown,
                 "items": views.summary(db.session, period),
                 "emergency_threshold": policy.threshold,
                 "emergency_window_hours": policy.window.total_seconds() // 3600,

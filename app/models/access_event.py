@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
@@ -33,10 +34,11 @@ class AccessEvent(Base):
 
     A member's events form the chain ``member:<id>``; an event that could not be tied to a
     member (an unreadable or unknown card) joins its clinic's chain ``clinic:<facility code>``.
-    ``hash`` is SHA-256 over the canonical encoding of every other column, ``prev_hash``
-    included (``app.services.access_events.chain``), so a changed, removed or reordered row
-    breaks the chain. Rows are never updated or deleted (PostgreSQL and SQLite triggers refuse
-    it). The emergency free text is sealed in ``access_event_texts``; the chain covers its keyed
+    ``hash`` is SHA-256 over the canonical encoding of every other column, ``id``, ``prev_hash``
+    and ``hash_version`` included (``app.services.access_events.chain``; events written before
+    ``hash_version`` existed keep version 1, which covers every column but ``id``), so a
+    changed, removed or reordered row breaks the chain. Rows are never updated or deleted
+    (PostgreSQL and SQLite triggers refuse it). The emergency free text is sealed in ``access_event_texts``; the chain covers its keyed
     digest, so a data-key rotation can re-wrap the text without touching the chain.
     """
 
@@ -55,6 +57,8 @@ class AccessEvent(Base):
     seq: Mapped[int]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: Which encoding ``hash`` was made with (1: before migration 0018, without ``id``).
+    hash_version: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     at: Mapped[datetime] = mapped_column(default=utc_now)
     kind: Mapped[str] = mapped_column(String(16))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -115,6 +119,9 @@ class AccessCheckpoint(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     heads: Mapped[int] = mapped_column(default=0)
     made_by: Mapped[str] = mapped_column(String(64))
+    #: HMAC-SHA256 under the service's checkpoint key of what the row stores (None: made
+    #: before checkpoints were signed, covered by the digest chain of the next signed one).
+    signature: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessCheckpointHead(Base):

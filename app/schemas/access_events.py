@@ -50,6 +50,10 @@ class AccessEventSchema(ma.Schema):
         "description": "the clinic's reason code for emergency access"})
     emergency_text = ma.fields.String(dump_only=True, allow_none=True, metadata={
         "description": "what the clinic wrote when it used emergency access"})
+    damaged = ma.fields.Boolean(dump_only=True, metadata={
+        "description": "true: this entry was changed after it was written (its content or "
+                       "emergency text is not what its hash covers, or it does not follow the "
+                       "entry before it); what it shows cannot be trusted"})
 
     def _at_vietnam(self, item: dict[str, Any]) -> str:
         return str(item["at"].astimezone(VIETNAM).isoformat())
@@ -98,6 +102,15 @@ class EmergencyFlagSchema(ma.Schema):
         "description": "emergency accesses by this clinic in the whole period"})
 
 
+class DamagedEventSchema(ma.Schema):
+    """An access event whose content or emergency text is not what its hash covers."""
+
+    id = ma.fields.Integer(dump_only=True)
+    at = ma.fields.DateTime(dump_only=True)
+    clinic_code = ma.fields.String(dump_only=True)
+    kind = ma.fields.String(dump_only=True, metadata={"description": _KINDS})
+
+
 class AccessSummarySchema(ma.Schema):
     """The aggregate of the access log over a period; never a member or health content."""
 
@@ -110,6 +123,12 @@ class AccessSummarySchema(ma.Schema):
                                      metadata={"description": "clinics with at least "
                                                "emergency_threshold emergency accesses within "
                                                "emergency_window_hours"})
+    damaged_events = ma.fields.Integer(dump_only=True, metadata={
+        "description": "events of the period changed after they were written (counted in "
+                       "items as stored); run `unioncard audit verify` for each chain's first "
+                       "break"})
+    damaged = ma.fields.List(ma.fields.Nested(DamagedEventSchema), dump_only=True, metadata={
+        "description": "the first 50 of them, oldest first"})
 
 
 class NotificationSettingsSchema(ma.Schema):

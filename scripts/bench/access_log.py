@@ -21,6 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from scripts.bench._db import fresh_database  # noqa: E402
 
+#: The key the bench's checkpoints are signed with.
+BENCH_KEY = b"bench checkpoint key"
+
 
 def cipher() -> Any:
     from app.crypto import DataCipher
@@ -114,11 +117,11 @@ def main() -> None:
             hot = append(writer, members[:1], args.events // 2, args.threads)
             session = writer()
             start = time.perf_counter()
-            made = make_checkpoint(session, actor="bench")
+            made = make_checkpoint(session, actor="bench", key=BENCH_KEY)
             session.commit()
             checkpoint_s = time.perf_counter() - start
             start = time.perf_counter()
-            report = verify(session)
+            report = verify(session, cipher=cipher(), key=BENCH_KEY)
             verify_s = time.perf_counter() - start
             session.close()
             assert report.ok, report.findings

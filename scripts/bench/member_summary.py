@@ -46,7 +46,8 @@ def secrets_env() -> dict[str, str]:
     return {"UNIONCARD_SECRET_KEY": secrets.token_urlsafe(48),
             "UNIONCARD_DATA_KEY": base64.b64encode(os.urandom(32)).decode(),
             "UNIONCARD_LOOKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "UNIONCARD_KEY_PASSPHRASE": secrets.token_urlsafe(24)}
+            "UNIONCARD_KEY_PASSPHRASE": secrets.token_urlsafe(24),
+            "UNIONCARD_AUDIT_CHECKPOINT_KEY": secrets.token_urlsafe(48)}
 
 
 def setup(url: str, env: dict[str, str], members: int) -> list[str]:

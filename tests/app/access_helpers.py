@@ -39,3 +39,18 @@ def record_for(member: Any, kind: str = "pull", **fields: Any) -> AccessRecord:
                        emergency_reason="unconscious",
                        emergency_text="Bệnh nhân bất tỉnh tại xưởng, cần biết dị ứng.")
     return replace(base, **fields)
+
+
+def audit_keys(app: Any) -> dict[str, Any]:
+    """What ``verify`` checks the texts and checkpoint signatures with: the app's keys."""
+    from app.composition import checkpoint_key, cipher_for_config
+
+    return {"cipher": cipher_for_config(app.config), "key": checkpoint_key(app.config)}
+
+
+def seal(app: Any, session: Any, actor: str = "test", **options: Any) -> Any:
+    """A checkpoint signed with the app's checkpoint key."""
+    from app.composition import checkpoint_key
+    from app.services.access_events.checkpoints import make_checkpoint
+
+    return make_checkpoint(session, actor=actor, key=checkpoint_key(app.config), **options)

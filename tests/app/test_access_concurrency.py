@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from app.composition import access_log_for
 from app.models import AccessChainHead, AccessEvent, Union
-from app.services.access_events.checkpoints import make_checkpoint
 from app.services.access_events.verify import verify
-from tests.app.access_helpers import record_for
+from tests.app.access_helpers import audit_keys, record_for, seal
 from tests.conftest import Factory, invoke
 
 THREADS = 4
@@ -48,7 +47,7 @@ def test_parallel_appends_to_one_chain(committed_office: Any) -> None:
                     append(quiet, "verify")
                 if n == 1 and i == EACH // 2:  # a checkpoint in the middle of the appends
                     writer = db.new_session(app, write=True)
-                    make_checkpoint(writer, actor="test")
+                    seal(app, writer)
                     writer.commit()
                     writer.close()
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
@@ -82,7 +81,7 @@ def test_parallel_appends_to_one_chain(committed_office: Any) -> None:
         AccessEvent.member_id == busy.id).order_by(AccessEvent.seq)).all()
     assert seqs == list(range(1, THREADS * EACH + 1))
     assert session.get(AccessChainHead, f"member:{busy.id}").seq == THREADS * EACH
-    report = verify(session)
+    report = verify(session, **audit_keys(app))
     assert report.ok, report.findings
     assert report.events == THREADS * EACH + EACH // 2
     session.close()
@@ -109,7 +108,7 @@ def test_checkpoints_made_at_once_never_fork(committed_office: Any) -> None:
             writer = db.new_session(app)  # reads first, then writes: the racy way
             try:
                 access_log_for(app, writer).record(record_for(member, "pull"))
-                make_checkpoint(writer, actor="test")
+                seal(app, writer)
                 writer.commit()
                 outcomes.append("made")
             except CheckpointConflict:
@@ -133,7 +132,7 @@ def test_checkpoints_made_at_once_never_fork(committed_office: Any) -> None:
         thread.join(timeout=240)
     assert set(outcomes) <= {"made", "conflict", "busy"}, outcomes
     assert outcomes.count("made") >= 1
-    report = verify(session)
+    report = verify(session, **audit_keys(app))
     assert report.ok, report.findings
     assert report.checkpoints == outcomes.count("made")
     session.close()

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from app.composition import access_log, cipher_for_config
+from app.composition import access_log, checkpoint_key, cipher_for_config
 from app.crypto import DecryptionError
 from app.models import AccessChainHead, AccessEvent, AccessEventText, OutboxMessage
 from app.services.access_events.chain import GENESIS, event_hash, fields_of
@@ -159,4 +159,4 @@ def test_a_data_key_rotation_rewraps_the_texts_and_addresses_and_keeps_the_chain
     session.expire_all()
     assert AccessLog(session, new).emergency_text(event).startswith("Bệnh nhân bất tỉnh")
     assert NotificationAddresses(session, new).email(member.id) == "yen@example.vn"
-    assert verify(session).ok
+    assert verify(session, cipher=new, key=checkpoint_key(app.config)).ok

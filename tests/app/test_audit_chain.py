@@ -12,10 +12,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app.composition import cipher_for_config
 from app.models import AccessChainHead, AccessCheckpoint, AccessEvent
 from app.services.access_events.chain import event_hash, fields_of
-from app.services.access_events.checkpoints import make_checkpoint
 from app.services.access_events.log import AccessLog
 from app.services.access_events.verify import Finding, verify
-from tests.app.access_helpers import Clock, record_for
+from tests.app.access_helpers import Clock, audit_keys, record_for, seal
 from tests.conftest import invoke
 
 APPEND_ONLY = ("access_events", "access_checkpoints", "access_checkpoint_heads")
@@ -70,16 +69,16 @@ def tamper(session, sql: str, **params: Any) -> None:
     session.expunge_all()
 
 
-def first(session) -> Finding:
-    report = verify(session)
+def first(app, session) -> Finding:
+    report = verify(session, **audit_keys(app))
     assert not report.ok
     return report.findings[0]
 
 
-def test_an_untouched_log_verifies(session, chain, members) -> None:
-    make_checkpoint(session, actor="test")
+def test_an_untouched_log_verifies(app, session, chain, members) -> None:
+    seal(app, session)
     session.commit()
-    report = verify(session)
+    report = verify(session, **audit_keys(app))
     assert report.ok, report.findings
     assert (report.chains, report.events, report.checkpoints, report.checkpoint_heads) == \
         (2, 6, 1, 2)
@@ -94,8 +93,8 @@ def test_the_database_refuses_updates_and_deletes(session, chain, statement) -> 
         session.execute(text(statement))
 
 
-def test_checkpoints_are_append_only_too(session, chain) -> None:
-    make_checkpoint(session, actor="test")
+def test_checkpoints_are_append_only_too(app, session, chain) -> None:
+    seal(app, session)
     session.commit()
     for statement in ("UPDATE access_checkpoints SET made_by = 'x'",
                       "DELETE FROM access_checkpoint_heads"):
@@ -103,16 +102,17 @@ def test_checkpoints_are_append_only_too(session, chain) -> None:
             session.execute(text(statement))
 
 
-def test_a_changed_field_is_named(session, chain, members) -> None:
+def test_a_changed_field_is_named(app, session, chain, members) -> None:
     tamper(session, "UPDATE access_events SET clinic_name = 'Phòng khám khác' "
                     "WHERE chain_key = :key AND seq = 2", key=f"member:{members[0].id}")
-    found = first(session)
+    found = first(app, session)
     assert (found.chain_key, found.seq, found.problem) == (f"member:{members[0].id}", 2,
                                                            "changed")
-    assert verify(session).findings == [found]  # the other member's chain is intact
+    # the other member's chain is intact
+    assert verify(session, **audit_keys(app)).findings == [found]
 
 
-def test_a_change_with_its_hash_recomputed_is_caught_by_the_next_link(session, chain,
+def test_a_change_with_its_hash_recomputed_is_caught_by_the_next_link(app, session, chain,
                                                                       members) -> None:
     key = f"member:{members[0].id}"
     row = session.scalars(select(AccessEvent).where(AccessEvent.chain_key == key,
@@ -121,21 +121,22 @@ def test_a_change_with_its_hash_recomputed_is_caught_by_the_next_link(session, c
     tamper(session, "UPDATE access_events SET released = :released, hash = :hash "
                     "WHERE id = :id", released='["allergies","emergency-core","medications"]',
            hash=event_hash(forged), id=row.id)
-    found = first(session)
+    found = first(app, session)
     assert (found.chain_key, found.seq, found.problem) == (key, 2, "changed")
 
 
-def test_a_deleted_middle_event_is_named_missing(session, chain, members) -> None:
+def test_a_deleted_middle_event_is_named_missing(app, session, chain, members) -> None:
     key = f"member:{members[0].id}"
     tamper(session, "DELETE FROM access_events WHERE chain_key = :key AND seq = 2", key=key)
-    found = first(session)
+    found = first(app, session)
     assert (found.chain_key, found.seq, found.problem) == (key, 2, "missing")
 
 
-def test_the_newest_event_deleted_after_a_checkpoint_is_named(session, chain, members) -> None:
+def test_the_newest_event_deleted_after_a_checkpoint_is_named(app, session, chain,
+                                                              members) -> None:
     """No later link betrays it, and the head row was put back too: the checkpoint does."""
     key = f"member:{members[0].id}"
-    make_checkpoint(session, actor="test")
+    seal(app, session)
     session.commit()
     third = session.scalars(select(AccessEvent).where(AccessEvent.chain_key == key,
                                                       AccessEvent.seq == 3)).one()
@@ -144,29 +145,29 @@ def test_the_newest_event_deleted_after_a_checkpoint_is_named(session, chain, me
     tamper(session, "DELETE FROM access_events WHERE chain_key = :key AND seq = 4", key=key)
     tamper(session, "UPDATE access_chain_heads SET seq = 3, hash = :hash WHERE chain_key = :key",
            hash=third.hash, key=key)
-    found = first(session)
+    found = first(app, session)
     assert (found.chain_key, found.seq, found.problem) == (key, 4, "missing")
     assert "checkpoint" in found.detail
 
 
 def test_the_newest_event_deleted_before_any_checkpoint_is_named_by_the_head(
-        session, chain, members) -> None:
+        app, session, chain, members) -> None:
     key = f"member:{members[1].id}"
     tamper(session, "DELETE FROM access_events WHERE chain_key = :key AND seq = 2", key=key)
-    found = first(session)
+    found = first(app, session)
     assert (found.chain_key, found.seq, found.problem) == (key, 2, "missing")
 
 
-def test_a_reordered_chain_is_named(session, chain, members) -> None:
+def test_a_reordered_chain_is_named(app, session, chain, members) -> None:
     key = f"member:{members[0].id}"
     for old, new in ((2, 99), (3, 2), (99, 3)):
         tamper(session, "UPDATE access_events SET seq = :new WHERE chain_key = :key "
                         "AND seq = :old", key=key, old=old, new=new)
-    found = first(session)
+    found = first(app, session)
     assert (found.chain_key, found.seq, found.problem) == (key, 2, "changed")
 
 
-def test_a_forged_event_appended_without_the_head_is_named(session, log, chain,
+def test_a_forged_event_appended_without_the_head_is_named(app, session, log, chain,
                                                            members) -> None:
     key = f"member:{members[1].id}"
     head = session.get(AccessChainHead, key)
@@ -175,34 +176,35 @@ def test_a_forged_event_appended_without_the_head_is_named(session, log, chain,
     session.flush()
     tamper(session, "UPDATE access_chain_heads SET seq = :seq, hash = :hash "
                     "WHERE chain_key = :key", seq=seq, hash=digest, key=key)
-    found = first(session)
+    found = first(app, session)
     assert (found.chain_key, found.seq, found.problem) == (key, 3, "unexpected")
 
 
-def test_a_changed_checkpoint_is_named(session, chain, members) -> None:
-    make_checkpoint(session, actor="test")
+def test_a_changed_checkpoint_is_named(app, session, chain, members) -> None:
+    seal(app, session)
     session.commit()
     log_more = session.scalars(select(AccessCheckpoint)).one()
     tamper(session, "UPDATE access_checkpoint_heads SET seq = 1 WHERE checkpoint_id = :id "
                     "AND chain_key = :key", id=log_more.id, key=f"member:{members[0].id}")
-    findings = verify(session).findings
+    findings = verify(session, **audit_keys(app)).findings
     assert Finding("", log_more.id, "changed", "") in findings
 
 
-def test_checkpoints_record_only_the_chains_that_moved(session, log, chain, members) -> None:
-    one = make_checkpoint(session, actor="test")
+def test_checkpoints_record_only_the_chains_that_moved(app, session, log, chain,
+                                                       members) -> None:
+    one = seal(app, session)
     log.record(record_for(members[1], "pull"))
-    two = make_checkpoint(session, actor="test")
-    three = make_checkpoint(session, actor="test")
+    two = seal(app, session)
+    three = seal(app, session)
     session.commit()
     assert (one.heads, two.heads, three.heads) == (2, 1, 0)
     assert len({one.digest, two.digest, three.digest}) == 3
-    assert verify(session).ok
+    assert verify(session, **audit_keys(app)).ok
 
 
-def test_two_checkpoints_cannot_follow_the_same_one(session, chain) -> None:
+def test_two_checkpoints_cannot_follow_the_same_one(app, session, chain) -> None:
     """What makes two checkpoints made at once conflict instead of forking the chain."""
-    made = make_checkpoint(session, actor="test")
+    made = seal(app, session)
     session.commit()
     with pytest.raises(IntegrityError), session.begin_nested():
         session.add_all([AccessCheckpoint(prev_digest=made.digest, digest=d * 64, heads=0,
@@ -261,16 +263,17 @@ def test_audit_commands_in_a_subprocess(committed_office) -> None:
     session.close()
 
 
-def test_a_removed_checkpoint_is_named_by_the_next(session, log, chain, members) -> None:
-    first_made = make_checkpoint(session, actor="test")
+def test_a_removed_checkpoint_is_named_by_the_next(app, session, log, chain,
+                                                   members) -> None:
+    first_made = seal(app, session)
     log.record(record_for(members[0], "pull"))
-    make_checkpoint(session, actor="test")
+    seal(app, session)
     log.record(record_for(members[1], "pull"))
-    third = make_checkpoint(session, actor="test")
+    third = seal(app, session)
     session.commit()
     middle = first_made.id + 1
     tamper(session, "DELETE FROM access_checkpoint_heads WHERE checkpoint_id = :id", id=middle)
     tamper(session, "DELETE FROM access_checkpoints WHERE id = :id", id=middle)
-    findings = verify(session).findings
+    findings = verify(session, **audit_keys(app)).findings
     assert findings == [Finding("", third.id, "changed", "")]
     assert "does not follow" in findings[0].detail

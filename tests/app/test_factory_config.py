@@ -62,6 +62,7 @@ PRODUCTION_SECRETS = {
     "DATA_KEY": "q3Jx8mZ0b2Vt9L4kP7sN1cR6yH5wE2aD0fG3uI8oT1Q=",
     "LOOKUP_KEY": "Zk7pW2xR9mL4vB6nQ1tY8cH3sJ5dF0gK2aE7uO4iP9M=",
     "KEY_PASSPHRASE": "correct horse battery staple",
+    "AUDIT_CHECKPOINT_KEY": "Hn3vQ8rT1xKz5mWb9LcY2pDs7JfE4gUaRk6NtV0oBi",
 }
 
 

@@ -1,6 +1,7 @@
 """Checkpoints: every so often, the heads of the chains that moved, sealed into a chain of
-digests, so that removing the newest events of a chain (which no later link would betray) is
-caught by ``unioncard audit verify``."""
+digests and signed with the service's checkpoint key, so that removing the newest events of a
+chain (which no later link would betray) is caught by ``unioncard audit verify``, and a
+checkpoint rewritten without the key is too."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
 from app.models.access_event import AccessChainHead, AccessCheckpoint, AccessCheckpointHead
-from app.services.access_events.chain import GENESIS, checkpoint_digest
+from app.services.access_events.chain import GENESIS, checkpoint_digest, checkpoint_signature
 from app.services.errors import CheckpointConflict
 
 #: Chain heads read and recorded per round trip.
@@ -43,10 +44,10 @@ def latest_checkpoint(session: Session) -> AccessCheckpoint | None:
                            .limit(1)).first()
 
 
-def make_checkpoint(session: Session, *, actor: str,
+def make_checkpoint(session: Session, *, actor: str, key: bytes,
                     clock: Callable[[], datetime] = utc_now) -> CheckpointMade:
     """Record the head of every chain that moved since the last checkpoint and the digest over
-    them and the previous digest (flushed; the caller commits).
+    them and the previous digest, signed with ``key`` (flushed; the caller commits).
 
     Appends are not blocked: each head is read as committed, and a chain that moves on while
     the checkpoint is made is recorded as it was read (and again by the next checkpoint).
@@ -61,9 +62,12 @@ def make_checkpoint(session: Session, *, actor: str,
         .where(AccessChainHead.seq > AccessChainHead.checkpointed_seq)
         .order_by(AccessChainHead.chain_key)).all()
     heads = [(str(k), int(s), str(h)) for k, s, h in moved]
-    checkpoint = AccessCheckpoint(at=clock(), prev_digest=prev_digest,
-                                  digest=checkpoint_digest(prev_digest, heads),
-                                  heads=len(heads), made_by=actor)
+    at, digest = clock(), checkpoint_digest(prev_digest, heads)
+    checkpoint = AccessCheckpoint(at=at, prev_digest=prev_digest, digest=digest,
+                                  heads=len(heads), made_by=actor,
+                                  signature=checkpoint_signature(
+                                      key, at=at, prev_digest=prev_digest, digest=digest,
+                                      heads=len(heads), made_by=actor))
     try:
         with session.begin_nested():
             session.add(checkpoint)

@@ -8,13 +8,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models.access_event import ACCESS_KINDS, AccessChainHead, AccessEvent, AccessEventText
-from app.services.access_events.chain import GENESIS, event_hash
+from app.services.access_events.chain import GENESIS, HASH_VERSION, event_hash
 
 #: Encryption context of the emergency free text (owner: the event's id) and of its digest.
 EMERGENCY_TEXT_CONTEXT = "access_event_texts.text"
@@ -27,13 +27,18 @@ _EVENTS = cast(Table, AccessEvent.__table__)
 # such a parameter as one more column to set).
 _SELECT_HEAD = (select(_HEADS.c.seq, _HEADS.c.hash)
                 .where(_HEADS.c.chain_key == bindparam("head_key")).with_for_update())
+# The event's id is part of its (version 2) hash, so it is taken before the INSERT: on
+# PostgreSQL from the id sequence in the head's locked read (no extra round trip); on SQLite,
+# whose one writer holds the database, the next id after the highest (rows are never deleted).
+_SELECT_HEAD_AND_ID = (select(_HEADS.c.seq, _HEADS.c.hash,
+                              func.nextval(func.pg_get_serial_sequence("access_events", "id")))
+                       .where(_HEADS.c.chain_key == bindparam("head_key")).with_for_update())
+_NEXT_ID = select(func.coalesce(func.max(_EVENTS.c.id), 0) + 1)
 _MOVE_HEAD = (update(_HEADS).where(_HEADS.c.chain_key == bindparam("head_key"))
               .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"),
                       province_code=bindparam("head_province")))
 _INSERT_EVENT = (insert(_EVENTS)
-                 .values({c: bindparam(f"e_{c.name}", type_=c.type)
-                          for c in _EVENTS.c if c.name != "id"})
-                 .returning(_EVENTS.c.id))
+                 .values({c: bindparam(f"e_{c.name}", type_=c.type) for c in _EVENTS.c}))
 #: PostgreSQL: the head moves in a CTE of the event's INSERT (one round trip).
 _MOVE_AND_INSERT = _INSERT_EVENT.add_cte(_MOVE_HEAD.cte("moved_head"))
 #: Column widths the record's strings must fit.
@@ -122,10 +127,12 @@ class AccessLog:
             else clinic_chain(rec.clinic_code)
         self.session.flush()  # the statements below run on the connection, which does not
         connection = self.session.connection()  # autoflush (nor build ORM results)
-        seq, prev_hash = self._locked_head(key, rec.member_id, rec.province_code)
+        seq, prev_hash, event_id = self._locked_head(key, rec.member_id, rec.province_code)
+        if event_id is None:
+            event_id = int(connection.execute(_NEXT_ID).scalar_one())
         text = rec.emergency_text or None
         values: dict[str, Any] = dict(
-            chain_key=key, seq=seq + 1, prev_hash=prev_hash, at=self.clock(), kind=rec.kind,
+            id=event_id, hash_version=HASH_VERSION, chain_key=key, seq=seq + 1, prev_hash=prev_hash, at=self.clock(), kind=rec.kind,
             member_id=rec.member_id, province_code=rec.province_code,
             card_serial=rec.card_serial, clinic_code=rec.clinic_code,
             clinic_name=rec.clinic_name, client_id=rec.client_id, device_id=rec.device_id,
@@ -139,11 +146,10 @@ class AccessLog:
                 "head_province": rec.province_code}
         event_params = {f"e_{name}": value for name, value in values.items()}
         if connection.dialect.name == "postgresql":
-            inserted = connection.execute(_MOVE_AND_INSERT, {**event_params, **head})
+            connection.execute(_MOVE_AND_INSERT, {**event_params, **head})
         else:
             connection.execute(_MOVE_HEAD, head)
-            inserted = connection.execute(_INSERT_EVENT, event_params)
-        values["id"] = inserted.scalar_one()
+            connection.execute(_INSERT_EVENT, event_params)
         event = AccessEvent(**values)
         make_transient_to_detached(event)
         self.session.add(event)
@@ -161,9 +167,10 @@ class AccessLog:
         return self.cipher.decrypt(row.text_encrypted, EMERGENCY_TEXT_CONTEXT, str(event.id))
 
     def _locked_head(self, key: str, member_id: int | None,
-                     province_code: str | None) -> tuple[int, str]:
+                     province_code: str | None) -> tuple[int, str, int | None]:
         """The chain head's ``seq`` and ``hash``, its row locked until the transaction ends
-        (created on first use; two first appends racing both end up locking the one row)."""
+        (created on first use; two first appends racing both end up locking the one row), and
+        on PostgreSQL the new event's id (None elsewhere)."""
         head = self._select_head(key)
         if head is not None:
             return head
@@ -186,6 +193,10 @@ class AccessLog:
         assert head is not None  # inserted above, or by the transaction we waited for
         return head
 
-    def _select_head(self, key: str) -> tuple[int, str] | None:
-        row = self.session.connection().execute(_SELECT_HEAD, {"head_key": key}).one_or_none()
-        return None if row is None else (int(row[0]), str(row[1]))
+    def _select_head(self, key: str) -> tuple[int, str, int | None] | None:
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            locked = connection.execute(_SELECT_HEAD_AND_ID, {"head_key": key}).one_or_none()
+            return None if locked is None else (int(locked[0]), str(locked[1]), int(locked[2]))
+        row = connection.execute(_SELECT_HEAD, {"head_key": key}).one_or_none()
+        return None if row is None else (int(row[0]), str(row[1]), None)

@@ -1,55 +1,140 @@
 """Reading the access log: a member's own events (newest first) and administrators' aggregate
-by clinic and kind, with clinics that used emergency access repeatedly flagged."""
+by clinic and kind, with clinics that used emergency access repeatedly flagged. Each event
+read is checked on its own (``integrity``): a damaged one is shown marked, never an error."""
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.crypto import DataCipher
 from app.models.access_event import AccessEvent, AccessEventText
-from app.services.access_events.log import EMERGENCY_TEXT_CONTEXT
+from app.services.access_events.chain import GENESIS, STORED_FIELDS
+from app.services.access_events.integrity import content_problem, text_problem
 from app.services.errors import AccessPeriodInvalid
 
 #: Members see their access events for at least this long (nothing deletes them sooner).
 RETENTION_YEARS = 3
 #: The longest period an aggregate may cover.
 MAX_SUMMARY_DAYS = 366
+#: Damaged events an aggregate lists (all are counted).
+DAMAGED_SHOWN = 50
+#: The JSON columns, read as text and parsed here: a damaged value is shown damaged instead of
+#: failing the whole read.
+_JSON_FIELDS = ("released", "denied")
+_COLUMNS = [cast(getattr(AccessEvent, name), Text).label(name) if name in _JSON_FIELDS
+            else getattr(AccessEvent, name) for name in STORED_FIELDS] + [AccessEvent.hash]
+
+
+def _json(text: Any) -> tuple[Any, bool]:
+    """A JSON column's value and whether it could be read."""
+    try:
+        return json.loads(text), True
+    except (TypeError, ValueError, RecursionError):
+        return None, False
+
+
+def _checked(row: Any, text_province: str | None, sealed: bytes | None,
+             cipher: DataCipher) -> tuple[SimpleNamespace, str | None, bool]:
+    """An event row read as stored: (its fields, its emergency text when intact, whether
+    it is damaged — its content or its text not what its hash covers)."""
+    fields = {name: getattr(row, name) for name in STORED_FIELDS}
+    readable = True
+    for name in _JSON_FIELDS:
+        fields[name], ok = _json(fields[name])
+        readable = readable and ok
+    event = SimpleNamespace(**fields, hash=row.hash)
+    problem, text = text_problem(cipher, event_id=event.id, digest=event.emergency_text_digest,
+                                 province_code=event.province_code,
+                                 text_province=text_province, sealed=sealed)
+    damaged = not readable or content_problem(event) is not None or problem is not None
+    return event, text, damaged
 
 
 def member_events(session: Session, cipher: DataCipher, member_id: int, *, page: int,
                   per_page: int) -> tuple[list[dict[str, Any]], int]:
     """One page of a member's access events, newest first, and their total; each with its
     clinic (name and facility code as recorded), time, kind, sections released and denied,
-    purpose, outcome and, for emergency access, the reason code and the clinic's text."""
+    purpose, outcome and, for emergency access, the reason code and the clinic's text; and
+    ``damaged``: the event's content or text is not what its hash covers, or it does not link
+    to the event before it in the chain (its text is then not shown)."""
     total = session.scalar(select(func.count()).select_from(AccessEvent)
                            .where(AccessEvent.member_id == member_id)) or 0
     rows = session.execute(
-        select(AccessEvent, AccessEventText.text_encrypted)
+        select(*_COLUMNS, AccessEventText.province_code.label("text_province"),
+               AccessEventText.text_encrypted)
         .outerjoin(AccessEventText, AccessEventText.event_id == AccessEvent.id)
         .where(AccessEvent.member_id == member_id)
         .order_by(AccessEvent.at.desc(), AccessEvent.seq.desc())
         .offset((page - 1) * per_page).limit(per_page)).all()
+    checked = [_checked(row, row.text_province, row.text_encrypted, cipher) for row in rows]
+    before = _previous_hashes(session, [event for event, _, _ in checked])
     items = []
-    for event, sealed in rows:
-        text = (cipher.decrypt(sealed, EMERGENCY_TEXT_CONTEXT, str(event.id))
-                if sealed is not None else None)
+    for event, text, damaged in checked:
+        linked = event.prev_hash == (GENESIS if event.seq == 1
+                                     else before.get((event.chain_key, event.seq - 1)))
+        released = event.released if isinstance(event.released, list) else []
+        denied = event.denied if isinstance(event.denied, dict) else {}
         items.append({"id": event.id, "seq": event.seq, "at": event.at, "kind": event.kind,
                       "clinic_name": event.clinic_name, "clinic_code": event.clinic_code,
                       "device_id": event.device_id, "practitioner": event.practitioner,
-                      "purpose": event.purpose, "released": list(event.released),
-                      "denied": [{"section": s, "reason": r}
-                                 for s, r in sorted(event.denied.items())],
+                      "purpose": event.purpose, "released": [str(r) for r in released],
+                      "denied": [{"section": str(s), "reason": str(r)}
+                                 for s, r in sorted(denied.items())],
                       "outcome": event.outcome, "reason": event.reason,
                       "emergency": event.kind == "emergency",
-                      "emergency_reason": event.emergency_reason, "emergency_text": text})
+                      "emergency_reason": event.emergency_reason,
+                      "emergency_text": None if damaged else text,
+                      "damaged": damaged or not linked})
     return items, int(total)
+
+
+def _previous_hashes(session: Session, events: list[SimpleNamespace]
+                     ) -> dict[tuple[str, int], str]:
+    """The hash of the event before each of ``events`` in its chain."""
+    wanted: dict[str, set[int]] = {}
+    for event in events:
+        if isinstance(event.seq, int) and event.seq > 1:
+            wanted.setdefault(event.chain_key, set()).add(event.seq - 1)
+    found: dict[tuple[str, int], str] = {}
+    for chain_key, seqs in wanted.items():
+        for seq, digest in session.execute(
+                select(AccessEvent.seq, AccessEvent.hash)
+                .where(AccessEvent.chain_key == chain_key, AccessEvent.seq.in_(sorted(seqs)))):
+            found[(chain_key, int(seq))] = str(digest)
+    return found
+
+
+def damaged_events(session: Session, cipher: DataCipher,
+                   period: Period) -> tuple[int, list[dict[str, Any]]]:
+    """The events of the period whose content or emergency text is not what their hash
+    covers: how many, and the first ``DAMAGED_SHOWN`` (id, time, clinic and kind; never a
+    member or health content). ``unioncard audit verify`` names each chain's first break."""
+    rows = session.execute(
+        select(*_COLUMNS, AccessEventText.province_code.label("text_province"),
+               AccessEventText.text_encrypted)
+        .outerjoin(AccessEventText, AccessEventText.event_id == AccessEvent.id)
+        .where(AccessEvent.at >= period.since, AccessEvent.at < period.until)
+        .order_by(AccessEvent.at, AccessEvent.id)
+        .execution_options(yield_per=2000))
+    count = 0
+    shown: list[dict[str, Any]] = []
+    for row in rows:
+        event, _, damaged = _checked(row, row.text_province, row.text_encrypted, cipher)
+        if damaged:
+            count += 1
+            if len(shown) < DAMAGED_SHOWN:
+                shown.append({"id": event.id, "at": _utc(event.at),
+                              "clinic_code": event.clinic_code, "kind": event.kind})
+    return count, shown
 
 
 @dataclass(frozen=True)
