@@ -37,3 +37,6 @@ __all__ = ["AuditEntry", "Card", "CardStatus", "ConsentVersion", "HealthFeed", "
            "AccessChainHead", "AccessCheckpoint", "AccessCheckpointHead", "AccessEvent",
            "AccessEventText", "NotificationAddress", "OutboxMessage"]
 __all__ += ["Clinic", "ClinicClient", "ScannerDevice"]
+from app.models.pin_guard import PinClientWindow, PresenceBinding  # noqa: E402
+
+__all__ += ["PinClientWindow", "PresenceBinding"]

@@ -33,6 +33,9 @@ class MemberAccount(Base):
     password_locked_until: Mapped[datetime | None] = mapped_column(default=None)
     pin_failures: Mapped[int] = mapped_column(default=0)
     pin_locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    #: The PIN's locks in a row (each longer than the last); a right PIN, a new PIN, a new
+    #: activation or an administrator ends the run.
+    pin_lock_count: Mapped[int] = mapped_column(default=0, server_default="0")
     token_version: Mapped[int] = mapped_column(default=0)
     #: The last successful password login (the member's export shows it).
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
