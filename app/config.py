@@ -114,6 +114,13 @@ def defaults(root: Path) -> dict[str, Any]:
         "MEMBER_LOGIN_LOCK_SECONDS": 900,
         "MEMBER_PIN_MAX_FAILURES": 5,
         "MEMBER_PIN_LOCK_SECONDS": 900,
+        # the PIN's later locks in a row (no right PIN in between): 1 hour, then a day each
+        "MEMBER_PIN_RELOCK_SECONDS": [3600, 86400],
+        # each clinic client: at most this many wrong PINs, across members, per window
+        "PIN_CLIENT_MAX_FAILURES": 20,
+        "PIN_CLIENT_WINDOW_SECONDS": 3600,
+        # how often a worker deletes expired presence-token bindings and old PIN windows
+        "PIN_PRESENCE_PRUNE_SECONDS": 3600,
         # access log: repeated emergency access by one clinic flagged to administrators
         "EMERGENCY_FLAG_THRESHOLD": 3,
         "EMERGENCY_FLAG_WINDOW_HOURS": 24,
@@ -216,6 +223,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
 
     for name in RATE_LIMITS + CLINIC_RATE_LIMITS:
         check_rate_limit(name, app.config[name])
+    check_pin_guards(app.config)
     app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
     lookup_key = decode_data_key(str(app.config["LOOKUP_KEY"]), "LOOKUP_KEY")
     if env == "production":
@@ -315,6 +323,29 @@ def check_rate_limit(name: str, value: Any) -> None:
     except ValueError:
         raise ConfigError(f"{ENV_PREFIX}_{name} must be a rate limit such as '10 per minute', "
                           f"not {str(value)[:40]!r}") from None
+
+
+def check_pin_guards(config: Mapping[str, Any]) -> None:
+    """Refuse PIN guard settings that would not guard: counts, windows and lock times must be
+    positive whole numbers, ``MEMBER_PIN_RELOCK_SECONDS`` a list of them (it may be empty:
+    every lock then lasts ``MEMBER_PIN_LOCK_SECONDS``).
+
+    Raises:
+        ConfigError: the first such setting, in one line.
+    """
+    def positive(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    for name in ("MEMBER_PIN_MAX_FAILURES", "MEMBER_PIN_LOCK_SECONDS",
+                 "PIN_CLIENT_MAX_FAILURES", "PIN_CLIENT_WINDOW_SECONDS"):
+        if not positive(config[name]):
+            raise ConfigError(f"{ENV_PREFIX}_{name} must be a whole number above 0, not "
+                              f"{str(config[name])[:40]!r}")
+    relock = config["MEMBER_PIN_RELOCK_SECONDS"]
+    if not isinstance(relock, (list, tuple)) or not all(positive(v) for v in relock):
+        raise ConfigError(f"{ENV_PREFIX}_MEMBER_PIN_RELOCK_SECONDS must be a JSON list of "
+                          f"whole numbers of seconds above 0 (e.g. [3600, 86400]), not "
+                          f"{str(relock)[:40]!r}")
 
 
 def _is_true(value: Any) -> bool:

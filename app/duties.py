@@ -9,7 +9,9 @@ worker``), so that a deployment needs no cron lines for them:
   its digest logged (``unioncard.audit``), so the journal keeps it outside the database;
 - **on-card**: reissue, without the emergency core, the cards whose ``on-card`` consent has
   lapsed, every ``ON_CARD_REFRESH_SECONDS`` (default a day) — what ``unioncard cards
-  refresh-on-card`` does once.
+  refresh-on-card`` does once;
+- **pin-presence**: delete the bindings of expired presence tokens and the clinic clients'
+  wrong-PIN windows older than 7 days, every ``PIN_PRESENCE_PRUNE_SECONDS`` (default an hour).
 
 Several workers may run them at once: a message is never sent twice (the outbox claims it with
 a lease), a checkpoint is skipped when another was made within the interval, and a card is
@@ -56,7 +58,8 @@ class Duty:
 
 def periodic_duties(app: Flask) -> list[Duty]:
     """The duties the app's configuration turns on."""
-    duties = [d for d in (outbox_duty(app), checkpoint_duty(app), on_card_duty(app))
+    duties = [d for d in (outbox_duty(app), checkpoint_duty(app), on_card_duty(app),
+                          pin_presence_duty(app))
               if d is not None]
     for duty in duties:
         log.info("worker duty %s every %g s", duty.name, duty.every)
@@ -148,3 +151,34 @@ def refresh_on_card(app: Flask) -> int:
         log.info("on-card refresh: %s card(s) reissued without the emergency core for reprint",
                  len(result.reissued))
     return len(result.reissued)
+
+
+def pin_presence_duty(app: Flask) -> Duty | None:
+    """Prune expired presence bindings and old wrong-PIN windows; None when the interval
+    is 0."""
+    every = float(app.config["PIN_PRESENCE_PRUNE_SECONDS"])
+    if every <= 0:
+        return None
+    return Duty("pin-presence", every, lambda: prune_pin_presence(app))
+
+
+def prune_pin_presence(app: Flask) -> tuple[int, int]:
+    """One pruning in a transaction of its own: the presence bindings and the wrong-PIN
+    windows deleted."""
+    from app.clock import now
+    from app.extensions import db
+    from app.services.access.pin_guard import prune_client_windows
+    from app.services.clinic_flow.presence import prune_bindings
+
+    session = db.new_session(app, write=True)
+    try:
+        moment = now()
+        bindings = prune_bindings(session, moment)
+        windows = prune_client_windows(session, moment)
+        session.commit()
+    finally:
+        session.close()
+    if bindings or windows:
+        log.info("pin-presence: %s expired presence binding(s) and %s old wrong-PIN "
+                 "window(s) deleted", bindings, windows)
+    return bindings, windows

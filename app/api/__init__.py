@@ -25,6 +25,7 @@ def register(api: Api) -> None:
         my_export,
         my_health,
         my_presence,
+        pin_locks,
         publication,
         system,
         transfers,
@@ -52,6 +53,7 @@ def register(api: Api) -> None:
     api.register_blueprint(consents.notices_blp)
     api.register_blueprint(my_health.blp)
     api.register_blueprint(my_presence.blp)
+    api.register_blueprint(pin_locks.blp)
     api.register_blueprint(clinics.blp)
     api.register_blueprint(my_access_log.blp)
     api.register_blueprint(access_events.blp)

@@ -4,14 +4,17 @@ to the member's access log and committed before the answer is sent, so a refusal
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NoReturn
 
 from flask import current_app
 
+from app.clock import now as utc_now
 from app.composition import (
     access_log,
     data_cipher,
     member_login_policy,
+    pin_client_cap,
     presence_tokens_for,
     pull_grants_for,
 )
@@ -22,7 +25,8 @@ from app.models.access_event import AccessEvent
 from app.services.access import member_accounts
 from app.services.access_events.log import AccessRecord
 from app.services.access_events.outbox import notify_emergency
-from app.services.clinic_flow.desk import Answer, ClinicDesk
+from app.services.clinic_flow import presence
+from app.services.clinic_flow.desk import Answer, Clinic, ClinicDesk
 from app.services.clinics.directory import ClinicIdentity, ensure_accredited
 from app.services.errors import ClinicNotAccredited, DomainError, ValidationFailed
 
@@ -52,19 +56,33 @@ def record_access(record: AccessRecord) -> AccessEvent:
     return event
 
 
-def _check_pin(member_id: int, pin: str) -> None:
-    """A PIN check in a session of its own: a wrong PIN's count outlasts the refusal."""
+def _check_pin(member_id: int, pin: str, clinic: Clinic) -> None:
+    """A PIN check in a session of its own: a wrong PIN's count (the member's, and the clinic
+    client's across members) outlasts the refusal."""
+    config = current_app.config
     db.session.rollback()  # the request's session only read so far
     with db.new_session(current_app) as session:
-        member_accounts.verify_pin(session, member_id, pin,
-                                   policy=member_login_policy(current_app.config))
+        member_accounts.verify_pin(
+            session, member_id, pin, policy=member_login_policy(config),
+            client=pin_client_cap(config, clinic.client_id, clinic.facility_code))
+
+
+def _bind_presence(token: str, card_serial: str, expires_at: datetime, clinic: Clinic) -> None:
+    """Bind a presence token to the first clinic that presents it, in a session of its own
+    (committed whatever the request's answer)."""
+    db.session.rollback()  # the request's session only read so far
+    with db.new_session(current_app) as session:
+        presence.bind_to_clinic(session, token, clinic_code=clinic.facility_code,
+                                client_id=clinic.client_id, card_serial=card_serial,
+                                expires_at=expires_at, now=utc_now())
 
 
 def clinic_desk() -> ClinicDesk:
     """The clinic desk over the request's session (the API's and the scanner page's)."""
     config = current_app.config
     return ClinicDesk(db.session, data_cipher(), grants=pull_grants_for(config),
-                      presence_tokens=presence_tokens_for(config), check_pin=_check_pin)
+                      presence_tokens=presence_tokens_for(config), check_pin=_check_pin,
+                      bind_presence=_bind_presence)
 
 
 def finish(answer: Answer) -> None:

@@ -63,6 +63,7 @@ from app.services.errors import (
     LoginLocked,
     NotFound,
     NotificationAddressInvalid,
+    PinAttemptsCapped,
     PinLocked,
     PresenceInvalid,
     RegisteredElsewhere,
@@ -189,6 +190,12 @@ CATALOGUE = (
     ProblemType("pin-locked", 429, "PIN locked",
                 "Too many wrong PINs: the member's PIN is refused for a while; retry after the "
                 "time in the Retry-After header."),
+    ProblemType("pin-attempts-capped", 429, "Too many wrong PINs from this clinic",
+                "This clinic client had PIN_CLIENT_MAX_FAILURES wrong PINs within "
+                "PIN_CLIENT_WINDOW_SECONDS, whichever members they were for: its PIN checks "
+                "are refused until the window ends (Retry-After); the member's presence code "
+                "(phone) still works. Administrators see it (GET /api/v1/pin-locks). Logged "
+                "as a denial."),
     ProblemType("wrong-pin", 401, "Wrong PIN", "The member's PIN is wrong."),
     ProblemType("consent-withdrawn", 409, "Consent already withdrawn",
                 "The consent was withdrawn already; a withdrawn consent cannot be withdrawn "
@@ -233,9 +240,11 @@ CATALOGUE = (
                 "The member's presence proof does not hold: `reason` is `wrong-pin`, "
                 "`pin-malformed` (a PIN is 6 digits), `presence-malformed`, "
                 "`presence-bad-signature`, `presence-expired` (tokens last 5 minutes), "
-                "`presence-other-card` (made for another card) or `presence-ambiguous` (PIN "
-                "and token both given). No grant is issued. Repeated wrong PINs lock the "
-                "member's PIN (`pin-locked`). Logged as a denial."),
+                "`presence-other-card` (made for another card), `presence-other-clinic` "
+                "(presented by another clinic first: a presence code serves the first clinic "
+                "that presents it) or `presence-ambiguous` (PIN and token both given). No "
+                "grant is issued. Repeated wrong PINs lock the member's PIN (`pin-locked`). "
+                "Logged as a denial."),
     ProblemType("grant-invalid", 403, "Pull grant refused",
                 "The pull grant in the X-Pull-Grant header is missing (`grant-missing`), not a "
                 "grant (`grant-malformed`), tampered with or signed by another key "
@@ -362,6 +371,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     ActivationCodeExpired: ErrorProblem(PROBLEM_TYPES["activation-code-expired"]),
     ActivationCodeUsed: ErrorProblem(PROBLEM_TYPES["activation-code-used"]),
     PinLocked: ErrorProblem(PROBLEM_TYPES["pin-locked"]),
+    PinAttemptsCapped: ErrorProblem(PROBLEM_TYPES["pin-attempts-capped"]),
     WrongPin: ErrorProblem(PROBLEM_TYPES["wrong-pin"]),
     ConsentNotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),
     ConsentWithdrawn: ErrorProblem(PROBLEM_TYPES["consent-withdrawn"]),

@@ -157,6 +157,16 @@ class PinLocked(DomainError):
         self.retry_after = retry_after
 
 
+class PinAttemptsCapped(PinLocked):
+    """Too many wrong PINs from one clinic client across members in the current window: its
+    PIN checks are refused for ``retry_after`` seconds (the phone's presence code still
+    works); ``reason`` is ``pin-attempts-capped``."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.extra["reason"] = "pin-attempts-capped"
+
+
 class WrongPin(InvalidCredentials):
     """The member's PIN is wrong (or the member has no account)."""
 

@@ -64,6 +64,8 @@ PROBLEMS: Mapping[str, str] = {
     "activation-code-used": N_("This activation code was used already; sign in instead, or "
                                "ask your union office for a new one."),
     "pin-locked": N_("Too many wrong PINs: the PIN is locked for a while."),
+    "pin-attempts-capped": N_("Too many wrong PINs from this clinic: PINs are refused for a "
+                              "while; ask the member for the presence code on their phone."),
     "wrong-pin": N_("The PIN is wrong."),
     "consent-withdrawn": N_("This consent was withdrawn already."),
     "consent-period-invalid": N_("The consent period is not valid."),
@@ -171,6 +173,10 @@ REASONS: Mapping[str, str] = {
     "presence-expired": N_("The presence code has expired; ask the member to show a fresh "
                            "one."),
     "presence-other-card": N_("The presence code belongs to another card."),
+    "presence-other-clinic": N_("This presence code was used at another clinic already; ask "
+                                "the member to show a fresh one."),
+    "pin-attempts-capped": N_("Too many wrong PINs from this clinic: PINs are refused for a "
+                              "while; ask the member for the presence code on their phone."),
     "presence-ambiguous": N_("Scan either the card or the presence code, not both."),
     "grant-missing": N_("Scan the card first."),
     "grant-malformed": N_("The permission to open the record is damaged; scan the card "
@@ -224,6 +230,7 @@ ACTIONS: Mapping[str, str] = {
     "member.pin": N_("member changed the PIN"),
     "member.password_locked": N_("password locked after wrong attempts"),
     "member.pin_locked": N_("PIN locked after wrong attempts"),
+    "member.pin_unlocked": N_("PIN lock cleared by an administrator"),
     "member.health-link": N_("health record linked"),
     "member.health-relink": N_("health record linked again"),
     "member.health-unlink": N_("health record unlinked"),

@@ -281,7 +281,8 @@ def test_expiry_and_start_are_checked_at_the_desks_time(app, session, scene, mom
     desk = ClinicDesk(session, cipher_for_config(app.config),
                       grants=pull_grants_for(app.config),
                       presence_tokens=presence_tokens_for(app.config),
-                      check_pin=lambda *_: None, clock=lambda: when)
+                      check_pin=lambda *_: None, bind_presence=lambda *_: None,
+                      clock=lambda: when)
     answer = desk.verify(scene["text"], active_clinic(session, scene["login"].client_id),
                          "treatment", Presence(pin="258036"))
     assert answer.record.kind == ("verify" if status == "valid" else "denial")

@@ -83,13 +83,14 @@ def test_the_checkpoint_duty_seals_the_chains_once_an_interval(make_app, connect
 
 def test_the_configuration_picks_the_duties(make_app, connection) -> None:
     names = [d.name for d in periodic_duties(_bound(make_app, connection))]
-    assert names == ["checkpoint", "on-card"]  # no SMTP: no outbox duty
+    assert names == ["checkpoint", "on-card", "pin-presence"]  # no SMTP: no outbox duty
     with smtp_server() as (_inbox, port):
         names = [d.name for d in periodic_duties(_bound(
             make_app, connection, SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM=SENDER,
             SMTP_TLS="none"))]
-    assert names == ["outbox", "checkpoint", "on-card"]
-    off = _bound(make_app, connection, AUDIT_CHECKPOINT_SECONDS=0, ON_CARD_REFRESH_SECONDS=0)
+    assert names == ["outbox", "checkpoint", "on-card", "pin-presence"]
+    off = _bound(make_app, connection, AUDIT_CHECKPOINT_SECONDS=0, ON_CARD_REFRESH_SECONDS=0,
+                 PIN_PRESENCE_PRUNE_SECONDS=0)
     assert periodic_duties(off) == []
 
 

@@ -122,12 +122,16 @@ def emergency_decision() -> ReleaseDecision:
 class ClinicDesk:
     """Verify, pull and emergency access for one clinic request.
 
-    ``check_pin(member_id, pin)`` checks a PIN with its lockout (``member_accounts.verify_pin``
-    in a session of its own: a wrong PIN's count must outlast the refusal).
+    ``check_pin(member_id, pin, clinic)`` checks a PIN with the member's lockout and the
+    clinic client's cap (``member_accounts.verify_pin`` in a session of its own: a wrong PIN's
+    count must outlast the refusal); ``bind_presence(token, card_serial, expires_at, clinic)``
+    binds a checked presence token to the first clinic that presents it (``presence
+    .bind_to_clinic``, in a session of its own), refusing it for any other.
     """
 
     def __init__(self, session: Session, cipher: DataCipher, *, grants: PullGrants,
-                 presence_tokens: PresenceTokens, check_pin: Callable[[int, str], None],
+                 presence_tokens: PresenceTokens, check_pin: Callable[[int, str, Clinic], None],
+                 bind_presence: Callable[[str, str, datetime, Clinic], None],
                  clock: Callable[[], datetime] = utc_now,
                  cards: CardCheck | None = None) -> None:
         self.session = session
@@ -135,6 +139,7 @@ class ClinicDesk:
         self.grants = grants
         self.presence_tokens = presence_tokens
         self.check_pin = check_pin
+        self.bind_presence = bind_presence
         self.clock = clock
         self.cards = cards or CardCheck(session, clock=clock)
 
@@ -219,7 +224,7 @@ class ClinicDesk:
                                      clinic.facility_type, purpose, self.clock())
         denied = decision.reasons()
         try:
-            proof = self._presence(presence, outcome)
+            proof = self._presence(presence, outcome, clinic)
         except (PresenceInvalid, PinLocked) as error:
             reason = str(error.extra.get("reason") or "pin-locked")
             return Answer(self._record("denial", clinic, outcome, purpose=purpose,
@@ -237,11 +242,13 @@ class ClinicDesk:
         return Answer(record, outcome=outcome, holder=self._holder(outcome), decision=decision,
                       presence=proof, grant=grant, granted=granted)
 
-    def _presence(self, presence: Presence | None, outcome: CardOutcome) -> str | None:
+    def _presence(self, presence: Presence | None, outcome: CardOutcome,
+                  clinic: Clinic) -> str | None:
         """Which presence proof holds (``pin`` or ``presence-token``), None when none given.
 
         Raises:
-            PresenceInvalid (a wrong PIN too: ``wrong-pin``), PinLocked.
+            PresenceInvalid (a wrong PIN too: ``wrong-pin``; a token another clinic presented
+            first: ``presence-other-clinic``), PinLocked (PinAttemptsCapped too).
         """
         assert outcome.card is not None and outcome.member is not None
         if presence is None or (presence.pin is None and presence.token is None):
@@ -250,13 +257,14 @@ class ClinicDesk:
             raise PresenceInvalid("Give the PIN or the presence token, not both.",
                                   reason="presence-ambiguous")
         if presence.token is not None:
-            self.presence_tokens.check(presence.token, outcome.card.serial)
+            expires_at = self.presence_tokens.check(presence.token, outcome.card.serial)
+            self.bind_presence(presence.token, outcome.card.serial, expires_at, clinic)
             return "presence-token"
         assert presence.pin is not None
         if not _PIN.fullmatch(presence.pin):
             raise PresenceInvalid("A PIN is exactly 6 digits.", reason="pin-malformed")
         try:
-            self.check_pin(outcome.member.id, presence.pin)
+            self.check_pin(outcome.member.id, presence.pin, clinic)
         except WrongPin:
             raise PresenceInvalid("The member's PIN is wrong.", reason="wrong-pin") from None
         return "pin"
@@ -374,6 +382,7 @@ class ClinicDesk:
                               emergency_reason=reason_code, emergency_text=reason_text.strip())
         return Answer(record, outcome=outcome, holder=self._holder(outcome), decision=decision,
                       grant=grant, granted=granted, document=document)
+
 
 #: The pull purposes whose clinic needs the member's full health ID (mã số BHXH, the social
 #: health-insurance number): treatment, which the clinic bills to social health insurance under

@@ -16,7 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
 from app.clock import now as utc_now
+from app.models import PresenceBinding
 from app.services.errors import PresenceInvalid
 
 PREFIX = "UCP1"
@@ -60,8 +64,8 @@ class PresenceTokens:
         return PresenceToken(token, card_serial,
                              datetime.fromtimestamp(expiry, tz=timezone.utc))
 
-    def check(self, token: str, card_serial: str) -> None:
-        """Accept ``token`` as presence for the card ``card_serial`` now.
+    def check(self, token: str, card_serial: str) -> datetime:
+        """Accept ``token`` as presence for the card ``card_serial`` now; when it expires.
 
         Raises:
             PresenceInvalid: ``presence-malformed``, ``presence-bad-signature`` (tampered or
@@ -85,3 +89,49 @@ class PresenceTokens:
         if not hmac.compare_digest(serial, card_serial):
             raise PresenceInvalid("The presence token was made for another card.",
                                   reason="presence-other-card")
+        return datetime.fromtimestamp(expiry, tz=timezone.utc)
+
+
+def token_hash(token: str) -> str:
+    """What a presence binding keeps of a token: the SHA-256 of its canonical text."""
+    return hashlib.sha256(token.strip().upper().encode()).hexdigest()
+
+
+def bind_to_clinic(session: Session, token: str, *, clinic_code: str, client_id: str,
+                   card_serial: str, expires_at: datetime, now: datetime) -> None:
+    """Bind a presence token (checked already) to the first clinic that presents it: the
+    same clinic may present it again while it lasts, another clinic is refused. The binding
+    is a row under the token's hash (a primary key), so of two clinics presenting it at once
+    exactly one wins; commits on ``session`` (the binding's own).
+
+    Raises:
+        PresenceInvalid: ``presence-other-clinic``, the token was presented by another
+            clinic first.
+    """
+    key = token_hash(token)
+    values = {"token_hash": key, "clinic_code": clinic_code, "client_id": client_id,
+              "card_serial": card_serial, "bound_at": now, "expires_at": expires_at}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(PresenceBinding).values(values).on_conflict_do_nothing(
+            index_elements=[PresenceBinding.token_hash]))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(PresenceBinding).values(values).on_conflict_do_nothing(
+            index_elements=[PresenceBinding.token_hash]))
+    holder = session.scalar(select(PresenceBinding.clinic_code)
+                            .where(PresenceBinding.token_hash == key))
+    session.commit()
+    if holder != clinic_code:
+        raise PresenceInvalid("This presence code was already used at another clinic; ask "
+                              "the member to show a fresh one.",
+                              reason="presence-other-clinic")
+
+
+def prune_bindings(session: Session, now: datetime) -> int:
+    """Delete the bindings of expired tokens (the caller commits); how many."""
+    result = session.execute(delete(PresenceBinding).where(PresenceBinding.expires_at < now)
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
