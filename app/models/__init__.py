@@ -22,6 +22,7 @@ from app.models.feed import HealthFeed
 from app.models.health import HealthLink, HealthRecord
 from app.models.imports import ImportIssue
 from app.models.job import Job, JobStatus
+from app.models.login_name import LoginNameFailures
 from app.models.member import Member, MemberNumberSequence, MemberStatus
 from app.models.member_account import MemberAccount
 from app.models.notification import NotificationAddress, OutboxMessage
@@ -37,6 +38,4 @@ __all__ = ["AuditEntry", "Card", "CardStatus", "ConsentVersion", "HealthFeed", "
            "AccessChainHead", "AccessCheckpoint", "AccessCheckpointHead", "AccessEvent",
            "AccessEventText", "NotificationAddress", "OutboxMessage"]
 __all__ += ["Clinic", "ClinicClient", "ScannerDevice"]
-from app.models.pin_guard import PinClientWindow, PresenceBinding  # noqa: E402
-
-__all__ += ["PinClientWindow", "PresenceBinding"]
+__all__ += ["LoginNameFailures"]

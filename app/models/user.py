@@ -42,7 +42,3 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     token_version: Mapped[int] = mapped_column(default=0)
-    #: Wrong passwords since the last successful login (reset then, and when a lock begins).
-    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
-    #: Password login is refused until then, after too many wrong passwords.
-    login_locked_until: Mapped[datetime | None] = mapped_column(default=None)

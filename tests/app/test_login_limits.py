@@ -1,5 +1,6 @@
-"""Login limits (issue 9, item 12): per account in the database, per address in the limiter,
-and a limited caller is refused before any password is hashed."""
+"""Login limits (issue 9, item 12): per login name in the database (issue 19: not per
+account, so unknown names lock too), per address in the limiter, and a limited caller is
+refused before any password is hashed."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
-from app.models import AuditEntry, User
-from app.services.access import accounts
+from app.composition import cipher_for_config
+from app.models import AuditEntry, LoginNameFailures, User
+from app.services.access import accounts, login_names
 from app.services.errors import InvalidCredentials, LoginLocked
 from tests.conftest import PASSWORD
 
@@ -43,10 +45,11 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def reload(session: Session, user: User) -> User:
-    fresh = session.get(User, user.id, populate_existing=True)
-    assert fresh is not None
-    return fresh
+def counted(session: Session, app: Flask, username: str) -> LoginNameFailures | None:
+    """The wrong passwords counted for a username (known or not), as the app keys it."""
+    key = login_names.name_key(login_names.keyer(cipher_for_config(app.config)), "username",
+                               username)
+    return session.get(LoginNameFailures, key, populate_existing=True)
 
 
 def test_wrong_passwords_from_many_addresses_lock_the_account(
@@ -66,8 +69,9 @@ def test_wrong_passwords_from_many_addresses_lock_the_account(
     assert 0 < int(locked.headers["Retry-After"]) <= int(app.config["LOGIN_LOCK_SECONDS"])
     assert len(hashes) == limit  # refused before hashing
 
-    stored = reload(session, officer)
-    assert stored.login_locked_until is not None and stored.login_locked_until > utc_now()
+    stored = counted(session, app, officer.username)
+    assert stored is not None and stored.locked_until is not None
+    assert stored.locked_until > utc_now()
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "user.login_locked",
                                                     AuditEntry.object_id == str(officer.id)))
     assert entry is not None and entry.province_code == officer.province_code
@@ -91,9 +95,10 @@ def test_success_resets_the_failure_count(client: FlaskClient, app: Flask, facto
     limit = int(app.config["LOGIN_MAX_FAILURES"])
     for attempt in range(limit - 1):
         assert login(client, officer.username, "wrong", f"10.2.{attempt}.1").status_code == 401
-    assert reload(session, officer).failed_logins == limit - 1
+    stored = counted(session, app, officer.username)
+    assert stored is not None and stored.failures == limit - 1
     assert login(client, officer.username, PASSWORD, "10.2.200.1").status_code == 200
-    assert reload(session, officer).failed_logins == 0
+    assert counted(session, app, officer.username) is None
     for attempt in range(limit - 1):  # the count starts again: no lock yet
         assert login(client, officer.username, "wrong", f"10.3.{attempt}.1").status_code == 401
     assert login(client, officer.username, PASSWORD, "10.3.200.1").status_code == 200
@@ -114,12 +119,15 @@ def test_a_lock_ends_after_its_period_and_success_clears_it(factory: Any,
     user = accounts.authenticate(session, officer.username, PASSWORD, policy=policy,
                                  now=start + timedelta(seconds=601))
     assert user.id == officer.id
-    stored = reload(session, officer)
-    assert (stored.failed_logins, stored.login_locked_until) == (0, None)
+    key = login_names.name_key(policy.name_key, "username", officer.username)
+    assert session.get(LoginNameFailures, key, populate_existing=True) is None
 
 
-def test_unknown_usernames_count_nothing_in_the_database(session: Session, factory: Any) -> None:
-    officer = factory.user()
-    with pytest.raises(InvalidCredentials):
-        accounts.authenticate(session, "no.such.user", PASSWORD)
-    assert reload(session, officer).failed_logins == 0
+def test_unknown_usernames_count_and_lock_as_known_ones(session: Session) -> None:
+    policy = accounts.LoginPolicy(max_failures=2, lock_seconds=600)
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(session, "no.such.user", PASSWORD, policy=policy)
+    with pytest.raises(LoginLocked):
+        accounts.authenticate(session, "No.Such.User ", PASSWORD, policy=policy)
+    assert session.scalar(select(User.id).where(User.username == "no.such.user")) is None

@@ -9,20 +9,20 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from itertools import pairwise
-from math import ceil
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import metrics
 from app.clock import now as utc_now
 from app.models import Province, Role, Union, User
 from app.services import audit
+from app.services.access import login_names
 from app.services.access.scope import Scope
 from app.services.errors import (
     Conflict,
@@ -105,78 +105,80 @@ def create_user(
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """How many wrong passwords in a row lock an account's password login, and for how long."""
+    """How many wrong passwords in a row lock password login with a username, and for how
+    long; ``name_key`` gives a login name's keyed hash (``login_names.keyer``)."""
 
     max_failures: int = 10
     lock_seconds: int = 900
+    name_key: login_names.NameKeyer = login_names.process_keyer
 
 
 def authenticate(session: Session, username: str, password: str, *,
                  policy: LoginPolicy = LoginPolicy(), now: datetime | None = None) -> User:
-    """Return the active user with these credentials; count wrong passwords per account and
-    lock its password login after ``policy.max_failures`` of them in a row.
+    """Return the active user with these credentials; count wrong passwords per username
+    (known or not: ``login_names``) and lock password login with it after
+    ``policy.max_failures`` of them in a row.
 
     ``session`` is the login's own: it commits a failure's count (which must outlast the 401
     answer) and a success's reset, and holds no transaction while the password is hashed.
 
     Raises:
-        LoginLocked: the account's password login is locked (nothing is hashed).
+        LoginLocked: password login with this username is locked (nothing is hashed); the
+            same for an unknown username.
         InvalidCredentials: unknown user, wrong password or disabled account (one message).
     """
     now = now or utc_now()
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    name = username.strip().lower()
+    key = login_names.name_key(policy.name_key, "username", name)
+    user = session.scalar(select(User).where(User.username == name))
     if user is not None:
         session.expunge(user)  # keep the values read when the read transaction ends
-    session.rollback()  # no transaction (nor SQLite write lock) during the slow hash
-    if user is not None and user.login_locked_until is not None and user.login_locked_until > now:
-        wait = ceil((user.login_locked_until - now).total_seconds())
+    try:
+        login_names.refuse_if_locked(session, key, now)
+    except LoginLocked:
         metrics.LOGIN_FAILURES.labels(account="user", reason="locked").inc()
-        raise LoginLocked("Too many wrong passwords: password login to this account is locked "
-                          "for a while.", retry_after=max(1, wait))
+        raise
+    finally:
+        session.rollback()  # no transaction (nor SQLite write lock) during the slow hash
     try:
         _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         metrics.LOGIN_FAILURES.labels(account="user", reason="wrong_password").inc()
-        if user is not None:
-            record_login_failure(session, user.id, policy=policy, now=now)
+        record_login_failure(session, key, user, policy=policy, now=now)
         raise InvalidCredentials("The username or password is wrong.") from None
     if user is None or not user.is_active:
         raise InvalidCredentials("The username or password is wrong.")
-    return _record_login_success(session, user.id, password)
+    return _record_login_success(session, key, user.id, password)
 
 
-def record_login_failure(session: Session, user_id: int, *, policy: LoginPolicy,
-                         now: datetime) -> bool:
-    """Count a wrong password for an account, locking its password login when the count
-    reaches the policy's maximum (logged and audited); commits. Whether it locked it now."""
-    # the first statement writes: SQLite takes its write lock, PostgreSQL the row lock, so
-    # concurrent failures (from any worker) are counted one after another
-    session.execute(update(User).where(User.id == user_id)
-                    .values(failed_logins=User.failed_logins + 1))
-    user = session.get(User, user_id, populate_existing=True)
-    locked = user is not None and user.failed_logins >= policy.max_failures
-    if user is not None and locked:
-        user.failed_logins = 0
-        user.login_locked_until = now + timedelta(seconds=policy.lock_seconds)
+def record_login_failure(session: Session, key: str, user: User | None, *,
+                         policy: LoginPolicy, now: datetime) -> bool:
+    """Count a wrong password given with a username (``key``: its keyed hash), locking
+    password login with it when the count reaches the policy's maximum (logged; audited when
+    ``user``, the account of that name, exists); commits. Whether it locked it now."""
+    until = login_names.record_failure(session, key, max_failures=policy.max_failures,
+                                       lock_seconds=policy.lock_seconds, now=now)
+    if until is not None:
         log.warning("password login locked", extra={
-            "user_id": user.id, "username": user.username, "failures": policy.max_failures,
-            "locked_until": user.login_locked_until.isoformat()})
-        audit.record(session, actor="system", action="user.login_locked", object_type="user",
-                     object_id=user.id, province_code=user.province_code,
-                     reason=f"{policy.max_failures} wrong passwords in a row",
-                     details={"locked_until": user.login_locked_until.isoformat()})
+            "user_id": user.id if user is not None else None,
+            "username": user.username if user is not None else None,
+            "failures": policy.max_failures, "locked_until": until.isoformat()})
+        if user is not None:
+            audit.record(session, actor="system", action="user.login_locked",
+                         object_type="user", object_id=user.id,
+                         province_code=user.province_code,
+                         reason=f"{policy.max_failures} wrong passwords in a row",
+                         details={"locked_until": until.isoformat()})
     session.commit()
-    return locked
+    return until is not None
 
 
-def _record_login_success(session: Session, user_id: int, password: str) -> User:
-    """Reset the account's failure count, rehash an outdated hash; commits. The user."""
+def _record_login_success(session: Session, key: str, user_id: int, password: str) -> User:
+    """End the username's failure count, rehash an outdated hash; commits. The user."""
     user = session.get(User, user_id, populate_existing=True)
     if user is None:  # deleted while the password was checked
         raise InvalidCredentials("The username or password is wrong.")
-    if user.failed_logins or user.login_locked_until is not None:
-        user.failed_logins = 0
-        user.login_locked_until = None
+    login_names.record_success(session, key)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session.commit()
