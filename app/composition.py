@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from app.queue import JobQueue
     from app.services.access.accounts import LoginPolicy
     from app.services.access.member_accounts import MemberLoginPolicy
+    from app.services.access.pin_guard import PinClientCap
     from app.services.access.tokens import TokenService
     from app.services.access_events.delivery import Delivery
     from app.services.access_events.log import AccessLog
@@ -89,7 +90,18 @@ def member_login_policy(config: Mapping[str, Any]) -> MemberLoginPolicy:
         password_lock_seconds=int(config["MEMBER_LOGIN_LOCK_SECONDS"]),
         pin_max_failures=int(config["MEMBER_PIN_MAX_FAILURES"]),
         pin_lock_seconds=int(config["MEMBER_PIN_LOCK_SECONDS"]),
+        pin_relock_seconds=tuple(int(s) for s in config["MEMBER_PIN_RELOCK_SECONDS"]),
         name_key=login_names.keyer(cipher_for_config(config)))
+
+
+def pin_client_cap(config: Mapping[str, Any], client_id: str, clinic_code: str) -> PinClientCap:
+    """A clinic client's cap on wrong PINs across members (``PIN_CLIENT_MAX_FAILURES`` in
+    each window of ``PIN_CLIENT_WINDOW_SECONDS``)."""
+    from app.services.access.pin_guard import PinClientCap
+
+    return PinClientCap(client_id, clinic_code,
+                        max_failures=int(config["PIN_CLIENT_MAX_FAILURES"]),
+                        window_seconds=int(config["PIN_CLIENT_WINDOW_SECONDS"]))
 
 
 def card_settings(config: Mapping[str, Any]) -> CardSettings:

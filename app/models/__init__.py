@@ -39,3 +39,6 @@ __all__ = ["AuditEntry", "Card", "CardStatus", "ConsentVersion", "HealthFeed", "
            "AccessEventText", "NotificationAddress", "OutboxMessage"]
 __all__ += ["Clinic", "ClinicClient", "ScannerDevice"]
 __all__ += ["LoginNameFailures"]
+from app.models.pin_guard import PinClientWindow, PresenceBinding  # noqa: E402
+
+__all__ += ["PinClientWindow", "PresenceBinding"]

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from math import ceil
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, literal, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import metrics
@@ -30,8 +30,9 @@ from app.models import (
     Union,
 )
 from app.services import audit
-from app.services.access import login_names
+from app.services.access import login_names, pin_guard
 from app.services.access.accounts import check_password, hash_password
+from app.services.access.pin_guard import PinClientCap
 from app.services.errors import (
     ActivationCodeExpired,
     ActivationCodeUsed,
@@ -74,6 +75,9 @@ class MemberLoginPolicy:
     password_lock_seconds: int = 900
     pin_max_failures: int = 5
     pin_lock_seconds: int = 900
+    #: A PIN's later locks in a row (no right PIN in between) last these in turn, the last
+    #: one for every lock after it; the first lasts ``pin_lock_seconds``.
+    pin_relock_seconds: tuple[int, ...] = (3600, 86400)
     name_key: login_names.NameKeyer = login_names.process_keyer
 
 
@@ -184,7 +188,7 @@ def activate(session: Session, cipher: DataCipher, request: Activation, *,
     account.password_hash, account.pin_hash = secrets.password_hash, secrets.pin_hash
     account.activated_at = now
     account.password_failures, account.password_locked_until = 0, None
-    account.pin_failures, account.pin_locked_until = 0, None
+    account.pin_failures, account.pin_locked_until, account.pin_lock_count = 0, None, 0
     account.province_code = member.province_code
     account.phone = _free_phone(session, member)
     session.flush()
@@ -307,29 +311,110 @@ def check_member_password(session: Session, member_id: int, password: str, *,
 
 def verify_pin(session: Session, member_id: int, pin: str, *,
                policy: MemberLoginPolicy = MemberLoginPolicy(),
-               now: datetime | None = None) -> None:
+               now: datetime | None = None, client: PinClientCap | None = None) -> None:
     """Check a member's PIN (the presence proof of a pull from a printed card), counting
-    wrong PINs and locking the PIN after ``policy.pin_max_failures`` in a row; commits on
+    wrong PINs and locking the PIN after ``policy.pin_max_failures`` in a row, each lock in a
+    row longer (``pin_lock_seconds``, then ``pin_relock_seconds``); with ``client``, the
+    clinic client's wrong PINs across members are capped too (``pin_guard``). Commits on
     ``session`` (the check's own).
 
+    Each check takes its place in the count *before* the PIN is compared, in one atomic
+    statement, and the place that reaches the maximum starts the lock at once: however many
+    checks arrive together, at most ``policy.pin_max_failures`` wrong PINs in a row are
+    compared. A right PIN ends the count, the lock and the run of locks.
+
     Raises:
+        PinAttemptsCapped: the client's cap is reached (nothing is hashed).
         PinLocked: the PIN is locked (nothing is hashed). WrongPin: wrong PIN or no account.
     """
     now = now or utc_now()
-    account = session.scalar(select(MemberAccount).where(MemberAccount.member_id == member_id))
-    if account is not None:
-        session.expunge(account)
     session.rollback()
-    if account is not None:
-        _refuse_if_locked(account.pin_locked_until, now, PinLocked(
-            "Too many wrong PINs: the member's PIN is locked for a while.", retry_after=1))
-    if not _verify(account.pin_hash if account is not None else _dummy_hash(), pin):
-        if account is not None:
-            _record_failure(session, account.id, "pin", policy=policy, now=now)
+    slot = pin_guard.take_client_slot(session, client, now) if client is not None else None
+
+    def give_back() -> None:
+        if client is not None and slot is not None:
+            pin_guard.give_back_client_slot(session, client, slot)
+
+    try:
+        taken = _take_pin_attempt(session, member_id, policy, now)
+    except BaseException:
+        session.rollback()
+        give_back()
+        raise
+    if taken is None:
+        locked_until = session.scalar(select(MemberAccount.pin_locked_until)
+                                      .where(MemberAccount.member_id == member_id))
+        session.rollback()
+        if locked_until is not None:  # locked: no PIN compared, so the slot goes back
+            give_back()
+            metrics.LOGIN_FAILURES.labels(account="member", reason="pin_locked").inc()
+            raise PinLocked("Too many wrong PINs: the member's PIN is locked for a while.",
+                            retry_after=max(1, ceil((locked_until - now).total_seconds())))
+        _verify(_dummy_hash(), pin)  # no account: as slow as a wrong PIN, and counted so
         raise WrongPin("The PIN is wrong.")
-    if account is None:
-        raise WrongPin("The PIN is wrong.")
-    _record_success(session, account.id, "pin", pin)
+    account_id, pin_hash, locked_until, locks, province_code = taken
+    if _verify(pin_hash, pin):
+        _pin_right(session, account_id, pin_hash, pin)
+        give_back()
+        return
+    metrics.LOGIN_FAILURES.labels(account="member", reason="wrong_pin").inc()
+    if locked_until is not None:  # this wrong PIN was the last one allowed
+        log.warning("member pin locked", extra={
+            "member_id": member_id, "failures": policy.pin_max_failures,
+            "locks_in_a_row": locks, "locked_until": locked_until.isoformat()})
+        # written without reading first: on SQLite a reader could not become a writer
+        audit.record(session, actor="system", action="member.pin_locked",
+                     object_type="member", object_id=member_id, province_code=province_code,
+                     reason=f"{policy.pin_max_failures} wrong pins in a row",
+                     details={"locked_until": locked_until.isoformat(),
+                              "locks_in_a_row": locks})
+        session.commit()
+    raise WrongPin("The PIN is wrong.")
+
+
+def _take_pin_attempt(session: Session, member_id: int, policy: MemberLoginPolicy,
+                      now: datetime) -> tuple[int, str, datetime | None, int, str] | None:
+    """Count one PIN check of the member before its PIN is compared, unless the PIN is
+    locked; the check that reaches ``policy.pin_max_failures`` locks the PIN at once (for
+    as long as the run of locks says). One UPDATE ... RETURNING, so concurrent checks are
+    counted one after another on every backend; commits.
+
+    Returns the account's id and PIN hash, the lock this check started (None when it
+    started none), the locks in a row and the account's province; None when the PIN is
+    locked or there is no account.
+    """
+    steps = (policy.pin_lock_seconds, *policy.pin_relock_seconds)
+    locks = MemberAccount.pin_lock_count
+    until_type = MemberAccount.pin_locked_until.type
+    until = case(*((locks == n, literal(now + timedelta(seconds=seconds), until_type))
+                   for n, seconds in enumerate(steps[:-1])),
+                 else_=literal(now + timedelta(seconds=steps[-1]), until_type))
+    last = MemberAccount.pin_failures + 1 >= policy.pin_max_failures
+    row = session.execute(
+        update(MemberAccount)
+        .where(MemberAccount.member_id == member_id,
+               or_(MemberAccount.pin_locked_until.is_(None),
+                   MemberAccount.pin_locked_until <= now))
+        .values(pin_failures=case((last, 0), else_=MemberAccount.pin_failures + 1),
+                pin_locked_until=case((last, until), else_=null()),
+                pin_lock_count=case((last, locks + 1), else_=locks))
+        .returning(MemberAccount.id, MemberAccount.pin_hash, MemberAccount.pin_locked_until,
+                   MemberAccount.pin_lock_count, MemberAccount.province_code)
+        .execution_options(synchronize_session=False)).first()
+    session.commit()
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+
+def _pin_right(session: Session, account_id: int, pin_hash: str, pin: str) -> None:
+    """A right PIN: its count, its lock and the run of locks end; an outdated hash is
+    rehashed. One UPDATE, no read first (on SQLite a reader could not become a writer under
+    concurrent writes); commits."""
+    values: dict[str, Any] = {"pin_failures": 0, "pin_locked_until": None, "pin_lock_count": 0}
+    if _hasher.check_needs_rehash(pin_hash):
+        values["pin_hash"] = hash_password(pin)
+    session.execute(update(MemberAccount).where(MemberAccount.id == account_id).values(values)
+                    .execution_options(synchronize_session=False))
+    session.commit()
 
 
 def _verify(hashed: str, secret: str) -> bool:
@@ -490,7 +575,7 @@ def change_pin(session: Session, member_id: int, password: str, new_pin: str, *,
     check_member_password(session, member_id, password, policy=policy, now=now)
     account = _account(session, member_id)
     account.pin_hash = hash_password(new_pin)
-    account.pin_failures, account.pin_locked_until = 0, None
+    account.pin_failures, account.pin_locked_until, account.pin_lock_count = 0, None, 0
     audit.record(session, actor=f"member:{member_id}", action="member.pin",
                  object_type="member", object_id=member_id, province_code=account.province_code)
     session.commit()
