@@ -289,8 +289,11 @@ def scan_limits(config: Mapping[str, Any]) -> ScanLimits:
 
     return ScanLimits(max_bytes=int(config["SCAN_MAX_BYTES"]),
                       max_pixels=int(config["SCAN_MAX_PIXELS"]),
+                      max_decoded_pixels=int(config["SCAN_MAX_DECODED_PIXELS"]),
                       decode_side=int(config["SCAN_DECODE_SIDE"]),
-                      timeout_seconds=float(config["SCAN_DECODE_SECONDS"]))
+                      timeout_seconds=float(config["SCAN_DECODE_SECONDS"]),
+                      per_client=int(config["SCAN_DECODES_PER_CLIENT"]),
+                      threads=int(config["SCAN_DECODE_THREADS"]))
 
 
 def access_log_for(app: Flask, session: Session) -> AccessLog:

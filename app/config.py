@@ -147,8 +147,13 @@ def defaults(root: Path) -> dict[str, Any]:
         "PULL_GRANT_SECRET": None,
         "SCAN_MAX_BYTES": 8 * 1024 * 1024,
         "SCAN_MAX_PIXELS": 40_000_000,
+        # pixels decoded: a PNG or WebP in full, a JPEG scaled down first (its DCT draft)
+        "SCAN_MAX_DECODED_PIXELS": 16_000_000,
         "SCAN_DECODE_SIDE": 2000,
         "SCAN_DECODE_SECONDS": 3.0,
+        # photo decodes in each process: threads for every client, running at once per client
+        "SCAN_DECODE_THREADS": 4,
+        "SCAN_DECODES_PER_CLIENT": 2,
         "VERIFY_RATE_LIMIT": "600 per minute",
         "VERIFY_CARD_RATE_LIMIT": "20 per minute",
         "PULL_RATE_LIMIT": "600 per minute",
@@ -223,6 +228,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
 
     for name in RATE_LIMITS + CLINIC_RATE_LIMITS:
         check_rate_limit(name, app.config[name])
+    check_scan_decoding(app.config)
     check_pin_guards(app.config)
     app.config["DATA_KEY_BYTES"] = decode_data_key(str(app.config["DATA_KEY"]))
     lookup_key = decode_data_key(str(app.config["LOOKUP_KEY"]), "LOOKUP_KEY")
@@ -346,6 +352,28 @@ def check_pin_guards(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"{ENV_PREFIX}_MEMBER_PIN_RELOCK_SECONDS must be a JSON list of "
                           f"whole numbers of seconds above 0 (e.g. [3600, 86400]), not "
                           f"{str(relock)[:40]!r}")
+
+
+def check_scan_decoding(config: Mapping[str, Any]) -> None:
+    """Refuse photo-decoding settings that would let one client take every decoding thread:
+    ``SCAN_DECODES_PER_CLIENT`` must be at least 1 and fewer than ``SCAN_DECODE_THREADS``.
+
+    Raises:
+        ConfigError: a value that is not a whole number, or the bound above broken.
+    """
+    values = {}
+    for name in ("SCAN_DECODE_THREADS", "SCAN_DECODES_PER_CLIENT"):
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int | str) \
+                or not str(value).strip().isdigit():
+            raise ConfigError(f"{ENV_PREFIX}_{name} must be a whole number, not "
+                              f"{str(value)[:40]!r}")
+        values[name] = int(value)
+    threads, per_client = values["SCAN_DECODE_THREADS"], values["SCAN_DECODES_PER_CLIENT"]
+    if not 1 <= per_client < threads:
+        raise ConfigError(f"{ENV_PREFIX}_SCAN_DECODES_PER_CLIENT must be at least 1 and fewer "
+                          f"than {ENV_PREFIX}_SCAN_DECODE_THREADS ({threads}), so one client "
+                          "cannot take every thread that decodes photos")
 
 
 def _is_true(value: Any) -> bool:

@@ -24,6 +24,7 @@ from app.edge.auth import (
     requires_clinic_client,
 )
 from app.edge.bodies import accepts
+from app.edge.card_limits import count_card
 from app.edge.database import defers_writes, writes
 from app.edge.problems import ProblemSchema, field_errors
 from app.extensions import limiter
@@ -38,6 +39,7 @@ from app.schemas.clinic_flow import (
 from app.services.clinic_flow import scan
 from app.services.clinic_flow.desk import Answer, Presence
 from app.services.errors import (
+    DecodesBusy,
     DomainError,
     GrantInvalid,
     ValidationFailed,
@@ -68,22 +70,14 @@ def _client_key(name: str) -> str:
 
 
 def _card_key(name: str) -> str:
-    """The card a request is about, as far as it can be told before it is checked: the
-    scanned text (JSON) or the grant's card claim (unverified: it only picks a counter)."""
-    card = ""
-    if name == "pull":
-        try:
-            card = str(jwt.decode(request.headers.get(GRANT_HEADER, ""),
-                                  options={"verify_signature": False}).get("card", ""))
-        except jwt.PyJWTError:
-            card = ""
-    else:
-        try:
-            data = request.get_json(silent=True)
-        except RecursionError:
-            data = None
-        if isinstance(data, Mapping):
-            card = str(data.get("uc1") or data.get("ndef_base64") or "")[:8192]
+    """The card a pull is about, as far as it can be told before it is checked: the grant's
+    card claim (unverified: it only picks a counter). A verify counts its card once the scan
+    is decoded (``count_card``)."""
+    try:
+        card = str(jwt.decode(request.headers.get(GRANT_HEADER, ""),
+                              options={"verify_signature": False}).get("card", ""))
+    except jwt.PyJWTError:
+        card = ""
     return f"{name}-card|{hashlib.sha256(card.encode()).hexdigest()[:32]}"
 
 
@@ -149,11 +143,10 @@ def _verify_body(answer: Answer, purpose: str) -> dict[str, Any]:
 class Verify(MethodView):
     """Card verification by a clinic."""
 
+    # per client here; per card once the scan is decoded (``count_card``)
     decorators = [
         limiter.limit(lambda: _limit("VERIFY_RATE_LIMIT"),
-                      key_func=lambda: _client_key("verify"), methods=["POST"]),
-        limiter.limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"),
-                      key_func=lambda: _card_key("verify"), methods=["POST"])]
+                      key_func=lambda: _client_key("verify"), methods=["POST"])]
 
     @defers_writes  # reads, then the access event in a short transaction of its own
     @accepts(JSON, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
@@ -193,14 +186,17 @@ class Verify(MethodView):
             if request.mimetype == MULTIPART:
                 text = scan.from_photo(args["photo"].read(current_app.config["SCAN_MAX_BYTES"]
                                                           + 1),
-                                       scan_limits(current_app.config))
+                                       scan_limits(current_app.config), client=clinic.client_id)
             else:
                 text = _scanned(args)
+            count_card(text)
             refuse_unless_accredited(desk, clinic, purpose, device_id, text=text)
             given = args.get("presence") or {}
             presence = Presence(pin=given.get("pin"), token=given.get("presence_token"))
             answer = desk.verify(text, clinic, purpose, presence, device_id=device_id,
                                  practitioner=args.get("practitioner"))
+        except DecodesBusy:
+            raise  # not a scan: the client's own decodes are still running, nothing to log
         except DomainError as error:
             refuse_scan(desk, error, purpose, device_id)
         finish(answer)

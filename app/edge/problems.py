@@ -40,6 +40,7 @@ from app.services.errors import (
     ConsentPeriodTooLong,
     ConsentTermsInvalid,
     ConsentWithdrawn,
+    DecodesBusy,
     DeviceIdTaken,
     DeviceNotRegistered,
     DomainError,
@@ -228,11 +229,14 @@ CATALOGUE = (
                 "`reason` names the layer that failed: `too-long`, `bad-prefix`, "
                 "`bad-base45`, `bad-zlib`, `too-large-decompressed` or `bad-cose` (see "
                 "docs/uc1.md). A card that reads but does not verify is answered 200 with "
-                "status `invalid`. Logged as a denial."),
+                "status `invalid`. The text is read exactly as sent: white space around it is "
+                "part of it, and refused with its layer. Logged as a denial."),
     ProblemType("image-too-large", 413, "Photo too large",
                 "The photo has more bytes (SCAN_MAX_BYTES) or pixels (SCAN_MAX_PIXELS, read "
-                "from the image header before any pixel is decoded) than the service reads; "
-                "`reason` is `too-many-bytes` or `too-many-pixels`. Send a smaller photo."),
+                "from the image header before any pixel is decoded; SCAN_MAX_DECODED_PIXELS "
+                "for a PNG or WebP, decoded in full) than the service reads; `reason` is "
+                "`too-many-bytes` or `too-many-pixels`. Send a smaller photo (or a JPEG, "
+                "decoded scaled down)."),
     ProblemType("image-decode-timeout", 422, "Photo took too long to read",
                 "Searching the photo for a QR code took longer than SCAN_DECODE_SECONDS; "
                 "send a sharper, smaller photo or the QR text itself."),
@@ -357,6 +361,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
     LettersGone: ErrorProblem(PROBLEM_TYPES["letters-gone"]),
     RegisteredElsewhere: ErrorProblem(PROBLEM_TYPES["registered-elsewhere"]),
     TooManyConflicts: ErrorProblem(PROBLEM_TYPES["rate-limited"]),
+    DecodesBusy: ErrorProblem(PROBLEM_TYPES["rate-limited"]),
     LoginLocked: ErrorProblem(PROBLEM_TYPES["login-locked"]),
     FhirInvalid: ErrorProblem(PROBLEM_TYPES["fhir-invalid"]),
     HealthRecordNotFound: ErrorProblem(PROBLEM_TYPES["not-found"]),

@@ -238,6 +238,16 @@ class ImageDecodeTimeout(ScanInvalid):
     """Decoding an uploaded photo took longer than the service allows."""
 
 
+class DecodesBusy(DomainError):
+    """The client already has as many photos being decoded as it may (its slots are taken, by
+    decodes still answered or already abandoned); ``retry_after`` seconds. Not a scan: no
+    access event."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class PresenceInvalid(DomainError):
     """The member's presence proof is not valid: a presence token tampered with, expired or
     made for another card (``reason`` says which), or a PIN of the wrong shape."""

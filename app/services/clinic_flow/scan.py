@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import re
 import threading
 import time
 import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from app.services.errors import ImageDecodeTimeout, ImageTooLarge, ScanInvalid
+from app.services.errors import DecodesBusy, ImageDecodeTimeout, ImageTooLarge, ScanInvalid
+from cards.errors import CardError
 from cards.nfc import NdefError, read_card_ndef
+from cards.verify import parse_card
 
 #: The photo formats accepted (Pillow's format names); anything else is ``not-an-image``.
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -28,35 +32,70 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 
 @dataclass(frozen=True)
 class ScanLimits:
-    """Bounds on an uploaded photo: bytes, pixels (checked from the header, before any pixel
-    is decoded), the longest side decoded (larger photos are scaled down first) and the
-    seconds the QR search may take."""
+    """Bounds on an uploaded photo: bytes; pixels, in the header (checked before any pixel is
+    decoded) and as decoded (a JPEG is decoded scaled down by its DCT draft to near
+    ``decode_side``; a PNG or WebP is decoded in full, so its header is held to this bound);
+    the longest side searched (larger photos are scaled down first); the seconds the QR
+    search may take; and how many decodes one client may have running at once, of the
+    ``threads`` that decode for every client (in this process)."""
 
     max_bytes: int = 8 * 1024 * 1024
     max_pixels: int = 40_000_000
+    max_decoded_pixels: int = 16_000_000
     decode_side: int = 2000
     timeout_seconds: float = 3.0
+    per_client: int = 2
+    threads: int = 4
 
 
-# Decoding runs in a small pool so a slow image can be abandoned after its time; the pool's
-# size bounds how many abandoned decodes can still be running.
-_POOL_SIZE = 2
-_pool: ThreadPoolExecutor | None = None
+# Decoding runs in a small pool so a slow image can be abandoned after its time; a decode
+# abandoned still holds its thread until it ends, and its client's slot with it: one client
+# may hold ``per_client`` of the pool's ``threads`` (fewer), so the others always find one.
+_pools: dict[int, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
+_running: Counter[str] = Counter()
 
 
-def _decoder_pool() -> ThreadPoolExecutor:
-    global _pool
+def _decoder_pool(threads: int) -> ThreadPoolExecutor:
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="qr-decode")
-        return _pool
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="qr-decode")
+        return pool
+
+
+def _take_slot(client: str, limits: ScanLimits) -> None:
+    with _pool_lock:
+        if _running[client] >= limits.per_client:
+            raise DecodesBusy(
+                f"This client already has {limits.per_client} photo(s) being read; send the "
+                "next when one is answered.", retry_after=1)
+        _running[client] += 1
+
+
+def _free_slot(client: str) -> None:
+    with _pool_lock:
+        _running[client] -= 1
+        if _running[client] <= 0:
+            del _running[client]
 
 
 def from_text(text: str) -> str:
-    """The scanned UC1 text as given (stripped of surrounding white space; the card library
-    checks its size and layers)."""
-    return text.strip()
+    """The scanned UC1 text exactly as given: nothing is trimmed or normalised (docs/uc1.md
+    §1: a space is a base45 digit), so text with white space around it is refused by the card
+    library as any other malformed card (``bad-prefix``, ``bad-base45``...)."""
+    return text
+
+
+def card_key(text: str) -> str:
+    """Which card a scanned text is, for its rate-limit bucket: the SHA-256 of its signed
+    payload (the same for every encoding of one card: compressed or not, another zlib
+    stream, other unprotected headers), or of the text itself when it is not a card."""
+    try:
+        identity = b"payload:" + parse_card(text).payload
+    except CardError:
+        identity = b"text:" + text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(identity).hexdigest()[:32]
 
 
 def from_ndef(encoded: str) -> str:
@@ -87,27 +126,44 @@ def from_ndef(encoded: str) -> str:
     return text
 
 
-def from_photo(data: bytes, limits: ScanLimits = ScanLimits()) -> str:
-    """The text of the QR code in a photo (JPEG, PNG or WebP) of a card or a phone screen.
+def from_photo(data: bytes, limits: ScanLimits = ScanLimits(), *, client: str) -> str:
+    """The text of the QR code in a photo (JPEG, PNG or WebP) of a card or a phone screen,
+    decoded in one of ``client``'s slots.
 
     Raises:
         ImageTooLarge: ``too-many-bytes`` or ``too-many-pixels`` (from the header, before any
             pixel is decoded). ScanInvalid: ``not-an-image`` (or a format not accepted),
             ``bad-image`` (a truncated or corrupt file), ``no-code-found``.
         ImageDecodeTimeout: the QR search took longer than ``limits.timeout_seconds``.
+        DecodesBusy: ``client`` already has ``limits.per_client`` decodes running.
     """
     if len(data) > limits.max_bytes:
         raise ImageTooLarge(f"The photo is larger than {limits.max_bytes} bytes.",
                             reason="too-many-bytes")
+    _take_slot(client, limits)
+
+    def decode() -> str:
+        try:
+            return _decode(data, limits)
+        finally:  # the slot is free before the answer is: a client's next photo may start
+            _free_slot(client)
+
     started = time.monotonic()
-    future = _decoder_pool().submit(_decode, data, limits)
+    try:
+        future = _decoder_pool(limits.threads).submit(decode)
+    except BaseException:
+        _free_slot(client)
+        raise
     too_slow = ImageDecodeTimeout(
         f"Reading the photo took longer than {limits.timeout_seconds:g} s.",
         reason="decode-timeout")
     try:
         text = future.result(timeout=limits.timeout_seconds)
     except FutureTimeout:
-        future.cancel()  # a decode already running finishes in its thread, unheard
+        # a decode already running finishes in its thread, unheard, and holds its slot till
+        # then; one still waiting for a thread is dropped, and its slot with it
+        if future.cancel():
+            _free_slot(client)
         raise too_slow from None
     # a busy machine may not have woken this thread in time: the bound is on the answer
     if time.monotonic() - started > limits.timeout_seconds:
@@ -119,6 +175,7 @@ def _decode(data: bytes, limits: ScanLimits) -> str:
     """Open (header only), check the pixel count, then decode, scale down and search."""
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
+    from PIL.JpegImagePlugin import JpegImageFile
 
     try:
         with warnings.catch_warnings():
@@ -138,8 +195,15 @@ def _decode(data: bytes, limits: ScanLimits) -> str:
                 f"The photo has {width}x{height} pixels; at most {limits.max_pixels} are read.",
                 reason="too-many-pixels")
         try:
-            if image.format == "JPEG":
-                image.draft("L", (limits.decode_side, limits.decode_side))  # decode scaled
+            if isinstance(image, JpegImageFile):  # a camera's MPO too: decoded scaled down
+                image.draft("L", (limits.decode_side, limits.decode_side))
+            decoded_width, decoded_height = image.size
+            if decoded_width * decoded_height > limits.max_decoded_pixels:
+                raise ImageTooLarge(
+                    f"The photo has {width}x{height} pixels; a {image.format} photo is "
+                    f"decoded at {decoded_width}x{decoded_height} and at most "
+                    f"{limits.max_decoded_pixels} pixels are decoded.",
+                    reason="too-many-pixels")
             gray = image.convert("L")
             if max(gray.size) > limits.decode_side:
                 gray.thumbnail((limits.decode_side, limits.decode_side))

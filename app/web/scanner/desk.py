@@ -4,7 +4,6 @@ emergency use is an access event, recorded as the API records it (``app.edge.acc
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from flask import current_app, jsonify, render_template, request
@@ -15,12 +14,14 @@ from app.composition import (
 from app.edge.access import clinic_desk, finish, refuse_scan, refuse_unless_accredited
 from app.edge.auth import current_clinic, current_clinic_client, current_principal
 from app.edge.bodies import accepts
+from app.edge.card_limits import VERIFY_ENDPOINT, count_card
 from app.edge.database import defers_writes
 from app.extensions import limiter
 from app.models.consent import PURPOSES
 from app.services.clinic_flow import scan as scans
 from app.services.clinic_flow.desk import EMERGENCY_REASONS, Presence
 from app.services.errors import (
+    DecodesBusy,
     DomainError,
     ScanInvalid,
     ValidationFailed,
@@ -32,8 +33,8 @@ FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 #: A frame's or photo's request-level bound (the configured photo limit is checked on it).
 UPLOAD_MAX_BYTES = 16 * 1024 * 1024
-#: The endpoint of POST /api/v1/verify: the page's limits count in its buckets.
-VERIFY_ENDPOINT = "clinic_flow.Verify"
+#: The longest practitioner name (the API's bound; the access log's column).
+PRACTITIONER_MAX = 200
 
 
 def _client_key(name: str = "verify") -> str:
@@ -42,14 +43,31 @@ def _client_key(name: str = "verify") -> str:
     return f"{name}-client|{principal.subject if principal else request.remote_addr}"
 
 
-def _card_key() -> str:
-    """The card a verify is about, as the API keys it: the scanned text (a photo: none)."""
-    card = str(request.form.get("uc1", "") if "photo" not in request.files else "")[:8192]
-    return f"verify-card|{hashlib.sha256(card.encode()).hexdigest()[:32]}"
-
-
 def _limit(name: str) -> str:
     return str(current_app.config[name])
+
+
+def _practitioner() -> str | None:
+    """The practitioner named with a scan (none when blank), refused as the API refuses it
+    when longer than the access log keeps.
+
+    Raises:
+        ValidationFailed: longer than ``PRACTITIONER_MAX`` characters.
+    """
+    name = request.form.get("practitioner") or None
+    if name is not None and len(name) > PRACTITIONER_MAX:
+        raise ValidationFailed.field(
+            "practitioner", f"The value is longer than {PRACTITIONER_MAX} characters.")
+    return name
+
+
+def _one_line(text: str) -> str:
+    """The pasted text without the one line end (LF or CR LF) a QR reader typing into the
+    field adds (docs/uc1.md §1 allows that and nothing else: the rest is checked as sent)."""
+    for end in ("\r\n", "\n"):
+        if text.endswith(end):
+            return text[: -len(end)]
+    return text
 
 
 def _photo() -> bytes | None:
@@ -79,7 +97,8 @@ def frame() -> Any:
     if data is None:
         raise ValidationFailed.field("photo", "Send a camera frame.")
     try:
-        return jsonify({"text": scans.from_photo(data, scan_limits(current_app.config))})
+        return jsonify({"text": scans.from_photo(data, scan_limits(current_app.config),
+                                                 client=current_clinic_client().client_id)})
     except ScanInvalid as error:
         return jsonify({"text": None, "reason": error.extra.get("reason")})
 
@@ -87,9 +106,7 @@ def frame() -> Any:
 @bp.post("/verify")
 @defers_writes  # reads, then the access events in short transactions of their own
 @limiter.shared_limit(lambda: _limit("VERIFY_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
-                      key_func=_client_key)
-@limiter.shared_limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"), scope=VERIFY_ENDPOINT,
-                      key_func=_card_key)
+                      key_func=_client_key)  # per card once the scan is decoded (count_card)
 @accepts(FORM, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
 def verify() -> Any:
     """Verify the scanned card for a purpose; with the member's PIN, pull what the member
@@ -100,16 +117,21 @@ def verify() -> Any:
     if purpose not in PURPOSES:
         raise ValidationFailed.field("purpose", "One of: " + ", ".join(PURPOSES))
     pin = form.get("pin", "").strip() or None
+    practitioner = _practitioner()
     try:
         photo = _photo()
-        text = (scans.from_photo(photo, scan_limits(current_app.config)) if photo is not None
-                else scans.from_text(form.get("uc1", "")))
-        if not text:
+        text = (scans.from_photo(photo, scan_limits(current_app.config),
+                                 client=clinic.client_id) if photo is not None
+                else scans.from_text(_one_line(form.get("uc1", ""))))
+        if not text.strip():
             raise ValidationFailed.field("uc1", "Scan the card, upload a photo of it or paste "
                                                 "its text.")
+        count_card(text)
         refuse_unless_accredited(desk, clinic, purpose, text=text)
         answer = desk.verify(text, clinic, purpose, Presence(pin=pin),
-                             practitioner=form.get("practitioner") or None)
+                             practitioner=practitioner)
+    except DecodesBusy:
+        raise  # not a scan: the client's own decodes are still running, nothing to log
     except DomainError as error:
         refuse_scan(desk, error, purpose)
     finish(answer)
@@ -132,11 +154,12 @@ def emergency() -> Any:
     core only, flagged in the member's access log and told to the member by e-mail."""
     desk, clinic = clinic_desk(), current_clinic_client()
     form = request.form
+    practitioner = _practitioner()
     try:
         text = scans.from_text(form.get("uc1", ""))
         refuse_unless_accredited(desk, clinic, "emergency", text=text)
         answer = desk.emergency(text, clinic, form.get("reason", ""), form.get("text", ""),
-                                practitioner=form.get("practitioner") or None)
+                                practitioner=practitioner)
     except DomainError as error:
         refuse_scan(desk, error, "emergency")
     finish(answer)
