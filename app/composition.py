@@ -309,6 +309,7 @@ def access_log(session: Session) -> AccessLog:
 
     return AccessLog(session, data_cipher())
 
+
 def checkpoint_key(config: Mapping[str, Any]) -> bytes:
     """The key that signs and checks the access log's checkpoints: ``AUDIT_CHECKPOINT_KEY``
     (production refuses to start without it), else one derived from ``SECRET_KEY`` under its

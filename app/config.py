@@ -133,6 +133,9 @@ def defaults(root: Path) -> dict[str, Any]:
         "SMTP_PASSWORD": "",
         "SMTP_TIMEOUT": 10.0,
         "SMTP_CA_FILE": "",
+        # the operator's map of national drug registration numbers to ATC codes (CSV with
+        # `registration,atc`): medicines known only by such a number are unclassified without it
+        "DRUG_REGISTRATIONS_FILE": "",
         "NOTIFY_MAX_ATTEMPTS": 8,
         "NOTIFY_RETRY_SECONDS": 60,
         "NOTIFY_SENDING_LEASE_SECONDS": 600,
@@ -299,7 +302,6 @@ def check_production(config: Mapping[str, Any], lookup_key: bytes) -> None:
                               f"{MIN_SECRET_KEY_LENGTH} characters, not {prefix}SECRET_KEY)")
     for name in DEDICATED_SECRETS:
         value = config.get(name)
-
         if value and (len(str(value)) < MIN_SECRET_KEY_LENGTH
                       or estimated_bits(str(value)) < MIN_SECRET_KEY_BITS
                       or is_repetitive(str(value)) or str(value) == secret):
