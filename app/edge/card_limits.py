@@ -8,12 +8,12 @@ same buckets, in the limiter's store."""
 from __future__ import annotations
 
 import math
-import time
 
 import limits
 from flask import current_app
 from werkzeug.exceptions import TooManyRequests
 
+from app.clock import timestamp
 from app.extensions import limiter
 from app.services.clinic_flow.scan import card_key
 
@@ -36,4 +36,4 @@ def count_card(text: str) -> None:
         if not limiter.limiter.hit(item, *identifiers):
             reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
             raise TooManyRequests(f"{item} for this card",
-                                  retry_after=max(1, math.ceil(reset - time.time())))
+                                  retry_after=max(1, math.ceil(reset - timestamp())))
