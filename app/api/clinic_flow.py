@@ -127,7 +127,9 @@ def _verify_body(answer: Answer, purpose: str) -> dict[str, Any]:
     assert outcome is not None
     decision = answer.decision
     return {
-        "status": outcome.status, "reason": outcome.reason, "card_serial": outcome.serial,
+        # a suspended card's own reason is the office's: the clinic is told "suspended"
+        "status": outcome.status, "reason": outcome.clinic_reason,
+        "card_serial": outcome.serial,
         "holder": answer.holder, "purpose": purpose,
         "sections": [] if decision is None else [
             {"section": d.section, "released": d.released, "reason": d.reason,

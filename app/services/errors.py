@@ -150,11 +150,15 @@ class ActivationCodeUsed(Conflict):
 
 
 class PinLocked(DomainError):
-    """Too many wrong PINs for a member: PIN checks are refused for ``retry_after`` seconds."""
+    """Too many wrong PINs for a member: PIN checks are refused for ``retry_after`` seconds,
+    until ``locked_until`` (an ISO 8601 time, in ``extra`` when known)."""
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
+    def __init__(self, detail: str, *, retry_after: int, locked_until: str | None = None
+                 ) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        if locked_until is not None:
+            self.extra["locked_until"] = locked_until
 
 
 class PinAttemptsCapped(PinLocked):
@@ -162,13 +166,16 @@ class PinAttemptsCapped(PinLocked):
     PIN checks are refused for ``retry_after`` seconds (the phone's presence code still
     works); ``reason`` is ``pin-attempts-capped``."""
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, retry_after=retry_after)
+    def __init__(self, detail: str, *, retry_after: int, locked_until: str | None = None
+                 ) -> None:
+        super().__init__(detail, retry_after=retry_after, locked_until=locked_until)
         self.extra["reason"] = "pin-attempts-capped"
 
 
 class WrongPin(InvalidCredentials):
-    """The member's PIN is wrong (or the member has no account)."""
+    """The member's PIN is wrong (or the member has no account); ``attempts_left`` (in
+    ``extra`` when the member has an account) says how many wrong PINs more lock the PIN,
+    and the one that locked it carries ``locked_until`` (ISO 8601)."""
 
 
 class ConsentNotFound(NotFound):

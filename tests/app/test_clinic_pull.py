@@ -209,6 +209,9 @@ def test_emergency_access_even_without_consent_but_not_for_a_bad_card(
     response = emergency(client, scene)
     assert response.status_code == 403
     assert response.get_json()["card_status"] == "suspended"
+    # the office's own reason for suspending stays with the office
+    assert response.get_json()["reason"] == "suspended"
+    assert "investigation" not in response.get_data(as_text=True)
     assert session.scalar(select(OutboxMessage.id)) is None
 
 

@@ -234,6 +234,23 @@ def test_a_clinic_past_its_wrong_pin_cap_gets_a_clear_problem(
 
 
 # -- presence tokens: bound to the first clinic -------------------------------------------
+def test_a_wrong_pin_says_the_tries_left_and_the_lock_says_until_when(
+        client: FlaskClient, session: Session, scene: dict[str, Any]) -> None:
+    """Each wrong PIN's problem carries ``attempts_left``; the one that locks carries
+    ``locked_until``, as does every refusal while the lock lasts (issue 20: the desk says
+    how many tries are left and until when the PIN is locked)."""
+    answers = [verify(client, scene, presence={"pin": WRONG_PIN}) for _ in range(5)]
+    bodies = [a.get_json() for a in answers]
+    assert [b["reason"] for b in bodies] == ["wrong-pin"] * 5
+    assert [b["attempts_left"] for b in bodies] == [4, 3, 2, 1, 0]
+    assert "locked_until" not in bodies[0]
+    until = datetime.fromisoformat(bodies[-1]["locked_until"])
+    assert timedelta(minutes=14) < until - utc_now() <= timedelta(minutes=15)
+    locked = verify(client, scene, presence={"pin": scene["pin"]})
+    assert locked.status_code == 429 and locked.get_json()["type"] == "/problems/pin-locked"
+    assert datetime.fromisoformat(locked.get_json()["locked_until"]) == until
+
+
 def test_a_presence_token_serves_only_the_first_clinic_that_presents_it(
         client: FlaskClient, factory: Any, session: Session, scene: dict[str, Any]) -> None:
     other = factory.clinic("27002", name="Phòng khám đa khoa KCN Yên Phong")

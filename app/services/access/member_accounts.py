@@ -349,10 +349,11 @@ def verify_pin(session: Session, member_id: int, pin: str, *,
             give_back()
             metrics.LOGIN_FAILURES.labels(account="member", reason="pin_locked").inc()
             raise PinLocked("Too many wrong PINs: the member's PIN is locked for a while.",
-                            retry_after=max(1, ceil((locked_until - now).total_seconds())))
+                            retry_after=max(1, ceil((locked_until - now).total_seconds())),
+                            locked_until=locked_until.isoformat())
         _verify(_dummy_hash(), pin)  # no account: as slow as a wrong PIN, and counted so
         raise WrongPin("The PIN is wrong.")
-    account_id, pin_hash, locked_until, locks, province_code = taken
+    account_id, pin_hash, locked_until, locks, province_code, failures = taken
     if _verify(pin_hash, pin):
         _pin_right(session, account_id, pin_hash, pin)
         give_back()
@@ -369,19 +370,23 @@ def verify_pin(session: Session, member_id: int, pin: str, *,
                      details={"locked_until": locked_until.isoformat(),
                               "locks_in_a_row": locks})
         session.commit()
-    raise WrongPin("The PIN is wrong.")
+        raise WrongPin("The PIN is wrong.", attempts_left=0,
+                       locked_until=locked_until.isoformat())
+    raise WrongPin("The PIN is wrong.",
+                   attempts_left=max(0, policy.pin_max_failures - failures))
 
 
 def _take_pin_attempt(session: Session, member_id: int, policy: MemberLoginPolicy,
-                      now: datetime) -> tuple[int, str, datetime | None, int, str] | None:
+                      now: datetime
+                      ) -> tuple[int, str, datetime | None, int, str, int] | None:
     """Count one PIN check of the member before its PIN is compared, unless the PIN is
     locked; the check that reaches ``policy.pin_max_failures`` locks the PIN at once (for
     as long as the run of locks says). One UPDATE ... RETURNING, so concurrent checks are
     counted one after another on every backend; commits.
 
     Returns the account's id and PIN hash, the lock this check started (None when it
-    started none), the locks in a row and the account's province; None when the PIN is
-    locked or there is no account.
+    started none), the locks in a row, the account's province and the checks now counted
+    (0 when this one locked); None when the PIN is locked or there is no account.
     """
     steps = (policy.pin_lock_seconds, *policy.pin_relock_seconds)
     locks = MemberAccount.pin_lock_count
@@ -399,10 +404,11 @@ def _take_pin_attempt(session: Session, member_id: int, policy: MemberLoginPolic
                 pin_locked_until=case((last, until), else_=null()),
                 pin_lock_count=case((last, locks + 1), else_=locks))
         .returning(MemberAccount.id, MemberAccount.pin_hash, MemberAccount.pin_locked_until,
-                   MemberAccount.pin_lock_count, MemberAccount.province_code)
+                   MemberAccount.pin_lock_count, MemberAccount.province_code,
+                   MemberAccount.pin_failures)
         .execution_options(synchronize_session=False)).first()
     session.commit()
-    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def _pin_right(session: Session, account_id: int, pin_hash: str, pin: str) -> None:

@@ -95,7 +95,7 @@ def take_client_slot(session: Session, cap: PinClientCap, now: datetime) -> date
         f"This clinic client has had {cap.max_failures} wrong PINs within "
         f"{cap.window_seconds // 60} minutes, across members: PIN checks are refused until "
         f"{ends.isoformat()}. The member's presence code (phone) still works.",
-        retry_after=max(1, ceil((ends - now).total_seconds())))
+        retry_after=max(1, ceil((ends - now).total_seconds())), locked_until=ends.isoformat())
 
 
 def give_back_client_slot(session: Session, cap: PinClientCap, start: datetime) -> None:

@@ -113,6 +113,13 @@ class CardOutcome:
         return self.status == "valid"
 
     @property
+    def clinic_reason(self) -> str:
+        """The reason a clinic is told: a suspended card is only ``suspended`` (the office's
+        own reason for suspending it — an investigation, the member's suspension — stays
+        with the office and the member's access log)."""
+        return "suspended" if self.status == "suspended" else self.reason
+
+    @property
     def serial(self) -> str | None:
         """The card serial, once tied to a stored card."""
         if self.card is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
 from app.crypto import DataCipher
-from app.models import Member, Union
+from app.models import Card, CardStatus, Member, Province, Union
 from app.services.access_events.log import AccessRecord
 from app.services.clinic_flow.card_check import CardCheck, CardOutcome, card_by_serial
 from app.services.clinic_flow.grants import Grant, PullGrants
@@ -108,6 +108,20 @@ class Answer:
     document: dict[str, Any] | None = None
     summary: HealthSummary | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What a desk clerk checks beside the verdict: the card's dates and issuer (the member's
+    union and its province: the office to call), and a revoked card's newer card, if the
+    member has one now (when it was issued)."""
+
+    issued_at: datetime
+    expires_at: datetime
+    issuer: str
+    union_name: str
+    province_name: str
+    newer_card_issued_at: datetime | None = None
 
 
 def emergency_decision() -> ReleaseDecision:
@@ -227,9 +241,11 @@ class ClinicDesk:
             proof = self._presence(presence, outcome, clinic)
         except (PresenceInvalid, PinLocked) as error:
             reason = str(error.extra.get("reason") or "pin-locked")
+            # the card stays checked: a desk asks the PIN again without a new scan
             return Answer(self._record("denial", clinic, outcome, purpose=purpose,
                                        result="presence-refused", reason=reason, **where),
-                          error=error, outcome=outcome)
+                          error=error, outcome=outcome, holder=self._holder(outcome),
+                          decision=decision)
         grant = granted = None
         if proof is not None and decision.released:
             grant, granted = self.grants.issue(
@@ -265,9 +281,39 @@ class ClinicDesk:
             raise PresenceInvalid("A PIN is exactly 6 digits.", reason="pin-malformed")
         try:
             self.check_pin(outcome.member.id, presence.pin, clinic)
-        except WrongPin:
-            raise PresenceInvalid("The member's PIN is wrong.", reason="wrong-pin") from None
+        except WrongPin as wrong:
+            # how many tries are left, and the lock the last one started (when known)
+            left = {k: v for k, v in wrong.extra.items() if k in ("attempts_left",
+                                                                    "locked_until")}
+            raise PresenceInvalid("The member's PIN is wrong.", reason="wrong-pin",
+                                  **left) from None
         return "pin"
+
+    # -- what a desk clerk checks ----------------------------------------------------------
+    def card_facts(self, outcome: CardOutcome | None) -> CardFacts | None:
+        """What the desk shows beside a verdict for the clerk to check: the card's dates, its
+        issuer (the union and province), and for a revoked card the member's newer card or
+        the issuing union to ask; None when the card is not genuine."""
+        claims = outcome.claims if outcome is not None else None
+        if outcome is None or claims is None:
+            return None
+        province = self.session.get(Province, claims.province_code)
+        union_name = outcome.union_name or self.session.scalar(
+            select(Union.name).where(Union.code == claims.union_code)) or claims.union_code
+        newer = None
+        if outcome.status == "revoked" and outcome.member is not None:
+            newer = self.session.scalar(
+                select(Card.issued_at).where(
+                    Card.member_id == outcome.member.id, Card.status == CardStatus.ACTIVE,
+                    Card.serial != claims.serial,
+                    Card.issued_at >= datetime.fromtimestamp(claims.issued_at, tz=timezone.utc))
+                .order_by(Card.issued_at.desc()).limit(1))
+        return CardFacts(
+            issued_at=datetime.fromtimestamp(claims.issued_at, tz=timezone.utc),
+            expires_at=datetime.fromtimestamp(claims.expires_at, tz=timezone.utc),
+            issuer=claims.issuer, union_name=union_name,
+            province_name=province.name if province is not None else claims.province_code,
+            newer_card_issued_at=newer)
 
     def _holder(self, outcome: CardOutcome) -> Holder | None:
         member = outcome.member
@@ -298,8 +344,9 @@ class ClinicDesk:
         if outcome is None or not outcome.valid or outcome.member is None:
             status = outcome.status if outcome is not None else "invalid"
             reason = outcome.reason if outcome is not None else "unknown-card"
-            unusable = CardNotUsable(f"The card is not usable now ({status}: {reason}).",
-                                     card_status=status, reason=reason)
+            told = outcome.clinic_reason if outcome is not None else reason
+            unusable = CardNotUsable(f"The card is not usable now ({status}: {told}).",
+                                     card_status=status, reason=told)
             return Answer(self._record("denial", clinic, outcome, purpose=grant.purpose,
                                        result=status, reason=reason, **where),
                           error=unusable, outcome=outcome)
@@ -363,8 +410,8 @@ class ClinicDesk:
         where: dict[str, Any] = {"device_id": device_id, "practitioner": practitioner}
         if not outcome.valid or outcome.member is None or outcome.card is None:
             unusable = CardNotUsable(
-                f"The card is not usable now ({outcome.status}: {outcome.reason}).",
-                card_status=outcome.status, reason=outcome.reason)
+                f"The card is not usable now ({outcome.status}: {outcome.clinic_reason}).",
+                card_status=outcome.status, reason=outcome.clinic_reason)
             return Answer(self._record("denial", clinic, outcome, purpose=EMERGENCY_PURPOSE,
                                        result=outcome.status, reason=outcome.reason, **where),
                           error=unusable, outcome=outcome)

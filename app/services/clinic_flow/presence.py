@@ -92,6 +92,17 @@ class PresenceTokens:
         return datetime.fromtimestamp(expiry, tz=timezone.utc)
 
 
+def is_presence_text(text: str) -> bool:
+    """Whether scanned text is a phone's presence code (``UCP1:``) rather than a card: what a
+    desk reads may be either, in either order."""
+    return text.lstrip()[:len(PREFIX) + 1].upper() == PREFIX + ":"
+
+
+def well_formed(token: str) -> bool:
+    """Whether ``token`` has the shape of a presence token (its signature is not checked)."""
+    return _TOKEN.fullmatch(token.strip().upper()) is not None
+
+
 def token_hash(token: str) -> str:
     """What a presence binding keeps of a token: the SHA-256 of its canonical text."""
     return hashlib.sha256(token.strip().upper().encode()).hexdigest()
