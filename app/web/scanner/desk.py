@@ -1,9 +1,12 @@
-"""The scanner's desk: scan (camera frames, a photo, or pasted text), verify, take the PIN,
-pull and show the authorised record, emergency access. Every verify, pull, refusal and
+"""The scanner's desk: scan (a QR reader typing into the page, camera frames, a photo, or
+pasted text; the card and the phone's presence code in either order), verify, take the PIN
+(a wrong one asked again beside the verdict), pull and show the authorised record, emergency
+access. Every verify, pull, refusal and
 emergency use is an access event, recorded as the API records it (``app.edge.access``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, jsonify, render_template, request
@@ -16,17 +19,23 @@ from app.edge.auth import current_clinic, current_clinic_client, current_princip
 from app.edge.bodies import accepts
 from app.edge.card_limits import VERIFY_ENDPOINT, count_card
 from app.edge.database import defers_writes
+from app.edge.problems import error_problem
 from app.extensions import limiter
 from app.models.consent import PURPOSES
+from app.services.clinic_flow import presence
 from app.services.clinic_flow import scan as scans
-from app.services.clinic_flow.desk import EMERGENCY_REASONS, Presence
+from app.services.clinic_flow.desk import EMERGENCY_REASONS, Answer, ClinicDesk, Presence
 from app.services.errors import (
     DecodesBusy,
     DomainError,
+    PinLocked,
+    PresenceInvalid,
     ScanInvalid,
     ValidationFailed,
 )
 from app.services.health.summary import SECTIONS
+from app.web import wording
+from app.web.pages import PIN_REASONS
 from app.web.scanner import bp
 
 FORM = "application/x-www-form-urlencoded"
@@ -78,9 +87,40 @@ def _photo() -> bytes | None:
     return data
 
 
+def _scanned(photo_text: str | None) -> tuple[str, str | None]:
+    """What the member showed, from every place the form carries it: the photo's code, the
+    code field (a QR reader, the camera, pasted) and the phone's code kept from an earlier
+    scan. Each is a card (``UC1:``...) or the phone's presence code (``UCP1:``...), in either
+    order; the card text (checked exactly as sent, '' when none) and the presence code."""
+    texts = [t for t in (photo_text, _one_line(request.form.get("uc1", "")),
+                         request.form.get("presence_token", "")) if t]
+    cards = [t for t in texts if not presence.is_presence_text(t)]
+    tokens = [t.strip() for t in texts if presence.is_presence_text(t)]
+    return (cards[0] if cards else ""), (tokens[0] if tokens else None)
+
+
+def _verdict(desk: ClinicDesk, answer: Answer, *, text: str, purpose: str,
+             pulled: Answer | None = None, pin_given: bool = False,
+             token: str | None = None, refusal: DomainError | None = None) -> str:
+    """The verdict page: the card's status, what the clerk checks, and what the member's
+    presence still needs (a refused PIN or phone code said beside its field, the card kept)."""
+    locked_until = None
+    if refusal is not None and refusal.extra.get("locked_until"):
+        locked_until = datetime.fromisoformat(str(refusal.extra["locked_until"]))
+    return render_template(
+        "scanner/verdict.html", answer=answer, pulled=pulled, text=text, purpose=purpose,
+        pin_given=pin_given, token=token, all_sections=SECTIONS, reasons=EMERGENCY_REASONS,
+        facts=desk.card_facts(answer.outcome), checked_at=desk.clock(), refusal=refusal,
+        refusal_detail=wording.problem(refusal) if refusal is not None else None,
+        pin_refused=isinstance(refusal, PinLocked) or (
+            refusal is not None and refusal.extra.get("reason") in PIN_REASONS),
+        attempts_left=refusal.extra.get("attempts_left") if refusal is not None else None,
+        locked_until=locked_until)
+
+
 @bp.get("/")
 def scan() -> Any:
-    """The scan page: camera, photo upload, or the card's text pasted."""
+    """The scan page: a QR reader's text, the camera, a photo upload, or text pasted."""
     current_clinic()
     return render_template("scanner/scan.html", purposes=PURPOSES)
 
@@ -109,8 +149,10 @@ def frame() -> Any:
                       key_func=_client_key)  # per card once the scan is decoded (count_card)
 @accepts(FORM, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
 def verify() -> Any:
-    """Verify the scanned card for a purpose; with the member's PIN, pull what the member
-    shared with this clinic and show it (sections not shared are named as withheld)."""
+    """Verify the scanned card for a purpose; with the member's presence (the PIN, or the
+    phone's presence code scanned before or after the card), pull what the member shared
+    with this clinic and show it (sections not shared are named as withheld). The phone's
+    code alone is kept on the scan page until the card is scanned."""
     desk, clinic = clinic_desk(), current_clinic_client()
     form = request.form
     purpose = form.get("purpose", "")
@@ -120,28 +162,42 @@ def verify() -> Any:
     practitioner = _practitioner()
     try:
         photo = _photo()
-        text = (scans.from_photo(photo, scan_limits(current_app.config),
-                                 client=clinic.client_id) if photo is not None
-                else scans.from_text(_one_line(form.get("uc1", ""))))
+        text, token = _scanned(scans.from_photo(photo, scan_limits(current_app.config),
+                                                client=clinic.client_id)
+                               if photo is not None else None)
+        if token is not None and not presence.well_formed(token):
+            raise PresenceInvalid("The presence token is not one the service issues.",
+                                  reason="presence-malformed")
         if not text.strip():
+            if token is not None:  # the phone's code first: now the card
+                return render_template("scanner/scan.html", purposes=PURPOSES,
+                                       purpose=purpose, presence=token)
             raise ValidationFailed.field("uc1", "Scan the card, upload a photo of it or paste "
                                                 "its text.")
         count_card(text)
         refuse_unless_accredited(desk, clinic, purpose, text=text)
-        answer = desk.verify(text, clinic, purpose, Presence(pin=pin),
+        answer = desk.verify(text, clinic, purpose, Presence(pin=pin, token=token),
                              practitioner=practitioner)
     except DecodesBusy:
         raise  # not a scan: the client's own decodes are still running, nothing to log
     except DomainError as error:
         refuse_scan(desk, error, purpose)
-    finish(answer)
+    try:
+        finish(answer)
+    except (PresenceInvalid, PinLocked) as refused:
+        # the card stays read: the PIN is asked again (with the tries left) or the phone's
+        # code, beside the verdict, without scanning the card again
+        retry_after = getattr(refused, "retry_after", None)  # a lock's wait
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return (_verdict(desk, answer, text=text, purpose=purpose, pin_given=pin is not None,
+                         token=token, refusal=refused),
+                error_problem(type(refused)).problem.status, headers)
     pulled = None
     if answer.grant is not None:
         pulled = desk.pull(answer.grant, clinic)
         finish(pulled)
-    return render_template("scanner/verdict.html", answer=answer, pulled=pulled, text=text,
-                           purpose=purpose, pin_given=pin is not None, all_sections=SECTIONS,
-                           reasons=EMERGENCY_REASONS)
+    return _verdict(desk, answer, text=text, purpose=purpose, pulled=pulled,
+                    pin_given=pin is not None, token=token)
 
 
 @bp.post("/emergency")
