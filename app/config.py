@@ -136,6 +136,8 @@ def defaults(root: Path) -> dict[str, Any]:
         # the operator's map of national drug registration numbers to ATC codes (CSV with
         # `registration,atc`): medicines known only by such a number are unclassified without it
         "DRUG_REGISTRATIONS_FILE": "",
+        # the phone line the clinic desk's offline check names for emergencies ("" : none)
+        "DESK_HOTLINE": "",
         "NOTIFY_MAX_ATTEMPTS": 8,
         "NOTIFY_RETRY_SECONDS": 60,
         "NOTIFY_SENDING_LEASE_SECONDS": 600,

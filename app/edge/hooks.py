@@ -16,8 +16,8 @@ access_log = logging.getLogger("unioncard.access")
 #: Pages load scripts, styles and images from this origin only (the templates hold no inline
 #: script or style) and may not be framed (clickjacking).
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
-            "frame-ancestors 'none'")
+            "connect-src 'self'; font-src 'self'; manifest-src 'self'; worker-src 'self'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 #: Anything else (JSON, CSV, PDF, images) is never a document that runs or embeds anything.
 OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
 

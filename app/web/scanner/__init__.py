@@ -12,8 +12,10 @@ from app.edge.page_auth import page_clinic
 from app.web.pages import guard_blueprint
 
 bp = Blueprint("scanner", __name__, url_prefix="/clinic")
-#: Pages open to anyone: signing in.
-PUBLIC_ENDPOINTS = {"scanner.login"}
+#: Pages open to anyone: signing in, and the offline desk (manifest, service worker, the offline
+#: check), which hold no member data.
+PUBLIC_ENDPOINTS = {"scanner.login", "scanner.manifest", "scanner.service_worker",
+                    "scanner.offline"}
 
 
 guard_blueprint(bp, public=PUBLIC_ENDPOINTS, signed_in=page_clinic, login="scanner.login",
@@ -21,7 +23,7 @@ guard_blueprint(bp, public=PUBLIC_ENDPOINTS, signed_in=page_clinic, login="scann
 
 
 def _register_views() -> None:
-    from app.web.scanner import desk, signin  # noqa: F401
+    from app.web.scanner import desk, offline, signin  # noqa: F401
 
 
 _register_views()
