@@ -42,3 +42,6 @@ __all__ += ["LoginNameFailures"]
 from app.models.pin_guard import PinClientWindow, PresenceBinding  # noqa: E402
 
 __all__ += ["PinClientWindow", "PresenceBinding"]
+from app.models.access_report import AccessReport  # noqa: E402
+
+__all__ += ["AccessReport"]

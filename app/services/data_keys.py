@@ -21,6 +21,7 @@ from app.crypto import DataCipher, DecryptionError, Envelope
 from app.db import WRITE_INTENT
 from app.models import (
     AccessEventText,
+    AccessReport,
     Card,
     HealthLink,
     HealthRecord,
@@ -29,6 +30,7 @@ from app.models import (
 )
 from app.services.access_events.addresses import EMAIL_CONTEXT
 from app.services.access_events.log import EMERGENCY_TEXT_CONTEXT
+from app.services.access_events.reports import ADMIN_NOTE_CONTEXT, NOTE_CONTEXT
 from app.services.health.store import HEALTH_ID_CONTEXT, SUMMARY_CONTEXT
 from app.services.issuing.issuance import UC1_CONTEXT
 from app.services.registry.members import INSURANCE_CONTEXT, PERSONAL_ID_CONTEXT
@@ -58,6 +60,10 @@ PACKED = (
            AccessEventText.event_id, EMERGENCY_TEXT_CONTEXT),
     Packed("notification_addresses.email", NotificationAddress,
            NotificationAddress.email_encrypted, NotificationAddress.member_id, EMAIL_CONTEXT),
+    Packed("access_reports.note", AccessReport, AccessReport.note_encrypted,
+           AccessReport.first_event_id, NOTE_CONTEXT),
+    Packed("access_reports.admin_note", AccessReport, AccessReport.admin_note_encrypted,
+           AccessReport.first_event_id, ADMIN_NOTE_CONTEXT),
 )
 RECORDS = "health_records.summary"
 TARGETS = tuple(p.name for p in PACKED) + (RECORDS,)

@@ -68,13 +68,23 @@ def member_events(session: Session, cipher: DataCipher, member_id: int, *, page:
     to the event before it in the chain (its text is then not shown)."""
     total = session.scalar(select(func.count()).select_from(AccessEvent)
                            .where(AccessEvent.member_id == member_id)) or 0
-    rows = session.execute(
-        select(*_COLUMNS, AccessEventText.province_code.label("text_province"),
-               AccessEventText.text_encrypted)
-        .outerjoin(AccessEventText, AccessEventText.event_id == AccessEvent.id)
-        .where(AccessEvent.member_id == member_id)
-        .order_by(AccessEvent.at.desc(), AccessEvent.seq.desc())
-        .offset((page - 1) * per_page).limit(per_page)).all()
+    items = _member_event_items(session, cipher, member_id, None,
+                                offset=(page - 1) * per_page, limit=per_page)
+    return items, int(total)
+
+
+def _member_event_items(session: Session, cipher: DataCipher, member_id: int, condition: Any,
+                        *, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """The member's events (all, or those meeting ``condition``), newest first, each checked
+    and as ``member_events`` describes them."""
+    stmt = (select(*_COLUMNS, AccessEventText.province_code.label("text_province"),
+                   AccessEventText.text_encrypted)
+            .outerjoin(AccessEventText, AccessEventText.event_id == AccessEvent.id)
+            .where(AccessEvent.member_id == member_id)
+            .order_by(AccessEvent.at.desc(), AccessEvent.seq.desc()))
+    if condition is not None:
+        stmt = stmt.where(condition)
+    rows = session.execute(stmt.offset(offset).limit(limit)).all()
     checked = [_checked(row, row.text_province, row.text_encrypted, cipher) for row in rows]
     before = _previous_hashes(session, [event for event, _, _ in checked])
     items = []
@@ -94,7 +104,130 @@ def member_events(session: Session, cipher: DataCipher, member_id: int, *, page:
                       "emergency_reason": event.emergency_reason,
                       "emergency_text": None if damaged else text,
                       "damaged": damaged or not linked})
-    return items, int(total)
+    return items
+
+
+#: Events of one clinic client and card belong to one visit when each follows the one before
+#: within a pull grant's life (a check, a PIN, the record opened) ...
+VISIT_GAP = timedelta(minutes=10)
+#: ... or, for emergency access, within the emergency grant's life.
+EMERGENCY_VISIT_GAP = timedelta(hours=24)
+#: The kinds of event that send the clinic part of the record (a verify sends nothing).
+_SHOWING = ("pull", "emergency")
+
+
+@dataclass(frozen=True)
+class VisitFilter:
+    """Which visits of the log: one clinic (facility code) and a period ``[since, until)`` in
+    which the visit began (None: no bound)."""
+
+    clinic_code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _visit_groups(session: Session, member_id: int,
+                  clinic_code: str | None = None) -> list[list[Any]]:
+    """The member's events as visits, oldest first: an event joins the latest visit of the
+    same clinic client and card when it follows that visit's last event within
+    ``VISIT_GAP`` (``EMERGENCY_VISIT_GAP`` between emergency events); each visit a list of
+    rows (id, at, kind, client_id, card_serial), oldest first."""
+    stmt = (select(AccessEvent.id, AccessEvent.at, AccessEvent.kind, AccessEvent.client_id,
+                   AccessEvent.card_serial)
+            .where(AccessEvent.member_id == member_id)
+            .order_by(AccessEvent.at, AccessEvent.seq))
+    if clinic_code is not None:
+        stmt = stmt.where(AccessEvent.clinic_code == clinic_code)
+    visits: list[list[Any]] = []
+    open_visits: dict[tuple[str, str | None], list[Any]] = {}
+    for row in session.execute(stmt):
+        key = (row.client_id, row.card_serial)
+        visit = open_visits.get(key)
+        if visit is not None:
+            last = visit[-1]
+            gap = EMERGENCY_VISIT_GAP if row.kind == "emergency" and any(
+                e.kind == "emergency" for e in visit) else VISIT_GAP
+            if _utc(row.at) - _utc(last.at) <= gap:
+                visit.append(row)
+                continue
+        visit = [row]
+        open_visits[key] = visit
+        visits.append(visit)
+    return visits
+
+
+def member_visit_of(session: Session, member_id: int, event_id: int) -> list[int] | None:
+    """The ids of the events of the visit holding the member's event ``event_id`` (oldest
+    first), None when the member has no such event."""
+    for visit in _visit_groups(session, member_id):
+        ids = [row.id for row in visit]
+        if event_id in ids:
+            return ids
+    return None
+
+
+def member_clinics(session: Session, member_id: int) -> list[tuple[str, str]]:
+    """The clinics in the member's log (facility code and the latest name recorded), by name."""
+    rows = session.execute(
+        select(AccessEvent.clinic_code, func.max(AccessEvent.clinic_name))
+        .where(AccessEvent.member_id == member_id)
+        .group_by(AccessEvent.clinic_code)).all()
+    return sorted(((str(code), str(name)) for code, name in rows), key=lambda r: (r[1], r[0]))
+
+
+def member_visits(session: Session, cipher: DataCipher, member_id: int, *, page: int,
+                  per_page: int, where: VisitFilter | None = None
+                  ) -> tuple[list[dict[str, Any]], int]:
+    """One page of the member's visits, newest first, and how many there are: the events of
+    one clinic's check, PIN and record opened (``_visit_groups``) as one entry with the
+    clinic, the purposes, what was actually shown (the sections a pull or an emergency access
+    released: a verify shows nothing of the record), refusals, emergency access and its
+    reasons, ``damaged`` when any of its events is, and its events in full (``events``, as
+    ``member_events`` gives them, oldest first)."""
+    where = where or VisitFilter()
+    visits = [v for v in _visit_groups(session, member_id, where.clinic_code)
+              if (where.since is None or _utc(v[0].at) >= where.since)
+              and (where.until is None or _utc(v[0].at) < where.until)]
+    visits.reverse()
+    total = len(visits)
+    shown = visits[(page - 1) * per_page: page * per_page]
+    ids = [row.id for visit in shown for row in visit]
+    events = {e["id"]: e for e in _member_event_items(
+        session, cipher, member_id, AccessEvent.id.in_(ids))} if ids else {}
+    items = []
+    for visit in shown:
+        group = [events[row.id] for row in visit if row.id in events]
+        if group:
+            items.append(_visit(group))
+    return items, total
+
+
+def _visit(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """One visit's entry from its events (oldest first)."""
+    first, last = events[0], events[-1]
+    seen: set[str] = set()
+    for e in events:
+        if e["kind"] in _SHOWING and e["outcome"] == "released":
+            seen.update(e["released"])
+    emergencies = [e for e in events if e["emergency"]]
+    kinds = {e["kind"] for e in events}
+    refusals = [e for e in events if e["kind"] == "denial"]
+    return {
+        "id": first["id"], "event_ids": [e["id"] for e in events],
+        "started_at": first["at"], "ended_at": last["at"],
+        "clinic_name": last["clinic_name"], "clinic_code": last["clinic_code"],
+        "practitioners": sorted({e["practitioner"] for e in events if e["practitioner"]}),
+        "purposes": sorted({e["purpose"] for e in events if e["purpose"]}),
+        "card_checked": "verify" in kinds,
+        "record_opened": bool(kinds & set(_SHOWING)) and bool(seen),
+        "shown": sorted(seen),
+        "refused": [{"at": e["at"], "reason": e["reason"]} for e in refusals],
+        "emergency": bool(emergencies),
+        "emergency_reasons": sorted({e["emergency_reason"] for e in emergencies
+                                     if e["emergency_reason"]}),
+        "emergency_texts": [e["emergency_text"] for e in emergencies if e["emergency_text"]],
+        "damaged": any(e["damaged"] for e in events),
+        "events": events}
 
 
 def _previous_hashes(session: Session, events: list[SimpleNamespace]
