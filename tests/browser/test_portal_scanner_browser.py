@@ -108,7 +108,7 @@ def test_member_shares_clinic_scans_by_camera_member_reads_the_log(
     page.goto("/me/access-log")
     rows = page.locator("tbody tr")
     assert rows.count() >= 3  # the camera's verify, the verify with the PIN, the pull
-    assert page.locator("tbody", has_text="Quế Võ").count() == 1
+    assert page.locator("li.visit", has_text="Quế Võ").count() >= 1  # a visit: one entry
     check_page(page, "portal-access-log")
     page.goto("/me/data")
     with page.expect_download() as download:

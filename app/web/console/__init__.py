@@ -96,7 +96,14 @@ def _http_error(error: HTTPException) -> Any:
 
 
 def _register_views() -> None:
-    from app.web.console import cards, dashboard, imports, members, signin  # noqa: F401
+    from app.web.console import (  # noqa: F401
+        access_reports,
+        cards,
+        dashboard,
+        imports,
+        members,
+        signin,
+    )
 
 
 _register_views()
