@@ -228,6 +228,7 @@ ACTIONS: Mapping[str, str] = {
     "member.reactivate": N_("member activated the account again"),
     "member.password": N_("member changed the password"),
     "member.pin": N_("member changed the PIN"),
+    "member.notification-email": N_("member changed the e-mail for emergency notices"),
     "member.password_locked": N_("password locked after wrong attempts"),
     "member.pin_locked": N_("PIN locked after wrong attempts"),
     "member.pin_unlocked": N_("PIN lock cleared by an administrator"),

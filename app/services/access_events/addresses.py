@@ -12,6 +12,7 @@ from app.clock import now as utc_now
 from app.crypto import DataCipher
 from app.models import Member
 from app.models.notification import NotificationAddress
+from app.services import audit
 from app.services.errors import NotFound, NotificationAddressInvalid
 
 #: Encryption context of the address (owner: the member's id).
@@ -55,8 +56,11 @@ class NotificationAddresses:
             return None
         return self.cipher.decrypt(row.email_encrypted, EMAIL_CONTEXT, str(member_id))
 
-    def set(self, member_id: int, email: str | None) -> NotificationAddress | None:
-        """Set (or with None, remove) the member's address; flushed, not committed.
+    def set(self, member_id: int, email: str | None, *,
+            actor: str = "system") -> NotificationAddress | None:
+        """Set (or with None, remove) the member's address; flushed, not committed. A change
+        is audited (``member.notification-email``: set, changed or removed, by ``actor``;
+        never the address itself); giving the same address again changes nothing.
 
         Raises:
             NotFound: no such member.
@@ -70,8 +74,13 @@ class NotificationAddresses:
             if row is not None:
                 self.session.delete(row)
                 self.session.flush()
+                self._audit(member, actor, "removed")
             return None
-        sealed = self.cipher.encrypt(check_email(email), EMAIL_CONTEXT, str(member_id))
+        address = check_email(email)
+        if row is not None and self.email(member_id) == address:
+            return row
+        sealed = self.cipher.encrypt(address, EMAIL_CONTEXT, str(member_id))
+        change = "set" if row is None else "changed"
         if row is None:
             row = NotificationAddress(member_id=member_id, province_code=member.province_code,
                                       email_encrypted=sealed, updated_at=self.clock())
@@ -80,4 +89,10 @@ class NotificationAddresses:
             row.email_encrypted, row.updated_at = sealed, self.clock()
             row.province_code = member.province_code
         self.session.flush()
+        self._audit(member, actor, change)
         return row
+
+    def _audit(self, member: Member, actor: str, change: str) -> None:
+        audit.record(self.session, actor=actor, action="member.notification-email",
+                     object_type="member", object_id=member.id,
+                     province_code=member.province_code, details={"change": change})
