@@ -198,7 +198,7 @@ def test_one_pass_in_english(page: Any, browser: Any, site: str) -> None:
     desk.locator("#attempts-left").wait_for()  # the answer shows in the page
     assert desk.get_by_role("alert").filter(has_text="The PIN is wrong.").is_visible()
     # the card stays read: the PIN is asked again beside the verdict, with the tries left
-    assert "4 tries left" in desk.locator("#attempts-left").inner_text()
+    assert "Tries left before the PIN locks: 4." in desk.locator("#attempts-left").inner_text()
     check_page(desk, "scanner-wrong-pin-en")
     desk.fill("#pin", PIN)
     desk.locator("form:has(#pin) button[type=submit]").click()
