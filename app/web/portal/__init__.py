@@ -12,8 +12,10 @@ from app.web.pages import guard_blueprint
 bp = Blueprint("portal", __name__, url_prefix="/me")
 #: The media type of the portal's forms.
 FORM = "application/x-www-form-urlencoded"
-#: Pages open to anyone: signing in and activating an account.
-PUBLIC_ENDPOINTS = {"portal.login", "portal.activate"}
+#: Pages open to anyone: signing in and activating an account, and the installable web app's
+#: manifest, service worker and offline page (no member data in them).
+PUBLIC_ENDPOINTS = {"portal.login", "portal.activate", "portal.manifest",
+                    "portal.service_worker", "portal.offline"}
 
 
 guard_blueprint(bp, public=PUBLIC_ENDPOINTS, signed_in=page_member, login="portal.login",
@@ -21,7 +23,14 @@ guard_blueprint(bp, public=PUBLIC_ENDPOINTS, signed_in=page_member, login="porta
 
 
 def _register_views() -> None:
-    from app.web.portal import account, card, consents, records  # noqa: F401
+    from app.web.portal import (  # noqa: F401
+        account,
+        card,
+        consents,
+        health,
+        offline,
+        records,
+    )
 
 
 _register_views()

@@ -1,6 +1,8 @@
-"""My card: the card's large QR, and the presence QR (valid 5 minutes) that the page
-refreshes by itself — the same services as ``/api/v1/me/card`` and
-``/api/v1/me/card/presence``."""
+"""My card, shown at the clinic: the card's large QR (proves membership), and the presence QR
+(valid 5 minutes) that the page refreshes by itself and with which the clinic opens what the
+member shares, or her PIN — the same services as ``/api/v1/me/card`` and
+``/api/v1/me/card/presence``; and the card as the portal's service worker keeps it for when the
+phone has no signal (the card's QR inline, no presence code: that needs the network)."""
 
 from __future__ import annotations
 
@@ -45,11 +47,30 @@ def card() -> Any:
                            activated=request.args.get("activated") == "1")
 
 
-@bp.get("/card/qr.svg")
-def card_qr() -> Any:
-    """The current card's QR (SVG), shown large on the card page."""
+@bp.get("/card/offline")
+def card_offline() -> Any:
+    """The card page the service worker keeps on the phone: the card's QR inline (a data URL,
+    one response to cache), no presence code (it needs the network)."""
+    member_id = current_member_id()
+    profile = member_accounts.profile(db.session, member_id)
+    try:
+        current = member_accounts.current_card(db.session, member_id)
+    except NotFound:
+        current = None
+    qr = None
+    if current is not None:
+        png = card_files.render(card_desk(actor()), current, "qr.png").body
+        qr = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return render_template("portal/card_offline.html", profile=profile, card=current, qr=qr,
+                           kept_at=clock.now())
+
+
+@bp.get("/card/qr.<any(svg, png):form>")
+def card_qr(form: str = "svg") -> Any:
+    """The current card's QR: the 1-bit PNG the card page shows large (about a tenth of the
+    SVG's bytes, which count on a weak signal), or the SVG."""
     current = member_accounts.current_card(db.session, current_member_id())
-    file = card_files.render(card_desk(actor()), current, "qr.svg")
+    file = card_files.render(card_desk(actor()), current, f"qr.{form}")
     return Response(file.body, mimetype=file.media_type,
                     headers={"Cache-Control": "private, no-store"})
 
