@@ -149,6 +149,20 @@ def test_the_desk_verifies_offline_and_says_so(browser: Any, site: str) -> None:
             "() => document.getElementById('offline-verdict').hidden === false")
         assert page.locator("#verdict").get_attribute("data-status") == "valid"
 
+        # the scan page was open when the network dropped: the clerk's next scan (a handheld
+        # reader's text and Enter) is checked offline, without scanning again
+        context.set_offline(False)
+        page.goto("/clinic/")
+        page.locator("#uc1").wait_for()
+        context.set_offline(True)
+        page.locator("#uc1").fill(cards["revoked"])
+        page.press("#uc1", "Enter")
+        page.wait_for_url("**/clinic/offline")
+        page.wait_for_selector("#offline-desk[data-ready=true]")
+        page.wait_for_function(
+            "() => document.getElementById('offline-verdict').hidden === false")
+        assert page.locator("#verdict").get_attribute("data-status") == "revoked"
+
         context.set_offline(False)
         page.wait_for_function(
             "() => document.getElementById('offline-desk').dataset.network === 'online'")

@@ -21,9 +21,21 @@
       if (navigator.onLine !== false || !field || !field.value || !form.closest("main")) return;
       if (form.id === "offline-form") return;
       event.preventDefault();
-      sessionStorage.setItem(PENDING, field.value);
-      window.location.assign(manifest.dataset.offline);
+      toOffline(field.value);
     }, true);
+    // the desk's own script checks in the page: a check that cannot reach the service goes
+    // to the offline check with its card (scanner.js calls this hook)
+    if (window.deskScanner) {
+      window.deskScanner.onOffline = (body) => {
+        const card = body && typeof body.get === "function" ? body.get("uc1") : null;
+        if (typeof card === "string" && card) toOffline(card);
+      };
+    }
+  }
+
+  function toOffline(card) {
+    sessionStorage.setItem(PENDING, card);
+    window.location.assign(manifest.dataset.offline);
   }
 
   const desk = document.getElementById("offline-desk");
