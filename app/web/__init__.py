@@ -91,9 +91,10 @@ def _configure_sessions(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the pages (after the API, whose Swagger UI view this replaces)."""
-    from app.web import console, csrf, i18n, portal, scanner
+    from app.web import compression, console, csrf, i18n, portal, scanner
 
     _configure_sessions(app)
+    compression.init_app(app)
     i18n.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf.token
     app.register_blueprint(bp)
