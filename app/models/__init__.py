@@ -45,3 +45,6 @@ __all__ += ["PinClientWindow", "PresenceBinding"]
 from app.models.access_report import AccessReport  # noqa: E402
 
 __all__ += ["AccessReport"]
+from app.models.form_submission import FormSubmission  # noqa: E402
+
+__all__ += ["FormSubmission"]

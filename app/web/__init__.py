@@ -91,12 +91,13 @@ def _configure_sessions(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the pages (after the API, whose Swagger UI view this replaces)."""
-    from app.web import compression, console, csrf, i18n, portal, scanner
+    from app.web import compression, console, csrf, forms, i18n, portal, scanner
 
     _configure_sessions(app)
     compression.init_app(app)
     i18n.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf.token
+    app.jinja_env.globals["form_token_field"] = forms.form_token_field
     app.register_blueprint(bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(portal.bp)

@@ -13,6 +13,7 @@ from tests.app.cards_helpers import office
 from tests.conftest import PASSWORD
 
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+FORM_TOKEN_RE = re.compile(r'name="form_token" value="([^"]+)"')
 
 
 def csrf(client: FlaskClient, path: str) -> str:
@@ -20,6 +21,13 @@ def csrf(client: FlaskClient, path: str) -> str:
     page = client.get(path)
     match = TOKEN_RE.search(page.get_data(as_text=True))
     assert match, page.get_data(as_text=True)[:500]
+    return match.group(1)
+
+
+def form_token(client: FlaskClient, path: str) -> str:
+    """The one-time form token of the form on ``path`` (``app.web.forms``)."""
+    match = FORM_TOKEN_RE.search(client.get(path).get_data(as_text=True))
+    assert match
     return match.group(1)
 
 
@@ -132,7 +140,11 @@ def test_issue_suspend_and_revoke_with_confirmation(desk_office: dict[str, Any],
     confirm = client.get(f"/console/members/{yen.id}/issue")
     assert "Đồng ý, cấp thẻ" in confirm.get_data(as_text=True)
     token = TOKEN_RE.search(confirm.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    issued = client.post(f"/console/members/{yen.id}/issue", data={"csrf_token": token})
+    once = FORM_TOKEN_RE.search(confirm.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    posted = client.post(f"/console/members/{yen.id}/issue",
+                         data={"csrf_token": token, "form_token": once})
+    assert posted.status_code == 303  # Post/Redirect/Get
+    issued = client.get(posted.headers["Location"])
     assert issued.status_code == 200
     html = issued.get_data(as_text=True)
     serial = re.search(r"/console/cards/([^/]+)/print/card.pdf", html).group(1)  # type: ignore[union-attr]
@@ -144,16 +156,19 @@ def test_issue_suspend_and_revoke_with_confirmation(desk_office: dict[str, Any],
     ask = client.get(f"/console/cards/{serial}/suspend").get_data(as_text=True)
     assert 'name="reason"' in ask and 'value="investigation"' in ask
     done = client.post(f"/console/cards/{serial}/suspend",
-                       data={"csrf_token": token, "reason": "lost"})
+                       data={"csrf_token": token, "reason": "lost",
+                             "form_token": form_token(client, f"/console/cards/{serial}/suspend")})
     assert done.status_code == 303
     member_page = client.get(f"/console/members/{yen.id}").get_data(as_text=True)
     assert "tạm khóa" in member_page and "đã tạm khóa thẻ" in member_page  # status and history
     # the same refusal as the API: suspending twice is a conflict, shown as a page
     again = client.post(f"/console/cards/{serial}/suspend",
-                        data={"csrf_token": token, "reason": "other"})
+                        data={"csrf_token": token, "reason": "other",
+                              "form_token": form_token(client, f"/console/cards/{serial}/suspend")})
     assert again.status_code == 409 and "text/html" in again.content_type
     revoked = client.post(f"/console/cards/{serial}/revoke",
-                          data={"csrf_token": token, "reason": "stolen"})
+                          data={"csrf_token": token, "reason": "stolen",
+                                "form_token": form_token(client, f"/console/cards/{serial}/revoke")})
     assert revoked.status_code == 303
     api = client.get(f"/api/v1/cards/{serial}", headers=desk_office["headers"]).get_json()
     assert api["status"] == "revoked"

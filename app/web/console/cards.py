@@ -1,5 +1,6 @@
 """Console pages about cards: issue or reissue, suspend, reinstate and revoke — each after a
-confirmation page — printing a card (its PDF) and printing a batch (the batch's sheets)."""
+confirmation page, each form acting once (``app.web.forms``: Post/Redirect/Get with a one-time
+token) — printing a card (its PDF, in a new tab) and printing a batch (the batch's sheets)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.services.issuing.issuance import REVOKE_REASONS, SUSPEND_REASONS
 from app.services.registry import unions
 from app.web.console import FORM, bp
 from app.web.console.members import registry
+from app.web.forms import keep_once, once, take_once
 
 #: The actions on one card that a confirmation page asks about, and the reasons to choose from
 #: (the service's; ``superseded`` is given by issuing a new card, not chosen).
@@ -42,16 +44,39 @@ def confirm_issue(member_id: int) -> Any:
     return render_template("console/confirm_issue.html", member=member, live=live)
 
 
+def _member_page(member_id: int, **_ignored: Any) -> str:
+    return url_for("console.member", member_id=member_id)
+
+
+def _card_member_page(serial: str, **_ignored: Any) -> str:
+    card = card_desk(actor()).get(current_scope(), serial)
+    return url_for("console.member", member_id=card.member_id)
+
+
 @bp.post("/members/<int:member_id>/issue")
 @accepts(FORM)
+@once(back=_member_page)
 def issue(member_id: int) -> Any:
-    """Issue (or reissue) the member's card and show its one-time activation code once."""
-    scope = current_scope()
-    issued = card_desk(actor()).issue(scope, member_id)
-    member = registry().get(scope, member_id)
+    """Issue (or reissue) the member's card, then show it (Post/Redirect/Get): the one-time
+    activation code waits in the session for that page, never in the URL."""
+    issued = card_desk(actor()).issue(current_scope(), member_id)
+    keep_once(_code_name(issued.card.serial), issued.activation_code)
+    return redirect(url_for("console.issued", serial=issued.card.serial), code=303)
+
+
+def _code_name(serial: str) -> str:
+    return f"activation-code:{serial}"
+
+
+@bp.get("/cards/<serial>/issued")
+def issued(serial: str) -> Any:
+    """The card just issued: its activation code the first time this page is shown (then
+    only the way to a new code), the card's PDF to print in a new tab."""
+    card = card_desk(actor()).get(current_scope(), serial)
+    member = registry().get(current_scope(), card.member_id)
     return _no_store(current_app.make_response(render_template(
-        "console/issued.html", member=member, card=issued.card,
-        activation_code=issued.activation_code)))
+        "console/issued.html", member=member, card=card,
+        activation_code=take_once(_code_name(card.serial)))))
 
 
 @bp.get("/cards/<serial>/<any(suspend, reinstate, revoke):action>")
@@ -65,6 +90,7 @@ def confirm_card_action(serial: str, action: str) -> Any:
 
 @bp.post("/cards/<serial>/<any(suspend, reinstate, revoke):action>")
 @accepts(FORM)
+@once(back=_card_member_page)
 def card_action(serial: str, action: str) -> Any:
     """Suspend, reinstate or revoke a card (its status-list bit is set at once)."""
     desk, scope = card_desk(actor()), current_scope()
@@ -87,6 +113,7 @@ def card_file(serial: str, name: str) -> Any:
 
 @bp.route("/batches/new", methods=["GET", "POST"])
 @accepts(FORM)
+@once
 def new_batch() -> Any:
     """Print a batch: cards for every active member of a union (or province) who has none,
     on A4 sheets; the job page follows its progress."""
