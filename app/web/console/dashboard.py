@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from app import clock
 from app.edge.auth import current_scope
 from app.extensions import db
-from app.services.registry import coverage
+from app.services.registry import coverage, worklists
 from app.web import charts
 from app.web.console import bp
 
@@ -48,8 +48,10 @@ def dashboard() -> Any:
                                  sum(r.carded for r in provinces),
                                  sum(r.linked for r in provinces),
                                  sum(r.exams_due for r in provinces))
+    not_activated, _exact = worklists.count(db.session, scope, "not-activated", today=today)
     return render_template(
         "console/dashboard.html", total=total, provinces=provinces, unions=union_rows,
+        not_activated=not_activated,
         months=months, labels=labels, trend=trend, due=due, due_labels=due_labels,
         due_chart=due_chart,
         province_chart=_coverage_bars(_("Coverage by province"), provinces),

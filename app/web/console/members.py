@@ -3,19 +3,36 @@ whether a health record is linked — never its content), registering and editin
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
+from app import clock
 from app.composition import card_desk, data_cipher
 from app.edge.auth import actor, current_scope
 from app.edge.bodies import accepts
 from app.extensions import db
+from app.models import Province, Union
+from app.services.csv_out import CsvOut
 from app.services.errors import ValidationFailed
 from app.services.health.store import HealthStore
-from app.services.registry import unions
-from app.services.registry.history import member_history
+from app.services.registry import unions, worklists
+from app.services.registry.history import actor_names, member_history
 from app.services.registry.members import MemberRegistry, SearchFilters, mask_personal_id
 from app.web import wording
 from app.web.console import FORM, bp
@@ -47,6 +64,19 @@ def _search(query: str) -> tuple[list[Any], int]:
     return rows, total
 
 
+def union_names(codes: Any) -> dict[str, str]:
+    """The names of unions by code (a code without a union stays itself)."""
+    wanted = set(codes)
+    found = {code: name for code, name in db.session.execute(
+        select(Union.code, Union.name).where(Union.code.in_(wanted)))} if wanted else {}
+    return {code: found.get(code, code) for code in wanted}
+
+
+def status_words() -> dict[str, str]:
+    """A member's status in words, as the status badge shows it (macros.status_label)."""
+    return {"active": _("active"), "suspended": _("suspended"), "left": _("left the union")}
+
+
 @bp.get("/")
 def home() -> Any:
     """The console starts at the member search."""
@@ -59,16 +89,20 @@ def members() -> Any:
     without JavaScript, and with it the results follow the typing."""
     query = request.args.get("q", "")
     rows, total = _search(query)
-    return render_template("console/members.html", q=query, rows=rows, total=total)
+    return render_template("console/members.html", q=query, rows=rows, total=total,
+                           unions=union_names(m.union_code for m in rows))
 
 
 @bp.get("/members/search.json")
 def search_json() -> Any:
     """The results for the search box's script: what the search page would list."""
     rows, total = _search(request.args.get("q", ""))
+    names = union_names(m.union_code for m in rows)
+    words = status_words()
     response = jsonify(total=total, items=[{
-        "name": m.full_name, "number": m.member_number, "union": m.union_code,
-        "birth_date": m.birth_date.isoformat(), "status": m.status.value,
+        "name": m.full_name, "number": m.member_number, "union": names[m.union_code],
+        "union_code": m.union_code, "birth_date": m.birth_date.isoformat(),
+        "status": m.status.value, "status_label": words.get(m.status.value, m.status.value),
         "href": url_for("console.member", member_id=m.id)} for m in rows])
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -82,11 +116,13 @@ def member(member_id: int) -> Any:
     register = registry()
     found = register.get(scope, member_id)
     coverage = HealthStore(db.session, data_cipher(), actor=actor()).coverage(found.id)
+    history = member_history(register, db.session, scope, member_id)
     return render_template(
         "console/member.html", member=found, coverage=coverage,
         personal_id=mask_personal_id(found.personal_id_last4),
         cards=card_desk(actor()).for_member(scope, member_id),
-        history=member_history(register, db.session, scope, member_id))
+        union_name=union_names([found.union_code])[found.union_code],
+        history=history, actors=actor_names(db.session, scope, {e.actor for e in history}))
 
 
 def _union_choices() -> list[Any]:
@@ -142,7 +178,104 @@ def edit_member(member_id: int) -> Any:
     else:
         values = {name: getattr(found, name, None) or "" for name in FIELDS
                   if name != "personal_id"}
-        values["birth_date"] = found.birth_date.isoformat()
-        values["join_date"] = found.join_date.isoformat() if found.join_date else ""
+        # day/month/year whatever the browser's language (the form's date fields are text)
+        values["birth_date"] = found.birth_date.strftime("%d/%m/%Y")
+        values["join_date"] = found.join_date.strftime("%d/%m/%Y") if found.join_date else ""
     return render_template("console/member_form.html", values=values, errors=errors,
                            unions=_union_choices(), member=found), 422 if errors else 200
+
+
+#: The lists to work from: their titles and what each member on them still needs.
+LISTS = {
+    "no-card": (_l("Members without a card"),
+                _l("Active members holding no active card: issue one, or reissue a "
+                   "suspended or revoked one.")),
+    "not-activated": (_l("Cards not activated"),
+                      _l("Active members holding an active card who have not activated their "
+                         "account with the card's code yet.")),
+    "exam-due": (_l("Occupational exam due"),
+                 _l("Active members with no routine (periodic or pre-employment) occupational "
+                    "exam on record in the last 12 months. Officers never see the exams.")),
+    "not-linked": (_l("Health record not linked"),
+                   _l("Active members whose health record is not linked yet.")),
+}
+#: The CSV's columns (the header line, in the page's language).
+CSV_COLUMNS = (_l("Member number"), _l("Full name"), _l("Birth date"), _l("Phone"),
+               _l("Union"), _l("Union code"), _l("Province"))
+
+
+def _work_filters() -> tuple[worklists.WorkFilters, dict[str, dict[str, str]], dict[str, str]]:
+    """The list's filters from the query string, with the choices in scope and any error
+    (a value outside the choices lists nobody and says so; a bad page number is page 1)."""
+    scope = current_scope()
+    if scope.is_national:
+        provinces = {code: name for code, name in db.session.execute(
+            select(Province.code, Province.name).order_by(Province.name))}
+    else:
+        provinces = {code: name for code, name in db.session.execute(
+            select(Province.code, Province.name).where(
+                Province.code == scope.principal.province_code))}
+    province = request.args.get("province", "").strip()[:2]
+    union = request.args.get("union", "").strip().upper()[:20]
+    errors: dict[str, str] = {}
+    if province and province not in provinces:
+        errors["province"] = _("This province is not in your area.")
+    rows, _total = unions.list_unions(db.session, scope, province_code=province or None,
+                                      page=1, per_page=500)
+    choices = {u.code: u.name for u in rows}
+    if union and union not in choices:
+        errors["union"] = _("This union is not in your area (or not in that province).")
+    page = request.args.get("page", "1")
+    number = int(page) if page.isdigit() and 0 < len(page) < 7 else 1
+    filters = worklists.WorkFilters(province_code=province or None, union_code=union or None,
+                                    page=max(1, number))
+    return filters, {"provinces": provinces, "unions": choices}, errors
+
+
+@bp.get("/lists/<kind>")
+def worklist(kind: str) -> Any:
+    """One list to work from, filtered by province and union in the officer's scope, a page
+    at a time, with its CSV export and each member linked to their page."""
+    if kind not in LISTS:
+        abort(404)
+    filters, choices, errors = _work_filters()
+    page = worklists.WorkPage([], 0, True, 1, filters.per_page) if errors else \
+        worklists.page_of(db.session, current_scope(), kind, filters,
+                          today=clock.today_in_vietnam())
+    title, about = LISTS[kind]
+    args = {k: v for k, v in (("province", filters.province_code or ""),
+                              ("union", filters.union_code or "")) if v}
+    return render_template("console/worklist.html", kind=kind, title=title, about=about,
+                           kinds=LISTS, page=page, filters=filters, choices=choices,
+                           errors=errors, args=args), 422 if errors else 200
+
+
+@bp.get("/lists/<kind>.csv")
+def worklist_csv(kind: str) -> Any:
+    """The whole filtered list as CSV for Excel (UTF-8 with a BOM, formula cells guarded:
+    ``app.services.csv_out``), streamed a chunk of members at a time."""
+    if kind not in LISTS:
+        abort(404)
+    filters, _choices, errors = _work_filters()
+    if errors:
+        abort(422)
+    scope, today = current_scope(), clock.today_in_vietnam()
+    columns = [str(c) for c in CSV_COLUMNS]
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        out = CsvOut(buffer, columns)
+        for n, row in enumerate(worklists.every_row(db.session, scope, kind, filters,
+                                                    today=today), start=1):
+            out.row((row.member_number, row.full_name, row.birth_date.isoformat(), row.phone,
+                     row.union_name, row.union_code, row.province_name))
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"{kind}-{today.isoformat()}.csv"
+    return Response(stream_with_context(lines()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

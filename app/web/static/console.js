@@ -23,8 +23,12 @@ function setUpSearch() {
       // day first, as the server-rendered list shows it (the JSON has ISO dates)
       const born = /^\d{4}-\d{2}-\d{2}$/.test(m.birth_date || "")
         ? m.birth_date.split("-").reverse().join("/") : m.birth_date;
-      info.textContent = " " + [m.number, m.union, born].join(" · ");
-      li.append(a, info);
+      info.textContent = " " + [m.number, m.union, born].join(" · ") + " ";
+      // the status badge, as the server-rendered list shows it (macros.status_label)
+      const badge = document.createElement("span");
+      badge.className = "badge status-" + (/^[a-z]+$/.test(m.status || "") ? m.status : "unknown");
+      badge.textContent = m.status_label || m.status || "";
+      li.append(a, info, badge);
       list.append(li);
     }
     status.textContent = data.items.length
@@ -60,11 +64,12 @@ function setUpProgress() {
         if (p.finished) {
           window.location.reload(); // the finished page shows the report
         } else {
-          setTimeout(poll, 700);
+          setTimeout(poll, 400); // each committed batch moves the bar
         }
-      });
+      })
+      .catch(() => setTimeout(poll, 2000)); // a dropped poll: try again, the job goes on
   };
-  setTimeout(poll, 300);
+  setTimeout(poll, 200);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
