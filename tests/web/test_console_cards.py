@@ -85,3 +85,97 @@ def test_a_form_without_its_token_is_refused(desk_office: dict[str, Any],
                              data={**form, "form_token": token})
         assert answer.status_code == 400 and "text/html" in answer.content_type
     assert _cards(client, desk_office, yen.id) == []
+
+
+def _pdf_text(data: bytes) -> list[str]:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(data)
+    try:
+        return [document[n].get_textpage().get_text_range() for n in range(len(document))]
+    finally:
+        document.close()
+
+
+def _code_in(text: str) -> str:
+    found = re.search(r"\b([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\b", text)
+    assert found, text
+    return found.group(1)
+
+
+def test_a_new_activation_code_keeps_the_card_and_prints_a_letter(
+        desk_office: dict[str, Any], client: FlaskClient) -> None:
+    from tests.app.test_member_accounts import activate
+
+    yen = desk_office["yen"]
+    _form_sent, posted = _issue(client, yen.id)
+    first_code = _code_in(client.get(posted.headers["Location"]).get_data(as_text=True))
+    serial = _cards(client, desk_office, yen.id)[0]["serial"]
+    ask = client.get(f"/console/cards/{serial}/activation-code")
+    assert ask.status_code == 200
+    form = _form(client, f"/console/cards/{serial}/activation-code")
+    made = client.post(f"/console/cards/{serial}/activation-code", data=form)
+    assert made.status_code == 303
+    shown = client.get(made.headers["Location"]).get_data(as_text=True)
+    code = _code_in(shown)
+    assert code != first_code and code not in made.headers["Location"]
+    assert 'id="activation-code"' not in client.get(made.headers["Location"]).get_data(
+        as_text=True)  # shown once
+    repeat = client.post(f"/console/cards/{serial}/activation-code", data=form)
+    assert repeat.headers["Location"] == made.headers["Location"]  # no third code
+    # the letter for the code shown: one page, the code and the portal's address
+    letter = client.post(f"/console/cards/{serial}/letter.pdf",
+                         data={"csrf_token": form["csrf_token"], "activation_code": code})
+    assert letter.status_code == 200 and letter.mimetype == "application/pdf"
+    assert "attachment" in letter.headers["Content-Disposition"]
+    pages = _pdf_text(letter.data)
+    assert len(pages) == 1 and code in pages[0] and "/me/activate" in pages[0]
+    assert "Nguyễn Thị Kim Yến" in pages[0] and "Thư kích hoạt" in pages[0]
+    wrong = client.post(f"/console/cards/{serial}/letter.pdf",
+                        data={"csrf_token": form["csrf_token"], "activation_code": first_code})
+    assert wrong.status_code == 422
+    # the card is untouched; the old code no longer activates, the new one does
+    assert [(c["serial"], c["status"]) for c in _cards(client, desk_office, yen.id)] == [
+        (serial, "active")]
+    assert activate(client, yen, first_code, birth=yen.birth_date).status_code != 201
+    done = activate(client, yen, code, birth=yen.birth_date, pin="804615")
+    assert done.status_code in (200, 201), done.get_json()
+    page = client.get(f"/console/cards/{serial}/activation-code").get_data(as_text=True)
+    assert 'id="activated-note"' in page  # she has activated: a new code means new secrets
+
+
+def test_a_batch_hands_out_its_letters_once_as_a_pdf(
+        desk_office: dict[str, Any], client: FlaskClient, app: Any,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from tests.app.test_member_accounts import activate
+
+    monkeypatch.setitem(app.config, "JOBS_SYNC", True)
+    monkeypatch.setitem(app.config, "CARD_BATCH_WORKERS", 0)
+    monkeypatch.setitem(app.config, "CARD_BATCH_DIR", str(tmp_path / "batches"))
+    form = _form(client, "/console/batches/new")
+    started = client.post("/console/batches/new",
+                          data={**form, "union_code": desk_office["union"].code})
+    assert started.status_code == 303
+    job_page = started.headers["Location"]
+    again = client.post("/console/batches/new",
+                        data={**form, "union_code": desk_office["union"].code})
+    assert again.headers["Location"] == job_page
+    html = client.get(job_page).get_data(as_text=True)
+    assert 'id="letters"' in html
+    action = re.search(r'action="([^"]+/letters\.pdf)"', html)
+    assert action
+    letters_form = {"csrf_token": form["csrf_token"],
+                    "form_token": re.findall(r'name="form_token" value="([^"]+)"', html)[-1]}
+    pdf = client.post(action.group(1), data=letters_form)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    pages = _pdf_text(pdf.data)
+    assert len(pages) == 2
+    by_name = {("Yến" if "Kim Yến" in p else "Bình"): _code_in(p) for p in pages}
+    # the same form again: already done; a new form: the letters are gone
+    assert client.post(action.group(1), data=letters_form).status_code == 409
+    gone = client.post(action.group(1), data={**letters_form, "form_token": "n" * 32})
+    assert gone.status_code == 410
+    assert 'id="letters-taken"' in client.get(job_page).get_data(as_text=True)
+    yen = desk_office["yen"]
+    assert activate(client, yen, by_name["Yến"], birth=yen.birth_date,
+                    pin="804615").status_code in (200, 201)
