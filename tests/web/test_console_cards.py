@@ -137,11 +137,17 @@ def test_a_new_activation_code_keeps_the_card_and_prints_a_letter(
     # the card is untouched; the old code no longer activates, the new one does
     assert [(c["serial"], c["status"]) for c in _cards(client, desk_office, yen.id)] == [
         (serial, "active")]
+    before = client.get(f"/console/members/{yen.id}").get_data(as_text=True)
+    assert 'id="new-code"' in before and 'id="account-activated">' in before
     assert activate(client, yen, first_code, birth=yen.birth_date).status_code != 201
     done = activate(client, yen, code, birth=yen.birth_date, pin="804615")
     assert done.status_code in (200, 201), done.get_json()
     page = client.get(f"/console/cards/{serial}/activation-code").get_data(as_text=True)
     assert 'id="activated-note"' in page  # she has activated: a new code means new secrets
+    member_page = client.get(f"/console/members/{yen.id}").get_data(as_text=True)
+    activated = re.search(r'id="account-activated">([^<]+)<', member_page)
+    assert activated and re.search(r"\d", activated.group(1))  # when
+    assert re.search(r'id="account-pin">[^<]*\S', member_page)
 
 
 def test_a_batch_hands_out_its_letters_once_as_a_pdf(
