@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now as utc_now
@@ -34,6 +34,13 @@ class Member(Base):
         Index("ix_members_name_ascii", "name_ascii"),
         Index("ix_members_union_code_name_ascii", "union_code", "name_ascii"),
         Index("ix_members_status", "status"),
+        # the office's lists to work from (app/services/registry/worklists.py): index-only
+        # scans of the active members in name order, by province or by union
+        Index("ix_members_active_province_code_name_ascii_id", "province_code", "name_ascii",
+              "id", sqlite_where=text("status = 'active'"),
+              postgresql_where=text("status = 'active'")),
+        Index("ix_members_active_union_code_name_ascii_id", "union_code", "name_ascii", "id",
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

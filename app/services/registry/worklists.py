@@ -5,11 +5,13 @@ CSV export). Each list is exactly the complement of one dashboard figure
 (``app.services.registry.coverage``), and says nothing of a record's content (the exam list
 names who is due, never the date of a last exam).
 
-At national scale each list is one indexed query: the members by ``(province_code, name_ascii)``
-or ``(union_code, name_ascii)`` (or ``name_ascii`` for a national administrator without a
-filter), read in name order, and each member's fact checked by a unique or leading index on
-``member_id`` (cards ``(member_id, status)``, member_accounts, health_links and
-health_records ``member_id``); counting stops at ``COUNT_CAP`` as the search does.
+At national scale each list is one indexed query: the active members' ids read in name order
+from a partial index, ``(province_code, name_ascii, id)`` or ``(union_code, name_ascii, id)``
+where active (migration 0022; ``name_ascii`` for a national administrator without a filter),
+index-only, each member's fact checked by a unique or leading index on ``member_id`` (cards
+``(member_id, status)``, member_accounts, health_links and health_records ``member_id``), then
+only the page's rows fetched; counting stops at ``COUNT_CAP`` as the search does, and the
+export reads in keyset chunks (no OFFSET scan).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -29,7 +31,6 @@ from app.models import (
     HealthRecord,
     Member,
     MemberAccount,
-    MemberStatus,
     Province,
     Union,
 )
@@ -108,9 +109,16 @@ def condition(kind: str, today: date) -> Any:
     raise KeyError(kind)
 
 
+#: Active members, written as the partial indexes' own predicate (migration 0022), in the
+#: SQL itself rather than as a parameter, so that a prepared statement's generic plan can
+#: still use them.
+ACTIVE = text("members.status = 'active'")
+
+
 def _statement(scope: Scope, kind: str, filters: WorkFilters, today: date) -> Any:
-    stmt = scope.filter(select(Member), Member.province_code, Member.union_code).where(
-        Member.status == MemberStatus.ACTIVE, condition(kind, today))
+    """The ids of a list's members (index-only where the indexes allow)."""
+    stmt = scope.filter(select(Member.id), Member.province_code, Member.union_code).where(
+        ACTIVE, condition(kind, today))
     if filters.province_code:
         stmt = stmt.where(Member.province_code == filters.province_code.strip())
     if filters.union_code:
@@ -138,14 +146,21 @@ def page_of(session: Session, scope: Scope, kind: str, filters: WorkFilters, *,
         KeyError: no such list.
     """
     stmt = _statement(scope, kind, filters, today)
-    capped = stmt.with_only_columns(Member.id).limit(COUNT_CAP + 1).subquery()
+    capped = stmt.limit(COUNT_CAP + 1).subquery()
     total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     page = max(1, filters.page)
-    members = list(session.scalars(
-        stmt.order_by(Member.name_ascii, Member.id).limit(filters.per_page)
-        .offset((page - 1) * filters.per_page)))
-    return WorkPage(_rows(session, members), min(total, COUNT_CAP), total <= COUNT_CAP, page,
-                    filters.per_page)
+    # the page's ids first (from the index), then only those members' rows
+    ids = list(session.scalars(stmt.order_by(Member.name_ascii, Member.id)
+                               .limit(filters.per_page).offset((page - 1) * filters.per_page)))
+    return WorkPage(_rows(session, _members(session, ids)), min(total, COUNT_CAP),
+                    total <= COUNT_CAP, page, filters.per_page)
+
+
+def _members(session: Session, ids: list[int]) -> list[Member]:
+    """The members of ``ids``, in that order."""
+    found = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))} \
+        if ids else {}
+    return [found[i] for i in ids if i in found]
 
 
 def every_row(session: Session, scope: Scope, kind: str, filters: WorkFilters, *,
@@ -161,11 +176,11 @@ def every_row(session: Session, scope: Scope, kind: str, filters: WorkFilters, *
     after: tuple[str, int] | None = None
     while True:
         query = stmt if after is None else stmt.where(
-            (Member.name_ascii > after[0])
-            | ((Member.name_ascii == after[0]) & (Member.id > after[1])))
-        members = list(session.scalars(query.limit(chunk)))
+            tuple_(Member.name_ascii, Member.id) > tuple_(literal(after[0]), literal(after[1])))
+        ids = list(session.scalars(query.limit(chunk)))
+        members = _members(session, ids)
         yield from _rows(session, members)
-        if len(members) < chunk:
+        if len(ids) < chunk or not members:
             return
         after = (members[-1].name_ascii, members[-1].id)
 
@@ -177,7 +192,6 @@ def count(session: Session, scope: Scope, kind: str, *, today: date) -> tuple[in
     Raises:
         KeyError: no such list.
     """
-    capped = (_statement(scope, kind, WorkFilters(), today).with_only_columns(Member.id)
-              .limit(COUNT_CAP + 1).subquery())
+    capped = _statement(scope, kind, WorkFilters(), today).limit(COUNT_CAP + 1).subquery()
     total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     return min(total, COUNT_CAP), total <= COUNT_CAP
