@@ -1,15 +1,20 @@
 """Who a clinic caller is: the clinic behind an API client, checked active on every use, and
-the directory consent grantees are checked against."""
+the directory consent grantees are checked against (and a member searches, by name or place,
+to share with one facility)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.models import Clinic, ClinicClient
+from app.models import Clinic, ClinicClient, Province
 from app.services.errors import ClinicClientRevoked, ClinicNotAccredited
+from app.services.registry.identity import transliterate
 
 
 @dataclass(frozen=True)
@@ -111,3 +116,63 @@ class ClinicDirectory:
         return self.session.scalar(select(Clinic.id).where(
             Clinic.facility_code == facility_code,
             Clinic.accreditation != "withdrawn")) is not None
+
+    def listings(self, facility_codes: Iterable[str]) -> dict[str, FacilityListing]:
+        """The clinics (any accreditation) of these facility codes, by code: what a member's
+        page says of a facility her consent names."""
+        codes = sorted(set(facility_codes))
+        if not codes:
+            return {}
+        rows = self.session.execute(_LISTING.where(Clinic.facility_code.in_(codes)))
+        return {row[0]: FacilityListing(*row) for row in rows}
+
+    def search(self, text: str, *, limit: int = 10,
+               province_first: str | None = None) -> list[FacilityListing]:
+        """Accredited clinics whose name, address (commune, district, industrial park) or
+        province has a word beginning with each word of ``text`` (any case, with or without
+        diacritics: "que vo", "Đông Anh"), or whose facility code is ``text``; those of
+        ``province_first`` first, then by name; at most ``limit``. Fewer than two letters
+        find nothing."""
+        words = _words(text)
+        if len("".join(words)) < 2:
+            return []
+        found = []
+        for row in self.session.execute(_LISTING.where(Clinic.accreditation == "accredited")):
+            listing = FacilityListing(*row)
+            haystack = _words(f"{listing.name} {listing.address} {listing.province_name}")
+            if listing.facility_code == text.strip() or all(
+                    any(h.startswith(w) for h in haystack) for w in words):
+                found.append(listing)
+        found.sort(key=lambda f: (f.province_code != province_first, _folded(f.name),
+                                  f.facility_code))
+        return found[:limit]
+
+
+@dataclass(frozen=True)
+class FacilityListing:
+    """A clinic as a member finds it: code, name, kind, address and province."""
+
+    facility_code: str
+    name: str
+    facility_type: str
+    address: str
+    province_code: str
+    province_name: str
+    accreditation: str
+
+
+_LISTING = (select(Clinic.facility_code, Clinic.name, Clinic.facility_type, Clinic.address,
+                   Clinic.province_code, Province.name, Clinic.accreditation)
+            .join(Province, Province.code == Clinic.province_code))
+
+
+@lru_cache(maxsize=65536)
+def _folded(text: str) -> str:
+    """``text`` in upper-case ASCII (names and addresses change rarely: kept)."""
+    return transliterate(text)
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    """The words of ``text`` in upper-case ASCII, punctuation dropped."""
+    return tuple(re.findall(r"[A-Z0-9]+", _folded(text)))
