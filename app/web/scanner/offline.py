@@ -6,10 +6,7 @@ them holds member data, so they are open without signing in."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from flask import Response, current_app, render_template, url_for
@@ -19,6 +16,7 @@ from sqlalchemy import select
 from app.composition import ensure_root_key, publisher_for
 from app.extensions import db
 from app.models.reference import Province
+from app.web.installable import manifest_response, worker_response
 from app.web.scanner import bp
 
 #: The static files the desk needs offline (under the web blueprint's /site/).
@@ -28,30 +26,15 @@ STATIC = ("site.css", "console.css", "pages.css", "favicon.svg", "scanner.js",
           "uc1/unicode14.js")
 
 
-@cache
-def _static_version() -> str:
-    """A digest of the cached static files: a new release's worker replaces the old cache."""
-    digest = hashlib.sha256()
-    folder = resources.files("app").joinpath("web", "static")
-    for name in STATIC:
-        digest.update(name.encode() + b"\0" + folder.joinpath(name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 @bp.get("/manifest.webmanifest")
 def manifest() -> Response:
     """The desk's web app manifest (installable: opens at the scan page, standalone)."""
-    body = {
-        "name": _("unioncard clinic desk"), "short_name": _("Clinic desk"),
-        "description": _("Check union cards and open what the member shares; card checks "
-                         "keep working offline."),
-        "start_url": url_for("scanner.scan"), "scope": url_for("scanner.scan"),
-        "display": "standalone", "background_color": "#ffffff", "theme_color": "#0b5394",
-        "lang": "vi",
-        "icons": [{"src": url_for("web.static", filename="favicon.svg"), "sizes": "any",
-                   "type": "image/svg+xml", "purpose": "any"}],
-    }
-    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+    return manifest_response(
+        name=_("unioncard clinic desk"), short_name=_("Clinic desk"),
+        description=_("Check union cards and open what the member shares; card checks keep "
+                      "working offline."),
+        start_url=url_for("scanner.scan"), scope=url_for("scanner.scan"),
+        theme_color="#0b5394")
 
 
 @bp.get("/sw.js")
@@ -59,18 +42,10 @@ def service_worker() -> Response:
     """The desk's service worker: its cache holds the offline page, the desk's scripts and
     styles, the trust bundle and the root key; the pages themselves are fetched from the
     network first and fall back to the offline page."""
-    static = [url_for("web.static", filename=name) for name in STATIC]
-    body = render_template(
-        "scanner/sw.js", version=_static_version(), static=static,
-        offline=url_for("scanner.offline"), scope=url_for("scanner.scan"),
-        bundle=url_for("publication.TrustBundleView"),
+    return worker_response(
+        "scanner/sw.js", scope=url_for("scanner.scan"), static=STATIC,
+        offline=url_for("scanner.offline"), bundle=url_for("publication.TrustBundleView"),
         root_key=url_for("publication.RootKey"))
-    response = Response(body, mimetype="text/javascript")
-    response.headers["Service-Worker-Allowed"] = url_for("scanner.scan")
-    # a worker runs under its own script's policy: it fetches from this origin, nothing else
-    response.headers["Content-Security-Policy"] = ("default-src 'none'; connect-src 'self'; "
-                                                   "frame-ancestors 'none'")
-    return response
 
 
 @bp.get("/offline")
