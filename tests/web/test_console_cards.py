@@ -131,6 +131,7 @@ def test_a_new_activation_code_keeps_the_card_and_prints_a_letter(
     pages = _pdf_text(letter.data)
     assert len(pages) == 1 and code in pages[0] and "/me/activate" in pages[0]
     assert "Nguyễn Thị Kim Yến" in pages[0] and "Thư kích hoạt" in pages[0]
+    assert desk_office["union"].name in pages[0]
     wrong = client.post(f"/console/cards/{serial}/letter.pdf",
                         data={"csrf_token": form["csrf_token"], "activation_code": first_code})
     assert wrong.status_code == 422

@@ -241,7 +241,7 @@ def card_letter(serial: str) -> Any:
         raise ValidationFailed("This is not the card's present activation code: give the "
                                "member a new code and print its letter from that page.")
     member = registry().get(current_scope(), card.member_id)
-    union = db.session.get(Union, member.union_code)
+    union = db.session.scalar(select(Union).where(Union.code == member.union_code))
     return _letters_response([Letter(
         full_name=member.full_name, member_number=member.member_number,
         union_name=union.name if union is not None else member.union_code,
