@@ -183,14 +183,19 @@ def test_register_and_edit_a_member(desk_office: dict[str, Any], client: FlaskCl
     form = {"csrf_token": token, "full_name": "Lê Thị Hồng Nhung", "birth_date": "1992-08-30",
             "sex": "F", "personal_id": make_cccd(date(1992, 8, 30), "F"),
             "union_code": desk_office["union"].code}
-    bad = client.post("/console/members/new", data={**form, "personal_id": "123"})
+    once = form_token(client, "/console/members/new")  # the member forms act once too
+    bad = client.post("/console/members/new",
+                      data={**form, "personal_id": "123", "form_token": once})
     assert bad.status_code == 422 and 'aria-invalid="true"' in bad.get_data(as_text=True)
-    made = client.post("/console/members/new", data=form)
+    made = client.post("/console/members/new", data={**form, "form_token": once})
     assert made.status_code == 303
+    assert client.post("/console/members/new", data={**form, "form_token": once}
+                       ).headers["Location"] == made.headers["Location"]  # sent again: once
     page = client.get(made.headers["Location"]).get_data(as_text=True)
     assert "Lê Thị Hồng Nhung" in page
     edit = made.headers["Location"] + "/edit"
-    changed = client.post(edit, data={**form, "personal_id": "", "phone": "0912345678"})
+    changed = client.post(edit, data={**form, "personal_id": "", "phone": "0912345678",
+                                      "form_token": form_token(client, edit)})
     assert changed.status_code == 303
     assert "+84912345678" in client.get(made.headers["Location"]).get_data(as_text=True)
 

@@ -45,6 +45,7 @@ from app.services.registry import imports
 from app.services.registry.roster import TEMPLATE_HEADERS
 from app.web import wording
 from app.web.console import bp
+from app.web.forms import once
 
 #: The request-level bound, as the API's; the configured file limit is checked on the file.
 UPLOAD_MAX_BYTES = 21 * 1024 * 1024 + 64 * 1024
@@ -163,6 +164,7 @@ def imports_form() -> Any:
 @bp.post("/imports")
 @defers_writes  # the upload is saved and checked before a short transaction of its own
 @accepts("multipart/form-data", max_bytes=UPLOAD_MAX_BYTES)
+@once  # a form sent twice (a double click, Back and send) starts one job
 def start_import() -> Any:
     """Start (or resume) an import job and follow it on the job page; a file refused as a
     whole is said on the form (422), the mode kept. A dry run's file is kept for importing it
@@ -202,6 +204,7 @@ def start_import() -> Any:
 @bp.post("/imports/confirm")
 @defers_writes  # as ``start_import``
 @accepts("application/x-www-form-urlencoded")
+@once
 def confirm_import() -> Any:
     """Import for real the file a finished dry run checked (kept server-side; never sent
     again): the token names the dry run and its officer and expires with the kept file. The

@@ -36,6 +36,7 @@ from app.services.registry.history import actor_names, member_history
 from app.services.registry.members import MemberRegistry, SearchFilters, mask_personal_id
 from app.web import wording
 from app.web.console import FORM, bp
+from app.web.forms import once
 
 #: Fields of the member form, in the order shown.
 FIELDS = ("full_name", "birth_date", "sex", "personal_id", "insurance_number", "phone",
@@ -140,6 +141,7 @@ def _field_errors(error: ValidationFailed) -> dict[str, str]:
 
 @bp.route("/members/new", methods=["GET", "POST"])
 @accepts(FORM)
+@once  # a form sent twice (Back, Reload, a double click) registers once
 def new_member() -> Any:
     """Register a member (the same checks as the API: scope, personal ID, number range)."""
     values: dict[str, Any] = {}
@@ -159,6 +161,7 @@ def new_member() -> Any:
 
 @bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
 @accepts(FORM)
+@once
 def edit_member(member_id: int) -> Any:
     """Change a member's details; the personal ID is changed only when a new one is typed."""
     scope = current_scope()
