@@ -54,7 +54,7 @@ REPORT_LIMIT = 500
 #: How long a dry run's file is kept for "import this file for real" (seconds).
 STAGED_SECONDS = 3600
 #: How many of an import's members the job page lists (the rest by search).
-MEMBERS_LIMIT = 50
+MEMBERS_LIMIT = 20
 _TOKEN_SALT = "console.staged-roster"
 _MISSING = re.compile(r"^Missing required column\(s\): (?P<columns>.+)\.$", re.DOTALL)
 _UNKNOWN = re.compile(r"^Unknown column\(s\): (?P<columns>.+?)\. Accepted headers: ", re.DOTALL)
