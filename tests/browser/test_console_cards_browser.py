@@ -81,6 +81,16 @@ def _english(page: Any) -> None:
     page.wait_for_function("() => document.documentElement.lang === 'en'")  # an arrow (CSP)
 
 
+def _tab_to(page: Any, selector: str, limit: int = 60) -> None:
+    """Press Tab until the element ``selector`` has the keyboard focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement === document.querySelector(s)",
+                         selector):
+            return
+    raise AssertionError(f"{selector} never got the focus by Tab")
+
+
 def _card_rows(page: Any, member_id: int) -> list[tuple[str, str]]:
     page.goto(f"/console/members/{member_id}")
     rows = page.locator("table.stack tbody tr").filter(has=page.locator("code"))
@@ -176,16 +186,20 @@ def test_issue_print_back_reload_and_a_new_activation_code(
     assert len(rows) == 1 and rows[0][0] == serial and "status-active" in rows[0][1]
     # the member page says she has not activated her account; a new activation code
     assert page.locator("#account-activated").inner_text().strip() in ("Chưa", "Not yet")
-    page.locator("#new-code").click()
+    # by the keyboard: Tab to "New activation code", Enter; Tab to the confirmation, Enter
+    _tab_to(page, "#new-code")
+    page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/activation-code$"))
     check_strict(page, f"c1-confirm-new-code-{lang}")
-    page.locator("main form button[type=submit]").click()
+    _tab_to(page, "main form button[type=submit]")
+    page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/activation-code/new$"))
     new_code = page.locator("#activation-code").inner_text().strip()
     assert CODE_RE.fullmatch(new_code) and new_code != code
     check_strict(page, f"c1-new-code-{lang}")
+    _tab_to(page, "#print-letter")
     with page.expect_download() as download:
-        page.locator("#print-letter").click()
+        page.keyboard.press("Enter")
     letter = (tmp_path / "letter.pdf")
     download.value.save_as(letter)
     pages = _pdf_pages(letter.read_bytes())
@@ -224,10 +238,18 @@ def test_a_batch_with_its_activation_letters(page: Any, browser: Any, site: str,
         page.reload()
     assert page.locator("#download-letters").is_visible()
     check_strict(page, f"c1-batch-letters-{lang}")
+    _tab_to(page, "#download-letters")
     with page.expect_download() as download:
-        page.locator("#download-letters").click()
+        page.keyboard.press("Enter")
     saved = tmp_path / "letters.pdf"
     download.value.save_as(saved)
+    # a slip: the same button again (the same form): "already done", no second download
+    page.locator("#download-letters").click()
+    page.wait_for_url(re.compile(r".*/letters\.pdf$"))
+    assert page.locator("h1").inner_text().strip() in ("Đã thực hiện rồi", "Already done")
+    check_strict(page, f"c1-already-done-{lang}")
+    page.go_back()
+    page.wait_for_url(job_url)
     pages = _pdf_pages(saved.read_bytes())
     # the first member already had her card (or none yet in this run): one page a new card
     batch_members = [m for m in scene[lang]["members"][1:]]
