@@ -138,7 +138,8 @@ def test_dry_run_then_import_for_real_with_a_moving_progress_bar(
     page.get_by_role("link", name="Nhập danh sách").click()
     page.set_input_files("#file", str(roster))
     assert page.locator("#dry").is_checked()
-    page.locator("main button[type=submit]").click()
+    page.locator("main button[type=submit]").focus()
+    page.keyboard.press("Enter")  # by the keyboard
     page.wait_for_url(re.compile(r".*/console/jobs/\w+$"))
     dry_url = page.url
     page.locator("#report").wait_for(timeout=120_000)
@@ -156,10 +157,10 @@ def test_dry_run_then_import_for_real_with_a_moving_progress_bar(
     assert table[1][4] == "Số CCCD phải có đúng 12 chữ số.", table[1]
     phone = [r for r in table[1:] if r[0] == "10"]
     assert phone and phone[0][2].startswith("'="), phone
-    # import for real: the checked file, never chosen again
-    page.get_by_role("button", name="Nhập thật tệp này").click()
-    page.wait_for_url(re.compile(r".*/console/jobs/\w+$"))
-    assert page.url != dry_url
+    # import for real: the checked file, never chosen again (a double click starts one job)
+    page.get_by_role("button", name="Nhập thật tệp này").dblclick()
+    page.wait_for_url(lambda url: url != dry_url and re.search(r"/console/jobs/\w+$", url))
+    real_url = page.url
     seen: list[tuple[int, int]] = []
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -181,6 +182,10 @@ def test_dry_run_then_import_for_real_with_a_moving_progress_bar(
     counts = page.locator("dl.counts").inner_text()
     assert re.search(r"Đoàn viên mới\s+2998", counts), counts
     check_all(page, "import-done-vi")
+    assert real_jobs("danh-sach-lon.csv") == 1
+    page.reload()  # Reload: the same finished job, nothing done again
+    assert re.search(r"Đoàn viên mới\s+2998", page.locator("dl.counts").inner_text())
+    assert real_jobs("danh-sach-lon.csv") == 1
     # the results: the imported members, and a batch to print their cards
     imported = page.locator("#imported")
     assert re.search(r"CDCS-24-C2IMPORT\s+2998", imported.locator("tbody").inner_text())
@@ -194,10 +199,40 @@ def test_dry_run_then_import_for_real_with_a_moving_progress_bar(
     page.wait_for_url(re.compile(r".*/console/batches/new\?union_code=CDCS-24-C2IMPORT"))
     assert page.locator("#union_code").input_value() == UNION
     # Back to the dry run: its file was used once, importing it again says so
-    page.goto(dry_url)
-    form_button = page.get_by_role("button", name="Nhập thật tệp này")
-    assert form_button.count() == 0
+    page.go_back()
+    page.wait_for_url(real_url)
+    page.go_back()
+    page.wait_for_url(dry_url)
+    assert page.get_by_role("button", name="Nhập thật tệp này").count() == 0
     assert page.get_by_text("Tệp đã kiểm tra không còn được giữ").count() == 1
+    assert real_jobs("danh-sach-lon.csv") == 1
+    # the same pages in English
+    english(page)
+    page.goto(dry_url)
+    assert page.get_by_text("The checked file is no longer kept").count() == 1
+    assert page.locator("#report caption").inner_text().startswith("Problems by row")
+    check_all(page, "import-dry-run-en")
+    page.goto(real_url)
+    assert re.search(r"New members\s+2998", page.locator("dl.counts").inner_text())
+    assert page.get_by_role("link", name=f"Print the cards of {UNION}").count() == 1
+    check_all(page, "import-done-en")
+
+
+def real_jobs(file_name: str) -> int:
+    """How many imports for real (not dry runs) of ``file_name`` the service has."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Job
+    from app.services.registry import imports
+
+    app = SITE_APP["app"]
+    session = db.new_session(app)
+    try:
+        return sum(1 for job in session.scalars(select(Job).where(Job.kind == imports.KIND))
+                   if job.params.get("file_name") == file_name and not job.params.get("dry_run"))
+    finally:
+        session.close()
 
 
 def test_english_locale_dates_are_day_first(browser: Any, site: str, own_union: str) -> None:
