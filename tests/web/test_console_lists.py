@@ -149,3 +149,19 @@ def test_the_landing_page_links_all_three_parts(client: FlaskClient) -> None:
     html = client.get("/").get_data(as_text=True)
     for path in ('href="/console/"', 'href="/me/"', 'href="/clinic/"'):
         assert path in html
+
+
+def test_a_national_administrator_filters_by_any_union(factory: Any, client: FlaskClient,
+                                                       monkeypatch: Any) -> None:
+    """The union choices list 500 at most; a union beyond them is still a valid filter."""
+    from app.services.registry import unions
+    from tests.web.test_console import sign_in
+
+    far = factory.union("CDCS-31-XA", "31", name="CĐCS Hải Phòng xa")
+    factory.member(far, full_name="Vũ Thị Xa")
+    admin = factory.user("admin")
+    assert sign_in(client, admin.username).status_code == 303
+    monkeypatch.setattr(unions, "list_unions", lambda *a, **k: ([], 0))  # as if beyond 500
+    answer = client.get("/console/lists/no-card?union=CDCS-31-XA")
+    assert answer.status_code == 200 and "Vũ Thị Xa" in answer.get_data(as_text=True)
+    assert client.get("/console/lists/no-card?union=CDCS-31-XA&province=24").status_code == 422

@@ -227,7 +227,14 @@ def _work_filters() -> tuple[worklists.WorkFilters, dict[str, dict[str, str]], d
                                       page=1, per_page=500)
     choices = {u.code: u.name for u in rows}
     if union and union not in choices:
-        errors["union"] = _("This union is not in your area (or not in that province).")
+        # beyond the first 500 listed (a national administrator without a province): checked
+        # on its own, in scope and in the province chosen
+        chosen = db.session.scalar(select(Union).where(Union.code == union))
+        if chosen is not None and scope.allows(chosen.province_code, chosen.code) \
+                and (not province or chosen.province_code == province):
+            choices[chosen.code] = chosen.name
+        else:
+            errors["union"] = _("This union is not in your area (or not in that province).")
     page = request.args.get("page", "1")
     number = int(page) if page.isdigit() and 0 < len(page) < 7 else 1
     filters = worklists.WorkFilters(province_code=province or None, union_code=union or None,
