@@ -158,6 +158,7 @@ def _form(status: int = 200, problems: list[str] | None = None, dry_run: bool = 
 @bp.get("/imports")
 def imports_form() -> Any:
     """Upload a roster (CSV or XLSX), checking it first with a dry run."""
+    _sweep_staged()
     return _form()
 
 
