@@ -255,7 +255,9 @@ def test_english_locale_dates_are_day_first(browser: Any, site: str, own_union: 
         page.select_option("#sex", "F")
         page.fill("#personal_id", "027190004322")
         page.select_option("#union_code", UNION)
-        page.fill("#join_date", "01/03/2012")
+        page.locator("#join_date").press_sequentially("1.3.2012")  # dots, one digit
+        page.keyboard.press("Tab")  # leaving the field writes it day first with slashes
+        assert page.locator("#join_date").input_value() == "01/03/2012"
         page.locator("main button[type=submit]").click()
         page.locator("#birth_date-error").wait_for()
         assert "31/02/1990" in page.locator("#birth_date-error").inner_text()

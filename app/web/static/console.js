@@ -72,7 +72,20 @@ function setUpProgress() {
   setTimeout(poll, 200);
 }
 
+// Date fields are text, day first (dd/mm/yyyy) whatever the browser's language: on leaving
+// one, "1.5.1990" or "1-5-1990" is written "01/05/1990"; ISO and anything else is left for the
+// server's strict check (and its inline error).
+function setUpDates() {
+  for (const box of document.querySelectorAll('input[data-date="dmy"]')) {
+    box.addEventListener("change", () => {
+      const m = /^\s*(\d{1,2})\s*[./\- ]\s*(\d{1,2})\s*[./\- ]\s*(\d{4})\s*$/.exec(box.value);
+      if (m) box.value = [m[1].padStart(2, "0"), m[2].padStart(2, "0"), m[3]].join("/");
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setUpSearch();
   setUpProgress();
+  setUpDates();
 });
