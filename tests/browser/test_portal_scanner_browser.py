@@ -25,7 +25,7 @@ def _member_activates_and_shares(page: Any) -> Any:
     page.goto("/me/")
     assert "/me/login" in page.url
     check_page(page, "portal-login")
-    page.locator("a[href$='/me/activate']").click()
+    page.locator("a[href$='/me/activate']").first.click()
     page.wait_for_url("**/me/activate")
     page.fill("#member_number", letter.member_number)
     page.fill("#activation_code", letter.activation_code)
@@ -35,10 +35,12 @@ def _member_activates_and_shares(page: Any) -> Any:
     page.fill("#pin_again", PIN)
     check_page(page, "portal-activate")
     page.locator("main button[type=submit]").click()
-    page.wait_for_url(re.compile(r".*/me/card\?activated=1$"))
+    page.wait_for_url("**/me/welcome")  # the first sign-in's guidance, then her card
+    page.goto("/me/card")
     qr = page.locator("#presence-qr")
     assert (qr.get_attribute("src") or "").startswith("data:image/png;base64,")
-    page.wait_for_function("document.getElementById('presence-left').textContent.match(/\\d/)")
+    page.wait_for_function(
+        "() => document.getElementById('presence-left').textContent.match(/\\d/)")
     check_page(page, "portal-card")
 
     page.goto("/me/consents")
@@ -47,15 +49,17 @@ def _member_activates_and_shares(page: Any) -> Any:
     page.check("#grantee-all-accredited")
     page.check("#purpose-treatment")
     page.check("#read_notice")
-    page.locator("form.grant button[type=submit]").click()
+    page.locator("#share-continue").click()
+    page.locator("#share-confirm").click()  # the confirmation's one sentence, then saved
     page.wait_for_url("**/me/consents?done=granted")
     assert page.locator("li.consent.status-active").count() == len(SHARED)
     check_page(page, "portal-consents")
-    # one tap withdraws (the notice's version and hash go with it as evidence)
+    # stopping is asked first (the notice's version and hash go with it as evidence)
     medications = page.locator("li.consent.status-active", has_text="thuốc").or_(
         page.locator("li.consent.status-active", has_text="Medicines"))
-    medications.locator("button.danger").click()
-    page.wait_for_url("**/me/consents?done=withdrawn")
+    medications.locator("a.danger").click()
+    page.locator("#stop-confirm").click()
+    page.wait_for_url("**/me/consents?done=withdrawn*")
     assert page.locator("li.consent.status-active").count() == len(SHARED) - 1
     assert page.locator("li.consent.status-withdrawn").count() == 1
     return letter
@@ -152,8 +156,10 @@ def test_one_pass_in_english(page: Any, browser: Any, site: str) -> None:
     page.fill("#pin", PIN)
     page.fill("#pin_again", PIN)
     page.locator("main button[type=submit]").click()
-    page.wait_for_url(re.compile(r".*/me/card\?activated=1$"))
-    page.wait_for_function("document.getElementById('presence-left').textContent.match(/\\d/)")
+    page.wait_for_url("**/me/welcome")
+    page.goto("/me/card")
+    page.wait_for_function(
+        "() => document.getElementById('presence-left').textContent.match(/\\d/)")
     assert page.locator("html").get_attribute("lang") == "en"  # kept across signing in
     check_page(page, "portal-card-en")
     page.goto("/me/consents")
@@ -162,7 +168,8 @@ def test_one_pass_in_english(page: Any, browser: Any, site: str) -> None:
     page.check("#grantee-all-accredited")
     page.check("#purpose-treatment")
     page.check("#read_notice")
-    page.locator("form.grant button[type=submit]").click()
+    page.locator("#share-continue").click()
+    page.locator("#share-confirm").click()
     page.wait_for_url("**/me/consents?done=granted")
     check_page(page, "portal-consents-en")
 

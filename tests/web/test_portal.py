@@ -4,6 +4,7 @@ evidence, the access log and the export."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -52,7 +53,7 @@ def test_activation_signs_the_member_in_with_a_hardened_cookie(
         client: FlaskClient, yen: dict[str, Any]) -> None:  # noqa: F811
     answer = activate_page(client, yen["member"], yen["code"])
     assert answer.status_code == 303
-    assert answer.headers["Location"] == "/me/card?activated=1"
+    assert answer.headers["Location"] == "/me/welcome"  # the first sign-in's guidance
     cookie = answer.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     page = client.get("/me/card?activated=1")
@@ -166,19 +167,25 @@ def test_presence_qr_is_a_valid_token_of_the_current_card(app: Flask, client: Fl
 
 
 def _grant(client: FlaskClient, *scopes: str, **fields: str) -> Any:
+    """The sharing form sent, then confirmed (the confirmation step's one-time token)."""
     shown = notice("2026-1", "vi")
     data = {"csrf_token": csrf(client, "/me/consents"), "scope": list(scopes),
             "grantee_kind": "all-accredited", "purpose": "treatment", "months": "6",
             "read_notice": "yes", "notice_version": shown.version,
             "notice_language": shown.language, "notice_sha256": shown.sha256, **fields}
-    return client.post("/me/consents", data=data)
+    review = client.post("/me/consents/review", data=data)
+    if review.status_code != 200:
+        return review
+    token = re.search(r'name="confirm" value="([^"]+)"', review.get_data(as_text=True))
+    assert token is not None
+    return client.post("/me/consents", data={**data, "confirm": token.group(1)})
 
 
 def test_consents_are_granted_with_the_notice_as_evidence_and_withdrawn_in_one_tap(
         client: FlaskClient, session: Session, member: dict[str, Any]) -> None:
     page = client.get("/me/consents").get_data(as_text=True)
     shown = notice("2026-1", "vi")
-    assert shown.sha256 in page and "Dừng chia sẻ" not in page  # nothing shared yet
+    assert shown.sha256 in page and "/stop" not in page  # nothing shared yet
     answer = _grant(client, "allergies", "medications")
     assert answer.status_code == 303, answer.get_data(as_text=True)
     versions = list(session.scalars(select(ConsentVersion).where(

@@ -136,7 +136,7 @@ def test_every_audit_action_of_a_members_history_has_words() -> None:
 
 def test_every_field_message_has_a_template() -> None:
     messages = field_messages()
-    assert len(messages) > 40 and "The two PINs differ." in messages
+    assert len(messages) > 40 and "The PIN must not be one digit repeated." in messages
     missing = {m: where for m, where in messages.items() if wording.template_of(m) is None}
     assert missing == {}
 
