@@ -175,6 +175,9 @@ def test_issue_print_back_reload_and_a_new_activation_code(
     page.wait_for_url(re.compile(r".*/issue$"))
     page.reload()
     page.wait_for_url(re.compile(r".*/issue$"))
+    # the confirmation now names the card just issued, with when, as the one a reissue revokes
+    assert page.locator("main li code", has_text=serial).is_visible()
+    check_strict(page, f"c1-confirm-reissue-{lang}")
     # forward to the card and Reload: the card, no code any more, nothing issued
     page.go_forward()
     page.wait_for_url(issued_url)
