@@ -29,6 +29,7 @@ Tokens are remembered for a day (``app.services.form_submissions.KEEP``), per si
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import re
@@ -50,8 +51,9 @@ FIELD = "form_token"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 _SHOWN_KEY = "show_once"
 _SHOWN_CONTEXT = "page.show-once"
-#: At most this many things waiting to be shown once in one session (oldest dropped).
-_SHOWN_MAX = 8
+#: At most this many things waiting to be shown once in one session (oldest dropped: the
+#: session is a cookie of at most 4 KB; a dropped activation code is replaced by a new one).
+_SHOWN_MAX = 4
 
 
 def new_token() -> str:
@@ -108,24 +110,30 @@ def once(view: F | None = None, *, back: Callable[..., str] | None = None) -> An
     return decorate(view) if view is not None else decorate
 
 
+def _kept() -> list[list[str]]:
+    """The session's things to show once: [name, sealed text] pairs, oldest first (a list:
+    the session's JSON sorts a mapping's keys)."""
+    kept = session.get(_SHOWN_KEY)
+    return [list(pair) for pair in kept if isinstance(pair, list) and len(pair) == 2] \
+        if isinstance(kept, list) else []
+
+
 def keep_once(name: str, text: str) -> None:
     """Keep ``text`` (encrypted) in the session until ``take_once(name)`` shows it."""
-    kept = dict(session.get(_SHOWN_KEY) or {})
-    kept.pop(name, None)
-    kept[name] = data_cipher().encrypt(text, _SHOWN_CONTEXT, name).hex()
-    while len(kept) > _SHOWN_MAX:
-        kept.pop(next(iter(kept)))
-    session[_SHOWN_KEY] = kept
+    kept = [pair for pair in _kept() if pair[0] != name]
+    kept.append([name, base64.urlsafe_b64encode(
+        data_cipher().encrypt(text, _SHOWN_CONTEXT, name)).decode("ascii")])
+    session[_SHOWN_KEY] = kept[-_SHOWN_MAX:]
 
 
 def take_once(name: str) -> str | None:
     """The text kept under ``name``, removed from the session (``None``: none, or shown)."""
-    kept = dict(session.get(_SHOWN_KEY) or {})
-    blob = kept.pop(name, None)
+    kept = _kept()
+    blob = next((pair[1] for pair in kept if pair[0] == name), None)
     if blob is None:
         return None
-    session[_SHOWN_KEY] = kept
+    session[_SHOWN_KEY] = [pair for pair in kept if pair[0] != name]
     try:
-        return data_cipher().decrypt(bytes.fromhex(blob), _SHOWN_CONTEXT, name)
+        return data_cipher().decrypt(base64.urlsafe_b64decode(blob), _SHOWN_CONTEXT, name)
     except Exception:  # a key rotated away or a damaged value: nothing to show
         return None

@@ -186,3 +186,15 @@ def test_a_batch_hands_out_its_letters_once_as_a_pdf(
     yen = desk_office["yen"]
     assert activate(client, yen, by_name["Yến"], birth=yen.birth_date,
                     pin="804615").status_code in (200, 201)
+
+
+def test_codes_not_yet_shown_keep_the_session_cookie_small(
+        desk_office: dict[str, Any], client: FlaskClient, factory: Any) -> None:
+    names = ["Phạm Thị Hoa", "Lê Văn Nam", "Đỗ Thị Thu", "Vũ Văn Hải", "Hồ Thị Lan", "Tạ Văn Sơn"]
+    members = [factory.member(desk_office["union"], full_name=name) for name in names]
+    places = [_issue(client, m.id)[1].headers["Location"] for m in members]
+    cookie = client.get_cookie("unioncard_session")
+    assert cookie is not None and len(cookie.value) < 3000
+    # the last four wait to be shown; the oldest were dropped (a new code replaces them)
+    shown = ['id="activation-code"' in client.get(p).get_data(as_text=True) for p in places]
+    assert shown == [False, False, True, True, True, True]
