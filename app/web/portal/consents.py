@@ -416,6 +416,8 @@ def undo(consent_id: str) -> Any:
     as evidence). Sent again, it shares nothing twice."""
     service = consent_service(actor())
     member_id = current_member_id()
+    # two undos at once run one after the other: the second finds the first's consent
+    db.session.get(Member, member_id, with_for_update=True)
     states = service.current(member_id, include_ended=True)
     stopped = _undoable(states, consent_id[:64], service.clock())
     if stopped is None:
