@@ -17,7 +17,13 @@ from app.api.blueprint import Blueprint
 from app.composition import (
     scan_limits,
 )
-from app.edge.access import clinic_desk, finish, refuse_scan, refuse_unless_accredited
+from app.edge.access import (
+    clinic_desk,
+    finish,
+    member_emailed,
+    refuse_scan,
+    refuse_unless_accredited,
+)
 from app.edge.auth import (
     current_clinic_client,
     current_principal,
@@ -301,4 +307,4 @@ class EmergencyAccess(MethodView):
                 "holder": answer.holder,
                 "emergency_core": (answer.document or {}).get("sections", {}).get(
                     "emergency-core") if answer.document else None,
-                "grant": _grant(answer)}, 200, _NO_STORE
+                "grant": _grant(answer), "member_emailed": member_emailed(answer)}, 200, _NO_STORE

@@ -23,6 +23,7 @@ from app.edge.auth import current_clinic_client
 from app.extensions import db
 from app.models.access_event import AccessEvent
 from app.services.access import member_accounts
+from app.services.access_events.addresses import NotificationAddresses
 from app.services.access_events.log import AccessRecord
 from app.services.access_events.outbox import notify_emergency
 from app.services.clinic_flow import presence
@@ -90,6 +91,15 @@ def finish(answer: Answer) -> None:
     record_access(answer.record)
     if answer.error is not None:
         raise answer.error
+
+
+def member_emailed(answer: Answer) -> bool:
+    """Whether the member of an emergency access has an address for notices, so the e-mail
+    queued for it reaches her (without one she learns of it from her access log only)."""
+    member = answer.outcome.member if answer.outcome is not None else None
+    if member is None:
+        return False
+    return NotificationAddresses(db.session, data_cipher()).get(member.id) is not None
 
 
 def refuse_unless_accredited(desk: ClinicDesk, clinic: ClinicIdentity, purpose: str | None,

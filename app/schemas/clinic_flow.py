@@ -122,3 +122,6 @@ class EmergencyAnswerSchema(ma.Schema):
     holder = ma.fields.Nested(HolderSchema)
     emergency_core = ma.fields.Dict(allow_none=True)
     grant = ma.fields.Nested(GrantSchema)
+    member_emailed = ma.fields.Boolean(metadata={"description": (
+        "whether the member has an e-mail address for notices, so the e-mail telling her of "
+        "this access reaches her; false: she learns of it from her access log only")})

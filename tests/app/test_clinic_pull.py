@@ -286,3 +286,15 @@ def test_a_suspended_clinics_scan_of_a_forged_card_is_not_tied_to_anyone(
     added = events(session)[before:]
     assert [(e.kind, e.reason, e.member_id, e.card_serial) for e in added] == [
         ("denial", "clinic-not-accredited", None, None)]
+
+
+def test_emergency_access_says_whether_the_member_is_emailed(client, app, session,
+                                                             scene) -> None:
+    from app.composition import cipher_for_config
+    from app.services.access_events.addresses import NotificationAddresses
+
+    assert emergency(client, scene).get_json()["member_emailed"] is False
+    NotificationAddresses(session, cipher_for_config(app.config)).set(
+        scene["member"].id, "yen@example.vn", actor="test")
+    session.commit()
+    assert emergency(client, scene).get_json()["member_emailed"] is True

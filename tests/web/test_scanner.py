@@ -173,3 +173,24 @@ def test_the_record_shows_measured_values_not_only_the_tests_names(
         "text": "Ngất tại xưởng"}).get_data(as_text=True)
     assert "Nhóm máu O, Rh dương tính" in emergency
     assert "Nhóm máu ABO và Rh" not in emergency
+
+
+def test_emergency_access_says_honestly_whether_the_member_is_emailed(
+        app: Any, client: FlaskClient, session: Session, desk: dict[str, Any]) -> None:
+    from app.composition import cipher_for_config
+    from app.services.access_events.addresses import NotificationAddresses
+
+    def emergency() -> str:
+        answer = client.post("/clinic/emergency", data={
+            "csrf_token": csrf(client, "/clinic/"), "uc1": desk["text"],
+            "reason": "unconscious", "text": "Ngất tại xưởng"})
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    without = emergency()
+    assert "không có địa chỉ e-mail" in without and "được báo qua e-mail" not in without
+    NotificationAddresses(session, cipher_for_config(app.config)).set(
+        desk["member"].id, "yen@example.vn", actor="test")
+    session.commit()
+    told = emergency()
+    assert "được báo qua e-mail" in told and "không có địa chỉ e-mail" not in told

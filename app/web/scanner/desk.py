@@ -14,7 +14,13 @@ from flask import current_app, jsonify, render_template, request
 from app.composition import (
     scan_limits,
 )
-from app.edge.access import clinic_desk, finish, refuse_scan, refuse_unless_accredited
+from app.edge.access import (
+    clinic_desk,
+    finish,
+    member_emailed,
+    refuse_scan,
+    refuse_unless_accredited,
+)
 from app.edge.auth import current_clinic, current_clinic_client, current_principal
 from app.edge.bodies import accepts
 from app.edge.card_limits import VERIFY_ENDPOINT, count_card
@@ -219,4 +225,5 @@ def emergency() -> Any:
     except DomainError as error:
         refuse_scan(desk, error, "emergency")
     finish(answer)
-    return render_template("scanner/emergency.html", answer=answer)
+    return render_template("scanner/emergency.html", answer=answer,
+                           emailed=member_emailed(answer))
