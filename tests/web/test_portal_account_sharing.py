@@ -301,3 +301,25 @@ def test_another_members_consent_is_not_found(client: FlaskClient,
 def test_sharing_pages_need_signing_in(app: Flask, client: FlaskClient) -> None:
     for path in ("/me/account", "/me/welcome", "/me/consents/facilities?q=que"):
         assert client.get(path).status_code == 302
+
+
+def test_two_taps_sent_at_once_save_the_share_once(
+        client: FlaskClient, session: Session, factory: Any,
+        member: dict[str, Any]) -> None:  # noqa: F811
+    """Both taps carry the session cookie of before the first answer: the confirmation's token
+    is claimed in the database, so the second saves nothing."""
+    factory.clinic("27001", name="Phòng khám đa khoa KCN Quế Võ")
+    fields = _form(client, scope=["allergies"], grantee_kind="facility", facility_code="27001",
+                   facility_q="Quế Võ", purpose="treatment", months="3", read_notice="yes")
+    html = client.post("/me/consents/review", data=fields).get_data(as_text=True)
+    token = re.search(r'name="confirm" value="([^"]+)"', html)
+    assert token is not None
+    cookie = client.get_cookie("unioncard_session")
+    assert cookie is not None
+    first = client.post("/me/consents", data={**fields, "confirm": token.group(1)})
+    client.set_cookie("unioncard_session", cookie.value, domain=cookie.domain,
+                      path=cookie.path)  # the second tap: the cookie of before
+    second = client.post("/me/consents", data={**fields, "confirm": token.group(1)})
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"] == "/me/consents?done=granted"
+    assert [v.scope for v in _versions(session, member["member"].id)] == ["allergies"]

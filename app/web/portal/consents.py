@@ -7,6 +7,7 @@ stopping a share is asked first and can be undone for a few minutes. The consent
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from app.extensions import db
 from app.facility_types import FACILITY_TYPES, is_facility_code
 from app.models import Member
 from app.models.consent import CONSENT_SCOPES, GRANTEE_KINDS, PURPOSES, ConsentVersion
+from app.services import form_submissions
 from app.services.clinics.directory import ClinicDirectory, FacilityListing
 from app.services.errors import ConsentNotFound, ConsentWithdrawn, DomainError, ValidationFailed
 from app.services.health.consent import ConsentState, Evidence, Grantee, add_months
@@ -345,14 +347,20 @@ def grant() -> Any:
     the token of a grant saved already saves nothing."""
     share = ShareForm.read(request.form)
     token = request.form.get("confirm", "")
+    done = url_for("portal.consents", done="granted")
     if token and token == session.get(DONE_KEY):
-        return redirect(url_for("portal.consents", done="granted"), code=303)
+        return redirect(done, code=303)
     share.check(ClinicDirectory(db.session), _shown())
     if share.errors:
         return _page(share, results=_search(share) if share.facility_q else None, status=422)
     if not token or token != session.get(CONFIRM_KEY):
         return _confirmation(share)
     assert share.months is not None
+    # the confirmation's token is claimed in this transaction (app/web/forms.py's table): two
+    # taps sent at once, each with the session cookie of before, save the share once
+    key = hashlib.sha256(f"{actor()}\x00share\x00{token}".encode()).hexdigest()
+    if form_submissions.claim(db.session, key) is not None:
+        return redirect(done, code=303)
     service = consent_service(actor())
     ends = add_months(service.clock(), share.months)
     try:
@@ -363,9 +371,10 @@ def grant() -> Any:
         db.session.rollback()
         share.errors["form"] = wording.problem(error)
         return _page(share, status=422)
+    form_submissions.settle(db.session, key, done)
     session.pop(CONFIRM_KEY, None)
     session[DONE_KEY] = token
-    return redirect(url_for("portal.consents", done="granted"), code=303)
+    return redirect(done, code=303)
 
 
 def _state(consent_id: str) -> ConsentState:
