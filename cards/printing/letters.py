@@ -1,9 +1,10 @@
 """Activation letters as a PDF: one A4 page per member, in Vietnamese, with her one-time
 activation code, the portal's activation address and a QR code to it (the project's DejaVu
-faces, real text; the QR as filled rectangles). Framework-free like the rest of ``cards``."""
+faces, real text; the QR code as one image the pages share). Framework-free like the rest of ``cards``."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -35,35 +36,25 @@ class Letter:
     valid_until: date | None = None
 
 
-def _qr(pdf: FPDF, text: str, left: float, top: float, side: float) -> None:
-    """A QR code (level M, byte mode for a URL) as dark rectangles in white quiet zone."""
-    code = segno.make(text, error="m", boost_error=False)
-    matrix = [bytes(row) for row in code.matrix]
-    modules = len(matrix) + 8
-    unit = side / modules
-    pdf.set_fill_color(255, 255, 255)
-    pdf.rect(left, top, side, side, style="F")
-    pdf.set_fill_color(0, 0, 0)
-    for r, row in enumerate(matrix):
-        c = 0
-        while c < len(row):
-            if row[c]:
-                start = c
-                while c < len(row) and row[c]:
-                    c += 1
-                pdf.rect(left + (start + 4) * unit, top + (r + 4) * unit,
-                         (c - start) * unit, unit, style="F")
-            else:
-                c += 1
+def _qr_png(text: str) -> bytes:
+    """A QR code (level M, byte mode for a URL) as a 1-bit PNG with its quiet zone: the same
+    for every letter of a document, so the PDF embeds it once."""
+    out = io.BytesIO()
+    segno.make(text, error="m", boost_error=False).save(out, kind="png", scale=8, border=4)
+    return out.getvalue()
 
 
 def _line(pdf: FPDF, text: str, size: float, *, bold: bool = False, gap: float = 2.0) -> None:
     pdf.set_font(_FAMILY, "B" if bold else "", size)
-    pdf.multi_cell(A4_MM[0] - 2 * _MARGIN, size * 0.45, text, new_x="LMARGIN", new_y="NEXT")
+    width = A4_MM[0] - 2 * _MARGIN
+    if pdf.get_string_width(text) <= width:  # one line: no line breaking to work out
+        pdf.cell(width, size * 0.45, text, new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(width, size * 0.45, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(gap)
 
 
-def _letter(pdf: FPDF, letter: Letter) -> None:
+def _letter(pdf: FPDF, letter: Letter, qr: bytes) -> None:
     pdf.add_page()
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_xy(_MARGIN, _MARGIN)
@@ -84,7 +75,7 @@ def _letter(pdf: FPDF, letter: Letter) -> None:
     _line(pdf, "2. Nhập số đoàn viên, mã kích hoạt và ngày sinh của bạn.", 11)
     _line(pdf, "3. Đặt mật khẩu (ít nhất 12 ký tự) và mã PIN 6 chữ số.", 11, gap=4)
     top = pdf.get_y() + 2
-    _qr(pdf, letter.portal_url, _MARGIN, top, _QR_MM)
+    pdf.image(io.BytesIO(qr), x=_MARGIN, y=top, w=_QR_MM, h=_QR_MM)
     pdf.set_xy(_MARGIN, top + _QR_MM + 4)
     _line(pdf, "Giữ kín mã kích hoạt; cán bộ công đoàn và cơ sở y tế không bao giờ hỏi mã này. "
                "Nếu mất mã hoặc quên mật khẩu hay mã PIN, hãy liên hệ công đoàn để nhận mã "
@@ -100,6 +91,9 @@ def letters_pdf(letters: Sequence[Letter]) -> bytes:
     if not letters:
         raise ValueError("no activation letters to print")
     with _document("Thư kích hoạt tài khoản đoàn viên", A4_MM) as pdf:
+        codes: dict[str, bytes] = {}
         for letter in letters:
-            _letter(pdf, letter)
+            if letter.portal_url not in codes:
+                codes[letter.portal_url] = _qr_png(letter.portal_url)
+            _letter(pdf, letter, codes[letter.portal_url])
         return bytes(pdf.output())
