@@ -66,8 +66,10 @@ def test_public_status_is_expired_only_for_an_active_card_past_its_validity(
 def test_landing_page_links_lead_somewhere(client) -> None:
     html = client.get("/").get_data(as_text=True)
     hrefs = set(re.findall(r'href="([^"]+)"', html))
-    assert {"/", "/docs", "/api/v1/openapi.json", "/problems/", "/healthz", "/readyz"} <= hrefs
+    assert {"/", "/docs", "/api/v1/openapi.json", "/problems/", "/healthz", "/readyz",
+            "/console/", "/me/", "/clinic/"} <= hrefs
     for href in hrefs:  # the stylesheet is a file response: close it
-        response = client.get(href)
+        # the three parts ask for signing in first: their sign-in page answers
+        response = client.get(href, follow_redirects=True)
         assert response.status_code == 200, href
         response.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 
+from app import clock
 from app.composition import data_cipher, import_settings, job_launcher
 from app.edge.auth import current_scope
 from app.edge.bodies import accepts
@@ -124,7 +124,7 @@ def _sweep_staged() -> None:
     directory = _staged_dir()
     if not directory.is_dir():
         return
-    oldest = time.time() - STAGED_SECONDS
+    oldest = clock.timestamp() - STAGED_SECONDS
     for path in directory.iterdir():
         try:
             if path.stat().st_mtime < oldest:
@@ -142,7 +142,7 @@ def staged_token(job: Job) -> str | None:
         return None
     path = _staged_path(job.id)
     try:
-        if path.stat().st_mtime < time.time() - STAGED_SECONDS:
+        if path.stat().st_mtime < clock.timestamp() - STAGED_SECONDS:
             return None
     except OSError:
         return None
