@@ -37,7 +37,8 @@ def compress_static(response: Response) -> Response:
             or "Content-Range" in response.headers):
         return response
     response.vary.add("Accept-Encoding")
-    if not _accepts_gzip():
+    length = response.content_length
+    if not _accepts_gzip() or (length is not None and length < MIN_BYTES):
         return response
     source = response.response  # a file's wrapper, closed once read
     response.direct_passthrough = False

@@ -49,17 +49,23 @@ def demo_cards(app: Any, count: int, *, skip: tuple[str, ...] = ()) -> list[Demo
 
 
 def card_of(app: Any, member_number: str) -> DemoCard:
-    """The member's current card."""
+    """The member's current card, usable: one another test of the shared demo site suspended
+    is reinstated first (the office console's test suspends this member's card)."""
     from app.extensions import db
-    from app.models import Member
+    from app.models import CardStatus, Member
     from app.services.access import member_accounts
+    from app.services.access.scope import Scope
+    from app.services.access.tokens import Principal
 
-    with app.app_context(), db.new_session(app) as session:
+    with app.app_context(), db.new_session(app, write=True) as session:
         member = session.scalar(select(Member).where(Member.member_number == member_number))
         assert member is not None
         card = member_accounts.current_card(session, member.id)
-        return DemoCard(member.member_number, member.full_name, card.serial,
-                        _desk(app, session).text(card))
+        desk = _desk(app, session)
+        if card.status == CardStatus.SUSPENDED:
+            card = desk.reinstate(Scope(Principal("user", 0, "admin")), card.serial)
+            session.commit()
+        return DemoCard(member.member_number, member.full_name, card.serial, desk.text(card))
 
 
 def presence_code(app: Any, serial: str) -> str:

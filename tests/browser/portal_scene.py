@@ -47,6 +47,24 @@ def new_letter(app: Any) -> Letter:
         return Letter(member.member_number, member.birth_date, code, card.serial)
 
 
+def withdraw_all(app: Any, member_number: str) -> None:
+    """Every consent the member gave before (another test's, on the shared demo site)
+    withdrawn, so a test starts from "shares nothing"."""
+    from app.composition import consent_service_for
+    from app.extensions import db
+    from app.models import Member
+    from app.services.health.consent import Evidence
+
+    with app.app_context(), db.new_session(app, write=True) as session:
+        member = session.scalar(select(Member).where(Member.member_number == member_number))
+        assert member is not None
+        service = consent_service_for(app, session, f"member:{member.id}")
+        evidence = Evidence(method="web", actor=f"member:{member.id}")
+        for state in service.current(member.id):
+            service.withdraw(member.id, state.current.consent_id, evidence)
+        session.commit()
+
+
 def card_png(app: Any, serial: str) -> bytes:
     """The front of the card as the service renders it for printing."""
     from app.composition import card_desk_for

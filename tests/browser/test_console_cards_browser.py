@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, SITE_APP, WIDTHS, sign_in
+from tests.browser.conftest import SITE_APP, WIDTHS, check_page, sign_in
 
 PASSWORD = "lotus pond at dawn 22"
 PIN = "804615"
@@ -27,18 +27,8 @@ PEOPLE = [("Đặng Thị Thu Hà", date(1991, 4, 9), "F"), ("Lương Văn Tùng
 
 
 def check_strict(page: Any, name: str) -> None:
-    """At phone and desktop widths: axe-core finds no violation of any impact; a screenshot."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        results = Axe().run(page)
-        found = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                 for v in results.response["violations"]]
-        assert found == [], f"{name} ({label}): accessibility violations {found}"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"], strict=True)))
+    """axe-core finds no violation of any impact at phone and desktop widths; screenshots."""
+    check_page(page, name, any_impact=True)
 
 
 @pytest.fixture(scope="module")

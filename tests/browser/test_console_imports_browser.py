@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.app.roster_fixtures import EN_HEADERS, people, to_csv
-from tests.browser.conftest import SCREENSHOTS, SITE_APP, WIDTHS, sign_in
+from tests.browser.conftest import SITE_APP, WIDTHS, check_page, sign_in
 
 #: This test's own union (no other test prints a batch of its thousands of members).
 UNION = "CDCS-24-C2IMPORT"
@@ -31,18 +31,8 @@ ROWS = 3000
 
 
 def check_all(page: Any, name: str) -> None:
-    """axe-core reports no violation of ANY impact at phone and desktop widths; screenshots."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        results = Axe().run(page)
-        found = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                 for v in results.response["violations"]]
-        assert found == [], f"{name} ({label}): accessibility violations {found}"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"], strict=True)))
+    """axe-core finds no violation of any impact at phone and desktop widths; screenshots."""
+    check_page(page, name, any_impact=True)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import OFFICER, SCREENSHOTS, SITE_APP, WIDTHS
+from tests.browser.conftest import OFFICER, SITE_APP, WIDTHS, check_page
 
 #: A union named like a spreadsheet formula (a name the union API would refuse, put straight
 #: into the database here): the CSV must keep it as text.
@@ -37,18 +37,8 @@ WORDS = {
 
 
 def strict_check(page: Any, name: str) -> None:
-    """At each width: axe-core reports no violation of ANY impact; then a screenshot."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        results = Axe().run(page)
-        found = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                 for v in results.response["violations"]]
-        assert found == [], f"{name} ({label}): accessibility violations {found}"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"], strict=True)))
+    """axe-core finds no violation of any impact at phone and desktop widths; screenshots."""
+    check_page(page, name, any_impact=True)
 
 
 @pytest.fixture(scope="module")

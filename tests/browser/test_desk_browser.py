@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, SCREENSHOTS, SITE_APP, WIDTHS
+from tests.browser.conftest import CHROMIUM, SITE_APP, WIDTHS, check_page
 from tests.browser.desk_scene import (
     DEMO_MEMBER,
     DEMO_PIN,
@@ -40,19 +40,8 @@ _WAIT_CHECKS = "n => window.deskScanner && window.deskScanner.timings.length >= 
 
 
 def check_desk_page(page: Any, name: str) -> None:
-    """At each width: axe-core finds no violation at all (any impact: the desk pages are held
-    to more than conftest.check_page's serious and critical), and a screenshot."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, (width, height) in WIDTHS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        results = Axe().run(page)
-        found = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                 for v in results.response["violations"]]
-        assert found == [], f"{name} ({label}): accessibility violations {found}"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
+    """axe-core finds no violation of any impact at phone and desktop widths; screenshots."""
+    check_page(page, name, any_impact=True)
 
 
 def _desk_refusal(message: Any) -> bool:

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import SCREENSHOTS, SITE_APP, WIDTHS
-from tests.browser.portal_scene import CLINIC_CODE, new_letter
+from tests.browser.portal_scene import CLINIC_CODE, new_letter, withdraw_all
 
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "song-cau-bac-ninh-2026"
@@ -150,16 +150,14 @@ def _grant(member_number: str, *, fresh: bool = False) -> None:
     from app.services.health.consent import Evidence, Grantee, add_months
 
     app = SITE_APP["app"]
+    if fresh:
+        withdraw_all(app, member_number)
+        return
     with app.app_context(), db.new_session(app, write=True) as session:
         member = session.scalar(select(Member).where(Member.member_number == member_number))
         assert member is not None
         service = consent_service_for(app, session, f"member:{member.id}")
         evidence = Evidence(method="web", actor=f"member:{member.id}")
-        if fresh:
-            for state in service.current(member.id):
-                service.withdraw(member.id, state.current.consent_id, evidence)
-            session.commit()
-            return
         ends = add_months(service.clock(), 6)
         for scope, grantee, purpose in (
                 ("allergies", Grantee.all_accredited(), "treatment"),
