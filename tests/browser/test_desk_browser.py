@@ -270,7 +270,7 @@ def test_continuous_scanning_of_three_cards_with_the_camera(
         page = desk.page
         page.check("#continuous")
         page.click("#camera-start")
-        page.wait_for_function("() => window.deskScanner.log.length >= 3", timeout=60_000)
+        page.wait_for_function("() => window.deskScanner.log.length >= 3", timeout=120_000)
         page.wait_for_function(_WAIT_CHECKS, arg=3)
         log = page.evaluate("window.deskScanner.log.map(e => e.card)")
         # each card checked once although the camera saw it in several frames
