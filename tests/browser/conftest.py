@@ -39,6 +39,15 @@ if not Path(CHROMIUM).exists():
                 "or set UNIONCARD_CHROMIUM)", allow_module_level=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests share one live site, a worker thread and real Chromium on a small
+    machine: a test that times out is run again, twice at most (pytest-rerunfailures), so a
+    busy moment does not fail CI; a real failure fails on every try."""
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=3))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
