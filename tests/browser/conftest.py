@@ -143,10 +143,11 @@ def sign_in(page: Any, username: str = OFFICER[0], password: str = OFFICER[1]) -
     page.wait_for_url("**/console/members")
 
 
-def check_page(page: Any, name: str, *, any_impact: bool = False) -> None:
+def check_page(page: Any, name: str, *, any_impact: bool = False,
+               leave_at: str = "desktop") -> None:
     """At each width: axe-core finds no serious or critical violation (with ``any_impact``: no
     violation at all, minor included, as the desk, portal and console pages are held to), and
-    a screenshot."""
+    a screenshot; the page is left at the width ``leave_at``."""
     from axe_playwright_python.sync_playwright import Axe
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -158,4 +159,4 @@ def check_page(page: Any, name: str, *, any_impact: bool = False) -> None:
                     if any_impact or v["impact"] in BLOCKING]
         assert blocking == [], f"{name} ({label}): accessibility violations {blocking}"
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"], strict=True)))
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS[leave_at], strict=True)))

@@ -18,7 +18,7 @@ from urllib.parse import urldefrag
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import SCREENSHOTS, SITE_APP, WIDTHS
+from tests.browser.conftest import SCREENSHOTS, SITE_APP, check_page
 from tests.browser.portal_scene import Letter
 
 PHONE = {"width": 390, "height": 844}
@@ -69,17 +69,9 @@ def letter_for(name: str) -> Letter:
 
 
 def check(page: Any, name: str) -> None:
-    """axe-core finds no violation of ANY impact, at a desk's and the phone's width; a
-    screenshot of each (the page is left at the phone's size)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, (width, height) in (("desktop", WIDTHS["desktop"]), ("phone", WIDTHS["phone"])):
-        page.set_viewport_size({"width": width, "height": height})
-        violations = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                      for v in Axe().run(page).response["violations"]]
-        assert violations == [], f"{name} ({label}): accessibility violations {violations}"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    """axe-core finds no violation of any impact at both widths; screenshots (the page is
+    left at the phone's size)."""
+    check_page(page, name, any_impact=True, leave_at="phone")
 
 
 def _phone(browser: Any, site: str, locale: str, **options: Any) -> tuple[Any, Any, list[str]]:
