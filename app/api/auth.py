@@ -108,7 +108,7 @@ def _client_credentials() -> Any:
     if not basic[0] or not basic[1]:
         raise InvalidClient("Client credentials are required (HTTP Basic, or client_id and "
                             "client_secret in the form).")
-    with db.new_session(current_app) as session:
+    with db.new_session(current_app, write=True) as session:
         if clinic_clients.is_clinic_client_id(basic[0]):
             principal = clinic_clients.principal(
                 clinic_clients.authenticate(session, data_cipher(), *basic))
@@ -176,8 +176,9 @@ class TokenView(MethodView):
         `clinic:<id>` and every clinic request re-checks the client and its clinic.
         """
         # the login's own session: a wrong password's count is committed by the service,
-        # although the answer is an error (which rolls back the request's session)
-        with db.new_session(current_app) as session:
+        # although the answer is an error (which rolls back the request's session); it writes
+        # (the count, or its end), so it begins with the write lock (SQLite: IMMEDIATE)
+        with db.new_session(current_app, write=True) as session:
             if "username" not in args:
                 by: LoginName = "phone" if "phone" in args else "member_number"
                 account = member_accounts.authenticate(

@@ -113,7 +113,7 @@ def _own_session_for_secrets() -> Any:
     SQLite write lock) while passwords are hashed."""
     current_member_id()  # the token is checked first, in the request's session
     db.session.rollback()
-    return db.new_session(current_app)
+    return db.new_session(current_app, write=True)
 
 
 @blp.route("/password")

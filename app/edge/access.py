@@ -62,7 +62,7 @@ def _check_pin(member_id: int, pin: str, clinic: Clinic) -> None:
     client's across members) outlasts the refusal."""
     config = current_app.config
     db.session.rollback()  # the request's session only read so far
-    with db.new_session(current_app) as session:
+    with db.new_session(current_app, write=True) as session:
         member_accounts.verify_pin(
             session, member_id, pin, policy=member_login_policy(config),
             client=pin_client_cap(config, clinic.client_id, clinic.facility_code))
@@ -72,7 +72,7 @@ def _bind_presence(token: str, card_serial: str, expires_at: datetime, clinic: C
     """Bind a presence token to the first clinic that presents it, in a session of its own
     (committed whatever the request's answer)."""
     db.session.rollback()  # the request's session only read so far
-    with db.new_session(current_app) as session:
+    with db.new_session(current_app, write=True) as session:
         presence.bind_to_clinic(session, token, clinic_code=clinic.facility_code,
                                 client_id=clinic.client_id, card_serial=card_serial,
                                 expires_at=expires_at, now=utc_now())

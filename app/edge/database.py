@@ -167,6 +167,10 @@ class Database:
             "engine": engine,
             "reader_engine": reader,
             "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
+            # sessions that write: every transaction they begin takes the write lock up front
+            # (SQLite: BEGIN IMMEDIATE), not only their first
+            "writer_sessionmaker": sessionmaker(
+                bind=engine.execution_options(**{WRITE_INTENT: True}), expire_on_commit=False),
             # requests that only read (``_request_writes`` is false), where it saves round trips
             "reader_sessionmaker": (None if reader is None else
                                     sessionmaker(bind=reader, expire_on_commit=False)),
@@ -191,10 +195,16 @@ class Database:
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
         self.state(app)["reader_sessionmaker"] = None
+        self.state(app)["writer_sessionmaker"] = None
 
     def new_session(self, app: Flask, *, write: bool = False) -> Session:
-        """A new session (CLI, jobs); ``write``: its transactions begin with the write lock."""
-        maker: sessionmaker[Session] = self.state(app)["sessionmaker"]
+        """A new session (CLI, jobs); ``write``: each of its transactions (not only the
+        first: a session that commits begins another) begins with the write lock."""
+        state = self.state(app)
+        writer: sessionmaker[Session] | None = state["writer_sessionmaker"]
+        if write and writer is not None:
+            return writer()
+        maker: sessionmaker[Session] = state["sessionmaker"]
         session = maker()
         if write:
             session.connection(execution_options={WRITE_INTENT: True})

@@ -40,7 +40,7 @@ def login() -> Any:
     try:
         # the login's own session, as for the token endpoint: a failure's count outlasts
         # the refusal
-        with db.new_session(current_app) as login_session:
+        with db.new_session(current_app, write=True) as login_session:
             user = accounts.authenticate(login_session, username, password,
                                          policy=login_policy(current_app.config))
             if user.role.value not in STAFF:

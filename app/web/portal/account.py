@@ -80,7 +80,7 @@ def login() -> Any:
     try:
         # the login's own session, as for the token endpoint: a failure's count outlasts
         # the refusal
-        with db.new_session(current_app) as login_session:
+        with db.new_session(current_app, write=True) as login_session:
             account = member_accounts.authenticate(
                 login_session, login_name, request.form.get("password", ""),
                 by=_login_kind(), policy=member_login_policy(current_app.config))
@@ -278,7 +278,7 @@ def _secret_change(kind: str) -> Any:
     db.session.rollback()  # no transaction (nor write lock) held while hashing
     policy = member_login_policy(current_app.config)
     try:
-        with db.new_session(current_app) as own:
+        with db.new_session(current_app, write=True) as own:
             if kind == "password":
                 changed = member_accounts.change_password(own, member_id, current, new,
                                                           policy=policy)

@@ -37,7 +37,7 @@ def login() -> Any:
         return render_template("scanner/login.html", next=target)
     client_id = request.form.get("client_id", "").strip()
     try:
-        with db.new_session(current_app) as login_session:
+        with db.new_session(current_app, write=True) as login_session:
             if not clinic_clients.is_clinic_client_id(client_id):
                 raise InvalidClient("Not a clinic client id.")
             principal = clinic_clients.principal(clinic_clients.authenticate(
