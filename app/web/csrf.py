@@ -7,11 +7,23 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import abort, request, session
+from flask import request, session
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import BadRequest
 
 SESSION_KEY = "csrf"
 FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
+#: What the page says of a refused form (its token missing, or of another session).
+EXPIRED = _l("The form has expired or did not come from this site: reload the page and try "
+             "again.")
+
+
+class FormExpired(BadRequest):
+    """A page request that changes something came without this session's token (400)."""
+
+    description = "The form has expired or did not come from this site: reload the page and " \
+                  "try again."
 
 
 def token() -> str:
@@ -31,5 +43,4 @@ def protect() -> None:
     sent = request.form.get(FORM_FIELD) or request.headers.get(HEADER, "")
     if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(),
                                                                 sent.encode()):
-        abort(400, description="The form has expired or did not come from this site: "
-                               "reload the page and try again.")
+        raise FormExpired()

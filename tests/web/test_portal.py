@@ -22,6 +22,8 @@ from tests.app.test_member_accounts import BIRTH, PIN, activate, yen  # noqa: F4
 from tests.web.test_console import csrf
 from tests.web.test_console import sign_in as staff_sign_in
 
+_EXPIRED = "Biểu mẫu đã hết hạn"  # the page says the form expired (in Vietnamese)
+
 NEW_PASSWORD = "a river of stars tonight"
 NEW_PIN = "730415"
 
@@ -153,9 +155,31 @@ def test_staff_and_member_sessions_are_kept_apart(factory: Any, client: FlaskCli
     assert client.get("/clinic/").status_code == 302
 
 
-def test_forms_need_the_sessions_csrf_token(client: FlaskClient, member: dict[str, Any]) -> None:
-    forged = client.post("/me/consents", data={"scope": "allergies", "read_notice": "yes"})
-    assert forged.status_code == 400
+def test_forms_need_the_sessions_csrf_token(client: FlaskClient, session: Session,
+                                            member: dict[str, Any]) -> None:
+    """A complete, confirmed sharing form is refused for its missing or foreign CSRF token
+    alone (the refusal names the expired form), and nothing is shared; the same form with the
+    session's token is taken."""
+    shown = notice("2026-1", "vi")
+    data = {"csrf_token": csrf(client, "/me/consents"), "scope": ["allergies"],
+            "grantee_kind": "all-accredited", "purpose": "treatment", "months": "6",
+            "read_notice": "yes", "notice_version": shown.version,
+            "notice_language": shown.language, "notice_sha256": shown.sha256}
+    review = client.post("/me/consents/review", data=data)
+    assert review.status_code == 200
+    confirm = re.search(r'name="confirm" value="([^"]+)"', review.get_data(as_text=True))
+    assert confirm is not None
+    confirmed = {**data, "confirm": confirm.group(1)}
+    before = session.scalars(select(ConsentVersion)).all()
+    without = {k: v for k, v in confirmed.items() if k != "csrf_token"}
+    for forged in (without, {**confirmed, "csrf_token": "a-token-of-another-session"}):
+        refused = client.post("/me/consents", data=forged)
+        assert refused.status_code == 400
+        assert _EXPIRED in refused.get_data(as_text=True)
+        assert session.scalars(select(ConsentVersion)).all() == before
+    taken = client.post("/me/consents", data=confirmed)
+    assert taken.status_code in (200, 302, 303), taken.get_data(as_text=True)[:300]
+    assert len(session.scalars(select(ConsentVersion)).all()) > len(before)
 
 
 def test_presence_qr_is_a_valid_token_of_the_current_card(app: Flask, client: FlaskClient,
