@@ -250,15 +250,16 @@ def test_root_and_port_are_read_as_before(tmp_path, monkeypatch: pytest.MonkeyPa
 
 
 def test_every_documented_variable_has_its_default_in_config() -> None:
-    """The README's configuration table and ``config.defaults`` name the same settings."""
+    """The configuration table (docs/reference/configuration.md) and ``config.defaults`` name
+    the same settings."""
     import json
     import re
     from pathlib import Path
 
     from app.config import defaults
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    page = Path(__file__).resolve().parents[2] / "docs" / "reference" / "configuration.md"
+    table = page.read_text(encoding="utf-8").split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `UNIONCARD_([A-Z0-9_]+)`", table, re.MULTILINE))
     settings = set(defaults(Path("/srv"))) - {"API_TITLE", "API_VERSION", "OPENAPI_VERSION",
                                                "OPENAPI_URL_PREFIX", "OPENAPI_JSON_PATH",
