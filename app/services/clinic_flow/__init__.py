@@ -1,2 +1,2 @@
-"""The clinic flow (design §5): scan intake, the online card check, presence tokens, pull
-grants and the clinic desk that decides what a clinic may pull."""
+"""The clinic flow (docs/reference/api-clinics.md): scan intake, the online card check, presence
+tokens, pull grants and the clinic desk that decides what a clinic may pull."""

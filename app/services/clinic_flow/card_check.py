@@ -1,6 +1,7 @@
-"""The online card check (design §5 step 3): the card library's verification against the
-service's own keys and status lists, then the database as it stands now: the card's status
-and reason, its member's status and that the card is the one the service issued."""
+"""The online card check (docs/reference/api-clinics.md, *The release decision*, step 1): the
+card library's verification against the service's own keys and status lists, then the database
+as it stands now: the card's status and reason, its member's status and that the card is the one
+the service issued."""
 
 from __future__ import annotations
 

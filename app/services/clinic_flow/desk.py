@@ -1,7 +1,8 @@
 """The clinic desk: verify a scanned card, pull what a grant allows, emergency access — THE
-release decision of design §5 for the API. It reads and decides; it writes nothing itself:
-every answer (and every refusal) carries the ``AccessRecord`` the caller appends to the
-member's access log, in a transaction of its own, before answering."""
+release decision (docs/reference/api-clinics.md, *The release decision*) for the API and the
+desk pages. It reads and decides; it writes nothing itself: every answer (and every refusal)
+carries the ``AccessRecord`` the caller appends to the member's access log, in a transaction of
+its own, before answering."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Pull grants: the release decision as a signed token (JWT, HS256 pinned, a key of its own)
 bound to one clinic client, one card, the sections released and the purpose; at most 10
-minutes for a normal pull, 24 hours for emergency access (design §5 step 5)."""
+minutes for a normal pull, 24 hours for emergency access (docs/reference/api-clinics.md,
+*The release decision*, steps 4 and 5)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from app.services.errors import GrantInvalid
 ALGORITHM = "HS256"  # pinned: never read from the token
 TYPE = "pull-grant+jwt"
 AUDIENCE = "unioncard-pull"
-#: A normal grant's life (design §5: at most 10 minutes).
+#: A normal grant's life (docs/reference/api-clinics.md, *The release decision*, step 5: at
+#: most 10 minutes).
 GRANT_TTL = timedelta(minutes=10)
-#: An emergency grant's life (design §5 step 4: the emergency core for 24 hours).
+#: An emergency grant's life (docs/reference/api-clinics.md, *The release decision*, step 4:
+#: the emergency core for 24 hours).
 EMERGENCY_TTL = timedelta(hours=24)
 _KEY_LABEL = "unioncard-pull-grant:"
 

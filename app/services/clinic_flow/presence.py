@@ -1,5 +1,6 @@
 """Presence tokens: the phone's dynamic QR, signed by the service (HMAC-SHA256, pinned), valid
-a few minutes and bound to the member's current card serial (design §5 step 2).
+a few minutes and bound to the member's current card serial (docs/reference/api-clinics.md,
+*The release decision*, step 2).
 
 The token is short so its QR stays small: ``UCP1:<serial>:<expiry>:<mac>``, upper-case
 letters, digits and colons only (QR alphanumeric mode), where ``mac`` is the first 16 bytes
@@ -24,7 +25,8 @@ from app.models import PresenceBinding
 from app.services.errors import PresenceInvalid
 
 PREFIX = "UCP1"
-#: How long a presence token counts (design §5: at most 5 minutes).
+#: How long a presence token counts (docs/reference/api-clinics.md, *The release decision*, step 2:
+#: at most 5 minutes).
 TTL = timedelta(minutes=5)
 _MAC_BYTES = 16
 _TOKEN = re.compile(r"UCP1:([A-Z2-7]{16}):([0-9]{1,12}):([A-Z2-7]{26})")

@@ -1,5 +1,6 @@
 """Consent: grant, renew, withdraw, list and history of a member's consents, and THE release
-decision a clinic pull uses (design §5 step 3): nothing is released without a matching consent.
+decision a clinic pull uses (docs/reference/api-clinics.md, *The release decision*, step 3):
+nothing is released without a matching consent.
 
 A consent is a chain of append-only versions (``ConsentVersion``): the grant is version 1, each
 renewal and the withdrawal append the next. Only a chain's newest version counts. The caller
@@ -271,10 +272,10 @@ _RELEASE_CHAINS = (select(ConsentVersion.consent_id, ConsentVersion.version,
 
 def released_sections(session: Session, member_id: int, clinic_facility_code: str,
                       clinic_type: str, purpose: str, now: datetime) -> ReleaseDecision:
-    """THE consent part of the release decision (design §5 step 3): a section is released
-    only if an active consent version matches it, a grantee covering this clinic, this purpose
-    and a period covering ``now``; ``sensitive`` entries need their own such ``sensitive``
-    consent. Nothing by default. The caller has checked the card, clinic and presence."""
+    """THE consent part of the release decision (docs/reference/api-clinics.md, step 3): a
+    section is released only if an active consent version matches it, a grantee covering this
+    clinic, this purpose and a period covering ``now``; ``sensitive`` entries need their own
+    such ``sensitive`` consent. Nothing by default. The caller has checked the card, clinic and presence."""
     newest: dict[str, _Terms] = {}
     session.flush()  # the connection does not autoflush: see what this session wrote
     # on the connection: plain columns need none of the ORM's result processing
