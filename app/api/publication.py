@@ -13,11 +13,14 @@ from app.composition import ensure_root_key, publisher_for
 from app.edge.problems import ProblemSchema
 from app.extensions import db
 from app.schemas.publication import JwksSchema, RootJwkSchema, jws_response
-from app.services.issuing.publication import canonical_json, etag_of
+from app.services.issuing.publication import STATUS_LIST_TTL, canonical_json, etag_of
 
 blp = Blueprint("publication", __name__, url_prefix="/",
                 description="Public keys, status lists and the signed trust bundle (no login).")
 CACHE = "public, max-age=300"
+#: A status list's HTTP cache lifetime is its credential's ``ttl`` (Bitstring Status List
+#: v1.0 §2.2 asks publishers to align the two), from the one constant.
+STATUS_LIST_CACHE = f"public, max-age={int(STATUS_LIST_TTL.total_seconds())}"
 JWKS = "application/jwk-set+json"
 JWK = "application/jwk+json"
 #: A JWT whose ``typ`` is ``X`` is served as ``application/X`` (RFC 7515 §4.1.9).
@@ -32,11 +35,12 @@ class StatusListArgsSchema(ma.Schema):
                                validate=ma.validate.OneOf(["revocation", "suspension"]))
 
 
-def _cached(body: str, tag: str, mimetype: str, *, weak: bool = False) -> Response:
+def _cached(body: str, tag: str, mimetype: str, *, weak: bool = False,
+            cache: str = CACHE) -> Response:
     """A cacheable response; 304 when the client's ``If-None-Match`` copy is current."""
     response = Response(body, mimetype=mimetype)
     response.set_etag(tag, weak=weak)
-    response.headers["Cache-Control"] = CACHE
+    response.headers["Cache-Control"] = cache
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.make_conditional(request)  # turns it into a 304 when the ETag matches
     return response
@@ -54,9 +58,11 @@ class Jwks(MethodView):
 
     @blp.response(200, JwksSchema, content_type=JWKS,
                   description="JWKS (RFC 7517) of every card key with its issuer and status; "
-                              "a card of a revoked key is revoked (docs/uc1.md §4)")
+                              "a card of a revoked key is revoked (docs/uc1.md §4); then the "
+                              "key that signs the status lists, whose iss is the lists' "
+                              "issuer, the public URL (docs/uc1.md §6)")
     def get(self) -> Any:
-        """Every published card-verification key (ES256, RFC 7638 key ids)."""
+        """Every published card key and the key that signs the status lists (ES256)."""
         body = canonical_json(_publisher().jwks())
         return _cached(body, etag_of(body), JWKS)
 
@@ -81,13 +87,14 @@ class StatusListView(MethodView):
     @blp.response(200, description="BitstringStatusListCredential secured as a JWT")
     @blp.doc(responses={"200": jws_response(
         "A W3C BitstringStatusListCredential (Bitstring Status List v1.0) secured as in "
-        "VC-JOSE-COSE §3.1: the JWT payload is the credential; typ vc+jwt, ES256, root key",
-        VC_JWT)})
+        "VC-JOSE-COSE §3.1: the JWT payload is the credential; typ vc+jwt, ES256, signed by "
+        "the root key, which the JWKS lists under the JWT's kid; ttl equals the Cache-Control "
+        "max-age (docs/uc1.md §6)", VC_JWT)})
     @blp.alt_response(404, schema=ProblemSchema, description="No such list")
     def get(self, args: dict[str, Any], list_id: int) -> Any:
         """The current revocation or suspension list, signed (W3C Bitstring Status List)."""
-        token, version = _publisher().status_list_jwt(list_id, args["purpose"])
-        return _cached(token, f"sl-{list_id}-{args['purpose']}-{version}", VC_JWT, weak=True)
+        token, tag = _publisher().status_list_jwt(list_id, args["purpose"])
+        return _cached(token, tag, VC_JWT, weak=True, cache=STATUS_LIST_CACHE)
 
 
 @blp.route("/api/v1/trust-bundle")
@@ -100,5 +107,5 @@ class TrustBundleView(MethodView):
         "unioncard-trust+jwt, signed by the root key", TRUST_JWT)})
     def get(self) -> Any:
         """Everything an offline scanner needs, signed by the root key; cache it for weeks."""
-        text, version = _publisher().trust_bundle()
-        return _cached(text, f"bundle-{version}", TRUST_JWT, weak=True)
+        signed = _publisher().signed_trust_bundle()
+        return _cached(signed.text, signed.etag, TRUST_JWT, weak=True)

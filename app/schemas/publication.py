@@ -28,10 +28,14 @@ class RootJwkSchema(ma.Schema):
 
 
 class CardKeySchema(RootJwkSchema):
-    """A card-signing key as published in the JWKS and the trust bundle (docs/uc1.md §4)."""
+    """A key as published in the JWKS and the trust bundle (docs/uc1.md §4): a card key, or
+    in the JWKS only, the key that signs the status lists (§6)."""
 
     iss = ma.fields.String(required=True, metadata={
-        "description": "The card issuer this key signs for, e.g. VN-VGCL-79"})
+        "description": "The issuer this key signs for: a card issuer (e.g. VN-VGCL-79), or, "
+                       "for the key that signs the status lists, their issuer, the service's "
+                       "public URL (never a card issuer, so it cannot sign a card a verifier "
+                       "accepts)"})
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(
         ["active", "retired", "revoked"]), metadata={
         "description": "active: signs; retired: no longer signs, its cards verify until they "
@@ -39,7 +43,8 @@ class CardKeySchema(RootJwkSchema):
 
 
 class JwksSchema(ma.Schema):
-    """Every published card key, retired and revoked ones included."""
+    """Every published card key, retired and revoked ones included, then the key that signs
+    the status lists."""
 
     keys = ma.fields.List(ma.fields.Nested(CardKeySchema), required=True)
 

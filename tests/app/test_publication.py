@@ -34,8 +34,14 @@ def test_jwks_shape(client, issued) -> None:
     response = client.get("/.well-known/jwks.json")
     assert response.status_code == 200 and response.mimetype == "application/jwk-set+json"
     keys = response.get_json(force=True)["keys"]
-    assert len(keys) == 1
-    key = keys[0]
+    card_keys = [k for k in keys if k["iss"] == client.application.config["CARD_ISSUER"]]
+    assert len(card_keys) == 1
+    key = card_keys[0]
+    # the one other key is the one that signs the status lists (docs/uc1.md §6): the root
+    # key, whose iss is the lists' issuer, the public URL
+    (list_key,) = [k for k in keys if k is not key]
+    assert list_key["kid"] == root_jwk(client)["kid"]
+    assert list_key["iss"] == client.application.config["PUBLIC_BASE_URL"]
     assert {k: key[k] for k in ("kty", "crv", "use", "alg", "status")} == {
         "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "status": "active"}
     assert key["iss"] == client.application.config["CARD_ISSUER"]
