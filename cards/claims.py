@@ -100,6 +100,14 @@ def new_serial() -> str:
     return base64.b32encode(secrets.token_bytes(SERIAL_BYTES)).decode("ascii")
 
 
+def _check_version(version: object) -> int:
+    """The version claim, which MUST be the untagged unsigned integer 1 (not 1.0, not True,
+    not a bignum): else ``bad-version``."""
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise MalformedCard(f"unsupported format version {version!r}", reason="bad-version")
+    return version
+
+
 def _fail(message: str) -> ClaimsError:
     return ClaimsError(message)
 
@@ -290,6 +298,10 @@ class CardClaims:
         """
         if not isinstance(claims, dict) and not isinstance(claims, Mapping):
             raise MalformedCard("claims must be a map", reason="bad-claims")
+        # §1 step 8.2: the version is read before the other keys, so that a card of another
+        # version (which may carry claims this one does not know) is bad-version.
+        if KEY_VERSION in claims:
+            _check_version(claims[KEY_VERSION])
         keys = claims.keys()
         if not keys <= _ALL_KEYS or not _REQUIRED_KEYS <= keys:
             raise MalformedCard("unknown or missing claim keys", reason="bad-claims")
@@ -303,15 +315,13 @@ class CardClaims:
         Raises:
             MalformedCard: (``bad-claims`` or ``bad-version``) as :meth:`from_cbor_map`.
         """
-        version = claims[KEY_VERSION]
-        if type(version) is not int or version != FORMAT_VERSION:  # not 1.0, not True
-            raise MalformedCard(f"unsupported format version {version!r}", reason="bad-version")
+        version = _check_version(claims[KEY_VERSION])
         serial = claims[KEY_SERIAL]
         birth = claims[KEY_BIRTH]
         try:
             if type(serial) is not bytes or len(serial) != SERIAL_BYTES:
                 raise _fail("serial must be 10 bytes")
-            if type(birth) is not int or not _MIN_DAY <= birth < 10**5:
+            if type(birth) is not int or not _MIN_DAY <= birth <= _MAX_DAY:
                 raise _fail("birth date must be an integer day count")
             emergency = claims.get(KEY_EMERGENCY, _ABSENT)
             if emergency is None:

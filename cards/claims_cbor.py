@@ -9,7 +9,7 @@ from typing import Any
 import cbor2
 
 from cards.claims import CANONICAL_KEY_ORDER, CardClaims
-from cards.cwt import MAX_DEPTH, has_tag, loads_strict
+from cards.cwt import MAX_DEPTH, is_deterministic, loads_strict
 from cards.errors import MalformedCard
 
 _ORDERS = (CANONICAL_KEY_ORDER[:-1], CANONICAL_KEY_ORDER)  # without and with the emergency core
@@ -121,11 +121,14 @@ def read_claims(payload: bytes) -> CardClaims:
 
 
 def _decode(payload: bytes) -> Any:
+    # Tags stay uninterpreted (raw): a tag whose content its meaning forbids (tag 1 around a
+    # text) is still well-formed, and a valid claims map holds no tag at all (bad-claims).
     try:
-        return loads_strict(payload, allow_indefinite=True)
+        return loads_strict(payload, allow_indefinite=True, raw_tags=True)
     except MalformedCard as error:
         try:  # well-formed, but a key repeats: a map that is not a valid claims map
-            loads_strict(payload, allow_indefinite=True, allow_duplicate_keys=True)
+            loads_strict(payload, allow_indefinite=True, allow_duplicate_keys=True,
+                         raw_tags=True)
         except MalformedCard:
             raise error from None
         raise MalformedCard("a claim key appears twice", reason="bad-claims") from None
@@ -135,12 +138,12 @@ def _diagnose(payload: bytes) -> CardClaims:
     """The reason a payload that is not one canonical claims map is refused (or, should it
     be one after all, its claims)."""
     raw = _decode(payload)
+    # Every tag is a raw CBORTag here, which no claim's type admits: a tag anywhere is
+    # bad-claims (bad-version in the version) before the encoding is looked at.
     claims = CardClaims.from_cbor_map(raw)
-    # One card, one encoding: keys in canonical order, and a re-encoding (minimal integers and
-    # lengths, as cbor2 always writes) that gives back the signed bytes exactly.
-    if list(raw) != [k for k in CANONICAL_KEY_ORDER if k in raw] or cbor2.dumps(raw) != payload:
-        if has_tag(payload):  # e.g. a bignum (tag 2) around a small integer
-            raise MalformedCard("claims carry a CBOR tag", reason="bad-claims")
+    # One card, one encoding (RFC 8949 §4.2.1): shortest heads, definite lengths, and keys in
+    # bytewise order (all UC1 claim keys are one byte, so that is 1, 4, 6, -1 ... -10).
+    if not is_deterministic(payload):
         raise MalformedCard("claims are not in deterministic CBOR encoding",
                             reason="non-canonical")
     return claims

@@ -18,7 +18,7 @@ from typing import Any
 
 import cbor2
 
-from cards.cwt import loads_strict
+from cards.cwt import is_deterministic, loads_strict
 from cards.errors import MalformedCard, UnsupportedAlgorithm
 
 ES256 = -7
@@ -96,7 +96,7 @@ def _fast(message: bytes) -> ParsedCard | None:
 
 def _structure(message: bytes) -> tuple[bytes, Any, bytes, bytes]:
     """Step 5: one well-formed CBOR item, a tag-18 COSE_Sign1 array of four items."""
-    item = loads_strict(message, reason="bad-cose")
+    item = loads_strict(message, reason="bad-cose", raw_tags=True)
     if not isinstance(item, cbor2.CBORTag) or item.tag != TAG_COSE_SIGN1:
         raise MalformedCard("a UC1 message is a COSE_Sign1 with tag 18 (nothing around it)",
                             reason="bad-cose")
@@ -109,8 +109,7 @@ def _structure(message: bytes) -> tuple[bytes, Any, bytes, bytes]:
                             reason="bad-cose")
     if not isinstance(unprotected, Mapping):
         raise MalformedCard("the unprotected header is not a map", reason="bad-cose")
-    canonical = cbor2.dumps(cbor2.CBORTag(TAG_COSE_SIGN1, list(body)), canonical=True)
-    if canonical != message:
+    if not is_deterministic(message):  # RFC 8949 §4.2.1: bytewise key order, short floats
         raise MalformedCard("the message is not in deterministic CBOR encoding",
                             reason="bad-cose")
     return protected, unprotected, payload, signature
@@ -119,7 +118,7 @@ def _structure(message: bytes) -> tuple[bytes, Any, bytes, bytes]:
 def _header(protected: bytes, unprotected: Mapping[Any, Any]) -> bytes:
     """Step 6, in order: a map, ``alg`` -7, exactly the keys {1, 4} and nothing unprotected,
     an 8-byte kid, then the exact 13 bytes; returns the kid."""
-    header = loads_strict(protected, reason="bad-header") if protected else {}
+    header = loads_strict(protected, reason="bad-header", raw_tags=True) if protected else {}
     if not isinstance(header, Mapping):
         raise MalformedCard("the protected header is not a map", reason="bad-header")
     alg = header.get(HEADER_ALG)

@@ -123,7 +123,7 @@ class TrustBundle:
         expected = {"format", "version", "iat", "keys", "statusLists"}
         if not isinstance(payload, dict) or set(payload) != expected:
             raise TrustError("bundle payload has missing or unknown members")
-        if payload["format"] != BUNDLE_FORMAT:
+        if type(payload["format"]) is not int or payload["format"] != BUNDLE_FORMAT:  # not true
             raise TrustError(f"unsupported bundle format {payload['format']!r}")
         if not isinstance(payload["keys"], list) or not isinstance(payload["statusLists"], list):
             raise TrustError("bundle keys and statusLists must be arrays")
@@ -149,6 +149,58 @@ class TrustBundle:
             raise
         except CardError as e:
             raise TrustError(f"bad bundle content: {e}") from e
+
+
+#: The largest integer a bundle's JSON may hold (RFC 8259 §6: exact in every parser).
+MAX_JSON_INTEGER = 2**53 - 1
+
+
+def is_bundle_typ(typ: object) -> bool:
+    """Whether the JWS ``typ`` names ``application/unioncard-trust+jwt`` (RFC 7515 §4.1.9:
+    media types compare case-insensitively, and a value without ``/`` stands for
+    ``application/`` + the value); no parameters."""
+    if not isinstance(typ, str) or not typ.isascii():
+        return False
+    media_type = typ.lower()
+    if "/" not in media_type:
+        media_type = "application/" + media_type
+    return media_type == "application/" + BUNDLE_TYP
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member name appears twice in one object")
+    return members
+
+
+def _no_fraction(text: str) -> Any:
+    raise ValueError(f"{text} is not an integer (no fraction or exponent)")
+
+
+def _safe_integer(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_JSON_INTEGER:
+        raise ValueError(f"{text} is beyond 2^53 - 1")
+    return value
+
+
+def read_json(body: bytes) -> Any:
+    """A bundle payload's JSON, strictly (docs/uc1.md §5): UTF-8 without a byte-order mark,
+    no member name twice in an object, integers only (no fraction, no exponent, no NaN or
+    Infinity), none beyond 2^53 - 1.
+
+    Raises:
+        TrustError: (``bad-bundle``) for anything else.
+    """
+    try:
+        text = body.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise ValueError("a byte-order mark")
+        return json.loads(text, object_pairs_hook=_unique_members, parse_float=_no_fraction,
+                          parse_constant=_no_fraction, parse_int=_safe_integer)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError too
+        raise TrustError(f"bundle payload is not strict JSON: {e}") from e
 
 
 def _root_private(root_key: SigningKey | ec.EllipticCurvePrivateKey) -> ec.EllipticCurvePrivateKey:
@@ -216,7 +268,7 @@ def load_bundle(
         raise TrustError("bundle is not a compact JWS") from e
     if header.get("alg") != BUNDLE_ALG:
         raise TrustError(f"bundle alg {header.get('alg')!r} is not ES256", reason="bad-bundle-signature")
-    if header.get("typ") != BUNDLE_TYP:
+    if not is_bundle_typ(header.get("typ")):
         raise TrustError("bundle has the wrong JWS typ")
     try:
         body = jwt.api_jws.PyJWS().decode(jws_text, root, algorithms=[BUNDLE_ALG])
@@ -224,10 +276,7 @@ def load_bundle(
         raise TrustError("bundle signature does not verify", reason="bad-bundle-signature") from e
     except jwt.PyJWTError as e:
         raise TrustError("bundle is not a valid JWS", reason="bad-bundle-signature") from e
-    try:
-        payload = json.loads(body)
-    except ValueError as e:
-        raise TrustError("bundle payload is not JSON") from e
+    payload = read_json(body)
     bundle = TrustBundle.from_payload(payload, max_age=max_age)
     if bundle.issued_at > epoch_seconds(now) + skew:
         raise TrustError("bundle issued in the future", reason="bundle-from-future")

@@ -118,20 +118,22 @@ def _find_key(parsed: ParsedCard, trust: Trust) -> VerificationKey:
 _PURPOSES = (("revocation", RevokedCard), ("suspension", SuspendedCard))
 
 
-def _check_status(claims: CardClaims, trust: Trust) -> tuple[str, ...]:
-    missing = False
+def _check_status(claims: CardClaims, trust: Trust, warnings: list[str]) -> None:
+    """§1 step 10: both lists of the card's id are looked up first, so a list the trust
+    source lacks adds ``status-list-missing`` whatever the other list then says (revoked,
+    suspended or ``bad-status-index``)."""
     list_id, index = claims.status_list_id, claims.status_index
-    for purpose, error in _PURPOSES:
-        status_list = trust.status_list(list_id, purpose)
+    found = [(trust.status_list(list_id, purpose), error) for purpose, error in _PURPOSES]
+    if any(status_list is None for status_list, _ in found):
+        warnings.append(STATUS_LIST_MISSING)
+    for status_list, error in found:
         if status_list is None:
-            missing = True
             continue
         flagged = status_list.flagged(index)
         if flagged is None:
             raise MalformedCard("status index outside its list", reason="bad-status-index")
         if flagged:
             raise error()
-    return (STATUS_LIST_MISSING,) if missing else ()
 
 
 #: The base64url text of a short kid (a scanner meets few kids, again and again).
@@ -176,7 +178,7 @@ def verify(text: str, trust: Trust, *, now: Instant, skew: int = DEFAULT_SKEW) -
             raise UntrustedIssuer(f"key of {key.issuer} signed a card of {claims.issuer}")
         if key.revoked:
             raise RevokedCard("the signing key was revoked", reason="key-compromise")
-        warnings.extend(_check_status(claims, trust))
+        _check_status(claims, trust, warnings)
         # §1 step 11, as cards.cwt.check_times (the claims are validated integers here)
         if t < claims.issued_at - skew:
             raise NotYetValid(f"issued at {claims.issued_at}, now {t}")

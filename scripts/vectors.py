@@ -806,6 +806,237 @@ def _bundles(v: Vectors) -> None:
     b["version-negative"] = broken(lambda p: p.update(version=-1))
 
 
+# --- the decisions of issue 23 (docs/uc1.md: every case decided) ---------------------------
+
+
+def _unusable_roots() -> dict[str, str]:
+    """Pinned root keys that are not a P-256 public JWK (§5: bad-root-key)."""
+    p384 = ec.derive_private_key(0x5EC0_0005, ec.SECP384R1()).public_key().public_numbers()
+    private = dict(FORGER_ROOT.public_jwk())
+    private["d"] = b64url(FORGER_ROOT.private_key.private_numbers().private_value
+                          .to_bytes(32, "big"))
+    off_curve = dict(ROOT.public_jwk())
+    del off_curve["kid"]
+    off_curve["y"] = b64url((int.from_bytes(base64.urlsafe_b64decode(off_curve["y"] + "="),
+                                            "big") ^ 1).to_bytes(32, "big"))
+    return {
+        "root-p384": json.dumps({"kty": "EC", "crv": "P-384",
+                                 "x": b64url(p384.x.to_bytes(48, "big")),
+                                 "y": b64url(p384.y.to_bytes(48, "big"))}, indent=2),
+        "root-private": json.dumps(private, indent=2),
+        "root-off-curve": json.dumps(off_curve, indent=2),
+        "root-not-json": "this is not a key",
+    }
+
+
+def _decision_bundles(v: Vectors) -> None:
+    b = v.bundles
+    revocation, suspension = lists()
+    b["revocation-only"] = bundle_text(status_lists=(revocation,))
+    b["suspension-only"] = bundle_text(status_lists=(suspension,))
+    body = json.dumps(bundle_payload(), separators=(",", ":"), sort_keys=True)
+
+    def typed(typ: Any) -> str:
+        return bundle_text(header={"alg": "ES256", "typ": typ, "kid": ROOT.kid})
+
+    for name, typ in (("typ-full", "application/unioncard-trust+jwt"),
+                      ("typ-upper", "UNIONCARD-TRUST+JWT"),
+                      ("typ-full-mixed", "Application/UnionCard-Trust+JWT"),
+                      ("typ-x-prefix", "application/x-unioncard-trust+jwt"),
+                      ("typ-parameter", "unioncard-trust+jwt; charset=utf-8"),
+                      ("typ-text", "text/unioncard-trust+jwt"),
+                      ("typ-number", 1)):
+        b[name] = typed(typ)
+    for name, text in (
+            ("format-true", body.replace('"format":1,', '"format":true,')),
+            ("format-float", body.replace('"format":1,', '"format":1.0,')),
+            ("version-float", body.replace('"version":10}', '"version":10.0}')),
+            ("iat-exponent", body.replace(f'"iat":{T0},', f'"iat":{T0 / 1e9}e9,')),
+            ("duplicate-member", body.replace('"version":10}', '"version":9,"version":10}')),
+            ("bom", "\ufeff" + body),
+            ("version-2-53", body.replace('"version":10}', f'"version":{2**53}}}')),
+            ("iat-nan", body.replace(f'"iat":{T0},', '"iat":NaN,')),
+            ("pretty", json.dumps(bundle_payload(), indent=2, sort_keys=False))):
+        if text == body:
+            raise ValueError(f"{name}: nothing replaced")
+        b[name] = bundle_text(text.encode("utf-8"))
+    b["signed-by-issuer-key"] = bundle_text(root=KEY)
+
+
+def _decision_cases(v: Vectors) -> None:
+    """One or more cases for each question of issue 23 that docs/uc1.md now decides."""
+    _decision_bundles(v)
+    invalid = "invalid"
+    ref = claims()
+    good = text_of(ref)
+    base = claims_map()
+    # §1 step 1: a valid base45 text never ends in a space, so trimming would accept a second
+    # text for one card; a trailing space is bad-base45
+    v.add("3", "bad-base45-trailing-space", "one space after a valid card (§1 step 1: a base45 "
+          "text never ends in a space; verifiers do not trim)", good + " ", invalid,
+          "bad-base45")
+    v.add("3", "bad-base45-trailing-spaces-4096", "a valid card and spaces up to 4096 characters",
+          good + " " * (4096 - len(good)), invalid, "bad-base45")
+    # §1 step 5: nesting depth counts arrays, maps and tags; deterministic = RFC 8949 §4.2.1
+    v.add("6", "bad-header-unprotected-depth-16", "16 arrays, maps and tags nested (tag 18, "
+          "the array, the unprotected map and 13 arrays): well-formed, then a non-empty "
+          "unprotected header", text_of(ref, unprotected=b"\xa1\x01" + b"\x81" * 13 + b"\x00"),
+          invalid, "bad-header")
+    v.add("5", "bad-cose-unprotected-depth-17", "17 nested (one array more than above)",
+          text_of(ref, unprotected=b"\xa1\x01" + b"\x81" * 14 + b"\x00"), invalid, "bad-cose")
+    v.add("5", "bad-cose-unprotected-keys-length-first", "unprotected {-1: 0, 24: 0} in RFC 7049 "
+          "length-first order (20 before 18 18): not RFC 8949 §4.2.1 bytewise order",
+          text_of(ref, unprotected=b"\xa2\x20\x00\x18\x18\x00"), invalid, "bad-cose")
+    v.add("6", "bad-header-unprotected-keys-bytewise", "unprotected {24: 0, -1: 0} in bytewise "
+          "order: deterministic, then not empty", text_of(ref, unprotected=b"\xa2\x18\x18\x00\x20"
+                                                           b"\x00"), invalid, "bad-header")
+    v.add("5", "bad-cose-unprotected-float-long", "unprotected {99: 1.5} as a float32 (fa): "
+          "a float16 holds it", text_of(ref, unprotected=b"\xa1\x18\x63\xfa\x3f\xc0\x00\x00"),
+          invalid, "bad-cose")
+    v.add("6", "bad-header-unprotected-float-short", "unprotected {99: 1.5} as a float16 (f9)",
+          text_of(ref, unprotected=b"\xa1\x18\x63\xf9\x3e\x00"), invalid, "bad-header")
+    v.add("6", "bad-header-unprotected-tag-1-text", "unprotected {99: 1(\"abc\")}: a tag whose "
+          "content its meaning forbids is still well-formed (RFC 8949 §3)",
+          text_of(ref, unprotected=b"\xa1\x18\x63\xc1\x63abc"), invalid, "bad-header")
+
+    def nested(depth: int) -> Any:
+        value: Any = "A"
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    v.add("8", "bad-claims-depth-16", "an allergy of 13 nested arrays: map, core, allergies "
+          "and 13 arrays are 16 levels, well-formed, then not a text",
+          text_of(claims_map(km10=[None, [nested(13)], []])), invalid, "bad-claims")
+    v.add("8", "bad-cbor-depth-17", "an allergy of 14 nested arrays: 17 levels",
+          text_of(claims_map(km10=[None, [nested(14)], []])), invalid, "bad-cbor")
+    # §1 step 8.2: tags are bad-claims (never bad-cbor, whatever their content)
+    for id, description, change in (
+            ("iat-tag-1-text", "iat as tag 1 around a text (content the tag forbids)",
+             {"k6": cbor2.CBORTag(1, "abc")}),
+            ("exp-bignum-text", "exp as tag 2 around a text", {"k4": cbor2.CBORTag(2, "x")}),
+            ("name-tag-unknown", "the name in tag 99999 (no meaning)",
+             {"km4": cbor2.CBORTag(99999, "Nguyễn Thị Kim Yến")}),
+            ("birth-tag-0-garbage", "the birth date as tag 0 around a text that is no date",
+             {"km5": cbor2.CBORTag(0, "yesterday")})):
+        v.add("8", f"bad-claims-{id}", description, text_of(claims_map(**change)), invalid,
+              "bad-claims")
+    v.add("8", "bad-claims-self-describe", "the claims map in tag 55799 (self-described CBOR)",
+          text_of(b"\xd9\xd9\xf7" + cbor2.dumps(base)), invalid, "bad-claims")
+    # §1 step 8.2: the version before the other claims
+    for id, description, change in (
+            ("2-unknown-claim", "version 2 with a claim -11 unknown to version 1: bad-version, "
+             "not bad-claims", {"km1": 2, "km11": 1}),
+            ("2-bad-name", "version 2 with an empty name", {"km1": 2, "km4": ""}),
+            ("2-tagged-claim", "version 2 with a tag in the birth date",
+             {"km1": 2, "km5": cbor2.CBORTag(100, 8832)}),
+            ("float", "version 1.0 (a float)", {"km1": 1.0}),
+            ("true", "version true", {"km1": True}),
+            ("bignum", "version 1 as a bignum (tag 2, h'01')", {"km1": cbor2.CBORTag(2, b"\x01")})):
+        v.add("8", f"bad-version-{id}", description, text_of(claims_map(**change)), invalid,
+              "bad-version")
+    missing = {k: val for k, val in base.items() if k != -1}
+    missing[-11] = 1
+    v.add("8", "bad-claims-missing-version-unknown-claim", "no version and an unknown claim: "
+          "not a UC1 claims map", text_of(missing), invalid, "bad-claims")
+    encoded = cbor2.dumps(base)
+    twice = encoded[:1].replace(b"\xac", b"\xad") + encoded[1:] + b"\x20\x02"
+    v.add("8", "bad-claims-version-twice", "version 1, then version 2 again: a key twice is "
+          "bad-claims before the version is read", text_of(twice), invalid, "bad-claims")
+    # §3: allergies, like names, have no surrounding spaces
+    v.add("8", "bad-claims-allergy-leading-space", "an allergy with a leading space",
+          text_of(claims_map(km10=[None, [" Tôm"], []])), invalid, "bad-claims")
+    v.add("8", "bad-claims-allergy-trailing-space", "an allergy with a trailing space",
+          text_of(claims_map(km10=[None, ["Tôm "], []])), invalid, "bad-claims")
+    inner = claims(emergency=EmergencyCore(allergies=("Đậu  phộng rang",)))
+    v.add("12", "valid-allergy-inner-spaces", "an allergy with inner spaces (two together)",
+          text_of(inner), "valid", "ok", claims=inner)
+    # §3: any two digits are a province code (no list of provinces)
+    for code in ("00", "99"):
+        c = claims(province_code=code)
+        v.add("12", f"valid-province-{code}", f"province code {code}: any two digits",
+              text_of(c), "valid", "ok", claims=c)
+    v.add("8", "bad-claims-province-fullwidth", "province in full-width digits (not [0-9])",
+          text_of(claims_map(km7="７９")), invalid, "bad-claims")
+    # §3: the birth date's upper bound is the issue date and 9999-12-31
+    for id, born in (("2243", date(2243, 10, 17)), ("9999-12-31", date(9999, 12, 31))):
+        c = claims(birth_date=born, issued_at=2**52, expires_at=2**53 - 1)
+        v.add("11", f"not-yet-valid-birth-{id}", f"issued at 2^52 s, born {born.isoformat()}: "
+              "valid claims (not yet valid)", text_of(c), "not-yet-valid", "not-yet-valid",
+              claims=c)
+    v.add("8", "bad-claims-birth-after-9999", "issued at 2^52 s, born on day 2,932,897 "
+          "(10000-01-01): beyond a four-digit year", text_of(claims_map(
+              k6=2**52, k4=2**53 - 1, km5=2_932_897)), invalid, "bad-claims")
+    # §5: a stale bundle warns on every result, invalid ones too
+    stale = ("stale-trust-bundle",)
+    v.add("bundle", "stale-bundle-bad-signature", "an invalid card against a stale bundle: "
+          "invalid, with the warning", text_of(ref.to_cbor(), signature=bytes(64)), invalid,
+          "bad-signature", warnings=stale, bundle="stale")
+    v.add("bundle", "stale-bundle-unknown-kid", "an unknown key against a stale bundle",
+          text_of(ref, key=OTHER), "unknown-issuer", "unknown-kid", warnings=stale,
+          bundle="stale")
+    v.add("bundle", "stale-bundle-bad-prefix", "not a card at all, against a stale bundle",
+          "HC1:" + good[4:], invalid, "bad-prefix", warnings=stale, bundle="stale")
+    # §1 step 10: a missing list warns whatever the other list says
+    missing_warning = ("status-list-missing",)
+    suspended = claims(status_index=SUSPENDED_INDEX)
+    v.add("10", "suspended-revocation-list-missing", "suspended, and the bundle has no "
+          "revocation list 1: suspended with the warning", text_of(suspended), "suspended",
+          "suspended", claims=suspended, warnings=missing_warning, bundle="suspension-only")
+    revoked = claims(status_index=REVOKED_INDEX)
+    v.add("10", "revoked-suspension-list-missing", "revoked, and no suspension list 1",
+          text_of(revoked), "revoked", "revoked", claims=revoked, warnings=missing_warning,
+          bundle="revocation-only")
+    v.add("10", "bad-status-index-list-missing", "an index beyond the one list carried",
+          text_of(claims(status_index=131072)), invalid, "bad-status-index",
+          warnings=missing_warning, bundle="revocation-only")
+    v.add("10", "valid-suspension-list-missing", "a clear bit in the one list carried",
+          text_of(ref), "valid", "ok", claims=ref, warnings=missing_warning,
+          bundle="revocation-only")
+    other = claims(status_list_id=2)
+    v.add("9", "key-compromise-list-missing", "a revoked key, no list 2: step 10 is never "
+          "reached, no status-list-missing", text_of(other, key=COMPROMISED), "revoked",
+          "key-compromise", claims=other)
+    # §6: a list id names one list whatever the issuer
+    national = claims(issuer="VN-VGCL", status_index=REVOKED_INDEX)
+    v.add("10", "revoked-other-issuer-same-list", "a VN-VGCL card at a revoked index of list 1: "
+          "lists are keyed by id alone, for every issuer", text_of(national, key=NATIONAL),
+          "revoked", "revoked", claims=national)
+    # §5: typ as RFC 7515 §4.1.9 compares it
+    for name, description in (("typ-full", "typ application/unioncard-trust+jwt"),
+                              ("typ-upper", "typ in capitals"),
+                              ("typ-full-mixed", "typ Application/UnionCard-Trust+JWT")):
+        v.add("bundle", f"bundle-{name}", f"{description}: the same media type", good, "valid",
+              "ok", claims=ref, bundle=name)
+    for name, description in (("typ-x-prefix", "typ application/x-unioncard-trust+jwt"),
+                              ("typ-parameter", "typ with a media type parameter"),
+                              ("typ-text", "typ text/unioncard-trust+jwt"),
+                              ("typ-number", "typ as a number")):
+        v.refuse_bundle(f"bad-bundle-{name}", description, name, "bad-bundle")
+    # §5: the payload's JSON, strictly
+    for name, description in (("format-true", '"format": true'),
+                              ("format-float", '"format": 1.0'),
+                              ("version-float", '"version": 10.0'),
+                              ("iat-exponent", "iat with an exponent (1.761984e9)"),
+                              ("duplicate-member", "version twice (9, then 10)"),
+                              ("bom", "a byte-order mark before the payload"),
+                              ("version-2-53", "version 2^53"),
+                              ("iat-nan", "iat NaN")):
+        v.refuse_bundle(f"bad-bundle-{name}", f"bundle payload: {description}", name,
+                        "bad-bundle")
+    v.add("bundle", "bundle-pretty-json", "a payload with whitespace and members in another "
+          "order: JSON, however laid out", good, "valid", "ok", claims=ref, bundle="pretty")
+    # §5: the pinned root key
+    v.refuse_bundle("signed-by-issuer-key", "signed by an issuer key the bundle carries, not "
+                    "the pinned root", "signed-by-issuer-key", "bad-bundle-signature")
+    for name, description in (("root-p384", "a P-384 key"),
+                              ("root-private", "a private JWK (with d)"),
+                              ("root-off-curve", "a point not on P-256"),
+                              ("root-not-json", "not JSON")):
+        v.refuse_bundle(f"bad-root-key-{name[5:]}", f"the pinned root key is {description}",
+                        "default", "bad-root-key", root=name)
+
+
 def build() -> dict[str, bytes]:
     """Every file of docs/vectors/ except README.md: relative path -> content."""
     v = Vectors()
@@ -817,6 +1048,7 @@ def build() -> dict[str, bytes]:
     _claims_cases(v)
     _status_cases(v)
     _bundle_cases(v)
+    _decision_cases(v)
     ids = [c.id for c in v.cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -825,6 +1057,8 @@ def build() -> dict[str, bytes]:
              for name, text in v.bundles.items()}
     for name, key in (("root", ROOT), ("forger-root", FORGER_ROOT)):
         files[f"keys/{name}.jwk"] = (json.dumps(key.public_jwk(), indent=2) + "\n").encode()
+    for name, text in _unusable_roots().items():
+        files[f"keys/{name}.jwk"] = (text + "\n").encode()
     document = {"format": "unioncard UC1 conformance vectors", "version": 1,
                 "spec": "docs/uc1.md", "count": len(v.cases),
                 "cases": [c.to_json() for c in v.cases]}

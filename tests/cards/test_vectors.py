@@ -28,7 +28,8 @@ CARD_REASONS = {
     "bad-header", "bad-kid", "unsupported-alg", "bad-signature-length", "bad-signature",
     "bad-cbor", "bad-claims", "bad-version", "non-canonical", "issuer-mismatch",
     "bad-status-index"}
-BUNDLE_REASONS = {"bad-bundle", "bad-bundle-signature", "bundle-from-future", "bundle-rollback"}
+BUNDLE_REASONS = {"bad-bundle", "bad-bundle-signature", "bundle-from-future", "bundle-rollback",
+                  "bad-root-key"}
 
 
 def _at(case: dict[str, Any]) -> datetime:

@@ -5,7 +5,7 @@
 import { refuse } from "./errors.js";
 import { inflate } from "./inflate.js";
 import {
-  b64urlDecode, hasMembers, importP256, isObject, parseJson, verifyCompactJws,
+  b64urlDecode, hasMembers, importP256, isObject, parseJson, parseStrictJson, verifyCompactJws,
 } from "./jose.js";
 
 export const BUNDLE_TYP = "unioncard-trust+jwt";
@@ -123,7 +123,7 @@ export async function loadTrustBundle(jws, rootJwk, options = {}) {
 }
 
 async function readBundle(payloadBytes, { now, minVersion, maxAge, skew }) {
-  const payload = parseJson(payloadBytes);
+  const payload = parseStrictJson(payloadBytes);
   if (!isObject(payload) || !hasMembers(payload, ["format", "version", "iat", "keys",
     "statusLists"])) {
     refuse("bad-bundle");

@@ -16,9 +16,7 @@ const PROVINCE_CODE = /^[0-9]{2}$/;
 const ICD10 = /^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$/;
 const BLOOD_GROUPS = new Set(["O+", "O-", "A+", "A-", "B+", "B-", "AB+", "AB-"]);
 const MIN_BIRTH_DAY = -25567;  // 1900-01-01
-// The reference library holds birth dates as Python dates and refuses day counts from
-// 100000 (2243-10-17) on; §3 bounds them only by the issue date.
-const BIRTH_DAY_LIMIT = 100000;
+const MAX_BIRTH_DAY = 2932896;  // 9999-12-31: claims report a four-digit-year ISO date (§3)
 const VIETNAM_OFFSET = 7 * 3600;
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -84,9 +82,11 @@ export function readClaims(payload) {
   const claims = decoded.value;
   if (decoded.duplicate) bad();
   if (!(claims instanceof Map)) bad();
+  // §1 step 8.2: the version before the other keys (a card of another version may carry
+  // claims this one does not know); any value but the untagged integer 1 is bad-version.
+  if (claims.has(VERSION) && claims.get(VERSION) !== 1) refuse("bad-version");
   for (const key of claims.keys()) if (!KNOWN.has(key)) bad();
   for (const key of REQUIRED) if (!claims.has(key)) bad();
-  if (claims.get(VERSION) !== 1) refuse("bad-version");
   if (decoded.tagged) bad();
 
   const get = (key) => claims.get(key);
@@ -99,7 +99,7 @@ export function readClaims(payload) {
   }
   if (!isText(get(NAME), 80)) bad();
   if (typeof birth !== "number" || !Number.isInteger(birth) || birth < MIN_BIRTH_DAY
-      || birth >= BIRTH_DAY_LIMIT || birth > Math.floor((iat + VIETNAM_OFFSET) / 86400)) {
+      || birth > MAX_BIRTH_DAY || birth > Math.floor((iat + VIETNAM_OFFSET) / 86400)) {
     bad();
   }
   if (typeof get(PROVINCE) !== "string" || !PROVINCE_CODE.test(get(PROVINCE))) bad();

@@ -51,6 +51,110 @@ export function parseJson(bytes) {
   }
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });  // BOM kept
+const JSON_STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4}))*"/y;
+const JSON_NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+const JSON_SPACE = /[ \t\n\r]*/y;
+const MAX_JSON_DEPTH = 64;
+
+/**
+ * A trust bundle payload's JSON, strictly (docs/uc1.md §5): UTF-8 without a byte-order
+ * mark, no member name twice in an object, integers only (no fraction, no exponent),
+ * none beyond 2^53 − 1. Returns the value, or undefined for anything else.
+ */
+export function parseStrictJson(bytes) {
+  let text;
+  try {
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  let pos = 0;
+  const fail = () => { throw new SyntaxError(`strict JSON: at ${pos}`); };
+  const space = () => { JSON_SPACE.lastIndex = pos; JSON_SPACE.exec(text); pos = JSON_SPACE.lastIndex; };
+  const token = (pattern) => {
+    pattern.lastIndex = pos;
+    const match = pattern.exec(text) ?? fail();
+    pos = pattern.lastIndex;
+    return match;
+  };
+  const literal = (word, value) => {
+    if (!text.startsWith(word, pos)) fail();
+    pos += word.length;
+    return value;
+  };
+  const value = (depth) => {
+    if (depth > MAX_JSON_DEPTH) fail();
+    space();
+    const c = text[pos];
+    let out;
+    if (c === "{") {
+      out = {};
+      pos++;
+      space();
+      if (text[pos] === "}") pos++;
+      else {
+        for (;;) {
+          space();
+          if (text[pos] !== "\"") fail();
+          const name = JSON.parse(token(JSON_STRING)[0]);
+          if (Object.hasOwn(out, name)) fail();  // a member name twice
+          space();
+          if (text[pos++] !== ":") fail();
+          Object.defineProperty(out, name, {
+            value: value(depth + 1), enumerable: true, writable: true, configurable: true });
+          space();
+          const next = text[pos++];
+          if (next === "}") break;
+          if (next !== ",") fail();
+        }
+      }
+    } else if (c === "[") {
+      out = [];
+      pos++;
+      space();
+      if (text[pos] === "]") pos++;
+      else {
+        for (;;) {
+          out.push(value(depth + 1));
+          space();
+          const next = text[pos++];
+          if (next === "]") break;
+          if (next !== ",") fail();
+        }
+      }
+    } else if (c === "\"") {
+      out = JSON.parse(token(JSON_STRING)[0]);
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      const match = token(JSON_NUMBER);
+      if (match[1] || match[2]) fail();  // a fraction or an exponent: not an integer
+      out = Number(match[0]);
+      if (!Number.isSafeInteger(out)) fail();
+    } else if (c === "t") out = literal("true", true);
+    else if (c === "f") out = literal("false", false);
+    else if (c === "n") out = literal("null", null);
+    else fail();
+    return out;
+  };
+  try {
+    const result = value(0);
+    space();
+    return pos === text.length ? result : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a JWS `typ` names application/`mediaType` (RFC 7515 §4.1.9: media types compare
+ * case-insensitively, and a value without "/" stands for "application/" + the value).
+ */
+export function isTyp(typ, mediaType) {
+  if (typeof typ !== "string" || !/^[\x00-\x7f]*$/.test(typ)) return false;
+  const lower = typ.toLowerCase();
+  return (lower.includes("/") ? lower : `application/${lower}`) === `application/${mediaType}`;
+}
+
 /**
  * Import a P-256 public JWK: kty EC, crv P-256, no private part, alg ES256 and use sig
  * when present, 32-byte canonical base64url coordinates on the curve, kid (when present)
@@ -110,7 +214,7 @@ export async function verifyCompactJws(text, rootKey, typ, [malformed, badSignat
     }
   }
   if (header.alg !== "ES256") refuse(badSignature);
-  if (header.typ !== typ) refuse(malformed);
+  if (!isTyp(header.typ, typ)) refuse(malformed);
   if (detached) refuse(badSignature);
   const signed = new TextEncoder().encode(text.slice(0, last));
   const ok = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, rootKey,

@@ -58,22 +58,19 @@ async function findKey(parsed, bundle) {
   return refuse("bad-signature");
 }
 
-/** §1 step 10: revocation, then suspension; a list not carried is a warning. */
+/**
+ * §1 step 10: both lists of the card's id are looked up first, so a list the trust source
+ * lacks adds status-list-missing whatever the other says; then revocation, then suspension.
+ */
 function checkStatus(claims, lookup, warnings) {
-  let missing = false;
-  try {
-    for (const [purpose, reason] of [["revocation", "revoked"], ["suspension", "suspended"]]) {
-      const list = lookup(claims.status_list_id, purpose);
-      if (!list) {
-        missing = true;
-        continue;
-      }
-      const flagged = list.flagged(claims.status_index);
-      if (flagged === null) refuse("bad-status-index");
-      if (flagged) refuse(reason);
-    }
-  } finally {
-    if (missing) warnings.push("status-list-missing");
+  const found = [["revocation", "revoked"], ["suspension", "suspended"]].map(
+    ([purpose, reason]) => [lookup(claims.status_list_id, purpose), reason]);
+  if (found.some(([list]) => !list)) warnings.push("status-list-missing");
+  for (const [list, reason] of found) {
+    if (!list) continue;
+    const flagged = list.flagged(claims.status_index);
+    if (flagged === null) refuse("bad-status-index");
+    if (flagged) refuse(reason);
   }
 }
 
