@@ -149,13 +149,27 @@ def test_a_structurally_invalid_resource_is_named_by_its_fhir_path() -> None:
     assert found[0]["pointer"] == "#/entry/1/resource/birthDate"
 
 
-def test_a_resource_type_that_is_not_accepted() -> None:
+def test_a_resource_type_that_fhir_r4_does_not_have_is_rejected() -> None:
+    b = bundle(YEN)
+    for kind in ("Spaceship", "Bundle", "fooBar"):
+        b["entry"].append({"fullUrl": f"urn:uuid:0d7c1b9e-4a0a-4f0e-9a51-6f3e2b8c1d0{len(kind)}",
+                           "resource": {"resourceType": kind, "id": "c1"}})
+    found = problems(b)
+    n = len(b["entry"])
+    assert [e["field"] for e in found] == [f"Bundle.entry[{i}].resource.resourceType"
+                                           for i in range(n - 3, n)]
+    assert "Spaceship" in found[0]["detail"]
+
+
+def test_a_resource_the_summary_does_not_map_is_still_validated() -> None:
     b = bundle(YEN)
     b["entry"].append({"fullUrl": "urn:uuid:0d7c1b9e-4a0a-4f0e-9a51-6f3e2b8c1d00",
                        "resource": {"resourceType": "Claim", "id": "c1"}})
     found = problems(b)
-    assert found[0]["field"] == f"Bundle.entry[{len(b['entry']) - 1}].resource.resourceType"
-    assert "Claim" in found[0]["detail"]
+    # a Claim lacks its required elements: named by path, not refused for its type
+    assert found and all(e["field"].startswith(f"Bundle.entry[{len(b['entry']) - 1}].resource.")
+                         for e in found)
+    assert all(not e["field"].endswith("resourceType") for e in found)
 
 
 def test_a_resource_for_another_patient_is_rejected() -> None:

@@ -108,7 +108,7 @@ def _summary() -> s.HealthSummary:
 def test_the_document_round_trips_and_lists_every_section() -> None:
     summary = _summary()
     document = summary.to_document()
-    assert document["version"] == 2 and tuple(document["sections"]) == s.SECTIONS
+    assert document["version"] == 3 and tuple(document["sections"]) == s.SECTIONS
     assert s.HealthSummary.from_document(document) == summary
     assert summary.sections_present() == s.SECTIONS
 

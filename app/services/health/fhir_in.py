@@ -1,15 +1,18 @@
 """FHIR R4 intake: validate an IPS-shaped Bundle with fhir.resources and map it to a
-``HealthSummary`` (rules in docs/fhir-mapping.md). An invalid Bundle is rejected as a whole."""
+``HealthSummary`` (rules in docs/fhir-mapping.md). An invalid Bundle is rejected as a whole; a
+valid resource of a type the summary has no place for is validated and left out, with a note."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.composition import Composition
@@ -30,7 +33,10 @@ from app.services.health import summary as s
 from app.services.health import systems as sy
 from app.services.health.sensitive import Kind, Verdict, classify, combine, system_kind
 
-#: The resource types a Bundle may hold, with their fhir.resources R4 models.
+#: The resource types the summary maps (or uses to resolve references), with their
+#: fhir.resources R4 models. Any other resource type of FHIR R4 is validated by its own model and
+#: left out with a note (an IPS document carries PractitionerRole, Device, DocumentReference,
+#: Procedure, Flag ... that the summary has no section for).
 MODELS: Mapping[str, Any] = {
     "Patient": Patient, "AllergyIntolerance": AllergyIntolerance, "Condition": Condition,
     "MedicationStatement": MedicationStatement, "Medication": Medication,
@@ -43,6 +49,17 @@ SUBJECT = {"AllergyIntolerance": "patient", "Condition": "subject",
            "MedicationStatement": "subject", "Immunization": "patient",
            "Observation": "subject", "Encounter": "subject", "RelatedPerson": "patient",
            "Composition": "subject"}
+#: Used only to resolve references (a source facility), never noted as left out.
+RESOLVED_ONLY = frozenset({"Composition", "Organization", "Practitioner", "PractitionerRole",
+                           "Medication", "Location"})
+#: ``verificationStatus`` / ``status`` of a retracted record: never kept (noted).
+ENTERED_IN_ERROR = "entered-in-error"
+#: Condition severity codes that make a condition critical (emergency core): SNOMED CT Severe,
+#: Life threatening severity and Fatal; LOINC answer Severe.
+SEVERE_CODES = frozenset({(sy.SNOMED, sy.SEVERE), (sy.SNOMED, "442452003"),
+                          (sy.SNOMED, "399166001"), (sy.LOINC, "LA6751-7")})
+#: Clinical statuses that an abated condition may have (R4 invariant con-4).
+ABATED_STATUSES = ("inactive", "resolved", "remission")
 BUNDLE_TYPES = ("document", "collection")
 MAX_ENTRIES = 200
 MAX_BYTES = 1_000_000
@@ -68,6 +85,16 @@ class _Problems:
                               errors=self.items)
 
 
+@dataclass(frozen=True)
+class Intake:
+    """What the intake made of a Bundle: the summary, and a note for each kind of resource left
+    out (``"Bundle.entry[7]: PractitionerRole not kept (no summary section)"`` grouped by type,
+    or an entered-in-error record)."""
+
+    summary: s.HealthSummary
+    notes: tuple[str, ...] = ()
+
+
 def parse_bundle(
     raw: bytes | str | Mapping[str, Any],
     *,
@@ -77,7 +104,27 @@ def parse_bundle(
     max_entries: int = MAX_ENTRIES,
     max_bytes: int = MAX_BYTES,
 ) -> s.HealthSummary:
-    """Validate an IPS-shaped FHIR R4 Bundle for the patient ``health_id`` and map it.
+    """Validate an IPS-shaped FHIR R4 Bundle for the patient ``health_id`` and map it
+    (``read_bundle``'s summary, without its notes).
+
+    Raises:
+        FhirInvalid: as ``read_bundle``.
+    """
+    return read_bundle(raw, health_id=health_id, feed=feed, received_at=received_at,
+                       max_entries=max_entries, max_bytes=max_bytes).summary
+
+
+def read_bundle(
+    raw: bytes | str | Mapping[str, Any],
+    *,
+    health_id: str,
+    feed: str,
+    received_at: datetime,
+    max_entries: int = MAX_ENTRIES,
+    max_bytes: int = MAX_BYTES,
+) -> Intake:
+    """Validate an IPS-shaped FHIR R4 Bundle for the patient ``health_id`` and map it, with a
+    note on what was left out.
 
     ``max_bytes`` applies to raw input (bytes or str); ``max_entries`` always.
 
@@ -109,11 +156,10 @@ def parse_bundle(
             problems.add(("entry", i, "resource"), "Every entry must hold a resource.")
             continue
         kind = resource.get("resourceType")
-        model = MODELS.get(kind) if isinstance(kind, str) else None
+        model = _model(kind)
         if model is None:
             problems.add(("entry", i, "resource", "resourceType"),
-                         f"Resource type {kind!r} is not accepted; allowed: "
-                         f"{', '.join(sorted(MODELS))}.")
+                         f"{kind!r} is not a FHIR R4 resource type.")
             continue
         parsed = _validate(model, resource, ("entry", i, "resource"), problems)
         if parsed is not None:
@@ -121,6 +167,20 @@ def parse_bundle(
     problems.raise_if_any()
     assert bundle is not None
     return _Mapper(bundle, resources, problems, health_id, feed, received_at, raw).run()
+
+
+def _model(kind: Any) -> Any:
+    """The fhir.resources model of a FHIR R4 resource type name, or None."""
+    if not isinstance(kind, str):
+        return None
+    if kind in MODELS:
+        return MODELS[kind]
+    if not kind.isalpha() or not kind[:1].isupper() or kind == "Bundle":
+        return None
+    try:
+        return get_fhir_model_class(kind)
+    except (KeyError, ValueError, ImportError, AttributeError):
+        return None
 
 
 def _load(raw: bytes | str | Mapping[str, Any], max_bytes: int,
@@ -160,6 +220,38 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _concept(concept: Any) -> s.Concept:
+    codes, text = _codes(concept)
+    return s.Concept(codes, text)
+
+
+def _coded(concept: Any) -> str:
+    """The first code of a CodeableConcept (a status), or empty."""
+    if concept is None:
+        return ""
+    return next((c.code for c in concept.coding or () if c.code), "") or ""
+
+
+def _quantity(q: Any) -> s.Quantity | None:
+    if q is None or q.value is None:
+        return None
+    return s.Quantity(float(q.value), q.unit or "", q.system or "", q.code or "",
+                      q.comparator or "")
+
+
+def _datetime_or_text(*values: Any) -> str | None:
+    """The first given of dateTime / Period (its start) / string values, as written."""
+    for value in values:
+        if value is None:
+            continue
+        if hasattr(value, "start") and hasattr(value, "end"):  # a Period
+            value = value.start or value.end
+            if value is None:
+                continue
+        return _iso(value)
+    return None
+
+
 def _codes(concept: Any) -> tuple[tuple[s.Code, ...], str]:
     """Every coding of a CodeableConcept (unknown ones too) and its text."""
     if concept is None:
@@ -185,8 +277,10 @@ class _Mapper:
     patient_refs: set[str] = field(default_factory=set)
     default_source: s.Facility = field(default_factory=s.Facility)
     provenance: s.Provenance = field(init=False)
+    left_out: Counter[str] = field(default_factory=Counter)
+    retracted: list[int] = field(default_factory=list)
 
-    def run(self) -> s.HealthSummary:
+    def run(self) -> Intake:
         if self.bundle.type not in BUNDLE_TYPES:
             self.problems.add(("type",), f"Bundle type {self.bundle.type!r}; expected one of "
                                          f"{', '.join(BUNDLE_TYPES)}.")
@@ -209,7 +303,11 @@ class _Mapper:
                             if r.get_resource_type() == "Composition"), None)
         if composition is not None:
             self.default_source = self._facility(composition.custodian, *composition.author)
-        return self._map(patient)
+        summary = self._map(patient)
+        notes = [f"{n} {kind} resource{'s' * (n > 1)} not kept: the summary has no section "
+                 f"for {kind}." for kind, n in sorted(self.left_out.items())]
+        notes.extend(f"Bundle.entry[{i}] not kept: entered in error." for i in self.retracted)
+        return Intake(summary, tuple(notes))
 
     def _bundle_id(self) -> str:
         if self.bundle.identifier is not None and self.bundle.identifier.value:
@@ -271,14 +369,16 @@ class _Mapper:
                 return s.Facility(code or "", target.name or "")
             if kind == "Encounter" and target.serviceProvider is not None:
                 return self._facility(target.serviceProvider)
+            if kind == "PractitionerRole" and target.organization is not None:
+                return self._facility(target.organization)
             if kind is None and (ref.display or ref.identifier is not None):
                 code = ref.identifier.value if ref.identifier is not None else ""
                 return s.Facility(code or "", ref.display or "")
         return self.default_source
 
     def _entry(self, i: int, res: Any, concept: Any, element: str, date: Any,
-               *sources: Any, kind: Kind, value_codes: tuple[s.Code, ...] = ()
-               ) -> dict[str, Any]:
+               *sources: Any, kind: Kind, value_codes: tuple[s.Code, ...] = (),
+               parts: Iterable[Verdict] = ()) -> dict[str, Any]:
         codes, text = _codes(concept)
         if concept is None or (not text and not any(
                 c.system in sy.KNOWN_SYSTEMS or system_kind(c.system) for c in codes)):
@@ -287,7 +387,8 @@ class _Mapper:
                               "cannot be understood (docs/fhir-mapping.md lists the systems).")
         security = [(x.system or "", x.code or "") for x in
                     (res.meta.security or () if res.meta is not None else ())]
-        verdict = classify(kind, ((c.system, c.code) for c in (*codes, *value_codes)), security)
+        verdict = combine((classify(kind, ((c.system, c.code) for c in (*codes, *value_codes)),
+                                    security), *parts))
         return {"id": res.id or f"entry-{i}", "codes": codes, "text": text,
                 "source": self._facility(*sources), "date": _iso(date),
                 "provenance": self.provenance, "sensitive": verdict.sensitive,
@@ -305,6 +406,13 @@ class _Mapper:
                 exams[f"Encounter/{res.id}"] = {"i": i, "res": res, "obs": []}
         for i, _, res in self.resources:
             kind = res.get_resource_type()
+            if kind not in MODELS:
+                if kind not in RESOLVED_ONLY:
+                    self.left_out[kind] += 1
+                continue
+            if _retracted(res):
+                self.retracted.append(i)
+                continue
             if kind == "AllergyIntolerance":
                 out["allergies"].append(self._allergy(i, res))
             elif kind == "Condition":
@@ -354,14 +462,21 @@ class _Mapper:
         return key if key in exams else None
 
     def _allergy(self, i: int, res: Any) -> s.Allergy:
-        reactions = [m.text or (m.coding[0].display if m.coding else "") or ""
-                     for r in res.reaction or () for m in r.manifestation or ()]
-        return s.Allergy(**self._entry(i, res, res.code, "code",
-                                       res.recordedDate or res.onsetDateTime,
-                                       res.recorder, res.asserter, res.encounter,
-                                       kind="allergy"),
-                         reaction="; ".join(x for x in reactions if x),
-                         criticality=self._criticality(i, res.criticality))
+        manifestations = [_concept(m) for r in res.reaction or () for m in r.manifestation or ()]
+        reactions = [m.text or (m.codes[0].text if m.codes else "") for m in manifestations]
+        severities = [r.severity for r in res.reaction or () if r.severity]
+        worst = max(severities, key=("mild", "moderate", "severe").index, default="")
+        onset = _datetime_or_text(res.onsetDateTime, res.onsetPeriod, res.onsetString)
+        entry = self._entry(i, res, res.code, "code", res.recordedDate or res.onsetDateTime,
+                            res.recorder, res.asserter, res.encounter, kind="allergy",
+                            parts=(s.qualifier_verdict(manifestations),))
+        return s.Allergy(**entry, reaction="; ".join(x for x in reactions if x),
+                         criticality=self._criticality(i, res.criticality),
+                         clinical_status=_coded(res.clinicalStatus),
+                         verification_status=_coded(res.verificationStatus),
+                         type=res.type or "", categories=tuple(res.category or ()),
+                         onset=onset, manifestations=tuple(manifestations),
+                         reaction_severity=worst)
 
     def _criticality(self, i: int, value: str | None) -> str | None:
         # fhir.resources checks a code's form, not its value set
@@ -372,15 +487,22 @@ class _Mapper:
         return value
 
     def _condition(self, i: int, res: Any) -> s.Condition:
-        status = (res.clinicalStatus.coding[0].code
-                  if res.clinicalStatus is not None and res.clinicalStatus.coding else "")
-        severe = res.severity is not None and any(
-            c.system == sy.SNOMED and c.code == sy.SEVERE for c in res.severity.coding or ())
-        return s.Condition(**self._entry(i, res, res.code, "code",
-                                         res.recordedDate or res.onsetDateTime,
-                                         res.asserter, res.recorder, res.encounter,
-                                         kind="condition"),
-                           clinical_status=status or "", critical=severe)
+        status = _coded(res.clinicalStatus)
+        severity = _concept(res.severity)
+        severe = any((c.system, c.code) in SEVERE_CODES for c in severity.codes)
+        onset = _datetime_or_text(res.onsetDateTime, res.onsetPeriod, res.onsetString)
+        abatement = _datetime_or_text(res.abatementDateTime, res.abatementPeriod,
+                                      res.abatementString)
+        if abatement is not None and status and status not in ABATED_STATUSES:
+            self.problems.add(("entry", i, "resource", "clinicalStatus"),
+                              f"An abated condition's clinicalStatus is one of "
+                              f"{', '.join(ABATED_STATUSES)} (R4 con-4), not {status!r}.")
+        entry = self._entry(i, res, res.code, "code", res.recordedDate or onset,
+                            res.asserter, res.recorder, res.encounter, kind="condition",
+                            parts=(s.qualifier_verdict((severity,)),))
+        return s.Condition(**entry, clinical_status=status, critical=severe,
+                           verification_status=_coded(res.verificationStatus),
+                           severity=severity, onset=onset, abatement=abatement)
 
     def _medication(self, i: int, res: Any) -> s.Medication:
         concept, element = res.medicationCodeableConcept, "medicationCodeableConcept"
@@ -389,41 +511,63 @@ class _Mapper:
             concept = target.code if target is not None else None
             element = "medicationReference"
         period = res.effectivePeriod.start if res.effectivePeriod is not None else None
-        dose = "; ".join(d.text for d in res.dosage or () if d.text)
-        return s.Medication(**self._entry(i, res, concept, element,
-                                          res.effectiveDateTime or period or res.dateAsserted,
-                                          res.informationSource, res.context,
-                                          kind="medication"),
-                            dose=dose, status=res.status or "")
+        dosages = tuple(_dosage(d) for d in res.dosage or ())
+        dose = "; ".join(x for x in (d.label() for d in dosages) if x)
+        entry = self._entry(i, res, concept, element,
+                            res.effectiveDateTime or period or res.dateAsserted,
+                            res.informationSource, res.context, kind="medication",
+                            parts=(s.qualifier_verdict(c for d in dosages
+                                                        for c in d.concepts()),))
+        return s.Medication(**entry, dose=dose, status=res.status or "", dosages=dosages)
 
     def _immunization(self, i: int, res: Any) -> s.Immunization:
         dose = None
         for p in res.protocolApplied or ():
             dose = str(p.doseNumberPositiveInt or p.doseNumberString or "") or None
         performers = [p.actor for p in res.performer or ()]
-        return s.Immunization(**self._entry(i, res, res.vaccineCode, "vaccineCode",
-                                            res.occurrenceDateTime or res.occurrenceString,
-                                            *performers, res.encounter,
-                                            kind="immunization"),
-                              dose_number=dose)
+        site, route = _concept(res.site), _concept(res.route)
+        entry = self._entry(i, res, res.vaccineCode, "vaccineCode",
+                            res.occurrenceDateTime or res.occurrenceString,
+                            *performers, res.encounter, kind="immunization",
+                            parts=(s.qualifier_verdict((site, route)),))
+        return s.Immunization(**entry, dose_number=dose, status=res.status or "completed",
+                              lot_number=res.lotNumber or "", site=site, route=route,
+                              dose_quantity=_quantity(res.doseQuantity))
 
     def _measurement(self, i: int, res: Any) -> s.Measurement:
         category = next((c.code for cat in res.category or () for c in cat.coding or ()
                          if c.system == sy.OBSERVATION_CATEGORY and c.code), "laboratory")
-        value: float | None = None
-        unit = ""
-        if res.valueQuantity is not None and res.valueQuantity.value is not None:
-            value = float(res.valueQuantity.value)
-            unit = res.valueQuantity.unit or res.valueQuantity.code or ""
+        quantity = _quantity(res.valueQuantity)
         value_codes, value_text = _codes(res.valueCodeableConcept)
         if res.valueString:
             value_text = res.valueString
-        return s.Measurement(**self._entry(i, res, res.code, "code",
-                                           res.effectiveDateTime or res.issued,
-                                           *(res.performer or ()), res.encounter,
-                                           kind="result", value_codes=value_codes),
-                             category=category or "laboratory", value=value, unit=unit,
-                             value_codes=value_codes, value_text=value_text)
+        components = tuple(_component(c) for c in res.component or ())
+        members = tuple(m for m in (self._member(r) for r in res.hasMember or ()) if m)
+        parts = [classify("result", ((c.system, c.code) for c in (*x.codes, *x.value_codes)))
+                 for x in components]
+        entry = self._entry(i, res, res.code, "code",
+                            res.effectiveDateTime or (res.effectivePeriod.start
+                                                      if res.effectivePeriod else None)
+                            or res.issued,
+                            *(res.performer or ()), res.encounter,
+                            kind="result", value_codes=value_codes, parts=parts)
+        return s.Measurement(**entry, category=category or "laboratory",
+                             value=quantity.value if quantity else None,
+                             unit=(quantity.unit or quantity.code) if quantity else "",
+                             unit_system=quantity.system if quantity else "",
+                             unit_code=quantity.code if quantity else "",
+                             comparator=quantity.comparator if quantity else "",
+                             value_codes=value_codes, value_text=value_text,
+                             components=components, members=members)
+
+    def _member(self, ref: Any) -> str | None:
+        """The entry id of a panel's member (an Observation in the Bundle), or None."""
+        target = self.refs.get(ref.reference or "")
+        if target is None or target.get_resource_type() != "Observation":
+            return None
+        if target.id:
+            return str(target.id)
+        return next((f"entry-{i}" for i, _, r in self.resources if r is target), None)
 
     def _exam(self, i: int, res: Any, observations: list[tuple[int, Any]]) -> s.OccExam:
         exam_type = next(c.code for t in res.type for c in t.coding or ()
@@ -478,19 +622,60 @@ class _Mapper:
                          findings=tuple(findings), measurements=tuple(measurements))
 
     def _contact(self, contact: Any, n: int) -> s.EmergencyContact:
-        relationship = next((r.text or (r.coding[0].display if r.coding else "") or ""
-                             for r in contact.relationship or ()), "")
+        relationship, codes = _relationship(contact.relationship)
         phone = next((t.value for t in contact.telecom or () if t.system == "phone"), "")
         return s.EmergencyContact(f"contact-{n}", _human_name(contact.name), relationship,
-                                  phone or "", self.provenance)
+                                  phone or "", self.provenance, codes)
 
     def _related(self, i: int, res: Any) -> s.EmergencyContact:
-        relationship = next((r.text or (r.coding[0].display if r.coding else "") or ""
-                             for r in res.relationship or ()), "")
+        relationship, codes = _relationship(res.relationship)
         phone = next((t.value for t in res.telecom or () if t.system == "phone"), "")
         name = res.name[0] if res.name else None
         return s.EmergencyContact(res.id or f"entry-{i}", _human_name(name), relationship,
-                                  phone or "", self.provenance)
+                                  phone or "", self.provenance, codes)
+
+
+def _relationship(concepts: Any) -> tuple[str, tuple[s.Code, ...]]:
+    """A contact's relationship: the text (the first concept's text, else the first display,
+    else the first code), and every coding of every concept."""
+    given = [c.text for c in concepts or () if c.text]
+    mapped = [_concept(c) for c in concepts or ()]
+    codes = tuple(c for concept in mapped for c in concept.codes)
+    text = next(iter(given), "") or next((c.text or c.code for c in codes), "")
+    return text, codes
+
+
+def _retracted(res: Any) -> bool:
+    """Whether the record was entered in error (its content was withdrawn)."""
+    if _coded(getattr(res, "verificationStatus", None)) == ENTERED_IN_ERROR:
+        return True
+    return getattr(res, "status", None) == ENTERED_IN_ERROR
+
+
+def _dosage(d: Any) -> s.Dosage:
+    repeat = d.timing.repeat if d.timing is not None else None
+    dose = rate = low = high = None
+    for dr in d.doseAndRate or ():
+        dose = dose or _quantity(dr.doseQuantity)
+        if dr.doseRange is not None:
+            low, high = _quantity(dr.doseRange.low), _quantity(dr.doseRange.high)
+        rate = rate or _quantity(dr.rateQuantity)
+    return s.Dosage(
+        text=d.text or "", sequence=d.sequence,
+        frequency=repeat.frequency if repeat is not None else None,
+        period=float(repeat.period) if repeat is not None and repeat.period is not None
+        else None,
+        period_unit=(repeat.periodUnit or "") if repeat is not None else "",
+        timing=_concept(d.timing.code if d.timing is not None else None),
+        as_needed=bool(d.asNeededBoolean), route=_concept(d.route), site=_concept(d.site),
+        method=_concept(d.method), dose=dose, dose_low=low, dose_high=high, rate=rate)
+
+
+def _component(c: Any) -> s.Component:
+    codes, text = _codes(c.code)
+    value_codes, value_text = _codes(c.valueCodeableConcept)
+    return s.Component(codes, text, _quantity(c.valueQuantity), value_codes,
+                       c.valueString or value_text)
 
 
 def _human_name(name: Any) -> str:

@@ -3,17 +3,21 @@ to some sections), and the member's export Bundle. Plain dicts, validated by the
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from app.services.health import narrative as nv
 from app.services.health import summary as s
 from app.services.health import systems as sy
 from app.services.health.sensitive import CATEGORY_LABELS, V3_ACT_CODE, V3_CONFIDENTIALITY
 
 _NS = uuid.UUID("5f0c3c1e-8f0a-4a57-9d54-3c5f6e0a9b10")
-_XHTML = '<div xmlns="http://www.w3.org/1999/xhtml">{}</div>'
+#: A FHIR date or dateTime (else an onset or abatement is a text: ``onsetString``).
+_DATETIME = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2}))?)?)?")
+_REACTION_SEVERITIES = ("mild", "moderate", "severe")
 _SECTION_TITLES = {
     "emergency-core": "Thông tin cấp cứu", "allergies": "Dị ứng", "conditions": "Bệnh",
     "medications": "Thuốc", "immunizations": "Tiêm chủng", "vitals-labs": "Chỉ số và xét nghiệm",
@@ -29,10 +33,6 @@ def _url(*parts: str) -> str:
     return "urn:uuid:" + str(uuid.uuid5(_NS, "|".join(parts)))
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _concept(codes: Iterable[s.Code], text: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     coding = [{k: v for k, v in (("system", c.system), ("code", c.code), ("display", c.text))
@@ -46,6 +46,76 @@ def _concept(codes: Iterable[s.Code], text: str = "") -> dict[str, Any]:
 
 def _reference(url: str, display: str = "") -> dict[str, str]:
     return {"reference": url, **({"display": display} if display else {})}
+
+
+def _qualifier(concept: s.Concept) -> dict[str, Any] | None:
+    return _concept(concept.codes, concept.text) if concept else None
+
+
+def _quantity(q: s.Quantity) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": q.value}
+    if q.comparator:
+        out["comparator"] = q.comparator
+    if q.unit:
+        out["unit"] = q.unit
+    if q.system and q.code:  # R4 qty-3: a unit code only with its system
+        out["system"] = q.system
+        out["code"] = q.code
+    return out
+
+
+def _status(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _when(r: dict[str, Any], element: str, value: str | None) -> None:
+    """``{element}DateTime`` for a FHIR dateTime, else ``{element}String``."""
+    if value:
+        kind = "DateTime" if _DATETIME.fullmatch(value) else "String"
+        r[element + kind] = value
+
+
+def _dosage(d: s.Dosage) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if d.sequence is not None:
+        out["sequence"] = d.sequence
+    if d.text:
+        out["text"] = d.text
+    timing: dict[str, Any] = {}
+    repeat = {k: v for k, v in (("frequency", d.frequency), ("period", d.period),
+                                ("periodUnit", d.period_unit)) if v not in (None, "")}
+    if repeat:
+        timing["repeat"] = repeat
+    if d.timing:
+        timing["code"] = _qualifier(d.timing)
+    if timing:
+        out["timing"] = timing
+    if d.as_needed:
+        out["asNeededBoolean"] = True
+    for element, concept in (("site", d.site), ("route", d.route), ("method", d.method)):
+        if concept:
+            out[element] = _qualifier(concept)
+    dose_rate: dict[str, Any] = {}
+    if d.dose is not None:
+        dose_rate["doseQuantity"] = _quantity(d.dose)
+    elif d.dose_low is not None or d.dose_high is not None:
+        dose_rate["doseRange"] = {k: _quantity(q) for k, q in (("low", d.dose_low),
+                                                               ("high", d.dose_high)) if q}
+    if d.rate is not None:
+        dose_rate["rateQuantity"] = _quantity(d.rate)
+    if dose_rate:
+        out["doseAndRate"] = [dose_rate]
+    return out
+
+
+def _value(r: dict[str, Any], m: s.Measurement | s.Component) -> None:
+    quantity = m.quantity if isinstance(m, s.Measurement) else m.value
+    if quantity is not None:
+        r["valueQuantity"] = _quantity(quantity)
+    elif m.value_codes:
+        r["valueCodeableConcept"] = _concept(m.value_codes, m.value_text)
+    elif m.value_text:
+        r["valueString"] = m.value_text
 
 
 class _Builder:
@@ -92,13 +162,16 @@ class _Builder:
             resource["gender"] = p.gender
         if p.birth_date:
             resource["birthDate"] = p.birth_date
-        if contacts and self.summary.emergency_contacts:
+        # R4 pat-1: a contact has a name, telecom, address or organization
+        reachable = [c for c in self.summary.emergency_contacts if c.name or c.phone]
+        if contacts and reachable:
             resource["contact"] = [
                 {k: v for k, v in (
-                    ("relationship", [{"text": c.relationship}] if c.relationship else None),
+                    ("relationship", [_concept(c.relationship_codes, c.relationship)]
+                     if c.relationship or c.relationship_codes else None),
                     ("name", {"text": c.name} if c.name else None),
                     ("telecom", [{"system": "phone", "value": c.phone}] if c.phone else None),
-                ) if v} for c in self.summary.emergency_contacts]
+                ) if v} for c in reachable]
         self.entries.insert(0, {"fullUrl": self.patient_url,
                                 "resource": {**resource, "id": self.patient_url[9:]}})
 
@@ -120,25 +193,53 @@ class _Builder:
         source = self.facility(e.source)
         if isinstance(e, s.Allergy):
             r = self._common(e, "AllergyIntolerance")
+            # R4 ait-1: clinicalStatus unless entered in error (never kept): a listed allergy
+            # without one is active
+            r["clinicalStatus"] = _status(sy.ALLERGY_CLINICAL, e.clinical_status or "active")
+            if e.verification_status:
+                r["verificationStatus"] = _status(sy.ALLERGY_VERIFICATION,
+                                                  e.verification_status)
+            if e.type in ("allergy", "intolerance"):
+                r["type"] = e.type
+            if e.categories:
+                r["category"] = list(e.categories)
             r.update(patient=subject, code=_concept(e.codes, e.text))
             if e.criticality:
                 r["criticality"] = e.criticality
-            if e.reaction:
-                r["reaction"] = [{"manifestation": [{"text": e.reaction}]}]
-            if e.date:
+            _when(r, "onset", e.onset)
+            reaction: dict[str, Any] = {}
+            if e.manifestations:
+                reaction["manifestation"] = [_concept(m.codes, m.text)
+                                             for m in e.manifestations]
+            elif e.reaction:
+                reaction["manifestation"] = [{"text": e.reaction}]
+            if reaction and e.reaction_severity in _REACTION_SEVERITIES:
+                reaction["severity"] = e.reaction_severity
+            if reaction:
+                r["reaction"] = [reaction]
+            if e.date and e.date != e.onset:
                 r["recordedDate"] = e.date
             if source:
                 r["asserter"] = source
         elif isinstance(e, s.Condition):
             r = self._common(e, "Condition")
-            r.update(subject=subject, code=_concept(e.codes, e.text))
-            if e.clinical_status:
-                r["clinicalStatus"] = {"coding": [{"system": sy.CONDITION_CLINICAL,
-                                                   "code": e.clinical_status}]}
-            if e.critical:
+            status = e.clinical_status
+            if e.abatement and not status:
+                status = "inactive"  # R4 con-4: an abated condition is not active
+            if status:
+                r["clinicalStatus"] = _status(sy.CONDITION_CLINICAL, status)
+            if e.verification_status:
+                r["verificationStatus"] = _status(sy.CONDITION_VERIFICATION,
+                                                  e.verification_status)
+            if e.severity:
+                r["severity"] = _qualifier(e.severity)
+            elif e.critical:
                 r["severity"] = {"coding": [{"system": sy.SNOMED, "code": sy.SEVERE,
                                              "display": "Severe"}]}
-            if e.date:
+            r.update(subject=subject, code=_concept(e.codes, e.text))
+            _when(r, "onset", e.onset)
+            _when(r, "abatement", e.abatement)
+            if e.date and e.date != e.onset:
                 r["recordedDate"] = e.date
             if source:
                 r["asserter"] = source
@@ -146,7 +247,9 @@ class _Builder:
             r = self._common(e, "MedicationStatement")
             r.update(status=e.status or "unknown", subject=subject,
                      medicationCodeableConcept=_concept(e.codes, e.text))
-            if e.dose:
+            if e.dosages:
+                r["dosage"] = [_dosage(d) for d in e.dosages]
+            elif e.dose:
                 r["dosage"] = [{"text": e.dose}]
             if e.date:
                 r["effectiveDateTime"] = e.date
@@ -154,11 +257,20 @@ class _Builder:
                 r["informationSource"] = source
         elif isinstance(e, s.Immunization):
             r = self._common(e, "Immunization")
-            r.update(status="completed", patient=subject, vaccineCode=_concept(e.codes, e.text))
+            r.update(status=e.status or "completed", patient=subject,
+                     vaccineCode=_concept(e.codes, e.text))
             if e.date:
                 r["occurrenceDateTime"] = e.date
             else:
                 r["occurrenceString"] = "không rõ ngày"
+            if e.lot_number:
+                r["lotNumber"] = e.lot_number
+            if e.site:
+                r["site"] = _qualifier(e.site)
+            if e.route:
+                r["route"] = _qualifier(e.route)
+            if e.dose_quantity is not None:
+                r["doseQuantity"] = _quantity(e.dose_quantity)
             if e.dose_number:
                 key = "doseNumberPositiveInt" if e.dose_number.isdigit() else "doseNumberString"
                 value: int | str = int(e.dose_number) if e.dose_number.isdigit() else e.dose_number
@@ -181,16 +293,24 @@ class _Builder:
                  code=_concept(e.codes, e.text), subject=subject)
         if e.date:
             r["effectiveDateTime"] = e.date
-        if e.value is not None:
-            r["valueQuantity"] = {"value": e.value, **({"unit": e.unit} if e.unit else {})}
-        elif e.value_codes:
-            r["valueCodeableConcept"] = _concept(e.value_codes, e.value_text)
-        elif e.value_text:
-            r["valueString"] = e.value_text
+        _value(r, e)
         if source:
             r["performer"] = [source]
         if encounter:
             r["encounter"] = _reference(encounter)
+        # a panel's members: those this Bundle holds (a member withheld is not referred to)
+        held = {m.id for m in self.summary.vitals_labs
+                if m.provenance.bundle == e.provenance.bundle}
+        members = [_reference(_url(self.key, "Measurement", e.provenance.bundle, m))
+                   for m in e.members if m in held]
+        if members:
+            r["hasMember"] = members
+        if e.components:
+            r["component"] = []
+            for c in e.components:
+                component: dict[str, Any] = {"code": _concept(c.codes, c.text)}
+                _value(component, c)
+                r["component"].append(component)
         return r
 
     def exam(self, exam: s.OccExam, detail: bool) -> tuple[str, list[str]]:
@@ -262,16 +382,15 @@ def build_document(summary: s.HealthSummary, *, now: datetime,
     b.patient(contacts="emergency-core" in wanted)
     comp_sections: list[dict[str, Any]] = []
 
-    def section(sid: str, refs: list[str], loinc: tuple[str, str] | None = None,
-                title: str | None = None) -> None:
+    def section(sid: str, refs: list[str], tables: Iterable[str],
+                loinc: tuple[str, str] | None = None, title: str | None = None) -> None:
         coding = [{"system": sy.SUMMARY_SECTION, "code": sid}]
         loinc = loinc or sy.IPS_SECTION_LOINC[sid]
         if loinc:
             coding.insert(0, {"system": sy.LOINC, "code": loinc[0], "display": loinc[1]})
         title = title or _SECTION_TITLES[sid]
         sec: dict[str, Any] = {"title": title, "code": {"coding": coding},
-                               "text": {"status": "generated",
-                                        "div": _XHTML.format(_escape(title))}}
+                               "text": {"status": "generated", "div": nv.div(title, *tables)}}
         if refs:
             sec["entry"] = [_reference(u) for u in refs]
         else:
@@ -288,35 +407,43 @@ def build_document(summary: s.HealthSummary, *, now: datetime,
         if sid not in wanted:
             continue
         if sid == "emergency-core":
-            refs = [b.entry(x) for x in (*((doc.blood_group,) if doc.blood_group else ()),
-                                         *doc.critical_allergies, *doc.critical_conditions)]
-            section(sid, refs)
+            blood = (doc.blood_group,) if doc.blood_group else ()
+            refs = [b.entry(x) for x in (*blood, *doc.critical_allergies,
+                                         *doc.critical_conditions)]
+            reachable = [c for c in doc.emergency_contacts if c.name or c.phone]
+            section(sid, refs, (nv.results(blood), nv.allergies(doc.critical_allergies),
+                                nv.conditions(doc.critical_conditions),
+                                nv.contacts(reachable)))
         elif sid == "allergies":
-            section(sid, [b.entry(x) for x in doc.allergies])
+            section(sid, [b.entry(x) for x in doc.allergies], (nv.allergies(doc.allergies),))
         elif sid == "conditions":
-            section(sid, [b.entry(x) for x in doc.conditions])
+            section(sid, [b.entry(x) for x in doc.conditions],
+                    (nv.conditions(doc.conditions),))
         elif sid == "medications":
-            section(sid, [b.entry(x) for x in doc.medications])
+            section(sid, [b.entry(x) for x in doc.medications],
+                    (nv.medications(doc.medications),))
         elif sid == "immunizations":
-            section(sid, [b.entry(x) for x in doc.immunizations])
+            section(sid, [b.entry(x) for x in doc.immunizations],
+                    (nv.immunizations(doc.immunizations),))
         elif sid == "vitals-labs":
             vitals = [x for x in doc.vitals_labs if x.category == "vital-signs"]
             others = [x for x in doc.vitals_labs if x.category != "vital-signs"]
-            section(sid, [b.entry(x) for x in others])
-            section(sid, [b.entry(x) for x in vitals], sy.VITAL_SIGNS_SECTION_LOINC,
-                    "Dấu hiệu sinh tồn")
+            section(sid, [b.entry(x) for x in others], (nv.results(others),))
+            section(sid, [b.entry(x) for x in vitals], (nv.results(vitals),),
+                    sy.VITAL_SIGNS_SECTION_LOINC, "Dấu hiệu sinh tồn")
         elif sid == "occ-exam-summary":
             refs = []
+            detail = "occ-exam-detail" in wanted
             for exam in doc.occ_exams:
-                enc, obs = b.exam(exam, detail="occ-exam-detail" in wanted)
+                enc, obs = b.exam(exam, detail=detail)
                 refs.extend([enc, *obs])
-            section(sid, refs)
+            section(sid, refs, (nv.exams(doc.occ_exams, detail=detail),))
         elif sid == "occ-exam-detail" and "occ-exam-summary" not in wanted:
             refs = []
             for exam in doc.occ_exams:
                 enc, obs = b.exam(exam, detail=True)
                 refs.extend([enc, *obs])
-            section(sid, refs)
+            section(sid, refs, (nv.exams(doc.occ_exams, detail=True),))
     timestamp = now.isoformat(timespec="seconds")
     composition = {
         "resourceType": "Composition", "id": _url(key, "Composition")[9:], "status": "final",

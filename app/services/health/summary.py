@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from app.services.health.sensitive import Kind, Verdict, classify, combine
+from app.services.health.sensitive import (
+    CATEGORIES,
+    NOT_SENSITIVE,
+    Kind,
+    Verdict,
+    category,
+    classify,
+    combine,
+)
 
 #: The sections of design §2, in display order; ``sensitive`` is a label on entries, not here.
 SECTIONS = ("emergency-core", "allergies", "conditions", "medications", "immunizations",
@@ -31,10 +39,13 @@ OCC_EXAM_TYPES = ("periodic", "pre-employment", "return-to-work", "occupational-
 #: Fitness for the job after an occupational exam.
 FITNESS = ("fit", "fit-with-restrictions", "temporarily-unfit", "unfit")
 CRITICALITIES = ("low", "high", "unable-to-assess")
-#: 2: every entry carries ``sensitivity`` (classified fail-closed); 1 (before it) is still read,
-#: its entries classified again.
-DOCUMENT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: 3: nothing clinical lost in the mapping (allergy and condition statuses, severity, onset and
+#: abatement, structured dosage, immunisation lot/site/route, UCUM units, result components and
+#: panel members, coded contact relationships); 2: every entry carries ``sensitivity``
+#: (classified fail-closed); 1 and 2 are still read (the new fields empty), their entries
+#: classified again.
+DOCUMENT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,68 @@ class Code:
     def from_dict(cls, d: Mapping[str, Any]) -> Code:
         """From the JSON form."""
         return cls(str(d["system"]), str(d["code"]), str(d.get("text", "")))
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A coded concept that qualifies an entry (a severity, a route, a body site): its codings
+    and text."""
+
+    codes: tuple[Code, ...] = ()
+    text: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.codes or self.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"codes": [c.to_dict() for c in self.codes], "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Concept:
+        """From the JSON form (None: the empty concept)."""
+        if not d:
+            return cls()
+        return cls(_codes(d.get("codes", ())), str(d.get("text", "")))
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A measured amount: its value, the unit as written, and the unit's code in its system
+    (UCUM ``http://unitsofmeasure.org`` for a proper unit)."""
+
+    value: float
+    unit: str = ""
+    system: str = ""
+    code: str = ""
+    comparator: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"value": self.value, "unit": self.unit, "system": self.system,
+                "code": self.code, "comparator": self.comparator}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Quantity | None:
+        """From the JSON form (None stays None)."""
+        if not d:
+            return None
+        return cls(float(d["value"]), str(d.get("unit", "")), str(d.get("system", "")),
+                   str(d.get("code", "")), str(d.get("comparator", "")))
+
+    def label(self) -> str:
+        """The amount as a person reads it (``500 mg``)."""
+        value = f"{self.value:g}"
+        return " ".join(x for x in (self.comparator + value, self.unit or self.code) if x)
+
+
+def qualifier_verdict(concepts: Iterable[Concept]) -> Verdict:
+    """The verdict a qualifier's codes add (a severity, a route, a site, a reaction): sensitive
+    when one of them is in a sensitive table, else nothing. A qualifier never counts as the
+    positive "not sensitive" evidence of a fail-closed entry (only the entry's own codes do)."""
+    codes = [(c.system, c.code) for concept in concepts for c in concept.codes]
+    found = [x for x in (category(system, code) for system, code in codes) if x in CATEGORIES]
+    return Verdict(found[0]) if found else NOT_SENSITIVE
 
 
 @dataclass(frozen=True)
@@ -145,10 +218,17 @@ class Entry:
 
     @classmethod
     def _verdict(cls, d: Mapping[str, Any]) -> Verdict:
-        """Today's verdict on the stored entry ``d`` (its codes; a result's value codes too)."""
+        """Today's verdict on the stored entry ``d`` (its codes; a result's value codes too),
+        with what its parts and qualifiers add (``part_verdicts``)."""
         codes = (*d.get("codes", ()), *d.get("value_codes", ()))
-        return classify(cls.KIND, ((str(c.get("system", "")), str(c.get("code", "")))
-                                   for c in codes))
+        own = classify(cls.KIND, ((str(c.get("system", "")), str(c.get("code", "")))
+                                  for c in codes))
+        return combine((own, *cls.part_verdicts(d)))
+
+    @classmethod
+    def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
+        """The verdicts of the stored entry's parts (none here; see the subclasses)."""
+        return ()
 
     @classmethod
     def _base_args(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,10 +250,27 @@ class Allergy(Entry):
 
     reaction: str = ""
     criticality: str | None = None
+    #: ``allergyintolerance-clinical`` (active, inactive, resolved); empty when not given.
+    clinical_status: str = ""
+    #: ``allergyintolerance-verification`` (unconfirmed, confirmed, refuted); empty if unknown.
+    verification_status: str = ""
+    #: ``allergy`` or ``intolerance``; empty when not given.
+    type: str = ""
+    #: food, medication, environment, biologic.
+    categories: tuple[str, ...] = ()
+    onset: str | None = None
+    #: The reactions' manifestations, coded (their texts are ``reaction``).
+    manifestations: tuple[Concept, ...] = ()
+    #: The most severe reaction's severity (mild, moderate, severe); empty when not given.
+    reaction_severity: str = ""
 
     def __post_init__(self) -> None:
         if self.criticality is not None and self.criticality not in CRITICALITIES:
             raise ValueError(f"unknown criticality {self.criticality!r}")
+
+    @classmethod
+    def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
+        return (qualifier_verdict(Concept.from_dict(m) for m in d.get("manifestations", ())),)
 
     @property
     def critical(self) -> bool:
@@ -182,13 +279,26 @@ class Allergy(Entry):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {**self._base(), "reaction": self.reaction, "criticality": self.criticality}
+        return {**self._base(), "reaction": self.reaction, "criticality": self.criticality,
+                "clinical_status": self.clinical_status,
+                "verification_status": self.verification_status, "type": self.type,
+                "categories": list(self.categories), "onset": self.onset,
+                "manifestations": [m.to_dict() for m in self.manifestations],
+                "reaction_severity": self.reaction_severity}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Allergy:
         """From the JSON form."""
         return cls(**cls._base_args(d), reaction=str(d.get("reaction", "")),
-                   criticality=d.get("criticality"))
+                   criticality=d.get("criticality"),
+                   clinical_status=str(d.get("clinical_status", "")),
+                   verification_status=str(d.get("verification_status", "")),
+                   type=str(d.get("type", "")),
+                   categories=tuple(str(c) for c in d.get("categories", ())),
+                   onset=d.get("onset"),
+                   manifestations=tuple(Concept.from_dict(m)
+                                        for m in d.get("manifestations", ())),
+                   reaction_severity=str(d.get("reaction_severity", "")))
 
 
 @dataclass(frozen=True)
@@ -197,17 +307,33 @@ class Condition(Entry):
 
     clinical_status: str = ""
     critical: bool = False
+    #: ``condition-ver-status`` (unconfirmed, provisional, differential, confirmed, refuted).
+    verification_status: str = ""
+    #: The severity as coded (SNOMED CT or LOINC answer codes); ``critical`` is derived from it.
+    severity: Concept = field(default_factory=Concept)
+    #: Onset and abatement as written: a FHIR dateTime, or a text (``onsetString``).
+    onset: str | None = None
+    abatement: str | None = None
+
+    @classmethod
+    def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
+        return (qualifier_verdict((Concept.from_dict(d.get("severity")),)),)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {**self._base(), "clinical_status": self.clinical_status,
-                "critical": self.critical}
+                "critical": self.critical, "verification_status": self.verification_status,
+                "severity": self.severity.to_dict(), "onset": self.onset,
+                "abatement": self.abatement}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Condition:
         """From the JSON form."""
         return cls(**cls._base_args(d), clinical_status=str(d.get("clinical_status", "")),
-                   critical=bool(d.get("critical", False)))
+                   critical=bool(d.get("critical", False)),
+                   verification_status=str(d.get("verification_status", "")),
+                   severity=Concept.from_dict(d.get("severity")), onset=d.get("onset"),
+                   abatement=d.get("abatement"))
 
 
 @dataclass(frozen=True)
@@ -216,18 +342,108 @@ class Medication(Entry):
 
     KIND: ClassVar[Kind] = "medication"
 
+    #: The dose as a person reads it: the dosages' texts, else their structured parts written
+    #: out (what the member's and the clinic's pages show).
     dose: str = ""
     status: str = ""
+    #: The structured dosages (timing, route, dose and rate) as given.
+    dosages: tuple[Dosage, ...] = ()
+
+    @classmethod
+    def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
+        return (qualifier_verdict(c for x in d.get("dosages", ())
+                                   for c in Dosage.from_dict(x).concepts()),)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {**self._base(), "dose": self.dose, "status": self.status}
+        return {**self._base(), "dose": self.dose, "status": self.status,
+                "dosages": [x.to_dict() for x in self.dosages]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Medication:
         """From the JSON form."""
         return cls(**cls._base_args(d), dose=str(d.get("dose", "")),
-                   status=str(d.get("status", "")))
+                   status=str(d.get("status", "")),
+                   dosages=tuple(Dosage.from_dict(x) for x in d.get("dosages", ())))
+
+
+@dataclass(frozen=True)
+class Dosage:
+    """One structured dosage of a medication (FHIR ``Dosage``): its text, timing (``frequency``
+    times per ``period`` ``period_unit``, or a coded timing), when needed, route, site, method,
+    and the dose (a quantity or a range) and rate."""
+
+    text: str = ""
+    sequence: int | None = None
+    frequency: int | None = None
+    period: float | None = None
+    period_unit: str = ""
+    timing: Concept = field(default_factory=Concept)
+    as_needed: bool = False
+    route: Concept = field(default_factory=Concept)
+    site: Concept = field(default_factory=Concept)
+    method: Concept = field(default_factory=Concept)
+    dose: Quantity | None = None
+    dose_low: Quantity | None = None
+    dose_high: Quantity | None = None
+    rate: Quantity | None = None
+
+    def concepts(self) -> tuple[Concept, ...]:
+        """Its coded parts (for the classifier)."""
+        return (self.timing, self.route, self.site, self.method)
+
+    def label(self) -> str:
+        """The dosage written out: its text, else ``500 mg, 2 lần/1 d, Oral``."""
+        if self.text:
+            return self.text
+        parts = []
+        if self.dose is not None:
+            parts.append(self.dose.label())
+        elif self.dose_low is not None or self.dose_high is not None:
+            parts.append("–".join(q.label() for q in (self.dose_low, self.dose_high) if q))
+        if self.frequency is not None:
+            parts.append(f"{self.frequency} lần/{self.period or 1:g} {self.period_unit}".strip())
+        if self.timing:
+            parts.append(self.timing.text or self.timing.codes[0].text
+                         or self.timing.codes[0].code)
+        if self.as_needed:
+            parts.append("khi cần")
+        for concept in (self.route, self.site):
+            if concept:
+                parts.append(concept.text or concept.codes[0].text or concept.codes[0].code)
+        return ", ".join(p for p in parts if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        def q(x: Quantity | None) -> dict[str, Any] | None:
+            return x.to_dict() if x is not None else None
+
+        return {"text": self.text, "sequence": self.sequence, "frequency": self.frequency,
+                "period": self.period, "period_unit": self.period_unit,
+                "timing": self.timing.to_dict(), "as_needed": self.as_needed,
+                "route": self.route.to_dict(), "site": self.site.to_dict(),
+                "method": self.method.to_dict(), "dose": q(self.dose),
+                "dose_low": q(self.dose_low), "dose_high": q(self.dose_high),
+                "rate": q(self.rate)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Dosage:
+        """From the JSON form."""
+        period = d.get("period")
+        sequence, frequency = d.get("sequence"), d.get("frequency")
+        return cls(text=str(d.get("text", "")),
+                   sequence=None if sequence is None else int(sequence),
+                   frequency=None if frequency is None else int(frequency),
+                   period=None if period is None else float(period),
+                   period_unit=str(d.get("period_unit", "")),
+                   timing=Concept.from_dict(d.get("timing")),
+                   as_needed=bool(d.get("as_needed", False)),
+                   route=Concept.from_dict(d.get("route")), site=Concept.from_dict(d.get("site")),
+                   method=Concept.from_dict(d.get("method")),
+                   dose=Quantity.from_dict(d.get("dose")),
+                   dose_low=Quantity.from_dict(d.get("dose_low")),
+                   dose_high=Quantity.from_dict(d.get("dose_high")),
+                   rate=Quantity.from_dict(d.get("rate")))
 
 
 @dataclass(frozen=True)
@@ -237,15 +453,34 @@ class Immunization(Entry):
     KIND: ClassVar[Kind] = "immunization"
 
     dose_number: str | None = None
+    #: ``completed`` or ``not-done`` (an entered-in-error one is not kept).
+    status: str = "completed"
+    lot_number: str = ""
+    site: Concept = field(default_factory=Concept)
+    route: Concept = field(default_factory=Concept)
+    dose_quantity: Quantity | None = None
+
+    @classmethod
+    def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
+        return (qualifier_verdict((Concept.from_dict(d.get("site")),
+                                    Concept.from_dict(d.get("route")))),)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {**self._base(), "dose_number": self.dose_number}
+        return {**self._base(), "dose_number": self.dose_number, "status": self.status,
+                "lot_number": self.lot_number, "site": self.site.to_dict(),
+                "route": self.route.to_dict(),
+                "dose_quantity": (self.dose_quantity.to_dict()
+                                  if self.dose_quantity is not None else None)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Immunization:
         """From the JSON form."""
-        return cls(**cls._base_args(d), dose_number=d.get("dose_number"))
+        return cls(**cls._base_args(d), dose_number=d.get("dose_number"),
+                   status=str(d.get("status") or "completed"),
+                   lot_number=str(d.get("lot_number", "")),
+                   site=Concept.from_dict(d.get("site")), route=Concept.from_dict(d.get("route")),
+                   dose_quantity=Quantity.from_dict(d.get("dose_quantity")))
 
 
 @dataclass(frozen=True)
@@ -259,12 +494,38 @@ class Measurement(Entry):
     unit: str = ""
     value_codes: tuple[Code, ...] = ()
     value_text: str = ""
+    #: The unit's system and code (UCUM) of ``value``, as given.
+    unit_system: str = ""
+    unit_code: str = ""
+    comparator: str = ""
+    #: The components (blood pressure's systolic and diastolic ...), each classified on its own.
+    components: tuple[Component, ...] = ()
+    #: The ids of the results this one groups (a panel's ``hasMember``), each an entry of its own.
+    members: tuple[str, ...] = ()
+
+    @classmethod
+    def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
+        # a component is a result of its own: fail-closed like the entry (an unclassified
+        # component makes the whole result unclassified)
+        return tuple(classify("result", ((c.system, c.code) for c in (*x.codes, *x.value_codes)))
+                     for x in (Component.from_dict(c) for c in d.get("components", ())))
+
+    @property
+    def quantity(self) -> Quantity | None:
+        """``value`` with its unit, or None."""
+        if self.value is None:
+            return None
+        return Quantity(self.value, self.unit, self.unit_system, self.unit_code,
+                        self.comparator)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {**self._base(), "category": self.category, "value": self.value,
                 "unit": self.unit, "value_codes": [c.to_dict() for c in self.value_codes],
-                "value_text": self.value_text}
+                "value_text": self.value_text, "unit_system": self.unit_system,
+                "unit_code": self.unit_code, "comparator": self.comparator,
+                "components": [c.to_dict() for c in self.components],
+                "members": list(self.members)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Measurement:
@@ -273,7 +534,38 @@ class Measurement(Entry):
         return cls(**cls._base_args(d), category=str(d.get("category", "laboratory")),
                    value=None if value is None else float(value), unit=str(d.get("unit", "")),
                    value_codes=_codes(d.get("value_codes", ())),
-                   value_text=str(d.get("value_text", "")))
+                   value_text=str(d.get("value_text", "")),
+                   unit_system=str(d.get("unit_system", "")),
+                   unit_code=str(d.get("unit_code", "")),
+                   comparator=str(d.get("comparator", "")),
+                   components=tuple(Component.from_dict(c) for c in d.get("components", ())),
+                   members=tuple(str(m) for m in d.get("members", ())))
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of a result: its code and text, and its value (a quantity with its unit,
+    codes, or a text)."""
+
+    codes: tuple[Code, ...]
+    text: str = ""
+    value: Quantity | None = None
+    value_codes: tuple[Code, ...] = ()
+    value_text: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"codes": [c.to_dict() for c in self.codes], "text": self.text,
+                "value": self.value.to_dict() if self.value is not None else None,
+                "value_codes": [c.to_dict() for c in self.value_codes],
+                "value_text": self.value_text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Component:
+        """From the JSON form."""
+        return cls(_codes(d.get("codes", ())), str(d.get("text", "")),
+                   Quantity.from_dict(d.get("value")), _codes(d.get("value_codes", ())),
+                   str(d.get("value_text", "")))
 
 
 @dataclass(frozen=True)
@@ -285,17 +577,21 @@ class EmergencyContact:
     relationship: str
     phone: str
     provenance: Provenance
+    #: The relationship's codings (v2-0131 ``C`` emergency contact, v3-RoleCode ``MTH`` ...).
+    relationship_codes: tuple[Code, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"id": self.id, "name": self.name, "relationship": self.relationship,
-                "phone": self.phone, "provenance": self.provenance.to_dict()}
+                "phone": self.phone, "provenance": self.provenance.to_dict(),
+                "relationship_codes": [c.to_dict() for c in self.relationship_codes]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EmergencyContact:
         """From the JSON form."""
         return cls(str(d["id"]), str(d.get("name", "")), str(d.get("relationship", "")),
-                   str(d.get("phone", "")), Provenance.from_dict(d["provenance"]))
+                   str(d.get("phone", "")), Provenance.from_dict(d["provenance"]),
+                   _codes(d.get("relationship_codes", ())))
 
 
 @dataclass(frozen=True)
