@@ -65,7 +65,7 @@ _PHOTO_FORM = VerifyPhotoSchema()
 
 blp = Blueprint("clinic_flow", __name__, url_prefix="/api/v1",
                 description="Clinics: verify a card, pull the record the member authorised, "
-                            "emergency access (see the README's clinic section).")
+                            "emergency access (see docs/reference/api-clinics.md).")
 
 
 # -- rate-limit keys (checked before the body is parsed) -------------------------------------

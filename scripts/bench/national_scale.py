@@ -9,7 +9,7 @@ import rate (the import service, batches of 1,000) into a table already holding 
 search medians (province officer and national administrator: name prefix, personal ID, family
 name), the size of the status lists N cards need (signed JWTs as /status-lists serves them, with
 1% of the cards revoked and 0.5% suspended), and the size of the signed trust bundle.
-See docs/scale.md.
+See docs/operations/scale.md.
 """
 
 from __future__ import annotations
