@@ -126,3 +126,23 @@ def test_the_member_export_holds_everything_with_provenance() -> None:
 def test_unknown_sections_are_refused() -> None:
     with pytest.raises(ValueError):
         build_document(summary(YEN), now=NOW, sections=["sensitive"])
+
+
+@pytest.mark.parametrize("health_id", list(FIXTURES))
+def test_every_allergy_has_a_clinical_status_and_every_section_a_real_narrative(
+        health_id: str) -> None:
+    s = summary(health_id)
+    for bundle in (build_document(s, now=NOW), build_export(s, now=NOW)):
+        allergies = [e["resource"] for e in bundle["entry"]
+                     if e["resource"]["resourceType"] == "AllergyIntolerance"]
+        assert allergies
+        for allergy in allergies:  # R4 ait-1
+            assert allergy["clinicalStatus"]["coding"][0]["system"] == sy.ALLERGY_CLINICAL
+            assert allergy["clinicalStatus"]["coding"][0]["code"] == "active"
+    composition = build_document(s, now=NOW)["entry"][0]["resource"]
+    for section in composition["section"]:
+        div = section["text"]["div"]
+        assert section["text"]["status"] == "generated"
+        # more than the title: a table of the entries (or a line saying there are none)
+        assert ("<table>" in div) == ("entry" in section), section["title"]
+        assert "<tr><td>" in div or "Không có thông tin" in div
