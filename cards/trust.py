@@ -264,7 +264,9 @@ def load_bundle(
     jws_text = jws_text.strip()
     try:
         header = jwt.get_unverified_header(jws_text)
-    except jwt.PyJWTError as e:
+        # the header as strict JSON too (§5): a name twice is refused, not read last-wins
+        read_json(jwt.utils.base64url_decode(jws_text.split(".", 1)[0]))
+    except (jwt.PyJWTError, ValueError) as e:
         raise TrustError("bundle is not a compact JWS") from e
     if header.get("alg") != BUNDLE_ALG:
         raise TrustError(f"bundle alg {header.get('alg')!r} is not ES256", reason="bad-bundle-signature")

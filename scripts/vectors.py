@@ -861,6 +861,11 @@ def _decision_bundles(v: Vectors) -> None:
             raise ValueError(f"{name}: nothing replaced")
         b[name] = bundle_text(text.encode("utf-8"))
     b["signed-by-issuer-key"] = bundle_text(root=KEY)
+    header = (f'{{"alg":"ES256","kid":"{ROOT.kid}","typ":"JWT","typ":"unioncard-trust+jwt"}}'
+              .encode())
+    signing_input = f"{b64url(header)}.{b64url(body.encode())}"
+    b["header-duplicate-typ"] = signing_input + "." + b64url(
+        sign_raw(ROOT.private_key, signing_input.encode("ascii")))
 
 
 def _decision_cases(v: Vectors) -> None:
@@ -1024,6 +1029,9 @@ def _decision_cases(v: Vectors) -> None:
                               ("iat-nan", "iat NaN")):
         v.refuse_bundle(f"bad-bundle-{name}", f"bundle payload: {description}", name,
                         "bad-bundle")
+    v.refuse_bundle("bad-bundle-header-duplicate-typ", "typ twice in the JWS header (JWT, then "
+                    "unioncard-trust+jwt): refused, not read last-wins", "header-duplicate-typ",
+                    "bad-bundle")
     v.add("bundle", "bundle-pretty-json", "a payload with whitespace and members in another "
           "order: JSON, however laid out", good, "valid", "ok", claims=ref, bundle="pretty")
     # §5: the pinned root key

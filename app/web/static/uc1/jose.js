@@ -199,7 +199,7 @@ export async function verifyCompactJws(text, rootKey, typ, [malformed, badSignat
   const last = text.lastIndexOf(".");
   const first = text.indexOf(".");
   if (first < 0 || first === last) refuse(malformed);
-  const header = parseJson(segment(text.slice(0, first), malformed));
+  const header = parseStrictJson(segment(text.slice(0, first), malformed));  // no name twice
   if (!isObject(header)) refuse(malformed);
   const detached = header.b64 === false;
   if (detached && first + 1 !== last) refuse(malformed);
