@@ -27,7 +27,8 @@ from app.services.health.sensitive import (
     combine,
 )
 
-#: The sections of design §2, in display order; ``sensitive`` is a label on entries, not here.
+#: The sections of a summary, in display order (the consent scopes of docs/reference/consent.md
+#: but ``on-card``); ``sensitive`` is a label on entries, not here.
 SECTIONS = ("emergency-core", "allergies", "conditions", "medications", "immunizations",
             "vitals-labs", "occ-exam-summary", "occ-exam-detail")
 
