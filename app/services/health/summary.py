@@ -28,7 +28,7 @@ from app.services.health.sensitive import (
 )
 
 #: The sections of a summary, in display order (the consent scopes of docs/reference/consent.md
-#: but ``on-card``); ``sensitive`` is a label on entries, not here.
+#: but ``on-card`` and ``sensitive``, which is a label on entries, not a section).
 SECTIONS = ("emergency-core", "allergies", "conditions", "medications", "immunizations",
             "vitals-labs", "occ-exam-summary", "occ-exam-detail")
 
