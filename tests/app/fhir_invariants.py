@@ -54,6 +54,10 @@ NATIVE: dict[str, str] = {
              "elsewhere in its container, or refer to the container with '#'",
     "per-1": "fhirpathpy compares dateTimes with different UTC offsets as text: start and end "
              "are compared as instants (at the precision both have)",
+    "mdd-1": "the same dateTime comparison as per-1 (whenHandedOver >= whenPrepared)",
+    "rng-2": "fhirpathpy cannot compare two Quantities (TypeError): low <= high is compared "
+             "when both have a value in the same unit (system and code, else unit text); "
+             "quantities in different units are not converted (UCUM) and pass",
 }
 #: Constraints not evaluated at all, and why (fail closed: an unknown one stops the loading).
 SKIPPED: dict[str, str] = {}
@@ -329,10 +333,17 @@ class _Walk:
             if key == "dom-3":
                 for problem in _dom3_problems(data):
                     self.add(rtype, path, key, c["severity"], c["human"], problem)
-            elif key == "per-1":
-                if not _period_ordered(data):
+            elif key in ("per-1", "mdd-1"):
+                first, last = ("start", "end") if key == "per-1" else ("whenPrepared",
+                                                                       "whenHandedOver")
+                if isinstance(data, dict) and not _ordered(data.get(first), data.get(last)):
                     self.add(rtype, path, key, c["severity"], c["human"],
-                             f"start {data.get('start')!r} > end {data.get('end')!r}")
+                             f"{first} {data.get(first)!r} > {last} {data.get(last)!r}")
+            elif key == "rng-2":
+                if isinstance(data, dict) and not _range_ordered(data.get("low"),
+                                                                 data.get("high")):
+                    self.add(rtype, path, key, c["severity"], c["human"],
+                             f"low {data.get('low')!r} > high {data.get('high')!r}")
             elif key in NATIVE:
                 raise RuntimeError(f"{key} is native but not handled at {path}")
             else:
@@ -456,12 +467,9 @@ def _dom3_problems(resource: Any) -> list[str]:
 _DT = re.compile(r"^(\d{4})(-\d{2})?(-\d{2})?(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$")
 
 
-def _period_ordered(period: Any) -> bool:
-    """per-1: start <= end, as instants when both have a time, else at the shorter precision
-    (the same prefix counts as ordered)."""
-    if not isinstance(period, dict):
-        return True
-    start, end = period.get("start"), period.get("end")
+def _ordered(start: Any, end: Any) -> bool:
+    """per-1, mdd-1: start <= end, as instants when both have a time, else at the shorter
+    precision (the same prefix counts as ordered)."""
     if not isinstance(start, str) or not isinstance(end, str):
         return True
     if not _DT.match(start) or not _DT.match(end):
@@ -471,3 +479,15 @@ def _period_ordered(period: Any) -> bool:
             datetime.fromisoformat(end.replace("Z", "+00:00"))
     n = min(len(start.split("T")[0]), len(end.split("T")[0]))
     return start[:n] <= end[:n]
+
+
+def _range_ordered(low: Any, high: Any) -> bool:
+    """rng-2: low <= high when both are values in the same unit."""
+    if not isinstance(low, dict) or not isinstance(high, dict):
+        return True
+    a, b = low.get("value"), high.get("value")
+    if not isinstance(a, int | float) or not isinstance(b, int | float):
+        return True
+    same = ((low.get("system"), low.get("code")) == (high.get("system"), high.get("code"))
+            if low.get("code") or high.get("code") else low.get("unit") == high.get("unit"))
+    return not same or a <= b

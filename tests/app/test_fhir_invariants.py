@@ -237,6 +237,26 @@ def test_per_1_compares_instants_across_utc_offsets() -> None:
     assert found(encounter("2025-02", "2025-02-27"), "per-1") == []
 
 
+def test_rng_2_and_mdd_1_compare_values() -> None:
+    def statement(low: float, high: float) -> dict[str, Any]:
+        return {"resourceType": "MedicationStatement", "status": "active",
+                "subject": {"reference": "Patient/p1"}, "medicationCodeableConcept": {"text": "x"},
+                "dosage": [{"doseAndRate": [{"doseRange": {
+                    "low": {"value": low, "system": "http://unitsofmeasure.org", "code": "mg"},
+                    "high": {"value": high, "system": "http://unitsofmeasure.org",
+                             "code": "mg"}}}]}]}
+
+    assert errors(statement(250, 500)) == set()
+    [v] = found(statement(500, 250), "rng-2")
+    assert v.path == "MedicationStatement.dosage[0].doseAndRate[0].doseRange"
+    dispense = {"resourceType": "MedicationDispense", "status": "completed",
+                "subject": {"reference": "Patient/p1"}, "medicationCodeableConcept": {"text": "x"},
+                "whenPrepared": "2025-01-01T10:00:00+07:00",
+                "whenHandedOver": "2025-01-01T04:00:00Z"}
+    assert errors(dispense) == set()
+    assert found({**dispense, "whenHandedOver": "2025-01-01T02:00:00Z"}, "mdd-1")
+
+
 def test_quantity_contact_point_composition_and_consent_rules() -> None:
     observation = {"resourceType": "Observation", "status": "final", "code": {"text": "ALT"},
                    "valueQuantity": {"value": 58, "code": "U/L"},
