@@ -6,7 +6,8 @@ a resource, and every contained or bundled resource and every nested element of 
 ``data/r4-invariants.json`` (extracted from the official R4 4.0.1 package, see
 ``data/SOURCES.md``), and evaluates each constraint with ``fhirpathpy`` at its context node
 (``%resource`` and ``%rootResource`` set as the validator sets them). Each expression is
-compiled once per process.
+compiled once per process. A constraint holds unless it evaluates to ``false``: an empty result
+(e.g. ref-1 on a reference by identifier only) is not a violation, as the validator treats it.
 
 ``check(resource)`` returns a ``Report``: ``errors`` (constraints of severity ``error`` that do
 not hold, plus JSON and element-name problems the validator reports as errors too) and
@@ -16,8 +17,10 @@ per key, so a test can tell that a constraint was reached at all.
 What the validator has that an expression alone cannot give, and how it is handled here
 (``NATIVE``): ``htmlChecks()`` (txt-1, txt-2) is implemented below after the narrative rules
 of the spec (section 2.4 Narrative) and the allowed elements and attributes of the official
-validator; ``hasValue()``, missing from fhirpathpy, is supplied; ele-1 on a primitive, per-1,
-and dom-3 are evaluated natively because of fhirpathpy's limits (each given in ``NATIVE``).
+validator; ``hasValue()``, missing from fhirpathpy, is supplied; ele-1 on a primitive
+(fhirpathpy does not count a primitive's extensions as its children) and the constraints in
+``NATIVE`` (dom-3, per-1, mdd-1, rng-2) are evaluated in Python because of fhirpathpy's limits,
+each with its reason.
 A constraint whose expression needs ``resolve()``, ``conformsTo()`` or ``memberOf()`` would be
 listed in ``SKIPPED`` with its reason; the types extracted today have none, and loading fails
 (fail closed) if one appears without a decision. Where fhirpathpy cannot evaluate an
