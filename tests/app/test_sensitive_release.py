@@ -59,7 +59,10 @@ RESULTS = [
     ("ATK-L05", sy.LOINC, "5196-1"), ("ATK-L06", sy.LOINC, "16128-1"),
     ("ATK-L07", sy.LOINC, "19295-5"), ("ATK-L08", None, ""),
 ]
-MARKERS = [m for m, _, _ in (*CONDITIONS, *MEDICATIONS, *RESULTS)]
+#: results with an ordinary code (blood pressure) carrying a component of a protected category
+#: (an HIV test) or one nobody knows: the component decides, fail-closed
+COMPONENTS = [("ATK-P01", sy.LOINC, "75622-1"), ("ATK-P02", LOCAL, "XN-77")]
+MARKERS = [m for m, _, _ in (*CONDITIONS, *MEDICATIONS, *RESULTS, *COMPONENTS)]
 
 
 def _concept(marker: str, system: str | None, code: str) -> dict[str, Any]:
@@ -90,6 +93,15 @@ def attack_bundle() -> dict[str, Any]:
                                                 "code": "laboratory"}]}],
                       "code": _concept(marker, system, code), "subject": subject,
                       "effectiveDateTime": "2025-10-01", "valueCodeableConcept": POSITIVE})
+    for marker, system, code in COMPONENTS:
+        added.append({"resourceType": "Observation", "status": "final",
+                      "category": [{"coding": [{"system": sy.OBSERVATION_CATEGORY,
+                                                "code": "vital-signs"}]}],
+                      "code": {"coding": [{"system": sy.LOINC, "code": "85354-9"}],
+                               "text": f"{marker} huyết áp"},
+                      "subject": subject, "effectiveDateTime": "2025-10-01",
+                      "component": [{"code": _concept(marker, system, code),
+                                     "valueCodeableConcept": POSITIVE}]})
     for n, resource in enumerate(added):
         resource["id"] = f"attack-{n}"
         b["entry"].append({"fullUrl": f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
@@ -180,5 +192,7 @@ def test_the_member_sees_what_is_not_classified(app, client, attacked) -> None:
     assert entries["ATK-M02"]["sensitivity"] == "unclassified"  # registration number only
     assert entries["ATK-C09"]["sensitivity"] == "hiv-sti"
     assert entries["ATK-L04"]["sensitivity"] == "reproductive-sexual-health"
+    assert entries["ATK-P01"]["sensitivity"] == "hiv-sti"  # its component
+    assert entries["ATK-P02"]["sensitivity"] == "unclassified"
     assert entries["CTRL-C"]["sensitive"] is False and entries["CTRL-C"]["sensitivity"] is None
     assert all(entries[m]["sensitive"] for m in MARKERS)
