@@ -53,7 +53,37 @@ def render() -> str:
         level = "#" * min(len(path) + 1, 4)
         parts.append(f"{level} `{title}`\n")
         parts.append("```text\n" + ctx.get_help().rstrip() + "\n```\n")
+    parts.append(CARDS_HEADER)
+    parts.append("```text\n" + _cards_help().rstrip() + "\n```\n")
     return "\n".join(parts)
+
+
+CARDS_HEADER = """## `python -m cards verify`
+
+The `cards` library's own command, for clinic systems that check cards offline without the
+service ([the card and offline verification](card.md)): it runs from the `cards` package, without
+the service.
+"""
+
+
+def _cards_help() -> str:
+    """``python -m cards verify --help`` at the fixed width."""
+    import os
+
+    from cards.__main__ import build_parser
+
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(WIDTH)
+    try:
+        parser = build_parser()
+        verify = next(action for action in parser._subparsers._group_actions  # noqa: SLF001
+                      if hasattr(action, "choices")).choices["verify"]
+        return str(verify.format_help())
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
 
 
 def main(argv: list[str]) -> int:
