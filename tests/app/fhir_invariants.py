@@ -6,8 +6,9 @@ a resource, and every contained or bundled resource and every nested element of 
 ``data/r4-invariants.json`` (extracted from the official R4 4.0.1 package, see
 ``data/SOURCES.md``), and evaluates each constraint with ``fhirpathpy`` at its context node
 (``%resource`` and ``%rootResource`` set as the validator sets them). Each expression is
-compiled once per process. A constraint holds unless it evaluates to ``false``: an empty result
-(e.g. ref-1 on a reference by identifier only) is not a violation, as the validator treats it.
+compiled once per process. A constraint holds only when it evaluates to ``true``: ``false`` and
+an empty result are violations, as in the validator (whose ``startsWith()`` gives false, not
+empty, on an empty input: supplied here too, so ref-1 holds for a reference by identifier).
 
 ``check(resource)`` returns a ``Report``: ``errors`` (constraints of severity ``error`` that do
 not hold, plus JSON and element-name problems the validator reports as errors too) and
@@ -196,7 +197,16 @@ def _has_value(inputs: list[Any]) -> bool:
     return len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)
 
 
-_OPTIONS = {"userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
+def _starts_with(inputs: list[Any], prefix: Any) -> bool:
+    """startsWith() as the official validator has it: false (not empty) on an empty input, so
+    ref-1 holds for a reference by identifier or display only."""
+    return len(inputs) == 1 and isinstance(inputs[0], str) and isinstance(prefix, str) \
+        and bool(prefix) and inputs[0].startswith(prefix)
+
+
+_OPTIONS = {"userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}},
+                                    "startsWith": {"fn": _starts_with,
+                                                   "arity": {1: ["String"]}}},
             "traceFn": lambda *_: None}
 
 
@@ -359,9 +369,10 @@ class _Walk:
         except Exception as exc:  # noqa: BLE001 - reported, never passed over
             self.add(rtype, path, key, "error", c["human"], f"could not evaluate: {exc!r}")
             return
-        if result == [False]:
-            self.add(rtype, path, key, c["severity"], c["human"], f"{c['expression']} is false")
-        elif result not in ([True], []):
+        if result in ([False], []):  # the validator takes an empty result as false
+            self.add(rtype, path, key, c["severity"], c["human"],
+                     f"{c['expression']} is {'false' if result else 'empty'}")
+        elif result != [True]:
             self.add(rtype, path, key, "error", c["human"], f"not a boolean: {result!r}")
 
 

@@ -199,6 +199,14 @@ def test_bdl_7_and_the_document_rules() -> None:
     assert {("Bundle", "bdl-9"), ("Bundle", "bdl-10"), ("Bundle", "bdl-11")} <= errors(document)
 
 
+def test_an_empty_result_is_a_violation_as_in_the_validator() -> None:
+    # no type: `type = 'document' implies timestamp.hasValue()` is empty, not true
+    [v] = found({"resourceType": "Bundle"}, "bdl-10")
+    assert v.detail.endswith("is empty")
+    assert found({"resourceType": "Bundle", "timestamp": "2025-01-01T00:00:00Z"},
+                 "bdl-10") == []
+
+
 def test_resources_inside_bundles_and_contained_are_checked() -> None:
     bad = allergy()
     del bad["clinicalStatus"]
