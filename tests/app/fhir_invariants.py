@@ -64,6 +64,9 @@ NATIVE: dict[str, str] = {
              "quantities in different units are not converted (UCUM) and pass",
 }
 #: Constraints not evaluated at all, and why (fail closed: an unknown one stops the loading).
+#: None today: no R4 constraint of the extracted types calls resolve(), conformsTo() or
+#: memberOf() (those live in profiles, e.g. IPS, which are not checked here); the only
+#: validator function they use, htmlChecks(), is NATIVE.
 SKIPPED: dict[str, str] = {}
 _UNEVALUABLE = ("resolve()", "conformsTo(", "memberOf(", "htmlChecks(")
 
@@ -213,8 +216,19 @@ _OPTIONS = {"userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: 
 @cache
 def _compiled() -> dict[str, Callable[..., list[Any]]]:
     """Every constraint's expression compiled once (the native and skipped ones excepted)."""
+    return compile_all(definitions().constraints)
+
+
+def compile_all(constraints: dict[str, dict[str, Any]]) -> dict[str, Callable[..., list[Any]]]:
+    """The expressions compiled, keyed by constraint.
+
+    Raises:
+        RuntimeError: an expression needs a function no test can evaluate (``resolve()``,
+            ``conformsTo()``, ``memberOf()``, ``htmlChecks()``) and is in neither ``NATIVE``
+            nor ``SKIPPED``.
+    """
     out: dict[str, Callable[..., list[Any]]] = {}
-    for key, c in definitions().constraints.items():
+    for key, c in constraints.items():
         if key in NATIVE or key in SKIPPED:
             continue
         if any(f in c["expression"] for f in _UNEVALUABLE):

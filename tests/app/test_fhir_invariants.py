@@ -90,6 +90,15 @@ def test_the_data_is_the_r4_specification_and_covers_what_is_emitted() -> None:
     assert fi._compiled() is fi._compiled()  # compiled once
 
 
+def test_a_constraint_no_test_can_evaluate_needs_a_decision() -> None:
+    unknown = {"x-1": {"severity": "error", "human": "x", "source": "X",
+                       "expression": "subject.resolve().exists()"}}
+    with pytest.raises(RuntimeError, match="x-1 needs"):
+        fi.compile_all(unknown)
+    assert not any(f in c["expression"] for c in fi.definitions().constraints.values()
+                   for f in ("resolve()", "conformsTo(", "memberOf("))
+
+
 def test_a_valid_resource_has_no_violation() -> None:
     report = fi.check(allergy())
     assert report.errors == [] and report.warnings == []
