@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -306,17 +307,24 @@ def test_json_shape_and_unknown_elements_are_errors() -> None:
 
 
 # -- what the service emits --------------------------------------------------------------------
+#: IPS-shaped Bundles (every IPS section, panels, structured dosages, coded severities).
+IPS = {path.name.split("-")[-1].removesuffix(".json"): path
+       for path in sorted((Path(__file__).with_name("fixtures") / "ips").glob("*.json"))}
+
+
 def summary(health_id: str) -> HealthSummary:
-    return parse_bundle(raw(health_id), health_id=health_id, feed="f", received_at=NOW)
+    data = IPS[health_id].read_bytes() if health_id in IPS else raw(health_id)
+    return parse_bundle(data, health_id=health_id, feed="f", received_at=NOW)
 
 
 @cache
 def service_outputs() -> dict[str, dict[str, Any]]:
-    """Every document fhir_out builds from the shipped fixtures: the whole summary, each
-    section alone with and without sensitive entries (the clinic pull), the emergency core
-    (the emergency pull), and the export."""
+    """Every document fhir_out builds from the shipped fixtures and the IPS-shaped ones: the
+    whole summary, each section alone without sensitive entries (the clinic pull; the
+    emergency core is the emergency pull), and the export."""
     out: dict[str, dict[str, Any]] = {}
-    for health_id in FIXTURES:
+    assert len(IPS) >= 2
+    for health_id in (*FIXTURES, *IPS):
         s = summary(health_id)
         out[f"document-{health_id}"] = build_document(s, now=NOW, document_id="d")
         out[f"document-{health_id}-not-sensitive"] = build_document(
