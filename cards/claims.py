@@ -51,7 +51,8 @@ _REQUIRED_KEYS = frozenset(
     }
 )
 _ALL_KEYS = _REQUIRED_KEYS | {KEY_EMERGENCY}
-#: Claim keys in canonical CBOR order (RFC 8949 §4.2.3: shorter encodings first, then bytewise).
+#: Claim keys in deterministic CBOR order (RFC 8949 §4.2.1: bytewise; every key is one byte,
+#: so this is also the length-first order of §4.2.3).
 CANONICAL_KEY_ORDER = (KEY_ISS, KEY_EXP, KEY_IAT) + tuple(range(-1, -11, -1))
 
 SERIAL_BYTES = 10
