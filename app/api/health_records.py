@@ -58,7 +58,8 @@ def feed_push() -> p.FeedPush:
 
 def _item(outcome: p.Outcome) -> dict[str, Any]:
     item: dict[str, Any] = {"index": outcome.index, "status": outcome.status,
-                            "bundle_id": outcome.bundle_id, "entries": outcome.entries}
+                            "bundle_id": outcome.bundle_id, "entries": outcome.entries,
+                            "notes": list(outcome.notes)}
     if outcome.error is not None:
         problem = error_problem(type(outcome.error)).problem
         item["problem"] = {"type": problem.uri, "status": problem.status,
@@ -87,7 +88,7 @@ class HealthRecords(MethodView):
         content again is `unchanged`."""
         outcome = feed_push().push(_body("HEALTH_FEED_MAX_BYTES"))
         return {"status": outcome.status, "bundle_id": outcome.bundle_id,
-                "entries": outcome.entries}
+                "entries": outcome.entries, "notes": list(outcome.notes)}
 
 
 @blp.route("/$batch")

@@ -52,6 +52,10 @@ class PushResultSchema(ma.Schema):
     bundle_id = ma.fields.String(dump_only=True, allow_none=True, metadata={
         "description": "the Bundle's identifier, id, or a hash of it"})
     entries = ma.fields.Integer(dump_only=True, metadata={"description": "entries mapped"})
+    notes = ma.fields.List(ma.fields.String(), dump_only=True, metadata={
+        "description": "what was left out: resources of a type the summary has no section for "
+                       "(counted by type) and records entered in error (by entry index); "
+                       "docs/fhir-mapping.md §2"})
 
 
 class BatchItemSchema(PushResultSchema):

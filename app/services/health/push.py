@@ -20,7 +20,7 @@ from app.services import audit
 from app.services.errors import DomainError, FhirInvalid, NotFound
 from app.services.health import systems as sy
 from app.services.health.feeds import serves
-from app.services.health.fhir_in import MAX_ENTRIES, parse_bundle
+from app.services.health.fhir_in import MAX_ENTRIES, read_bundle
 from app.services.health.store import HEALTH_ID, HealthStore, LinkedMember, ToSave
 from app.services.jobs import retry_busy
 
@@ -40,6 +40,8 @@ class Prepared:
     document: dict[str, Any]
     bundle_id: str
     entries: int
+    #: what the intake left out (resource types and counts, entry indexes): never content
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Outcome:
     bundle_id: str | None = None
     entries: int = 0
     error: DomainError | None = None
+    notes: tuple[str, ...] = ()
 
 
 def health_id_of(bundle: Mapping[str, Any], at: str = "Bundle") -> str:
@@ -176,10 +179,11 @@ class FeedPush:
                   else self.store.linked_member(health_id))
         if member is None or not serves(self.feed, member.province_code):
             raise NotFound(NOT_SERVED)
-        summary = parse_bundle(bundle, health_id=health_id, feed=self.feed.client_id,
-                               received_at=self.clock(), max_entries=self.max_entries)
+        intake = read_bundle(bundle, health_id=health_id, feed=self.feed.client_id,
+                             received_at=self.clock(), max_entries=self.max_entries)
+        summary = intake.summary
         return Prepared(member.member_id, member.province_code, summary.to_document(),
-                        bundle_id_of(bundle), len(summary.entries()))
+                        bundle_id_of(bundle), len(summary.entries()), intake.notes)
 
     def store_all(self, prepared: Sequence[tuple[int, Prepared]]) -> list[Outcome]:
         """Store prepared Bundles in one short write transaction (committed; retried while
@@ -201,7 +205,7 @@ class FeedPush:
                              province_code=p.province_code,
                              details={"bundle": p.bundle_id, "changed": saved.changed})
                 out.append(Outcome(index, STORED if saved.changed else UNCHANGED,
-                                   p.bundle_id, p.entries))
+                                   p.bundle_id, p.entries, notes=p.notes))
             self.session.commit()
             return out
 
