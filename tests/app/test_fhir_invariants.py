@@ -345,8 +345,13 @@ def assert_valid(resource: dict[str, Any]) -> fi.Report:
     new_warnings = [v for v in report.warnings
                     if (v.resource_type, v.key) not in KNOWN_WARNINGS]
     assert new_warnings == [], "\n".join(map(str, new_warnings))
-    types = {v.split(".")[0] for v in _resource_types(resource)}
-    assert types <= EMITTED, types - EMITTED
+    kinds = _resource_types(resource)
+    assert set(kinds) <= EMITTED, set(kinds) - EMITTED
+    # every resource was reached: its type's own constraints were evaluated once per resource
+    defs = fi.definitions()
+    for kind in set(kinds):
+        for key in defs.types[kind]["elements"][kind].get("constraints", ()):
+            assert report.evaluated[key] >= kinds.count(kind), (kind, key)
     return report
 
 
