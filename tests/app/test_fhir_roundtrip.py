@@ -164,6 +164,7 @@ def test_conditions_keep_severity_onset_abatement_and_statuses(rid: str, critica
     assert codings(out["code"]) == codings(src["code"])
     for element in ("onsetString", "abatementDateTime", "abatementString", "recordedDate"):
         assert out.get(element) == src.get(element), element
+    assert [n["text"] for n in out.get("note", ())] == [n["text"] for n in src.get("note", ())]
     # transformed: an onset period is its start
     assert out["onsetDateTime" if "onsetString" not in src else "onsetString"] == src.get(
         "onsetDateTime", src.get("onsetString", src.get("onsetPeriod", {}).get("start")))
@@ -198,7 +199,7 @@ def test_medications_keep_their_structured_dosage() -> None:
         "MedicationStatement", "ms-3")["dosage"][0]["doseAndRate"][0]["doseRange"]
     # a medicine shows its dose on the member's and the clinic's pages
     doses = {m.id: m.dose for m in summary().medications}
-    assert doses["ms-1"] == "1 viên, 1 lần/1 d, Uống"
+    assert doses["ms-1"] == "1 viên, 1 lần/1 d, tổng 90 lần, Uống"
     assert doses["ms-2"] == "500 mg sau ăn sáng và tối"
     assert doses["ms-3"] == "500 mg–1000 mg, 4 lần mỗi ngày, khi cần"
 
@@ -226,12 +227,18 @@ def test_results_keep_panels_components_and_ucum_units() -> None:
         [src] = [r for r in of_type(source(MAI), "Observation")
                  if r["code"]["text"] == member["code"]["text"]]
         assert member["valueQuantity"] == src["valueQuantity"]  # UCUM system and code kept
+    # a panel whose member is the blood group (emergency core) still refers to it
+    typing = by_text(out, "Observation", "Định nhóm máu")
+    assert [resolve(out, r)["code"]["coding"][0]["code"] for r in typing["hasMember"]] == [
+        "882-1"]
     bp = by_text(out, "Observation", "Huyết áp")
     src = source_of("Observation", "ob-bp")
     assert [(codings(c["code"]), c["valueQuantity"]) for c in bp["component"]] == [
         (codings(c["code"]), c["valueQuantity"]) for c in src["component"]]
     glucose = by_text(out, "Observation", "Glucose máu")
     assert glucose["valueQuantity"] == source_of("Observation", "ob-glu")["valueQuantity"]
+    hb = by_text(out, "Observation", "Huyết sắc tố")
+    assert hb["note"] == [{"text": "Mẫu lấy lúc đói\n\nĐã kiểm tra lại"}]  # transformed: one
     weight = next(m for m in summary().vitals_labs if m.id == "ob-wt")
     assert (weight.unit, weight.unit_system, weight.unit_code) == ("kg", UCUM, "kg")
 
@@ -291,7 +298,8 @@ def test_section_narratives_are_generated_tables_of_their_entries() -> None:
     assert rows[1][:6] == ["Dị ứng amoxicillin", "cao", "đang có", "đã xác nhận",
                            "Sốc phản vệ; Mày đay; severe", "2015-04-10"]
     assert "FF8871-001" in divs["Tiêm chủng"] and "Cánh tay trái" in divs["Tiêm chủng"]
-    assert "1 viên, 1 lần/1 d, Uống" in divs["Thuốc"]
+    assert "1 viên, 1 lần/1 d, tổng 90 lần, Uống" in divs["Thuốc"]
+    assert "Mẫu lấy lúc đói\n\nĐã kiểm tra lại" in divs["Chỉ số và xét nghiệm"]
     assert "Huyết áp tâm thu: 150 mmHg" in divs["Dấu hiệu sinh tồn"]
     assert "3 kết quả thành phần" in divs["Chỉ số và xét nghiệm"]
     assert "Phạm Văn Long" in divs["Thông tin cấp cứu"]
@@ -404,5 +412,5 @@ def test_an_old_document_is_read_and_emitted_valid() -> None:
     bundle = build_document(old, now=NOW)
     assert errors(bundle) == []
     assert [d["text"] for m in of_type(bundle, "MedicationStatement") for d in m["dosage"]] == [
-        "1 viên, 1 lần/1 d, Uống", "500 mg sau ăn sáng và tối",
+        "1 viên, 1 lần/1 d, tổng 90 lần, Uống", "500 mg sau ăn sáng và tối",
         "500 mg–1000 mg, 4 lần mỗi ngày, khi cần"]

@@ -44,7 +44,8 @@ def test_an_ips_document_with_every_section_is_stored_with_notes(client, pushed)
     assert "Cắt ruột thừa" not in text and "Theo dõi huyết áp" not in text
     document = pushed["store"].load(pushed["member"].id)
     assert document["version"] == 3
-    assert [m["dose"] for m in document["sections"]["medications"]][0] == "1 viên, 1 lần/1 d, Uống"
+    assert [m["dose"] for m in document["sections"]["medications"]][0] == \
+        "1 viên, 1 lần/1 d, tổng 90 lần, Uống"
 
 
 def test_a_batch_item_carries_its_notes(client, pushed) -> None:

@@ -389,10 +389,11 @@ class _Mapper:
                     (res.meta.security or () if res.meta is not None else ())]
         verdict = combine((classify(kind, ((c.system, c.code) for c in (*codes, *value_codes)),
                                     security), *parts))
+        notes = [n.text for n in getattr(res, "note", None) or () if n.text]
         return {"id": res.id or f"entry-{i}", "codes": codes, "text": text,
                 "source": self._facility(*sources), "date": _iso(date),
                 "provenance": self.provenance, "sensitive": verdict.sensitive,
-                "sensitivity": verdict.category}
+                "sensitivity": verdict.category, "note": "\n\n".join(notes)}
 
     def _map(self, patient: Any) -> s.HealthSummary:
         out: dict[str, list[Any]] = {k: [] for k in (
@@ -662,6 +663,7 @@ def _dosage(d: Any) -> s.Dosage:
         rate = rate or _quantity(dr.rateQuantity)
     return s.Dosage(
         text=d.text or "", sequence=d.sequence,
+        count=repeat.count if repeat is not None else None,
         frequency=repeat.frequency if repeat is not None else None,
         period=float(repeat.period) if repeat is not None and repeat.period is not None
         else None,

@@ -82,7 +82,8 @@ def _dosage(d: s.Dosage) -> dict[str, Any]:
     if d.text:
         out["text"] = d.text
     timing: dict[str, Any] = {}
-    repeat = {k: v for k, v in (("frequency", d.frequency), ("period", d.period),
+    repeat = {k: v for k, v in (("count", d.count), ("frequency", d.frequency),
+                                ("period", d.period),
                                 ("periodUnit", d.period_unit)) if v not in (None, "")}
     if repeat:
         timing["repeat"] = repeat
@@ -177,6 +178,8 @@ class _Builder:
 
     def _common(self, e: s.Entry, kind: str) -> dict[str, Any]:
         resource: dict[str, Any] = {"resourceType": kind}
+        if e.note and kind != "Encounter":
+            resource["note"] = [{"text": e.note}]
         if e.sensitive:
             labels = [{"system": V3_CONFIDENTIALITY, "code": "R", "display": "restricted"}]
             if e.sensitivity in CATEGORY_LABELS:
@@ -299,7 +302,8 @@ class _Builder:
         if encounter:
             r["encounter"] = _reference(encounter)
         # a panel's members: those this Bundle holds (a member withheld is not referred to)
-        held = {m.id for m in self.summary.vitals_labs
+        blood = (self.summary.blood_group,) if self.summary.blood_group else ()
+        held = {m.id for m in (*blood, *self.summary.vitals_labs)
                 if m.provenance.bundle == e.provenance.bundle}
         members = [_reference(_url(self.key, "Measurement", e.provenance.bundle, m))
                    for m in e.members if m in held]

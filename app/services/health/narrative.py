@@ -84,11 +84,11 @@ def allergies(items: Iterable[s.Allergy]) -> str:
 def conditions(items: Iterable[s.Condition]) -> str:
     """The conditions' table."""
     return _table(("Bệnh", "Mức độ", "Tình trạng", "Xác minh", "Khởi phát", "Kết thúc",
-                   "Ngày ghi nhận"),
+                   "Ngày ghi nhận", "Ghi chú"),
                   ((_concept_text(c.codes, c.text),
                     _qualifier(c.severity) or ("nặng" if c.critical else ""),
                     _status(c.clinical_status), _status(c.verification_status), c.onset,
-                    c.abatement, c.date) for c in items))
+                    c.abatement, c.date, c.note) for c in items))
 
 
 def medications(items: Iterable[s.Medication]) -> str:
@@ -108,8 +108,9 @@ def immunizations(items: Iterable[s.Immunization]) -> str:
 
 def results(items: Iterable[s.Measurement]) -> str:
     """The results' (or vital signs') table."""
-    return _table(("Chỉ số", "Kết quả", "Ngày"),
-                  ((_concept_text(m.codes, m.text), _result(m), m.date) for m in items))
+    return _table(("Chỉ số", "Kết quả", "Ngày", "Ghi chú"),
+                  ((_concept_text(m.codes, m.text), _result(m), m.date, m.note)
+                   for m in items))
 
 
 def contacts(items: Iterable[s.EmergencyContact]) -> str:

@@ -202,6 +202,8 @@ class Entry:
     provenance: Provenance
     sensitive: bool = False
     sensitivity: str | None = None
+    #: The resource's notes (``note[].text``), joined by a blank line; released with the entry.
+    note: str = ""
 
     def code(self, system: str) -> str | None:
         """The entry's code in ``system``, if it has one."""
@@ -211,7 +213,7 @@ class Entry:
         return {"id": self.id, "codes": [c.to_dict() for c in self.codes], "text": self.text,
                 "source": self.source.to_dict(), "date": self.date,
                 "provenance": self.provenance.to_dict(), "sensitive": self.sensitive,
-                "sensitivity": self.sensitivity}
+                "sensitivity": self.sensitivity, "note": self.note}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -240,7 +242,7 @@ class Entry:
                 "text": str(d.get("text", "")), "source": Facility.from_dict(d.get("source", {})),
                 "date": d.get("date"), "provenance": Provenance.from_dict(d["provenance"]),
                 "sensitive": stored or verdict.sensitive,
-                "sensitivity": reason or verdict.category}
+                "sensitivity": reason or verdict.category, "note": str(d.get("note", ""))}
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,8 @@ class Dosage:
 
     text: str = ""
     sequence: int | None = None
+    #: ``timing.repeat.count``: how many times in all (``1``: once).
+    count: int | None = None
     frequency: int | None = None
     period: float | None = None
     period_unit: str = ""
@@ -404,6 +408,8 @@ class Dosage:
             parts.append("–".join(q.label() for q in (self.dose_low, self.dose_high) if q))
         if self.frequency is not None:
             parts.append(f"{self.frequency} lần/{self.period or 1:g} {self.period_unit}".strip())
+        if self.count is not None:
+            parts.append(f"tổng {self.count} lần")
         if self.timing:
             parts.append(self.timing.text or self.timing.codes[0].text
                          or self.timing.codes[0].code)
@@ -419,7 +425,8 @@ class Dosage:
         def q(x: Quantity | None) -> dict[str, Any] | None:
             return x.to_dict() if x is not None else None
 
-        return {"text": self.text, "sequence": self.sequence, "frequency": self.frequency,
+        return {"text": self.text, "sequence": self.sequence, "count": self.count,
+                "frequency": self.frequency,
                 "period": self.period, "period_unit": self.period_unit,
                 "timing": self.timing.to_dict(), "as_needed": self.as_needed,
                 "route": self.route.to_dict(), "site": self.site.to_dict(),
@@ -431,9 +438,10 @@ class Dosage:
     def from_dict(cls, d: Mapping[str, Any]) -> Dosage:
         """From the JSON form."""
         period = d.get("period")
-        sequence, frequency = d.get("sequence"), d.get("frequency")
+        sequence, frequency, count = d.get("sequence"), d.get("frequency"), d.get("count")
         return cls(text=str(d.get("text", "")),
                    sequence=None if sequence is None else int(sequence),
+                   count=None if count is None else int(count),
                    frequency=None if frequency is None else int(frequency),
                    period=None if period is None else float(period),
                    period_unit=str(d.get("period_unit", "")),
