@@ -16,12 +16,18 @@ from app.api.blueprint import Blueprint
 from app.composition import data_cipher, login_policy, member_login_policy
 from app.edge.auth import MEMBER, current_principal, requires, token_service
 from app.edge.bodies import accepts
-from app.edge.problems import ProblemSchema
+from app.edge.problems import TOKEN_ERROR_JSON, ProblemSchema
 from app.extensions import db, limiter
-from app.schemas.auth import LOGIN_NAMES, PrincipalSchema, TokenRequestSchema, TokenSchema
+from app.schemas.auth import (
+    LOGIN_NAMES,
+    PrincipalSchema,
+    TokenFormSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
 from app.services.access import accounts, member_accounts
 from app.services.access.member_accounts import LoginName
-from app.services.access.tokens import Principal
+from app.services.access.tokens import IssuedToken, Principal, check_requested_scope
 from app.services.clinics import clients as clinic_clients
 from app.services.errors import InvalidClient, InvalidTokenRequest, UnsupportedGrantType
 from app.services.health import feeds
@@ -31,7 +37,8 @@ GRANT_TYPES = ("password", "client_credentials")
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                 description="Bearer tokens (OAuth 2 token endpoint) and the current caller.")
-# The token endpoint takes JSON or an OAuth 2 form; the spec documents the JSON body.
+# The token endpoint takes JSON or an OAuth 2 form; the spec documents both bodies (the form's
+# by TokenFormSchema, since the client credentials grant is read before the arguments).
 blp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
     **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING, "json_or_form": "application/json"}
 
@@ -114,8 +121,37 @@ def _client_credentials() -> Any:
                 clinic_clients.authenticate(session, data_cipher(), *basic))
         else:
             principal = feeds.principal(feeds.authenticate(session, data_cipher(), *basic))
-    return TokenSchema().dump(token_service().issue(principal)), 200, {
-        "Cache-Control": "no-store", "Pragma": "no-cache"}
+    return TokenSchema().dump(_issue(principal, request.form.get("scope"))), 200, NO_STORE
+
+
+#: RFC 6749 §5.1: the token endpoint's answers are never cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _issue(principal: Principal, scope: str | None) -> IssuedToken:
+    """A token for ``principal``, once the scope it asked for (if any) is its own.
+
+    Raises:
+        InvalidScope: the request asked for a scope beyond the principal's (RFC 6749 §3.3).
+    """
+    check_requested_scope(scope, principal)
+    return token_service().issue(principal)
+
+
+def _check_form() -> None:
+    """The rules of RFC 6749 §3.2 and §4 a token request's form must keep: each parameter at
+    most once, and a ``grant_type``.
+
+    Raises:
+        InvalidTokenRequest: a parameter is repeated or ``grant_type`` is missing.
+    """
+    repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
+    if repeated:
+        raise InvalidTokenRequest(f"A token request names each parameter once; repeated: "
+                                  f"{', '.join(repeated)[:80]}.")
+    if not request.form.get("grant_type"):
+        raise InvalidTokenRequest("The token request's form needs a grant_type: password or "
+                                  "client_credentials.")
 
 
 def _other_grants(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,7 +165,8 @@ def _other_grants(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if request.mimetype == FORM:
-            grant = request.form.get("grant_type", "password")
+            _check_form()
+            grant = request.form["grant_type"]
             if grant == "client_credentials":
                 return _client_credentials()
             if grant not in GRANT_TYPES:
@@ -150,22 +187,30 @@ class TokenView(MethodView):
 
     @accepts("application/json", FORM)
     @_other_grants
-    @blp.arguments(TokenRequestSchema, location="json_or_form")
+    @blp.arguments(TokenRequestSchema, location="json_or_form", error_status_code=400)
+    @blp.doc(requestBody={"required": True, "content": {FORM: {"schema": TokenFormSchema}}})
     @blp.response(200, TokenSchema, headers={
-        "Cache-Control": {"description": "no-store", "schema": {"type": "string"}}})
-    @blp.alt_response(400, schema=ProblemSchema, description=(
-        "`unsupported-grant-type` or `invalid-token-request` (with OAuth 2's `error`)"))
-    @blp.alt_response(401, schema=ProblemSchema, description=(
-        "Wrong username, member number, phone or password; `invalid-client` (`error`: "
-        "`invalid_client`, `WWW-Authenticate: Basic`) for feed or clinic client credentials"))
-    @blp.alt_response(403, schema=ProblemSchema, description=(
-        "`clinic-not-accredited` (`error`: `unauthorized_client`): the clinic client's clinic "
-        "is suspended or withdrawn"))
-    @blp.alt_response(429, schema=ProblemSchema,
-                      description="Too many attempts from this address, or too many wrong "
-                                  "passwords for this account (its password login is locked)")
+        "Cache-Control": {"description": "no-store", "schema": {"type": "string"}},
+        "Pragma": {"description": "no-cache", "schema": {"type": "string"}}})
+    @blp.alt_response(400, schema=ProblemSchema, content_type=TOKEN_ERROR_JSON, description=(
+        "RFC 6749 §5.2 `error`: `invalid_request` (`invalid-token-request`: a missing, "
+        "repeated or invalid parameter, `errors` naming the fields; `malformed-json`, "
+        "`json-too-deep`), `invalid_grant` (`invalid-grant`: wrong username, member number, "
+        "phone or password), `unsupported_grant_type`, `invalid_scope`, `unauthorized_client` "
+        "(`clinic-not-accredited`: the clinic client's clinic is suspended or withdrawn)"))
+    @blp.alt_response(401, schema=ProblemSchema, content_type=TOKEN_ERROR_JSON, description=(
+        "`invalid_client` (`invalid-client`, `WWW-Authenticate: Basic`): feed or clinic client "
+        "credentials missing or wrong"))
+    @blp.alt_response(413, schema=ProblemSchema, content_type=TOKEN_ERROR_JSON,
+                      description="`invalid_request`: the body is too large")
+    @blp.alt_response(415, schema=ProblemSchema, content_type=TOKEN_ERROR_JSON,
+                      description="`invalid_request`: neither JSON nor a form")
+    @blp.alt_response(429, schema=ProblemSchema, content_type=TOKEN_ERROR_JSON,
+                      description="Too many attempts from this address (`invalid_request`), "
+                                  "or too many wrong passwords for this account (its "
+                                  "password login is locked: `invalid_grant`)")
     def post(self, args: dict[str, Any]) -> Any:
-        """Exchange credentials for a short-lived bearer token.
+        """Exchange credentials for a short-lived bearer token (OAuth 2 token endpoint).
 
         Staff: `username` and `password`; members: `member_number` (or `phone`) and
         `password` — as JSON or a form (`grant_type=password`). Health-record feeds: the
@@ -174,6 +219,12 @@ class TokenView(MethodView):
         `client_id` and `client_secret` in the form; the token's subject is `feed:<id>`.
         Clinic API clients (client ids `clinic-…`): the same grant; the subject is
         `clinic:<id>` and every clinic request re-checks the client and its clinic.
+
+        The answer (RFC 6749 §5.1) has `access_token`, `token_type` `Bearer`, `expires_in`
+        and `scope` (the token's role; a request may name it in `scope`, never another:
+        `invalid_scope`), and is never cached. Errors are RFC 6749 §5.2's: `application/json`
+        with OAuth 2's `error` and `error_description` besides the problem details' members
+        (`type`, `title`, `status`, `detail`, ...).
         """
         # the login's own session: a wrong password's count is committed by the service,
         # although the answer is an error (which rolls back the request's session); it writes
@@ -184,15 +235,16 @@ class TokenView(MethodView):
                 account = member_accounts.authenticate(
                     session, args[by], args["password"], by=by,
                     policy=member_login_policy(current_app.config))
-                return token_service().issue(Principal(
-                    kind="member", id=account.member_id, role=MEMBER,
-                    token_version=account.token_version))
-            user = accounts.authenticate(session, args["username"], args["password"],
-                                         policy=login_policy(current_app.config))
-            principal = Principal(
-                kind="user", id=user.id, role=user.role.value, province_code=user.province_code,
-                union_code=user.union_code, token_version=user.token_version)
-        return token_service().issue(principal), 200, {"Cache-Control": "no-store"}
+                principal = Principal(kind="member", id=account.member_id, role=MEMBER,
+                                      token_version=account.token_version)
+            else:
+                user = accounts.authenticate(session, args["username"], args["password"],
+                                             policy=login_policy(current_app.config))
+                principal = Principal(
+                    kind="user", id=user.id, role=user.role.value,
+                    province_code=user.province_code, union_code=user.union_code,
+                    token_version=user.token_version)
+        return _issue(principal, args.get("scope")), 200, NO_STORE
 
 
 @blp.route("/me")

@@ -37,6 +37,12 @@ MEMBER = "member"
 #: ``g`` flag of ``requires_member(sealed_summary=True)``, read by the member token's check
 _WANTS_SEALED_SUMMARY = "unioncard_wants_sealed_summary"
 
+#: RFC 6750 §3.1 error codes: a token that is malformed, forged, expired or revoked (401), and
+#: a valid token whose scope (its role, ``tokens.granted_scope``) does not allow the call (403);
+#: the problem's ``error`` member, and the ``WWW-Authenticate: Bearer`` challenge's
+INVALID_TOKEN = "invalid_token"
+INSUFFICIENT_SCOPE = "insufficient_scope"
+
 #: OpenAPI security requirement of every endpoint that ``requires`` a bearer token.
 _BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -66,10 +72,10 @@ def current_principal(required: bool = True) -> Principal | None:
     if principal.kind == "user":
         user = db.session.get(User, principal.id)
         if user is None or not user.is_active or user.token_version != principal.token_version:
-            raise Unauthenticated("The access token has been revoked.")
+            raise Unauthenticated("The access token has been revoked.", error=INVALID_TOKEN)
     elif principal.kind == "feed":
         if active_feed(db.session, principal.id, principal.token_version) is None:
-            raise Unauthenticated("The access token has been revoked.")
+            raise Unauthenticated("The access token has been revoked.", error=INVALID_TOKEN)
     elif principal.kind == "clinic":
         # the client must be active and the token current; the clinic's accreditation is
         # checked by ``current_clinic`` (a 403 that names it, not a 401)
@@ -77,7 +83,7 @@ def current_principal(required: bool = True) -> Principal | None:
                                             token_version=principal.token_version)
     elif principal.kind == "member":
         if principal.role != MEMBER:
-            raise Unauthenticated("The access token has been revoked.")
+            raise Unauthenticated("The access token has been revoked.", error=INVALID_TOKEN)
         if g.get(_WANTS_SEALED_SUMMARY):
             current, sealed = member_accounts.token_is_current_with_sealed_summary(
                 db.session, principal.id, principal.token_version)
@@ -86,7 +92,7 @@ def current_principal(required: bool = True) -> Principal | None:
             current = member_accounts.token_is_current(db.session, principal.id,
                                                        principal.token_version)
         if not current:
-            raise Unauthenticated("The access token has been revoked.")
+            raise Unauthenticated("The access token has been revoked.", error=INVALID_TOKEN)
     g.principal = principal
     return principal
 
@@ -102,7 +108,7 @@ def requires(*roles: str) -> Callable[[F], F]:
             principal = current_principal()
             assert principal is not None
             if roles and principal.role not in roles:
-                raise Forbidden("Your role may not perform this action.")
+                raise Forbidden("Your role may not perform this action.", error=INSUFFICIENT_SCOPE)
             return view(*args, **kwargs)
 
         _document_security(wrapper, forbidden=bool(roles))
@@ -120,7 +126,7 @@ def requires_feed(view: F) -> F:
         principal = current_principal()
         assert principal is not None
         if principal.kind != "feed":
-            raise Forbidden("Only health-record feed clients may do this.")
+            raise Forbidden("Only health-record feed clients may do this.", error=INSUFFICIENT_SCOPE)
         return view(*args, **kwargs)
 
     _document_security(wrapper, forbidden=True)
@@ -164,7 +170,7 @@ def current_clinic_client() -> ClinicIdentity:
     principal = current_principal()
     assert principal is not None
     if principal.kind != "clinic":
-        raise Forbidden("Only clinic API clients may do this.")
+        raise Forbidden("Only clinic API clients may do this.", error=INSUFFICIENT_SCOPE)
     identity: ClinicIdentity = g.clinic_identity
     return identity
 
@@ -220,7 +226,7 @@ def current_member_id() -> int:
     principal = current_principal()
     assert principal is not None
     if principal.kind != "member" or principal.role != MEMBER:
-        raise Forbidden("Only a member, with their own token, may do this.")
+        raise Forbidden("Only a member, with their own token, may do this.", error=INSUFFICIENT_SCOPE)
     return principal.id
 
 

@@ -12,8 +12,11 @@ from typing import Any
 
 from apispec import BasePlugin
 
+from app.edge.problems import TOKEN_ENDPOINT, TOKEN_ERROR_JSON
+
 #: The shared problem+json response component of 401 (see ``ProblemApi``).
 UNAUTHORIZED = "UNAUTHORIZED"
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def _pascal(name: str) -> str:
@@ -41,6 +44,10 @@ class OperationDocPlugin(BasePlugin):
             if not isinstance(operation, dict):  # e.g. the path-level "parameters" list
                 continue
             operation.setdefault("operationId", operation_id(rule.endpoint, method))
+            if rule.endpoint == TOKEN_ENDPOINT:  # RFC 6749 §5.2: every error application/json
+                operation.setdefault("responses", {})["default"] = {
+                    "description": "Any other error, with OAuth 2's `error` as well",
+                    "content": {TOKEN_ERROR_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
             if operation.get("security"):
                 responses = operation.setdefault("responses", {})
                 if "401" not in {str(status) for status in responses}:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,6 +17,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.services.access.tokens import InvalidScope
 from app.services.errors import (
     AccessPeriodInvalid,
     AccreditationUnchanged,
@@ -172,8 +174,17 @@ CATALOGUE = (
                 "`client_credentials` grant (health-record feeds, clinic API clients) only. "
                 "`error` is OAuth 2's `unsupported_grant_type`."),
     ProblemType("invalid-token-request", 400, "Invalid token request",
-                "The token request lacks a parameter or authenticates the client twice (HTTP "
-                "Basic and the form). `error` is OAuth 2's `invalid_request`."),
+                "The token request lacks a parameter, repeats one (e.g. two `grant_type`), "
+                "has a field that is not valid (`errors`), or authenticates the client twice "
+                "(HTTP Basic and the form). `error` is OAuth 2's `invalid_request`."),
+    ProblemType("invalid-grant", 400, "Invalid grant",
+                "The token endpoint's password grant failed: the username, member number, "
+                "phone or password is wrong, or the account is disabled (which one is not "
+                "said). `error` is OAuth 2's `invalid_grant` (RFC 6749 §5.2)."),
+    ProblemType("invalid-scope", 400, "Invalid scope",
+                "The token request asks for a scope the account or client does not have (a "
+                "token's scope is its role: `admin`, `officer`, `member`, `health-feed` or "
+                "`clinic`), or a malformed one. `error` is OAuth 2's `invalid_scope`."),
     ProblemType("bundle-too-large", 413, "FHIR Bundle too large",
                 "The FHIR Bundle, or the batch of Bundles, is larger than the feed endpoints "
                 "accept (see UNIONCARD_HEALTH_FEED_MAX_BYTES and "
@@ -286,8 +297,9 @@ CATALOGUE = (
                 "Nothing is checked or released. Logged as a denial."),
     ProblemType("clinic-not-accredited", 403, "Clinic not accredited",
                 "The clinic is suspended or its accreditation withdrawn: its clients get no "
-                "token and may verify and pull nothing. `accreditation` names the state; on the "
-                "token endpoint `error` is OAuth 2's `unauthorized_client`."),
+                "token and may verify and pull nothing. `accreditation` names the state; the "
+                "token endpoint answers it 400 with OAuth 2's `error` `unauthorized_client` "
+                "(RFC 6749 §5.2)."),
     ProblemType("clinic-client-revoked", 401, "Clinic client revoked",
                 "The clinic API client is disabled or unknown, or its secret was rotated after "
                 "this token was issued; get a new token with the current secret."),
@@ -371,6 +383,7 @@ ERROR_PROBLEMS: Mapping[type[DomainError], ErrorProblem] = MappingProxyType({
         {"WWW-Authenticate": 'Basic realm="unioncard"'})),
     UnsupportedGrantType: ErrorProblem(PROBLEM_TYPES["unsupported-grant-type"]),
     InvalidTokenRequest: ErrorProblem(PROBLEM_TYPES["invalid-token-request"]),
+    InvalidScope: ErrorProblem(PROBLEM_TYPES["invalid-scope"]),
     BodyTooLarge: ErrorProblem(PROBLEM_TYPES["bundle-too-large"]),
     ActivationFailed: ErrorProblem(PROBLEM_TYPES["activation-failed"]),
     ActivationCodeExpired: ErrorProblem(PROBLEM_TYPES["activation-code-expired"]),
@@ -430,15 +443,41 @@ class FieldErrorSchema(ma.Schema):
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation only)."""
+    """RFC 9457 problem details (documentation only), with every extension member the service
+    sends (each problem type says which of them it carries; more may be added)."""
 
-    type = ma.fields.String(metadata={"description": "URI of the problem type; see /problems/"})
-    title = ma.fields.String()
-    status = ma.fields.Integer()
-    detail = ma.fields.String()
-    instance = ma.fields.String()
-    request_id = ma.fields.String()
-    errors = ma.fields.List(ma.fields.Nested(FieldErrorSchema))
+    type = ma.fields.String(required=True,
+                            metadata={"description": "URI of the problem type; see /problems/"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True, validate=ma.validate.Range(400, 599))
+    detail = ma.fields.String(required=True)
+    instance = ma.fields.String(required=True, metadata={"description": "the request's path"})
+    request_id = ma.fields.String(metadata={"description": "the X-Request-ID of the request"})
+    errors = ma.fields.List(ma.fields.Nested(FieldErrorSchema),
+                            metadata={"description": "the invalid fields, one entry each"})
+    error = ma.fields.String(metadata={"description": (
+        "OAuth 2's error code: on the token endpoint RFC 6749 §5.2's (`invalid_request`, "
+        "`invalid_client`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, "
+        "`invalid_scope`); on a bearer-secured endpoint RFC 6750 §3.1's (`invalid_token`, "
+        "`insufficient_scope`)")})
+    error_description = ma.fields.String(metadata={
+        "description": "the token endpoint's RFC 6749 §5.2 description (`detail` in ASCII)"})
+    reason = ma.fields.String(metadata={"description": "why, in a word the type lists"})
+    attempts_left = ma.fields.Integer(metadata={"description": "wrong PINs left before the lock"})
+    locked_until = ma.fields.String(metadata={"description": "ISO 8601 time the lock ends"})
+    accreditation = ma.fields.String(metadata={"description": "the clinic's accreditation state"})
+    card_status = ma.fields.String(metadata={"description": "the card's status"})
+    card_serial = ma.fields.String(metadata={"description": "the card the grant was issued for"})
+    sections = ma.fields.List(ma.fields.String(), metadata={
+        "description": "the sections the member's consent no longer covers"})
+    consent_id = ma.fields.Integer(metadata={"description": "the consent concerned"})
+    device_id = ma.fields.String(metadata={"description": "the scanner device concerned"})
+    facility_code = ma.fields.String(metadata={"description": "the facility code concerned"})
+    existing_member_id = ma.fields.Integer(metadata={"description": "the member that exists"})
+    existing_member = ma.fields.String(metadata={"description": "its URL"})
+    job = ma.fields.String(metadata={"description": "the URL of the job that is running"})
+    report_id = ma.fields.Integer(metadata={"description": "the earlier report"})
+    report_status = ma.fields.String(metadata={"description": "the earlier report's status"})
 
 
 def _flatten(messages: Any, location: str, path: tuple[str, ...] = ()) -> list[dict[str, str]]:
@@ -502,10 +541,79 @@ def problem_response(
     if request_id:
         body["request_id"] = request_id
     body.update({k: v for k, v in extra.items() if v is not None})
-    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
-    for name, value in (headers or {}).items():
+    mimetype = PROBLEM_JSON
+    headers = dict(headers or {})
+    if request.endpoint == TOKEN_ENDPOINT:
+        mimetype = token_error(body, headers)
+        status = int(body["status"])
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=mimetype)
+    for name, value in headers.items():
         response.headers[name] = value
     return response
+
+
+#: The Flask endpoint of the OAuth 2 token endpoint (``POST /api/v1/auth/token``).
+TOKEN_ENDPOINT = "auth.TokenView"
+#: The token endpoint's errors' media type: RFC 6749 §5.2 says ``application/json``.
+TOKEN_ERROR_JSON = "application/json"
+#: RFC 6749 §5.2 on the token endpoint: a problem type's OAuth 2 ``error`` code, the status
+#: (400 unless the RFC says otherwise) and the problem type answered instead, if another
+_TOKEN_ERRORS: Mapping[str, tuple[str, int | None, str | None]] = MappingProxyType({
+    "invalid-credentials": ("invalid_grant", 400, "invalid-grant"),
+    "validation-error": ("invalid_request", 400, "invalid-token-request"),
+    "clinic-not-accredited": ("unauthorized_client", 400, None),
+    "invalid-client": ("invalid_client", 401, None),
+    "login-locked": ("invalid_grant", None, None),
+})
+#: RFC 6749 §5.2's ``error_description``: printable ASCII without ``"`` and ``\``.
+_NOT_IN_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+def oauth_description(text: str) -> str:
+    """``text`` as RFC 6749 §5.2 / RFC 6750 §3 allow an ``error_description``: printable
+    ASCII except the double quote and the backslash (others become ``'``, ``/`` or ``?``)."""
+    text = text.replace('"', "'").replace("\\", "/").replace("\u2014", "-").replace("§", "S")
+    return _NOT_IN_DESCRIPTION.sub("?", text)
+
+
+def token_error(body: dict[str, Any], headers: dict[str, str]) -> str:
+    """Give a problem of the token endpoint RFC 6749 §5.2's shape besides RFC 9457's: its
+    OAuth 2 ``error`` and ``error_description``, its status (a failed password grant and an
+    invalid field are 400, not 401 and 422), no bearer challenge (``invalid_client`` keeps
+    its Basic one); returns the media type to answer with, ``application/json``."""
+    slug = str(body["type"]).rsplit("/", 1)[-1]
+    if slug == "bad-request" and "errors" in body:  # the arguments' field errors
+        slug = "validation-error"
+    error, status, instead = _TOKEN_ERRORS.get(slug, (None, None, None))
+    if instead is not None:
+        problem = PROBLEM_TYPES[instead]
+        body.update(type=problem.uri, title=problem.title)
+    if status is not None:
+        body["status"] = status
+    if int(body["status"]) >= 500:
+        error = "temporarily_unavailable" if body["status"] == 503 else "server_error"
+    body["error"] = body.get("error") or error or "invalid_request"
+    body["error_description"] = oauth_description(str(body["detail"]))
+    if str(headers.get("WWW-Authenticate", "")).lower().startswith("bearer"):
+        del headers["WWW-Authenticate"]
+    headers["Cache-Control"] = "no-store"
+    headers["Pragma"] = "no-cache"
+    return TOKEN_ERROR_JSON
+
+
+#: RFC 6750 §3.1's error codes a bearer challenge carries (the problem's ``error`` member)
+_BEARER_ERRORS = frozenset({"invalid_token", "insufficient_scope", "invalid_request"})
+
+
+def bearer_challenge(error: str | None = None, description: str | None = None) -> str:
+    """A ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3): the realm alone when no token
+    was sent (§3.1: no error code then), else with the error code and its description."""
+    challenge = 'Bearer realm="unioncard"'
+    if error:
+        challenge += f', error="{error}"'
+        if description:
+            challenge += f', error_description="{oauth_description(description)}"'
+    return challenge
 
 
 class ProblemApi(Api):  # type: ignore[misc]
@@ -578,6 +686,11 @@ def _handle_domain_error(error: DomainError) -> Response:
             value = extra[link.id_key] if link.keep_id else extra.pop(link.id_key)
             extra[link.member] = url_for(link.endpoint, **{link.url_arg: value})
     headers = dict(answer.headers)
+    code = extra.get("error")
+    if isinstance(error, ClinicClientRevoked):  # a token of a disabled client or old secret
+        code = extra["error"] = "invalid_token"
+    if code in _BEARER_ERRORS and (isinstance(error, (Unauthenticated, Forbidden))):
+        headers["WWW-Authenticate"] = bearer_challenge(code, error.detail)
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)

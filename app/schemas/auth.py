@@ -7,7 +7,11 @@ import marshmallow as ma
 
 class TokenRequestSchema(ma.Schema):
     """A token request: the password grant, for staff (``username``) or a member
-    (``member_number`` or ``phone``); clients add client_credentials later."""
+    (``member_number`` or ``phone``); clients add client_credentials later. Parameters it
+    does not know (e.g. a public client's ``client_id``) are ignored, as RFC 6749 §3.2 says."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
 
     grant_type = ma.fields.String(
         load_default="password", validate=ma.validate.OneOf(["password"]),
@@ -22,6 +26,9 @@ class TokenRequestSchema(ma.Schema):
                                        "of `username`)"})
     password = ma.fields.String(required=True, load_only=True,
                                 validate=ma.validate.Length(1, 1024))
+    scope = ma.fields.String(validate=ma.validate.Length(max=200), metadata={
+        "description": "RFC 6749 §3.3: the scope asked for, which must be the account's own "
+                       "(its role: `admin`, `officer` or `member`); the answer says the scope"})
 
     @ma.validates_schema
     def one_login_name(self, data: dict[str, object], **kwargs: object) -> None:
@@ -36,12 +43,40 @@ class TokenRequestSchema(ma.Schema):
 LOGIN_NAMES = ("username", "member_number", "phone")
 
 
-class TokenSchema(ma.Schema):
-    """An issued bearer token."""
+class TokenFormSchema(ma.Schema):
+    """A token request as an OAuth 2 form (RFC 6749 §4.3 and §4.4; documentation only: each
+    parameter at most once)."""
 
-    access_token = ma.fields.String(dump_only=True)
-    token_type = ma.fields.String(dump_only=True, metadata={"example": "Bearer"})
-    expires_in = ma.fields.Integer(dump_only=True, metadata={"description": "seconds"})
+    grant_type = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        ["password", "client_credentials"]))
+    username = ma.fields.String(validate=ma.validate.Length(1, 64), metadata={
+        "description": "password grant: a staff account's username"})
+    member_number = ma.fields.String(validate=ma.validate.Length(1, 20), metadata={
+        "description": "password grant: a member's number (instead of `username`)"})
+    phone = ma.fields.String(validate=ma.validate.Length(1, 20), metadata={
+        "description": "password grant: an activated member's phone (instead of `username`)"})
+    password = ma.fields.String(validate=ma.validate.Length(1, 1024), metadata={
+        "description": "password grant: the password"})
+    client_id = ma.fields.String(metadata={
+        "description": "client credentials grant, unless HTTP Basic authenticates the client"})
+    client_secret = ma.fields.String(metadata={
+        "description": "client credentials grant, unless HTTP Basic authenticates the client"})
+    scope = ma.fields.String(validate=ma.validate.Length(max=200), metadata={
+        "description": "the scope asked for, the account's or client's own (its role)"})
+
+
+class TokenSchema(ma.Schema):
+    """An issued bearer token (RFC 6749 §5.1)."""
+
+    access_token = ma.fields.String(dump_only=True, required=True)
+    token_type = ma.fields.String(dump_only=True, required=True,
+                                  validate=ma.validate.OneOf(["Bearer"]),
+                                  metadata={"example": "Bearer"})
+    expires_in = ma.fields.Integer(dump_only=True, required=True,
+                                   metadata={"description": "seconds"})
+    scope = ma.fields.String(dump_only=True, required=True, metadata={
+        "description": "the token's scope (RFC 6749 §3.3): its role, `admin`, `officer`, "
+                       "`member`, `health-feed` or `clinic`", "example": "officer"})
 
 
 class PrincipalSchema(ma.Schema):

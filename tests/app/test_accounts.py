@@ -165,7 +165,7 @@ def test_cli_disables_and_enables_an_account(app, client: FlaskClient, factory,
     assert disabled.stdout == "disabled leaving.officer; its tokens are revoked\n"
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
     login = {"username": "leaving.officer", "password": PASSWORD}
-    assert client.post("/api/v1/auth/token", json=login).status_code == 401
+    assert client.post("/api/v1/auth/token", json=login).status_code == 400  # invalid_grant
     enabled = invoke(app, "users", "enable", "leaving.officer")
     assert enabled.exit_code == 0 and enabled.stdout == "enabled leaving.officer\n"
     # the old token stays revoked; a new login works

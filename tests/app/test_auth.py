@@ -38,8 +38,9 @@ def test_wrong_password_and_unknown_user_look_the_same(client: FlaskClient, fact
     factory.user("admin", username="real.admin")
     wrong = client.post("/api/v1/auth/token", json={"username": "real.admin", "password": "x"})
     ghost = client.post("/api/v1/auth/token", json={"username": "ghost", "password": "x"})
-    assert wrong.status_code == ghost.status_code == 401
+    assert wrong.status_code == ghost.status_code == 400  # RFC 6749 §5.2: invalid_grant
     assert wrong.get_json()["detail"] == ghost.get_json()["detail"]
+    assert wrong.get_json()["error"] == ghost.get_json()["error"] == "invalid_grant"
 
 
 def test_disabled_account_cannot_log_in_and_its_tokens_stop(client: FlaskClient, factory,
@@ -52,7 +53,7 @@ def test_disabled_account_cannot_log_in_and_its_tokens_stop(client: FlaskClient,
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
     login = client.post("/api/v1/auth/token",
                         json={"username": "leaving.admin", "password": PASSWORD})
-    assert login.status_code == 401
+    assert login.status_code == 400 and login.get_json()["error"] == "invalid_grant"
 
 
 def test_password_is_stored_as_argon2id(factory) -> None:

@@ -81,7 +81,7 @@ def test_a_suspended_clinic_gets_no_token_and_its_live_token_stops_at_once(
     assert refused.get_json()["accreditation"] == "suspended"
     token = client.post(TOKEN_URL, data={"grant_type": "client_credentials"},
                         headers=basic(clinic_client.client_id, clinic_client.client_secret))
-    assert_oauth_error(token, 403, "clinic-not-accredited", "unauthorized_client")
+    assert_oauth_error(token, 400, "clinic-not-accredited", "unauthorized_client")
     register(session).change_accreditation("27001", "reinstate")
     session.commit()
     assert client.get(ME, headers=bearer).status_code == 200

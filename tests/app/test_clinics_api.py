@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.models import AuditEntry, ClinicClient
 from app.services.clinics.devices import active_device
-from tests.app.test_health_feeds import TOKEN_URL, basic
+from tests.app.test_health_feeds import TOKEN_URL, assert_oauth_error, basic
 from tests.app.test_member_accounts import activate, member_headers, yen  # noqa: F401
 
 URL = "/api/v1/clinics"
@@ -206,8 +206,9 @@ def test_api_clients_are_created_listed_rotated_and_disabled(client, admin, sess
             409, "already-disabled")
     problem(client.post(f"{URL}/27101/clients/{creds['client_id']}/rotate-secret",
                         headers=admin), 409, "already-disabled")
-    problem(client.post(TOKEN_URL, data={"grant_type": "client_credentials"},
-                        headers=basic(creds["client_id"], new_secret)), 401, "invalid-client")
+    assert_oauth_error(client.post(TOKEN_URL, data={"grant_type": "client_credentials"},
+                                   headers=basic(creds["client_id"], new_secret)),
+                       401, "invalid-client", "invalid_client")
     audit = session.scalars(select(AuditEntry).where(
         AuditEntry.object_type == "clinic-client").order_by(AuditEntry.id)).all()
     assert [a.action for a in audit] == ["clinic-client.create", "clinic-client.rotate-secret",

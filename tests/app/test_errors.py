@@ -10,11 +10,18 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 PROBLEM = "application/problem+json"
+TOKEN_URL = "/api/v1/auth/token"
 
 
 def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    """A problem of ``slug`` answered with ``status``; the token endpoint's problems are also
+    RFC 6749 §5.2 errors, ``application/json`` with OAuth 2's ``error``."""
     assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
+    if response.request.path == TOKEN_URL and response.request.method == "POST":
+        assert response.mimetype == "application/json"
+        assert response.get_json()["error"] and response.headers["Cache-Control"] == "no-store"
+    else:
+        assert response.mimetype == PROBLEM
     body = response.get_json(force=True)
     assert body["type"] == f"/problems/{slug}"
     assert body["status"] == status
@@ -56,9 +63,23 @@ def test_wrong_content_type_is_415(client: FlaskClient) -> None:
     assert "text/csv" in body["detail"]
 
 
-def test_missing_and_invalid_fields_are_422_per_field(client: FlaskClient) -> None:
-    response = client.post("/api/v1/auth/token", json={"username": "", "grant_type": "magic"})
+def test_missing_and_invalid_fields_are_422_per_field(client: FlaskClient, factory) -> None:
+    response = client.post("/api/v1/users", json={"username": "", "role": "magic"},
+                           headers=factory.headers(factory.user("admin")))
     body = assert_problem(response, 422, "validation-error")
+    fields = {e["field"]: e for e in body["errors"]}
+    assert {"username", "password", "role"} <= set(fields)
+    assert fields["password"]["pointer"] == "#/password"
+    assert "Missing" in fields["password"]["detail"]
+
+
+def test_the_token_endpoint_names_invalid_fields_in_an_oauth_invalid_request(
+        client: FlaskClient) -> None:
+    """RFC 6749 §5.2: a malformed token request is 400 ``invalid_request`` (it was a 422
+    problem+json), still naming each field."""
+    response = client.post("/api/v1/auth/token", json={"username": "", "grant_type": "magic"})
+    body = assert_problem(response, 400, "invalid-token-request")
+    assert body["error"] == "invalid_request"
     fields = {e["field"]: e for e in body["errors"]}
     assert set(fields) == {"username", "password", "grant_type"}
     assert fields["password"]["pointer"] == "#/password"
@@ -145,7 +166,7 @@ def test_openapi_is_valid_and_documents_problems(client: FlaskClient) -> None:
     schemas = spec["components"]["schemas"]
     assert {"type", "title", "status", "detail", "errors"} <= set(schemas["Problem"]["properties"])
     token = spec["paths"]["/api/v1/auth/token"]["post"]["responses"]
-    assert {"200", "401", "422", "429"} <= set(token)
+    assert {"200", "400", "401", "413", "415", "429"} <= set(token) and "422" not in token
     assert "bearerAuth" in spec["components"]["securitySchemes"]
 
 
@@ -186,7 +207,7 @@ def test_access_log_is_one_json_line_without_secrets(client: FlaskClient, caplog
     assert len(lines) == 1 and "\n" not in lines[0]
     record = json.loads(lines[0])
     assert record["event"] == "request" and record["path"] == "/api/v1/auth/token"
-    assert record["request_id"] == "log-test-1" and record["status"] == 401
+    assert record["request_id"] == "log-test-1" and record["status"] == 400
     assert {"method", "endpoint", "duration_ms", "remote_addr", "principal"} <= set(record)
     assert "hunter2" not in lines[0] and "001234567890" not in lines[0]
 
@@ -214,14 +235,17 @@ def test_every_documented_error_is_problem_json(client: FlaskClient) -> None:
                     continue
                 if "$ref" in response:
                     response = shared[response["$ref"].rsplit("/", 1)[1]]
-                assert list(response.get("content", {})) == ["application/problem+json"], \
-                    (method, path, status)
+                # the token endpoint's errors are RFC 6749 §5.2's application/json
+                media = ("application/json" if (method, path) == ("post", TOKEN_URL)
+                         else "application/problem+json")
+                assert list(response.get("content", {})) == [media], (method, path, status)
                 checked += 1
     assert checked > 50
 
 
 def _domain_error_classes() -> set[type]:
-    """Every DomainError subclass defined in a module of ``app.services``."""
+    """Every DomainError subclass defined in a module of ``app.services``, and the token
+    service's ``InvalidScope``."""
     import importlib
     import inspect
     import pkgutil
@@ -230,7 +254,8 @@ def _domain_error_classes() -> set[type]:
     from app.services.errors import DomainError
 
     found: set[type] = set()
-    for info in pkgutil.iter_modules(app.services.__path__, "app.services."):
+    for info in [*pkgutil.iter_modules(app.services.__path__, "app.services."),
+                 pkgutil.ModuleInfo(None, "app.services.access.tokens", False)]:  # type: ignore[arg-type]
         module = importlib.import_module(info.name)
         found.update(cls for _, cls in inspect.getmembers(module, inspect.isclass)
                      if issubclass(cls, DomainError) and cls.__module__ == module.__name__)

@@ -81,8 +81,9 @@ def test_client_credentials_by_basic_and_by_form(client, factory) -> None:
                            headers=basic(feed["client_id"], feed["client_secret"]))
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["scope"] == "health-feed"
     assert response.headers["Cache-Control"] == "no-store"
     token = body["access_token"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
@@ -105,7 +106,7 @@ def test_the_password_grant_still_works_as_json_and_form(client, factory) -> Non
 
 def assert_oauth_error(response: Any, status: int, slug: str, error: str) -> dict[str, Any]:
     assert response.status_code == status, response.get_json()
-    assert response.mimetype == "application/problem+json"
+    assert response.mimetype == "application/json"  # RFC 6749 §5.2
     body = dict(response.get_json())
     assert body["type"] == f"/problems/{slug}" and body["error"] == error
     return body

@@ -59,12 +59,13 @@ def test_wrong_passwords_from_many_addresses_lock_the_account(
     limit = int(app.config["LOGIN_MAX_FAILURES"])
     for attempt in range(limit):
         response = login(client, officer.username, "wrong password!", f"10.0.{attempt}.1")
-        assert response.status_code == 401, attempt
+        assert response.status_code == 400, attempt  # RFC 6749 §5.2 invalid_grant
     assert len(hashes) == limit
 
     locked = login(client, officer.username, PASSWORD, "10.9.9.9")  # even the right password
     assert locked.status_code == 429
-    assert locked.mimetype == "application/problem+json"
+    assert locked.mimetype == "application/json"  # RFC 6749 §5.2, with the problem's members
+    assert locked.get_json()["error"] == "invalid_grant"
     assert locked.get_json()["type"] == "/problems/login-locked"
     assert 0 < int(locked.headers["Retry-After"]) <= int(app.config["LOGIN_LOCK_SECONDS"])
     assert len(hashes) == limit  # refused before hashing
@@ -81,12 +82,12 @@ def test_many_usernames_from_one_address_are_limited(
         client: FlaskClient, app: Flask, hashes: list[str]) -> None:
     limit = int(str(app.config["LOGIN_ADDRESS_RATE_LIMIT"]).split()[0])
     for attempt in range(limit):
-        assert login(client, f"ghost{attempt}", "nope", "10.1.1.1").status_code == 401
+        assert login(client, f"ghost{attempt}", "nope", "10.1.1.1").status_code == 400
     response = login(client, "yet.another.ghost", "nope", "10.1.1.1")
     assert response.status_code == 429
     assert response.get_json()["type"] == "/problems/rate-limited"
     assert len(hashes) == limit  # the limited request hashed nothing
-    assert login(client, "ghost", "nope", "10.1.1.2").status_code == 401  # other addresses
+    assert login(client, "ghost", "nope", "10.1.1.2").status_code == 400  # other addresses
 
 
 def test_success_resets_the_failure_count(client: FlaskClient, app: Flask, factory: Any,
@@ -94,13 +95,13 @@ def test_success_resets_the_failure_count(client: FlaskClient, app: Flask, facto
     officer = factory.user()
     limit = int(app.config["LOGIN_MAX_FAILURES"])
     for attempt in range(limit - 1):
-        assert login(client, officer.username, "wrong", f"10.2.{attempt}.1").status_code == 401
+        assert login(client, officer.username, "wrong", f"10.2.{attempt}.1").status_code == 400
     stored = counted(session, app, officer.username)
     assert stored is not None and stored.failures == limit - 1
     assert login(client, officer.username, PASSWORD, "10.2.200.1").status_code == 200
     assert counted(session, app, officer.username) is None
     for attempt in range(limit - 1):  # the count starts again: no lock yet
-        assert login(client, officer.username, "wrong", f"10.3.{attempt}.1").status_code == 401
+        assert login(client, officer.username, "wrong", f"10.3.{attempt}.1").status_code == 400
     assert login(client, officer.username, PASSWORD, "10.3.200.1").status_code == 200
 
 

@@ -106,8 +106,8 @@ def test_the_lock_of_a_registered_name_is_still_audited(
     for kind, action in (("username", "user.login_locked"),
                          ("member_number", "member.password_locked")):
         for _ in range(LIMIT):
-            assert _token(client, kind, names[kind][0]).status_code == 401
-            assert _token(client, kind, names[kind][1]).status_code == 401
+            assert _token(client, kind, names[kind][0]).status_code == 400
+            assert _token(client, kind, names[kind][1]).status_code == 400
         # one entry, for the account: the unknown name has none to audit
         assert session.scalar(select(func.count()).select_from(AuditEntry)
                               .where(AuditEntry.action == action)) == 1
@@ -120,7 +120,7 @@ def test_the_right_password_of_a_locked_name_is_refused_and_success_ends_the_cou
 
     number = names["member_number"][0]
     for _ in range(LIMIT - 1):
-        assert _token(client, "member_number", number).status_code == 401
+        assert _token(client, "member_number", number).status_code == 400
     right = client.post("/api/v1/auth/token", json={"member_number": number,
                                                     "password": PASSWORD})
     assert right.status_code == 200
@@ -128,7 +128,7 @@ def test_the_right_password_of_a_locked_name_is_refused_and_success_ends_the_cou
                                "member_number", number)
     assert session.get(LoginNameFailures, key, populate_existing=True) is None
     for _ in range(LIMIT - 1):  # the count starts again: no lock yet
-        assert _token(client, "member_number", number).status_code == 401
+        assert _token(client, "member_number", number).status_code == 400
     assert client.post("/api/v1/auth/token", json={"member_number": number,
                                                    "password": PASSWORD}).status_code == 200
 

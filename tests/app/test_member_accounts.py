@@ -262,7 +262,7 @@ def test_a_new_code_from_the_office_resets_password_pin_locks_and_tokens(
     assert activate(client, yen["member"], code, password="a new river song",
                     pin="482915").status_code == 200
     assert client.get("/api/v1/me", headers=old).status_code == 401
-    assert login(client, member_number=yen["member"].member_number).status_code == 401
+    assert login(client, member_number=yen["member"].member_number).status_code == 400
     assert login(client, "a new river song",
                  member_number=yen["member"].member_number).status_code == 200
 
@@ -304,19 +304,19 @@ def test_login_by_member_number_or_phone(client: FlaskClient, yen: dict[str, Any
         assert me.get_json()["subject"] == f"member:{yen['member'].id}"
         assert me.get_json()["role"] == "member"
     wrong = login(client, "not the password", member_number=yen["member"].member_number)
-    assert wrong.status_code == 401
-    assert wrong.get_json()["type"] == "/problems/invalid-credentials"
+    assert wrong.status_code == 400  # RFC 6749 §5.2: invalid_grant
+    assert wrong.get_json()["type"] == "/problems/invalid-grant"
     # a member number is never a staff username, nor the other way round
-    assert login(client, username=yen["member"].member_number).status_code == 401
+    assert login(client, username=yen["member"].member_number).status_code == 400
     both = client.post("/api/v1/auth/token", json={
         "username": "x", "member_number": yen["member"].member_number, "password": PASSWORD})
-    assert both.status_code == 422
-    assert client.post("/api/v1/auth/token", json={"password": PASSWORD}).status_code == 422
+    assert both.status_code == 400  # invalid_request
+    assert client.post("/api/v1/auth/token", json={"password": PASSWORD}).status_code == 400
 
 
 def test_a_member_without_account_cannot_log_in(client: FlaskClient,
                                                 yen: dict[str, Any]) -> None:
-    assert login(client, member_number=yen["member"].member_number).status_code == 401
+    assert login(client, member_number=yen["member"].member_number).status_code == 400
 
 
 def test_wrong_passwords_lock_the_member_login_before_hashing(
@@ -339,7 +339,7 @@ def test_wrong_passwords_lock_the_member_login_before_hashing(
     number = yen["member"].member_number
     for n in range(3):
         assert login(client, "wrong guess", f"10.5.{n}.1", member_number=number).status_code \
-            == 401
+            == 400
     locked = login(client, address="10.6.0.1", member_number=number)
     assert locked.status_code == 429
     assert locked.get_json()["type"] == "/problems/login-locked"
@@ -403,7 +403,7 @@ def test_a_member_who_leaves_loses_tokens_and_login(client: FlaskClient, session
     member.status = MemberStatus.SUSPENDED
     session.commit()
     assert client.get("/api/v1/me", headers=headers).status_code == 401
-    assert login(client, member_number=member.member_number).status_code == 401
+    assert login(client, member_number=member.member_number).status_code == 400
 
 
 # -- /me -----------------------------------------------------------------------------------
@@ -480,7 +480,7 @@ def test_change_password(client: FlaskClient, yen: dict[str, Any]) -> None:
     assert client.get("/api/v1/me", headers=headers).status_code == 401  # old token ended
     fresh = {"Authorization": f"Bearer {ok.get_json()['access_token']}"}
     assert client.get("/api/v1/me", headers=fresh).status_code == 200
-    assert login(client, member_number=yen["member"].member_number).status_code == 401
+    assert login(client, member_number=yen["member"].member_number).status_code == 400
     assert login(client, "a new river song",
                  member_number=yen["member"].member_number).status_code == 200
 

@@ -122,7 +122,7 @@ def test_a_form_without_nul_still_reaches_the_view(client: FlaskClient) -> None:
     response = client.post("/api/v1/auth/token", content_type=FORM,
                            data={"grant_type": "password", "username": "nobody.here",
                                  "password": "not the password"})
-    assert_problem(response, 401, "invalid-credentials")
+    assert_problem(response, 400, "invalid-grant")  # RFC 6749 §5.2
     page = client.post("/console/login", data={"username": "nobody", "password": "x",
                                                 "csrf_token": csrf(client, "/console/login")})
     assert page.status_code == 401

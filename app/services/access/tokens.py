@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 
 from app.clock import timestamp
-from app.services.errors import Unauthenticated
+from app.services.errors import InvalidTokenRequest, Unauthenticated
 
 ALGORITHM = "HS256"  # pinned: never read from the token
 AUDIENCE = "unioncard-api"
@@ -40,11 +40,49 @@ class Principal:
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """An access token and its lifetime in seconds."""
+    """An access token, its lifetime in seconds and its scope (RFC 6749 §3.3, §5.1)."""
 
     access_token: str
     expires_in: int
     token_type: str = "Bearer"
+    scope: str = ""
+
+
+class InvalidScope(InvalidTokenRequest):
+    """A token request asks for a scope the caller does not have, or a malformed one (OAuth 2
+    ``invalid_scope``, RFC 6749 §5.2)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.extra["error"] = "invalid_scope"
+
+
+#: A scope token (RFC 6749 §3.3: ``%x21 / %x23-5B / %x5D-7E``), space-delimited in a request.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def granted_scope(principal: Principal) -> str:
+    """The scope of a principal's tokens: its role, one scope token (``admin``, ``officer``,
+    ``member``, ``health-feed`` or ``clinic``); what the role may do is the API's rule."""
+    return principal.role
+
+
+def check_requested_scope(requested: str | None, principal: Principal) -> None:
+    """Refuse a requested scope (RFC 6749 §3.3) that is malformed or holds a token beyond the
+    principal's scope; no scope requested, or an empty one, asks for the principal's own.
+
+    Raises:
+        InvalidScope: a malformed scope, or one the principal does not have.
+    """
+    if not requested:
+        return
+    tokens = requested.split(" ")
+    if not all(_SCOPE_TOKEN.fullmatch(token) for token in tokens):
+        raise InvalidScope("The scope is malformed: scope tokens separated by single spaces.")
+    beyond = sorted(set(tokens) - set(granted_scope(principal).split()))
+    if beyond:
+        raise InvalidScope(f"The scope {' '.join(beyond)[:80]} is not granted to this client "
+                           f"or account; its scope is {granted_scope(principal)}.")
 
 
 class TokenService:
@@ -81,7 +119,8 @@ class TokenService:
         if principal.union_code:
             claims["union"] = principal.union_code
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
-        return IssuedToken(access_token=token, expires_in=self._ttl)
+        return IssuedToken(access_token=token, expires_in=self._ttl,
+                           scope=granted_scope(principal))
 
     def _verify_signature(self, token: str) -> dict[str, Any]:
         """The claims of a token whose signature, issuer and audience check out (times are
@@ -120,9 +159,10 @@ class TokenService:
             return Principal(kind=kind, id=user_id, role=role, province_code=province,
                              union_code=union, token_version=version)
         except jwt.ExpiredSignatureError:
-            raise Unauthenticated("The access token has expired.") from None
+            raise Unauthenticated("The access token has expired.",
+                                  error="invalid_token") from None
         except (jwt.InvalidTokenError, KeyError, ValueError, TypeError, OverflowError):
-            raise Unauthenticated("The access token is invalid.") from None
+            raise Unauthenticated("The access token is invalid.", error="invalid_token") from None
 
 
 #: The kinds of subject a token may name, and the largest id (the INTEGER key columns).
