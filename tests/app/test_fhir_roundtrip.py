@@ -165,6 +165,8 @@ def test_conditions_keep_severity_onset_abatement_and_statuses(rid: str, critica
     for element in ("onsetString", "abatementDateTime", "abatementString", "recordedDate"):
         assert out.get(element) == src.get(element), element
     assert [n["text"] for n in out.get("note", ())] == [n["text"] for n in src.get("note", ())]
+    assert [codings(c) for c in out.get("bodySite", ())] == [
+        codings(c) for c in src.get("bodySite", ())]
     # transformed: an onset period is its start
     assert out["onsetDateTime" if "onsetString" not in src else "onsetString"] == src.get(
         "onsetDateTime", src.get("onsetString", src.get("onsetPeriod", {}).get("start")))
@@ -181,6 +183,7 @@ def test_medications_keep_their_structured_dosage() -> None:
     assert codings(dosage["route"]) == codings(src["dosage"][0]["route"])
     assert dosage["doseAndRate"][0]["doseQuantity"] == \
         src["dosage"][0]["doseAndRate"][0]["doseQuantity"]
+    assert lisinopril["effectivePeriod"] == src["effectivePeriod"]
     # transformed: medicationReference -> its Medication's code, ATC and registration number
     assert codings(lisinopril["medicationCodeableConcept"]) == [
         (sy.ATC, "C09AA03"), (sy.DRUG_REGISTRATION, "VD-20123-13")]
@@ -236,7 +239,16 @@ def test_results_keep_panels_components_and_ucum_units() -> None:
     assert [(codings(c["code"]), c["valueQuantity"]) for c in bp["component"]] == [
         (codings(c["code"]), c["valueQuantity"]) for c in src["component"]]
     glucose = by_text(out, "Observation", "Glucose máu")
-    assert glucose["valueQuantity"] == source_of("Observation", "ob-glu")["valueQuantity"]
+    for element in ("valueQuantity", "referenceRange"):
+        assert glucose[element] == source_of("Observation", "ob-glu")[element], element
+    assert [codings(c) for c in glucose["interpretation"]] == [
+        codings(c) for c in source_of("Observation", "ob-glu")["interpretation"]]
+    assert by_text(out, "Observation", "Bạch cầu niệu")["valueRange"] == source_of(
+        "Observation", "ob-uwbc")["valueRange"]
+    creatinine = by_text(out, "Observation", "Creatinin")
+    assert codings(creatinine["dataAbsentReason"]) == codings(
+        source_of("Observation", "ob-crea")["dataAbsentReason"])
+    assert not any(k.startswith("value") for k in creatinine)
     hb = by_text(out, "Observation", "Huyết sắc tố")
     assert hb["note"] == [{"text": "Mẫu lấy lúc đói\n\nĐã kiểm tra lại"}]  # transformed: one
     weight = next(m for m in summary().vitals_labs if m.id == "ob-wt")
@@ -302,6 +314,9 @@ def test_section_narratives_are_generated_tables_of_their_entries() -> None:
     assert "Mẫu lấy lúc đói\n\nĐã kiểm tra lại" in divs["Chỉ số và xét nghiệm"]
     assert "Huyết áp tâm thu: 150 mmHg" in divs["Dấu hiệu sinh tồn"]
     assert "3 kết quả thành phần" in divs["Chỉ số và xét nghiệm"]
+    assert "70 mg/dL–100 mg/dL" in divs["Chỉ số và xét nghiệm"]
+    assert "5 /[HPF]–10 /[HPF]" in divs["Chỉ số và xét nghiệm"]
+    assert "2019-03-15 – 2025-12-15" in divs["Thuốc"]
     assert "Phạm Văn Long" in divs["Thông tin cấp cứu"]
 
 
@@ -330,7 +345,7 @@ def test_a_panel_refers_only_to_the_members_the_document_holds() -> None:
     panel = by_text(out, "Observation", "Tổng phân tích tế bào máu")
     assert [resolve(out, r)["code"]["text"] for r in panel["hasMember"]] == [
         "Huyết sắc tố", "Hồng cầu"]
-    assert "Bạch cầu" not in json.dumps(out, ensure_ascii=False)
+    assert '"Bạch cầu"' not in json.dumps(out, ensure_ascii=False)
     assert errors(out) == []
 
 

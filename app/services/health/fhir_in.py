@@ -490,6 +490,7 @@ class _Mapper:
     def _condition(self, i: int, res: Any) -> s.Condition:
         status = _coded(res.clinicalStatus)
         severity = _concept(res.severity)
+        sites = tuple(_concept(c) for c in res.bodySite or ())
         severe = any((c.system, c.code) in SEVERE_CODES for c in severity.codes)
         onset = _datetime_or_text(res.onsetDateTime, res.onsetPeriod, res.onsetString)
         abatement = _datetime_or_text(res.abatementDateTime, res.abatementPeriod,
@@ -500,10 +501,11 @@ class _Mapper:
                               f"{', '.join(ABATED_STATUSES)} (R4 con-4), not {status!r}.")
         entry = self._entry(i, res, res.code, "code", res.recordedDate or onset,
                             res.asserter, res.recorder, res.encounter, kind="condition",
-                            parts=(s.qualifier_verdict((severity,)),))
+                            parts=(s.qualifier_verdict((severity, *sites)),))
         return s.Condition(**entry, clinical_status=status, critical=severe,
                            verification_status=_coded(res.verificationStatus),
-                           severity=severity, onset=onset, abatement=abatement)
+                           severity=severity, onset=onset, abatement=abatement,
+                           body_sites=sites)
 
     def _medication(self, i: int, res: Any) -> s.Medication:
         concept, element = res.medicationCodeableConcept, "medicationCodeableConcept"
@@ -519,7 +521,9 @@ class _Mapper:
                             res.informationSource, res.context, kind="medication",
                             parts=(s.qualifier_verdict(c for d in dosages
                                                         for c in d.concepts()),))
-        return s.Medication(**entry, dose=dose, status=res.status or "", dosages=dosages)
+        end = res.effectivePeriod.end if res.effectivePeriod is not None else None
+        return s.Medication(**entry, dose=dose, status=res.status or "", dosages=dosages,
+                            end=_iso(end))
 
     def _immunization(self, i: int, res: Any) -> s.Immunization:
         dose = None
@@ -539,13 +543,26 @@ class _Mapper:
         category = next((c.code for cat in res.category or () for c in cat.coding or ()
                          if c.system == sy.OBSERVATION_CATEGORY and c.code), "laboratory")
         quantity = _quantity(res.valueQuantity)
+        if quantity is None and res.valueInteger is not None:
+            quantity = s.Quantity(float(res.valueInteger))
         value_codes, value_text = _codes(res.valueCodeableConcept)
         if res.valueString:
             value_text = res.valueString
+        elif res.valueBoolean is not None:
+            value_text = "true" if res.valueBoolean else "false"
+        elif res.valueDateTime is not None or res.valueTime is not None:
+            value_text = _iso(res.valueDateTime or res.valueTime) or ""
+        low = _quantity(res.valueRange.low) if res.valueRange is not None else None
+        high = _quantity(res.valueRange.high) if res.valueRange is not None else None
+        absent = _concept(res.dataAbsentReason)
+        interpretation = tuple(_concept(c) for c in res.interpretation or ())
+        ranges = tuple(s.ReferenceRange(_quantity(r.low), _quantity(r.high), r.text or "")
+                       for r in res.referenceRange or ())
         components = tuple(_component(c) for c in res.component or ())
         members = tuple(m for m in (self._member(r) for r in res.hasMember or ()) if m)
         parts = [classify("result", ((c.system, c.code) for c in (*x.codes, *x.value_codes)))
                  for x in components]
+        parts.append(s.qualifier_verdict((absent, *interpretation)))
         entry = self._entry(i, res, res.code, "code",
                             res.effectiveDateTime or (res.effectivePeriod.start
                                                       if res.effectivePeriod else None)
@@ -559,7 +576,9 @@ class _Mapper:
                              unit_code=quantity.code if quantity else "",
                              comparator=quantity.comparator if quantity else "",
                              value_codes=value_codes, value_text=value_text,
-                             components=components, members=members)
+                             components=components, members=members, value_low=low,
+                             value_high=high, absent_reason=absent,
+                             interpretation=interpretation, reference_ranges=ranges)
 
     def _member(self, ref: Any) -> str | None:
         """The entry id of a panel's member (an Observation in the Bundle), or None."""

@@ -117,6 +117,11 @@ def _value(r: dict[str, Any], m: s.Measurement | s.Component) -> None:
         r["valueCodeableConcept"] = _concept(m.value_codes, m.value_text)
     elif m.value_text:
         r["valueString"] = m.value_text
+    elif isinstance(m, s.Measurement) and (m.value_low or m.value_high):
+        r["valueRange"] = {k: _quantity(q) for k, q in (("low", m.value_low),
+                                                        ("high", m.value_high)) if q}
+    elif isinstance(m, s.Measurement) and m.absent_reason:
+        r["dataAbsentReason"] = _qualifier(m.absent_reason)  # R4 obs-6: only without a value
 
 
 class _Builder:
@@ -234,6 +239,8 @@ class _Builder:
             if e.verification_status:
                 r["verificationStatus"] = _status(sy.CONDITION_VERIFICATION,
                                                   e.verification_status)
+            if e.body_sites:
+                r["bodySite"] = [_concept(c.codes, c.text) for c in e.body_sites]
             if e.severity:
                 r["severity"] = _qualifier(e.severity)
             elif e.critical:
@@ -254,7 +261,10 @@ class _Builder:
                 r["dosage"] = [_dosage(d) for d in e.dosages]
             elif e.dose:
                 r["dosage"] = [{"text": e.dose}]
-            if e.date:
+            if e.end:
+                r["effectivePeriod"] = {k: v for k, v in (("start", e.date), ("end", e.end))
+                                        if v}
+            elif e.date:
                 r["effectiveDateTime"] = e.date
             if source:
                 r["informationSource"] = source
@@ -297,6 +307,14 @@ class _Builder:
         if e.date:
             r["effectiveDateTime"] = e.date
         _value(r, e)
+        if e.interpretation:
+            r["interpretation"] = [_concept(c.codes, c.text) for c in e.interpretation]
+        ranges = [{k: v for k, v in (("low", _quantity(x.low) if x.low else None),
+                                     ("high", _quantity(x.high) if x.high else None),
+                                     ("text", x.text)) if v}
+                  for x in e.reference_ranges]
+        if any(ranges):  # R4 obs-3: a range has a low, a high or a text
+            r["referenceRange"] = [x for x in ranges if x]
         if source:
             r["performer"] = [source]
         if encounter:

@@ -60,7 +60,9 @@ def _value(m: s.Measurement | s.Component) -> str:
     q = m.quantity
     if q is not None:
         return q.label()
-    return _concept_text(m.value_codes, m.value_text)
+    if m.value_low is not None or m.value_high is not None:
+        return s.ReferenceRange(m.value_low, m.value_high).label()
+    return _concept_text(m.value_codes, m.value_text) or _qualifier(m.absent_reason)
 
 
 def _result(m: s.Measurement) -> str:
@@ -94,8 +96,8 @@ def conditions(items: Iterable[s.Condition]) -> str:
 def medications(items: Iterable[s.Medication]) -> str:
     """The medications' table."""
     return _table(("Thuốc", "Liều dùng", "Tình trạng", "Ngày"),
-                  ((_concept_text(m.codes, m.text), m.dose, _status(m.status), m.date)
-                   for m in items))
+                  ((_concept_text(m.codes, m.text), m.dose, _status(m.status),
+                    " – ".join(x for x in (m.date, m.end) if x)) for m in items))
 
 
 def immunizations(items: Iterable[s.Immunization]) -> str:
@@ -108,8 +110,10 @@ def immunizations(items: Iterable[s.Immunization]) -> str:
 
 def results(items: Iterable[s.Measurement]) -> str:
     """The results' (or vital signs') table."""
-    return _table(("Chỉ số", "Kết quả", "Ngày", "Ghi chú"),
-                  ((_concept_text(m.codes, m.text), _result(m), m.date, m.note)
+    return _table(("Chỉ số", "Kết quả", "Đánh giá", "Khoảng tham chiếu", "Ngày", "Ghi chú"),
+                  ((_concept_text(m.codes, m.text), _result(m),
+                    ", ".join(_qualifier(c) for c in m.interpretation),
+                    "; ".join(r.label() for r in m.reference_ranges), m.date, m.note)
                    for m in items))
 
 

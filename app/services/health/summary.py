@@ -317,17 +317,19 @@ class Condition(Entry):
     #: Onset and abatement as written: a FHIR dateTime, or a text (``onsetString``).
     onset: str | None = None
     abatement: str | None = None
+    body_sites: tuple[Concept, ...] = ()
 
     @classmethod
     def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
-        return (qualifier_verdict((Concept.from_dict(d.get("severity")),)),)
+        return (qualifier_verdict((Concept.from_dict(d.get("severity")),
+                                   *(Concept.from_dict(x) for x in d.get("body_sites", ())))),)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {**self._base(), "clinical_status": self.clinical_status,
                 "critical": self.critical, "verification_status": self.verification_status,
                 "severity": self.severity.to_dict(), "onset": self.onset,
-                "abatement": self.abatement}
+                "abatement": self.abatement, "body_sites": [c.to_dict() for c in self.body_sites]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Condition:
@@ -336,7 +338,8 @@ class Condition(Entry):
                    critical=bool(d.get("critical", False)),
                    verification_status=str(d.get("verification_status", "")),
                    severity=Concept.from_dict(d.get("severity")), onset=d.get("onset"),
-                   abatement=d.get("abatement"))
+                   abatement=d.get("abatement"),
+                   body_sites=tuple(Concept.from_dict(x) for x in d.get("body_sites", ())))
 
 
 @dataclass(frozen=True)
@@ -351,6 +354,8 @@ class Medication(Entry):
     status: str = ""
     #: The structured dosages (timing, route, dose and rate) as given.
     dosages: tuple[Dosage, ...] = ()
+    #: When it was (or is to be) stopped: ``effectivePeriod.end``.
+    end: str | None = None
 
     @classmethod
     def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
@@ -360,14 +365,15 @@ class Medication(Entry):
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {**self._base(), "dose": self.dose, "status": self.status,
-                "dosages": [x.to_dict() for x in self.dosages]}
+                "dosages": [x.to_dict() for x in self.dosages], "end": self.end}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Medication:
         """From the JSON form."""
         return cls(**cls._base_args(d), dose=str(d.get("dose", "")),
                    status=str(d.get("status", "")),
-                   dosages=tuple(Dosage.from_dict(x) for x in d.get("dosages", ())))
+                   dosages=tuple(Dosage.from_dict(x) for x in d.get("dosages", ())),
+                   end=d.get("end"))
 
 
 @dataclass(frozen=True)
@@ -511,13 +517,26 @@ class Measurement(Entry):
     components: tuple[Component, ...] = ()
     #: The ids of the results this one groups (a panel's ``hasMember``), each an entry of its own.
     members: tuple[str, ...] = ()
+    #: A range value (``valueRange``): its low and high.
+    value_low: Quantity | None = None
+    value_high: Quantity | None = None
+    #: Why there is no value (``dataAbsentReason``).
+    absent_reason: Concept = field(default_factory=Concept)
+    #: ``interpretation`` (high, low, abnormal ...).
+    interpretation: tuple[Concept, ...] = ()
+    #: ``referenceRange``: low, high and text of each.
+    reference_ranges: tuple[ReferenceRange, ...] = ()
 
     @classmethod
     def part_verdicts(cls, d: Mapping[str, Any]) -> tuple[Verdict, ...]:
         # a component is a result of its own: fail-closed like the entry (an unclassified
-        # component makes the whole result unclassified)
-        return tuple(classify("result", ((c.system, c.code) for c in (*x.codes, *x.value_codes)))
-                     for x in (Component.from_dict(c) for c in d.get("components", ())))
+        # component makes the whole result unclassified); interpretation and the reason for
+        # no value are qualifiers
+        qualifiers = (Concept.from_dict(d.get("absent_reason")),
+                      *(Concept.from_dict(x) for x in d.get("interpretation", ())))
+        return (*(classify("result", ((c.system, c.code) for c in (*x.codes, *x.value_codes)))
+                  for x in (Component.from_dict(c) for c in d.get("components", ()))),
+                qualifier_verdict(qualifiers))
 
     @property
     def quantity(self) -> Quantity | None:
@@ -534,7 +553,12 @@ class Measurement(Entry):
                 "value_text": self.value_text, "unit_system": self.unit_system,
                 "unit_code": self.unit_code, "comparator": self.comparator,
                 "components": [c.to_dict() for c in self.components],
-                "members": list(self.members)}
+                "members": list(self.members),
+                "value_low": self.value_low.to_dict() if self.value_low else None,
+                "value_high": self.value_high.to_dict() if self.value_high else None,
+                "absent_reason": self.absent_reason.to_dict(),
+                "interpretation": [c.to_dict() for c in self.interpretation],
+                "reference_ranges": [r.to_dict() for r in self.reference_ranges]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Measurement:
@@ -548,7 +572,44 @@ class Measurement(Entry):
                    unit_code=str(d.get("unit_code", "")),
                    comparator=str(d.get("comparator", "")),
                    components=tuple(Component.from_dict(c) for c in d.get("components", ())),
-                   members=tuple(str(m) for m in d.get("members", ())))
+                   members=tuple(str(m) for m in d.get("members", ())),
+                   value_low=Quantity.from_dict(d.get("value_low")),
+                   value_high=Quantity.from_dict(d.get("value_high")),
+                   absent_reason=Concept.from_dict(d.get("absent_reason")),
+                   interpretation=tuple(Concept.from_dict(c)
+                                        for c in d.get("interpretation", ())),
+                   reference_ranges=tuple(ReferenceRange.from_dict(r)
+                                          for r in d.get("reference_ranges", ())))
+
+
+@dataclass(frozen=True)
+class ReferenceRange:
+    """One reference range of a result: its low, high and text."""
+
+    low: Quantity | None = None
+    high: Quantity | None = None
+    text: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"low": self.low.to_dict() if self.low else None,
+                "high": self.high.to_dict() if self.high else None, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ReferenceRange:
+        """From the JSON form."""
+        return cls(Quantity.from_dict(d.get("low")), Quantity.from_dict(d.get("high")),
+                   str(d.get("text", "")))
+
+    def label(self) -> str:
+        """The range as a person reads it (``4–10 G/L``)."""
+        if self.low is not None and self.high is not None:
+            return f"{self.low.label()}–{self.high.label()}"
+        if self.low is not None:
+            return f"≥ {self.low.label()}"
+        if self.high is not None:
+            return f"≤ {self.high.label()}"
+        return self.text
 
 
 @dataclass(frozen=True)
