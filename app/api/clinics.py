@@ -110,7 +110,7 @@ class CallingClinic(MethodView):
         return current_clinic()
 
 
-@blp.route("/<facility_code>")
+@blp.route("/<string(length=5):facility_code>")  # 5 digits: never /me (its OPTIONS)
 class ClinicByCode(MethodView):
     """One clinic."""
 

@@ -30,19 +30,26 @@ def _export_limit() -> str:
 
 
 def _export_key() -> str:
-    """Rate-limit exports per member (per address for a caller who is not one: the view
-    refuses them)."""
+    """Rate-limit exports per member."""
+    return f"export-member|{current_member_id()}"
+
+
+def _not_a_member() -> bool:
+    """A caller who is not a member with a valid token is not counted: the view refuses them
+    (401 or 403) whatever the exports of others, never 429 before 401."""
     try:
-        return f"export-member|{current_member_id()}"
+        current_member_id()
     except DomainError:
-        return f"export-address|{request.remote_addr}"
+        return True
+    return False
 
 
 @blp.route("")
 class MyExport(MethodView):
     """The member's export."""
 
-    decorators = [limiter.limit(_export_limit, key_func=_export_key, methods=["GET", "HEAD"])]
+    decorators = [limiter.limit(_export_limit, key_func=_export_key, methods=["GET", "HEAD"],
+                                exempt_when=_not_a_member)]
 
     @requires_member()
     @blp.doc(responses={"200": {

@@ -47,7 +47,7 @@ def member(app: Flask, session: Session, client: FlaskClient,
     store.save(m.id, summary.to_document(), source="feed:feed-hcm", bundle_id="b-77")
     session.commit()
     assert activate(client, m, yen["code"]).status_code == 200
-    assert login(client, "not the password", member_number=m.member_number).status_code == 401
+    assert login(client, "not the password", member_number=m.member_number).status_code == 400  # invalid_grant
     headers = member_headers(client, m)
     ends = (utc_now() + timedelta(days=90)).isoformat()
     granted = client.post("/api/v1/me/consents", headers=headers, json={
