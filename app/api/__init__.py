@@ -16,6 +16,7 @@ def register(api: Api) -> None:
         clinic_flow,
         clinics,
         consents,
+        exam_rounds,
         health_feeds,
         health_records,
         jobs,
@@ -59,3 +60,4 @@ def register(api: Api) -> None:
     api.register_blueprint(access_events.blp)
     api.register_blueprint(clinic_flow.blp)
     api.register_blueprint(my_export.blp)
+    api.register_blueprint(exam_rounds.blp)

@@ -48,3 +48,6 @@ __all__ += ["AccessReport"]
 from app.models.form_submission import FormSubmission  # noqa: E402
 
 __all__ += ["FormSubmission"]
+from app.models.exam_round import ExamDelivery, ExamParticipant, ExamResult, ExamRound  # noqa: E402
+
+__all__ += ["ExamDelivery", "ExamParticipant", "ExamResult", "ExamRound"]

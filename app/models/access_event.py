@@ -21,8 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column, synonym
 from app.clock import now as utc_now
 from app.db import Base
 
-#: What happened: a card checked, a record pulled, a request refused, an emergency access.
-ACCESS_KINDS = ("verify", "pull", "denial", "emergency")
+#: What happened: a card checked, a record pulled, a request refused, an emergency access, an
+#: exam result written into the record by the clinic of an exam round (migration 0023).
+ACCESS_KINDS = ("verify", "pull", "denial", "emergency", "write")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

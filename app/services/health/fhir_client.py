@@ -1,8 +1,10 @@
-"""Pull client for a FHIR R4 server: find the Patient by health ID, then fetch its
-``$summary`` (IPS), with timeouts, bounded retries with exponential backoff and domain errors."""
+"""Client for a FHIR R4 server: the pull (find the Patient by health ID, then fetch its
+``$summary`` (IPS)) and the push of transaction Bundles (exam results, ``transaction``), with
+timeouts, bounded retries with exponential backoff and domain errors."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from typing import Any
 import httpx
 
 from app.services.errors import (
+    DomainError,
     HealthRecordAmbiguous,
     HealthRecordNotFound,
     HealthRecordUnavailable,
@@ -23,6 +26,23 @@ from app.services.health.summary import HealthSummary
 FHIR_JSON = "application/fhir+json"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+class TransactionRejected(DomainError):
+    """The FHIR server refused a transaction Bundle for good (a 4xx other than 429);
+    ``status`` is its answer."""
+
+
+def _outcome_text(response: httpx.Response) -> str:
+    """The first issue's text of an OperationOutcome answer (bounded), or ''."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    issues = data.get("issue") if isinstance(data, dict) else None
+    if not isinstance(issues, list) or not issues or not isinstance(issues[0], dict):
+        return ""
+    return str(issues[0].get("diagnostics") or issues[0].get("code") or "")[:200]
 
 
 class FhirPullClient:
@@ -128,13 +148,51 @@ class FhirPullClient:
                                           "resource.")
         return data
 
+    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """POST a FHIR ``transaction`` Bundle to the server's base URL and return its
+        ``transaction-response`` Bundle. Retried like a read (timeouts, unreachable, 429 and
+        5xx, with backoff): the caller makes the Bundle safe to send again (conditional
+        creates, ``ifNoneExist``).
+
+        Raises:
+            TransactionRejected: the server refused the Bundle (another 4xx): sending it again
+                will not help.
+            HealthRecordUnavailable: the server is down, slow, failing or answers garbage.
+        """
+        body = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
+        response = self._send("POST", "", {}, body)
+        if 400 <= response.status_code < 500:
+            detail = _outcome_text(response)
+            raise TransactionRejected(f"The health record server refused the transaction "
+                                      f"({response.status_code}{': ' + detail if detail else ''})"
+                                      ".", status=response.status_code)
+        if response.status_code >= 300:
+            raise HealthRecordUnavailable(f"The health record server answered "
+                                          f"{response.status_code}.")
+        try:
+            data = response.json()
+        except ValueError as e:
+            raise HealthRecordUnavailable("The health record server's answer is not JSON.") from e
+        if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+            raise HealthRecordUnavailable("The health record server's answer is not a "
+                                          "transaction-response Bundle.")
+        return data
+
     def _get(self, path: str, params: dict[str, str]) -> httpx.Response:
+        return self._send("GET", path, params, None)
+
+    def _send(self, method: str, path: str, params: dict[str, str],
+              body: bytes | None) -> httpx.Response:
         attempt = 0
         while True:
             response: httpx.Response | None = None
             error: Exception | None = None
             try:
-                response = self._http.get(path, params=params)
+                if body is None:
+                    response = self._http.request(method, path, params=params)
+                else:
+                    response = self._http.request(method, path, params=params, content=body,
+                                                  headers={"Content-Type": FHIR_JSON})
             except httpx.TimeoutException as e:
                 failure, error = "did not answer in time", e
             except httpx.TransportError as e:

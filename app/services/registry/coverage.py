@@ -171,3 +171,99 @@ def exams_due_by_month(session: Session, scope: Scope, *, today: date,
         Member.province_code, Member.union_code)
     counts = session.execute(stmt).one()
     return [DuePoint(start, int(n)) for start, n in zip(starts, counts, strict=True)]
+
+
+# -- coverage against the provinces' targets (issue 26) ----------------------------------------
+#: The Ministry of Health's targets: at least 80 % of people with a health record, over 90 %
+#: under health management (here: a routine occupational exam on record in the last 12 months).
+TARGET_LINKED = 0.80
+TARGET_EXAMINED = 0.90
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """One province's or union's shares against the targets."""
+
+    code: str
+    name: str
+    members: int  # active members
+    linked: int  # with a linked health record
+    examined: int  # with a routine exam on record in the last 12 months
+
+    @property
+    def linked_share(self) -> float:
+        return self.linked / self.members if self.members else 0.0
+
+    @property
+    def examined_share(self) -> float:
+        return self.examined / self.members if self.members else 0.0
+
+    @property
+    def linked_met(self) -> bool:
+        return self.members > 0 and self.linked_share >= TARGET_LINKED
+
+    @property
+    def examined_met(self) -> bool:
+        return self.members > 0 and self.examined_share >= TARGET_EXAMINED
+
+
+@dataclass(frozen=True)
+class RoundMove:
+    """How far one exam round moved a union's exam share: members it examined in the last 12
+    months (routine kinds only count towards the target) over the union's active members."""
+
+    round_id: int
+    title: str
+    kind: str
+    first_day: date
+    last_day: date
+    union_code: str
+    examined: int
+    delivered: int
+    union_members: int
+
+    @property
+    def points(self) -> float:
+        """The share of the union's members it examined (0 for a non-routine round)."""
+        from app.models.exam_round import ROUTINE_KINDS
+
+        if self.kind not in ROUTINE_KINDS or not self.union_members:
+            return 0.0
+        return self.examined / self.union_members
+
+
+def _targets(rows: list[CoverageRow]) -> list[TargetRow]:
+    return [TargetRow(r.code, r.name, r.members, r.linked, r.members - r.exams_due)
+            for r in rows]
+
+
+def against_targets(session: Session, scope: Scope, *, today: date,
+                    unions: int = 200) -> tuple[list[TargetRow], list[TargetRow], list[RoundMove]]:
+    """Per province and per union in scope: the shares of active members with a linked health
+    record and with a routine exam in the last 12 months (from the one date kept in clear),
+    and the exam rounds of the last 12 months that examined members in scope, per union."""
+    from app.models.exam_round import ExamParticipant, ExamRound
+
+    provinces = _targets(by_province(session, scope, today=today))
+    union_rows = _targets(by_union(session, scope, today=today, limit=unions))
+    since = datetime(today.year, today.month, today.day, tzinfo=timezone.utc) - timedelta(
+        days=EXAM_INTERVAL_DAYS)
+    done = ExamParticipant.state.in_(("examined", "delivered"))
+    stmt = scope.filter(
+        select(ExamRound.id, ExamRound.title, ExamRound.kind, ExamRound.first_day,
+               ExamRound.last_day, ExamParticipant.union_code, _count_where(done),
+               _count_where(ExamParticipant.state == "delivered"))
+        .join(ExamRound, ExamRound.id == ExamParticipant.round_id)
+        .where(done, ExamParticipant.examined_at >= since)
+        .group_by(ExamRound.id, ExamRound.title, ExamRound.kind, ExamRound.first_day,
+                  ExamRound.last_day, ExamParticipant.union_code)
+        .order_by(ExamRound.first_day.desc(), ExamRound.id.desc(), ExamParticipant.union_code),
+        ExamParticipant.province_code, ExamParticipant.union_code)
+    rows = session.execute(stmt).all()
+    sizes = {code: members for code, members in session.execute(
+        select(Member.union_code, func.count(Member.id))
+        .where(Member.union_code.in_({r[5] for r in rows}),
+               Member.status == MemberStatus.ACTIVE).group_by(Member.union_code))}
+    moves = [RoundMove(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]),
+                       int(sizes.get(r[5], 0))) for r in rows]
+    return provinces, union_rows, moves
