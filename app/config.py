@@ -147,6 +147,8 @@ def defaults(root: Path) -> dict[str, Any]:
         # signs every access-log checkpoint (HMAC-SHA256); required in production
         "AUDIT_CHECKPOINT_KEY": None,
         "ON_CARD_REFRESH_SECONDS": 86400,
+        # exam results to the national health record (HEALTH_FHIR_URL; app/services/exams)
+        "EXAM_DELIVERY_EVERY_SECONDS": 30,
         # clinic flow: presence tokens, pull grants, scanned photos, rate limits
         "PRESENCE_TOKEN_SECRET": None,
         "PULL_GRANT_SECRET": None,

@@ -10,6 +10,10 @@ worker``), so that a deployment needs no cron lines for them:
 - **on-card**: reissue, without the emergency core, the cards whose ``on-card`` consent has
   lapsed, every ``ON_CARD_REFRESH_SECONDS`` (default a day) — what ``unioncard cards
   refresh-on-card`` does once;
+- **exam-results**: send the exam rounds' results to the national health record
+  (``HEALTH_FHIR_URL``) every ``EXAM_DELIVERY_EVERY_SECONDS`` (default 30), from their outbox
+  (``app.services.exams.delivery``: a row is claimed with a lease; every entry is a
+  conditional create, so a repeat stores nothing twice);
 - **pin-presence**: delete the bindings of expired presence tokens and the clinic clients'
   wrong-PIN windows older than 7 days, every ``PIN_PRESENCE_PRUNE_SECONDS`` (default an hour).
 
@@ -59,7 +63,7 @@ class Duty:
 def periodic_duties(app: Flask) -> list[Duty]:
     """The duties the app's configuration turns on."""
     duties = [d for d in (outbox_duty(app), checkpoint_duty(app), on_card_duty(app),
-                          pin_presence_duty(app))
+                          pin_presence_duty(app), exam_results_duty(app))
               if d is not None]
     for duty in duties:
         log.info("worker duty %s every %g s", duty.name, duty.every)
@@ -182,3 +186,36 @@ def prune_pin_presence(app: Flask) -> tuple[int, int]:
         log.info("pin-presence: %s expired presence binding(s) and %s old wrong-PIN "
                  "window(s) deleted", bindings, windows)
     return bindings, windows
+
+
+def exam_results_duty(app: Flask) -> Duty | None:
+    """Send the due exam results to the national health record; None when no FHIR server is
+    configured or the interval is 0."""
+    every = float(app.config["EXAM_DELIVERY_EVERY_SECONDS"])
+    if every <= 0 or not app.config["HEALTH_FHIR_URL"]:
+        return None
+    return Duty("exam-results", every, lambda: deliver_exam_results(app))
+
+
+def deliver_exam_results(app: Flask) -> int:
+    """One run of the exam results' outbox; the results sent."""
+    from app.composition import cipher_for_config, pull_settings
+    from app.extensions import db
+    from app.services.exams.delivery import Delivery
+    from app.services.health.fhir_client import FhirPullClient
+
+    settings = pull_settings(app.config)
+
+    def client() -> FhirPullClient:
+        return FhirPullClient(settings.url, token=settings.token or None,
+                              timeout=settings.timeout, retries=settings.retries)
+
+    report = Delivery(lambda: db.new_session(app, write=True), cipher_for_config(app.config),
+                      client).run()
+    if report.sent or report.retrying or report.failed or report.reclaimed:
+        log.info("exam results: sent %s, retrying later %s, failed %s, sent again after a "
+                 "stopped run %s", report.sent, report.retrying, report.failed,
+                 report.reclaimed)
+    if report.stopped:
+        log.warning("exam results delivery stopped: %s", report.stopped)
+    return report.sent
