@@ -34,8 +34,8 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 def _event_kinds(old: tuple[str, ...], new: tuple[str, ...]) -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        op.drop_constraint("ck_access_events_kind", "access_events", type_="check")
-        op.create_check_constraint("ck_access_events_kind", "access_events",
+        op.drop_constraint(op.f("ck_access_events_kind"), "access_events", type_="check")
+        op.create_check_constraint(op.f("ck_access_events_kind"), "access_events",
                                    _one_of("kind", new))
         return
     if bind.dialect.name != "sqlite":
