@@ -67,6 +67,16 @@ def _item(outcome: p.Outcome) -> dict[str, Any]:
     return item
 
 
+def _fhir_body(types: list[str], description: str) -> dict[str, Any]:
+    """The OpenAPI request body of a FHIR R4 Bundle of one of ``types`` (the rest of the
+    Bundle is checked by the service: ``fhir-invalid``)."""
+    return {"required": True, "description": description, "content": {FHIR_JSON: {"schema": {
+        "type": "object", "required": ["resourceType", "type"],
+        "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]},
+                       "type": {"type": "string", "enum": types},
+                       "entry": {"type": "array", "items": {"type": "object"}}}}}}}
+
+
 @blp.route("")
 class HealthRecords(MethodView):
     """A member's summary, pushed."""
@@ -74,6 +84,7 @@ class HealthRecords(MethodView):
     @defers_writes  # validated and mapped first, then stored in one short write
     @accepts(FHIR_JSON)
     @requires_feed
+    @blp.doc(requestBody=_fhir_body(["document", "collection"], "a member's IPS-shaped Bundle"))
     @blp.response(200, PushResultSchema)
     @blp.alt_response(404, schema=ProblemSchema, description=(
         "No member with the Patient's health ID is linked in a province this feed serves"))
@@ -98,6 +109,7 @@ class HealthRecordsBatch(MethodView):
     @defers_writes
     @accepts(FHIR_JSON)
     @requires_feed
+    @blp.doc(requestBody=_fhir_body(["batch"], "a batch Bundle of members' Bundles"))
     @blp.response(200, BatchResultSchema)
     @blp.alt_response(413, schema=ProblemSchema, description="`bundle-too-large`")
     @blp.alt_response(415, schema=ProblemSchema, description="Not application/fhir+json")

@@ -44,7 +44,8 @@ INVALID_TOKEN = "invalid_token"
 INSUFFICIENT_SCOPE = "insufficient_scope"
 
 #: OpenAPI security requirement of every endpoint that ``requires`` a bearer token.
-_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+#: (a JWT from the token endpoint, described both as HTTP bearer and as OAuth 2's flows)
+_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"oauth2": []}]
 
 
 def actor() -> str:

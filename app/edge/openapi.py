@@ -1,5 +1,6 @@
 """OpenAPI completeness, derived when each path is added to the document: an ``operationId``
-for every operation and a documented 401 on every secured one.
+for every operation, a documented 401 on every secured one, the edge's refusals (400, 414,
+431; 413 and 415 with a body) on each, and whether a body is required.
 
 It runs for every operation of every blueprint (also those added later), so no view needs to
 remember either; ``tests/app/test_openapi_contract.py`` walks the document to prove it.
@@ -8,9 +9,10 @@ remember either; ``tests/app/test_openapi_contract.py`` walks the document to pr
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 from typing import Any
 
-from apispec import BasePlugin
+from apispec import APISpec, BasePlugin
 
 from app.edge.problems import TOKEN_ENDPOINT, TOKEN_ERROR_JSON
 
@@ -52,3 +54,59 @@ class OperationDocPlugin(BasePlugin):
                 responses = operation.setdefault("responses", {})
                 if "401" not in {str(status) for status in responses}:
                     responses["401"] = UNAUTHORIZED
+            self._body_required(operation)
+            self._edge_errors(operation, token=rule.endpoint == TOKEN_ENDPOINT)
+
+    def init_spec(self, spec: APISpec) -> None:
+        """Keep the spec, whose schema components tell which bodies are required."""
+        super().init_spec(spec)
+        self.spec = spec
+        #: components whose schema checks the body as a whole (``validates_schema``): an
+        #: empty body may fail that check, so such a body stays required
+        self.checked_whole: set[str] = set()
+
+    def schema_helper(self, name: str, definition: dict[str, Any],
+                      **kwargs: Any) -> dict[str, Any] | None:
+        """Note the schemas with whole-body checks as they become components."""
+        schema = kwargs.get("schema")
+        hooks = getattr(schema, "_hooks", {})
+        if hooks.get("validates_schema"):
+            self.checked_whole.add(name)
+        return None
+
+    def _body_required(self, operation: dict[str, Any]) -> None:
+        """A request body is required when its schema has a required field or checks the
+        body as a whole: a schema of optional fields only is read from a missing body as an
+        empty one (the server answers it), so the document says so."""
+        body = operation.get("requestBody")
+        if not isinstance(body, dict) or not body.get("content"):
+            return
+        schemas = self.spec.components.schemas
+        optional = []
+        for content in body["content"].values():
+            ref = str(content.get("schema", {}).get("$ref", ""))
+            name = ref.rsplit("/", 1)[-1]
+            optional.append(bool(name) and name in schemas and name not in self.checked_whole
+                            and not schemas[name].get("required"))
+        if optional and all(optional):
+            body["required"] = False
+
+    @staticmethod
+    def _edge_errors(operation: dict[str, Any], *, token: bool) -> None:
+        """Document the refusals of the edge, which every operation can meet before its view:
+        400 (a NUL in the URL, a form or a JSON body; malformed JSON), 414 (URL too long) and
+        431 (header fields too large); with a body also 413 and 415. The token endpoint's
+        are its RFC 6749 §5.2 ``application/json``."""
+        responses = operation.setdefault("responses", {})
+        statuses = [400, 414, 431]
+        if "requestBody" in operation:
+            statuses += [413, 415]
+        for status in statuses:
+            if str(status) in {str(code) for code in responses}:
+                continue
+            if token:
+                responses[str(status)] = {
+                    "description": HTTPStatus(status).phrase,
+                    "content": {TOKEN_ERROR_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
+            else:  # the shared problem+json component of the status (``ProblemApi``)
+                responses[str(status)] = HTTPStatus(status).name

@@ -7,6 +7,7 @@ import http
 import logging
 import re
 from collections.abc import Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -616,6 +617,21 @@ def bearer_challenge(error: str | None = None, description: str | None = None) -
     return challenge
 
 
+#: The token endpoint's OAuth 2 flows (RFC 6749 §4.3, §4.4); a token's scope is its role.
+OAUTH2_SCHEME: Mapping[str, Any] = MappingProxyType({
+    "type": "oauth2",
+    "description": "Tokens from the token endpoint: the password grant (staff and members) "
+                   "and the client credentials grant (health-record feeds and clinic API "
+                   "clients, authenticated by HTTP Basic or in the form). A token's scope is "
+                   "its role; what each role may do is said by each operation.",
+    "flows": {
+        "password": {"tokenUrl": "/api/v1/auth/token", "scopes": {
+            "admin": "an administrator", "officer": "a union officer",
+            "member": "a member, their own data"}},
+        "clientCredentials": {"tokenUrl": "/api/v1/auth/token", "scopes": {
+            "health-feed": "a health-record feed", "clinic": "a clinic API client"}}}})
+
+
 class ProblemApi(Api):  # type: ignore[misc]
     """flask-smorest's Api whose errors are RFC 9457 problem details."""
 
@@ -628,6 +644,7 @@ class ProblemApi(Api):  # type: ignore[misc]
 
         kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), OperationDocPlugin()]
         super()._init_spec(**kwargs)
+        self.spec.components.security_scheme("oauth2", deepcopy(dict(OAUTH2_SCHEME)))
 
     def _register_responses(self) -> None:
         """Document the shared error responses (e.g. 422 of every argument schema) with

@@ -72,6 +72,8 @@ def _example_path(rule: Rule) -> str:
             f"<path:{arg}>", "x").replace(f"<string:{arg}>", "x")
         path = re.sub(r"<any\(([^)]*)\):" + arg + ">",
                       lambda m: m.group(1).split(",")[0].strip("'\""), path)
+        path = re.sub(r"<string\(length=(\d+)\):" + arg + ">",
+                      lambda m: "1" * int(m.group(1)), path)
     return path
 
 
@@ -105,7 +107,7 @@ def test_openapi_documents_bearer_security_on_exactly_the_secured_operations(
             name = f"{method} {rule.rule}"
             answer = client.open(_example_path(rule), method=method).status_code
             if "security" in operation:
-                assert operation["security"] == [{"bearerAuth": []}], name
+                assert operation["security"] == [{"bearerAuth": []}, {"oauth2": []}], name
                 assert "401" in operation["responses"], name
                 assert answer == 401, name
                 secured.add(name)
