@@ -363,3 +363,37 @@ def test_coverage_against_the_targets_moves_with_a_rounds_results(
     [move] = after["rounds"]
     assert move["round_id"] == round_id and move["examined"] == 1
     assert abs(move["points"] - 1 / 3) < 1e-9
+
+
+def test_invited_members_with_an_address_are_emailed_once_through_the_outbox(
+        app: Any, client: FlaskClient, session: Session, exam_scene: Scene) -> None:
+    from app.extensions import db
+    from app.models import OutboxMessage
+    from app.services.access_events.addresses import NotificationAddresses
+    from app.services.access_events.delivery import Delivery, RetryPolicy, SmtpSettings
+    from tests.app.smtp_server import smtp_server
+
+    NotificationAddresses(session, exam_scene["cipher"]).set(exam_scene["yen"].id,
+                                                             "yen@example.vn")
+    session.commit()
+    round_id = _planned(client, exam_scene)
+    [queued] = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "exam-invitation")).all()  # Bình and Lan gave no address
+    assert queued.member_id == exam_scene["yen"].id and queued.event_id is None
+    url = "https://the.union.example.vn/me/access-log"
+
+    def deliver(port: int) -> Any:
+        return Delivery(lambda: db.new_session(app, write=True), exam_scene["cipher"],
+                        SmtpSettings(host="127.0.0.1", port=port, sender="tb@example.vn",
+                                     tls="none", timeout=5.0),
+                        RetryPolicy(max_attempts=3), access_log_url=url).run()
+
+    with smtp_server() as (inbox, port):
+        assert deliver(port).sent == 1
+        assert deliver(port).sent == 0
+    [message] = inbox.messages
+    assert message["To"] == "yen@example.vn"
+    text = message.get_content()
+    assert "Khám định kỳ 2026 — Quế Võ" in text and "Phòng khám" in text
+    assert "https://the.union.example.vn/me/exam-rounds" in text
+    assert f"{round_id}" not in message["Subject"]

@@ -32,6 +32,9 @@ from app.models.notification import OutboxMessage
 from app.services.access_events.addresses import NotificationAddresses
 from app.services.access_events.email_text import emergency_email
 
+#: The outbox kind of an exam-round invitation (``app.services.exams.rounds``).
+EXAM_INVITATION = "exam-invitation"
+
 log = logging.getLogger("unioncard.notifications")
 TLS_MODES = ("none", "starttls", "ssl")
 #: The longest wait between two attempts of one message.
@@ -241,12 +244,23 @@ class Delivery:
         with self.sessions() as session:
             row = session.get(OutboxMessage, outbox_id)
             assert row is not None
-            event = session.get(AccessEvent, row.event_id)
-            assert event is not None
             to = NotificationAddresses(session, self.cipher).email(row.member_id)
-            message = (emergency_email(event, outbox_id=outbox_id, sender=self.settings.sender,
-                                       to=to, access_log_url=self.access_log_url)
-                       if to is not None else None)
+            message: EmailMessage | None = None
+            if to is not None and row.kind == EXAM_INVITATION and row.participant_id:
+                from app.services.exams.email_text import invitation_email
+
+                message = invitation_email(
+                    session, row.participant_id, outbox_id=outbox_id,
+                    sender=self.settings.sender, to=to, at=row.created_at,
+                    portal_url=self.access_log_url.removesuffix("/access-log") + "/exam-rounds")
+                if message is None:  # the round was cancelled since
+                    to = None
+            elif to is not None:
+                event = session.get(AccessEvent, row.event_id)
+                assert event is not None
+                message = emergency_email(event, outbox_id=outbox_id,
+                                          sender=self.settings.sender, to=to,
+                                          access_log_url=self.access_log_url)
             attempts = row.attempts
         if message is None:
             self._finish(outbox_id, "no-address", "the member gave no e-mail address")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import now as utc_now
 from app.clock import today_in_vietnam
-from app.models import Clinic, Member, MemberStatus, Union
+from app.models import Clinic, Member, MemberStatus, NotificationAddress, OutboxMessage, Union
 from app.models.exam_round import (
     ROUND_FACILITY_TYPES,
     ROUND_KINDS,
@@ -32,6 +32,7 @@ from app.models.exam_round import (
 )
 from app.services import audit
 from app.services.access.scope import Scope
+from app.services.access_events.delivery import EXAM_INVITATION
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.services.registry.worklists import condition as worklist_condition
 
@@ -163,17 +164,32 @@ class ExamRounds:
         self.session.add(round_)
         self.session.flush()
         now = self.clock()
-        self.session.add_all(ExamParticipant(
+        participants = [ExamParticipant(
             round_id=round_.id, member_id=member_id, province_code=province, union_code=union,
             state="invited", invited_at=now, reply_note="") for member_id, province, union
-            in members)
+            in members]
+        self.session.add_all(participants)
         self.session.flush()
+        self._queue_invitations(participants, now)
         audit.record(self.session, actor=self.actor, action="exam-round.plan",
                      object_type="exam_round", object_id=round_.id,
                      province_code=round_.province_code,
                      details={"invited": len(members), "kind": plan.kind,
                              "clinic": clinic.facility_code, "members_due": plan.members_due})
         return round_, len(members)
+
+    def _queue_invitations(self, participants: Sequence[ExamParticipant], now: datetime) -> int:
+        """Queue the invitation e-mail (the notification outbox, ``exam-invitation``) of each
+        participant who gave an address for notices; the portal lists every invitation."""
+        with_address = set(self.session.scalars(select(NotificationAddress.member_id).where(
+            NotificationAddress.member_id.in_([p.member_id for p in participants]))))
+        self.session.add_all(OutboxMessage(
+            kind=EXAM_INVITATION, member_id=p.member_id, province_code=p.province_code,
+            participant_id=p.id, event_id=None, status="pending", attempts=0, created_at=now,
+            next_attempt_at=now, last_error="") for p in participants
+            if p.member_id in with_address)
+        self.session.flush()
+        return len(with_address)
 
     def _unions(self, scope: Scope, codes: Sequence[str],
                 bad: Callable[[str, str], None]) -> list[str]:
