@@ -23,6 +23,7 @@ from app.models import (
     AccessEventText,
     AccessReport,
     Card,
+    ExamResult,
     HealthLink,
     HealthRecord,
     Member,
@@ -31,6 +32,7 @@ from app.models import (
 from app.services.access_events.addresses import EMAIL_CONTEXT
 from app.services.access_events.log import EMERGENCY_TEXT_CONTEXT
 from app.services.access_events.reports import ADMIN_NOTE_CONTEXT, NOTE_CONTEXT
+from app.services.exams.results import RESULT_CONTEXT
 from app.services.health.store import HEALTH_ID_CONTEXT, SUMMARY_CONTEXT
 from app.services.issuing.issuance import UC1_CONTEXT
 from app.services.registry.members import INSURANCE_CONTEXT, PERSONAL_ID_CONTEXT
@@ -64,6 +66,8 @@ PACKED = (
            AccessReport.first_event_id, NOTE_CONTEXT),
     Packed("access_reports.admin_note", AccessReport, AccessReport.admin_note_encrypted,
            AccessReport.first_event_id, ADMIN_NOTE_CONTEXT),
+    Packed("exam_results.result", ExamResult, ExamResult.result_encrypted,
+           ExamResult.participant_id, RESULT_CONTEXT),
 )
 RECORDS = "health_records.summary"
 TARGETS = tuple(p.name for p in PACKED) + (RECORDS,)

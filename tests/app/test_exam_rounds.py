@@ -397,3 +397,27 @@ def test_invited_members_with_an_address_are_emailed_once_through_the_outbox(
     assert "Khám định kỳ 2026 — Quế Võ" in text and "Phòng khám" in text
     assert "https://the.union.example.vn/me/exam-rounds" in text
     assert f"{round_id}" not in message["Subject"]
+
+
+def test_a_data_key_rotation_rewraps_the_sealed_results(
+        client: FlaskClient, session: Session, exam_scene: Scene) -> None:
+    from app.crypto import DataCipher, kek_version
+    from app.services.data_keys import DataKeyRotation
+    from tests.app.test_data_key_rotation import LOOKUP, NEW, OLD
+
+    round_id = _planned(client, exam_scene)
+    pid = participant_id(client, exam_scene, round_id, exam_scene["yen"])
+    check_in(client, exam_scene, round_id, exam_scene["texts"]["yen"])
+    client.post(result_url(round_id, pid), json=NOISE_RESULT,
+                headers=exam_scene["clinic_headers"])
+    rotated = DataCipher([NEW, OLD], lookup_key=LOOKUP)
+    rotation = DataKeyRotation(session, rotated)
+    assert rotation.census()["exam_results.result"] == {kek_version(OLD): 1}
+    rotation.run()
+    assert rotation.census()["exam_results.result"] == {kek_version(NEW): 1}
+    row = session.get(ExamResult, pid)
+    assert row is not None
+    session.refresh(row)
+    only_new = DataCipher([NEW], lookup_key=LOOKUP)
+    assert json.loads(only_new.decrypt(row.result_encrypted, RESULT_CONTEXT, str(pid)))[
+        "health_class"] == "II"
