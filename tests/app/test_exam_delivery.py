@@ -233,3 +233,90 @@ def test_the_worker_sends_exam_results_as_a_duty_when_a_fhir_server_is_configure
     assert duty.run_if_due(now=100.0) is True
     assert _row(session, pid).status == "sent"
     assert _stored(fhir_server, _bundle_uuid(session, pid))["Encounter/encounter"] == 1
+
+
+@pytest.mark.slow
+def test_a_real_worker_killed_mid_delivery_leaves_one_copy(
+        committed_office: Any, fhir_server: FhirServerProcess) -> None:
+    """``unioncard worker`` sends a result; the server stores it and stalls its answer; the
+    worker is killed (SIGKILL); the next run after the lease sends it again: one copy."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from datetime import date
+
+    from app.clock import today_in_vietnam
+    from app.models import Member
+    from app.models.exam_round import ExamParticipant, ExamRound
+    from app.services.access.scope import Scope
+    from app.services.access.tokens import Principal
+    from app.services.clinics.directory import ClinicIdentity
+    from app.services.clinics.register import ClinicRegister
+    from app.services.exams.results import ExamResults, findings_from_json
+    from app.services.health.store import HealthStore
+    from app.services.registry.members import MemberRegistry
+    from tests.conftest import make_cccd, unioncard_env
+
+    app = committed_office("examkill")
+    admin = Scope(Principal("user", 0, "admin"))
+    cipher = cipher_for_config(app.config)
+    session = db.new_session(app, write=True)
+    clinic = ClinicRegister(session, admin, actor="test").create({
+        "facility_code": "27001", "name": "Phòng khám KCN Quế Võ", "province_code": "24",
+        "facility_type": "industrial-park-clinic", "address": "KCN Quế Võ"})
+    member, _ = MemberRegistry(session, cipher, actor="test").create(admin, {
+        "full_name": "Nguyễn Thị Kim Yến", "birth_date": date(1994, 3, 12), "sex": "F",
+        "personal_id": make_cccd(date(1994, 3, 12), "F"), "union_code": "CDCS-24-QUEVO1"})
+    assert isinstance(member, Member)
+    HealthStore(session, cipher, actor="test").link(admin, member.id, HEALTH_ID)
+    today = today_in_vietnam()
+    round_ = ExamRound(province_code="24", clinic_id=clinic.id, kind="periodic", title="R",
+                       first_day=today, last_day=today, status="planned", created_by="test")
+    session.add(round_)
+    session.flush()
+    participant = ExamParticipant(round_id=round_.id, member_id=member.id, province_code="24",
+                                  union_code=member.union_code, state="checked-in",
+                                  reply_note="", checked_in_at=utc_now())
+    session.add(participant)
+    session.flush()
+    identity = ClinicIdentity(clinic.id, "27001", clinic.name, clinic.facility_type, "24",
+                              True, "clinic-27001-test", 0)
+    ExamResults(session, cipher).record(identity, round_.id, participant.id,
+                                        findings_from_json(NOISE_RESULT), recorded_as="json",
+                                        actor="test")
+    session.commit()
+    pid = participant.id
+    bundle_uuid = _bundle_uuid(session, pid)
+    session.close()
+
+    fhir_server.admin("stall", count=1, seconds=60)
+    env = unioncard_env(app.config["DATABASE_URL"], HEALTH_FHIR_URL=fhir_server.base_url,
+                        HEALTH_FHIR_TIMEOUT="120", HEALTH_FHIR_RETRIES="0",
+                        AUDIT_CHECKPOINT_SECONDS="0", ON_CARD_REFRESH_SECONDS="0",
+                        PIN_PRESENCE_PRUNE_SECONDS="0")
+    root = Path(__file__).resolve().parents[2]
+    worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=root,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while fhir_server.get("/_admin/stats")["transactions"] < 1:  # stored, answer stalled
+            assert time.monotonic() < deadline, "the worker never sent the result"
+            time.sleep(0.1)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+    assert worker.returncode == -signal.SIGKILL
+    with db.new_session(app) as session:
+        assert _row(session, pid).status == "sending"  # claimed, never marked
+    after_lease = lambda: utc_now() + timedelta(minutes=10)  # noqa: E731
+    report = Delivery(lambda: db.new_session(app, write=True), cipher,
+                      lambda: FhirPullClient(fhir_server.base_url, retries=0),
+                      clock=after_lease).run()
+    assert report.reclaimed == 1 and report.sent == 1
+    with db.new_session(app) as session:
+        assert _row(session, pid).status == "sent"
+    assert _stored(fhir_server, bundle_uuid) == {
+        "Encounter/encounter": 1, "Observation/health-class": 1, "Observation/finding-0": 1,
+        "DiagnosticReport/report": 1, "Patient": 1}
