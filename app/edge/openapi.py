@@ -33,6 +33,22 @@ def operation_id(endpoint: str, method: str) -> str:
     return method.lower() + "".join(_pascal(part) for part in endpoint.split("."))
 
 
+#: No text the service takes may hold a NUL (``app.edge.bodies``: no database text can hold
+#: one): the pattern of every string of the document that has none stricter already.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _without_nul(schema: dict[str, Any]) -> None:
+    """Give a string schema (or an array's string items) the ``NO_NUL`` pattern, unless it
+    has a pattern, an enum or a format of its own (which hold no NUL)."""
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "array":
+        _without_nul(schema.get("items", {}))
+    elif schema.get("type") == "string" and not {"pattern", "enum", "format"} & set(schema):
+        schema["pattern"] = NO_NUL
+
+
 class OperationDocPlugin(BasePlugin):
     """apispec plugin completing each operation as its path is registered."""
 
@@ -54,6 +70,9 @@ class OperationDocPlugin(BasePlugin):
                 responses = operation.setdefault("responses", {})
                 if "401" not in {str(status) for status in responses}:
                     responses["401"] = UNAUTHORIZED
+            for parameter in operation.get("parameters", []):
+                if isinstance(parameter, dict):
+                    _without_nul(parameter.get("schema", {}))
             self._body_required(operation)
             self._edge_errors(operation, token=rule.endpoint == TOKEN_ENDPOINT)
 
@@ -72,6 +91,11 @@ class OperationDocPlugin(BasePlugin):
         hooks = getattr(schema, "_hooks", {})
         if hooks.get("validates_schema"):
             self.checked_whole.add(name)
+        one_of = getattr(schema, "EXACTLY_ONE_OF", None)
+        if one_of:  # the schema's own check: exactly one of these members
+            definition["oneOf"] = [{"required": [member]} for member in one_of]
+        for prop in definition.get("properties", {}).values():
+            _without_nul(prop)
         return None
 
     def _body_required(self, operation: dict[str, Any]) -> None:

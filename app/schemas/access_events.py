@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 
 from app.clock import VIETNAM
+from app.models.access_report import REPORT_REASONS
 from app.schemas.common import PageArgsSchema, PageSchema
 
 _KINDS = "verify (card checked), pull (record read), denial (refused), emergency"
@@ -229,7 +230,7 @@ class NewAccessReportSchema(ma.Schema):
     entry_id = ma.fields.Integer(required=True, metadata={
         "description": "the visit's id (or any of its events' ids)"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(max=32),
-                              metadata={"description": _REASONS})
+                              metadata={"description": _REASONS, "enum": list(REPORT_REASONS)})
     note = ma.fields.String(load_default=None, allow_none=True,
                             validate=ma.validate.Length(max=4000), metadata={
                                 "description": "optional, at most 1000 characters; read by "

@@ -13,6 +13,9 @@ class TokenRequestSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
+    #: documented as the OpenAPI ``oneOf`` of the checks below (``app.edge.openapi``)
+    EXACTLY_ONE_OF = ("username", "member_number", "phone")
+
     grant_type = ma.fields.String(
         load_default="password", validate=ma.validate.OneOf(["password"]),
         metadata={"description": "OAuth 2 grant type; `password` for staff and members"})

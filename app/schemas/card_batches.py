@@ -13,6 +13,8 @@ from app.schemas.imports import JobSchema
 class StartCardBatchSchema(ma.Schema):
     """Which members to issue cards to: exactly one of a union or a province."""
 
+    EXACTLY_ONE_OF = ("union_code", "province_code")  # the OpenAPI oneOf of the check below
+
     union_code = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 20),
                                   metadata={"description": "a grassroots union in your scope"})
     province_code = ma.fields.String(load_default=None, validate=ma.validate.Regexp(

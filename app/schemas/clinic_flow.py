@@ -24,6 +24,8 @@ class PresenceProofSchema(ma.Schema):
 class ScannedSchema(ma.Schema):
     """What was scanned: exactly one of the UC1 text or the NFC NDEF message."""
 
+    EXACTLY_ONE_OF = ("uc1", "ndef_base64")  # the OpenAPI oneOf of the check below
+
     uc1 = ma.fields.String(validate=ma.validate.Length(min=1, max=8192),
                            metadata={"description": "the card's QR text, `UC1:...`"})
     ndef_base64 = ma.fields.String(validate=ma.validate.Length(min=1, max=12000),

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from app.facility_types import FACILITY_TYPES
 from app.models.clinic import ACCREDITATIONS
-from app.schemas.common import PageArgsSchema, PageSchema
+from app.schemas.common import FACILITY_CODE_RULE, PROVINCE_CODES, PageArgsSchema, PageSchema
 
 _FACILITY_CODE = {"description": "5 digits, as in health-insurance data", "example": "27001"}
 
@@ -48,13 +48,14 @@ class CreateClinicSchema(ma.Schema):
     """A new clinic (accredited from its creation)."""
 
     facility_code = ma.fields.String(required=True, validate=ma.validate.Length(1, 16),
-                                     metadata=_FACILITY_CODE)
+                                     metadata={**_FACILITY_CODE, **FACILITY_CODE_RULE})
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 400),
                             metadata={"example": "Phòng khám đa khoa KCN Quế Võ"})
     province_code = ma.fields.String(required=True, validate=ma.validate.Length(1, 8),
-                                     metadata={"example": "24"})
+                                     metadata={"example": "24", "enum": list(PROVINCE_CODES)})
     facility_type = ma.fields.String(required=True, validate=ma.validate.Length(1, 64),
-                                     metadata={"example": "industrial-park-clinic"})
+                                     metadata={"example": "industrial-park-clinic",
+                                               "enum": list(FACILITY_TYPES)})
     address = ma.fields.String(load_default="", validate=ma.validate.Length(0, 600))
 
 
@@ -62,8 +63,10 @@ class UpdateClinicSchema(ma.Schema):
     """Changes to a clinic (its facility code is fixed)."""
 
     name = ma.fields.String(validate=ma.validate.Length(1, 400))
-    province_code = ma.fields.String(validate=ma.validate.Length(1, 8))
-    facility_type = ma.fields.String(validate=ma.validate.Length(1, 64))
+    province_code = ma.fields.String(validate=ma.validate.Length(1, 8),
+                                     metadata={"enum": list(PROVINCE_CODES)})
+    facility_type = ma.fields.String(validate=ma.validate.Length(1, 64),
+                                     metadata={"enum": list(FACILITY_TYPES)})
     address = ma.fields.String(validate=ma.validate.Length(0, 600))
 
 
@@ -77,8 +80,10 @@ class ClinicQueryArgsSchema(PageArgsSchema):
     """Filters of the clinic list."""
 
     province_code = ma.fields.String(validate=ma.validate.Regexp(r"^\d{2}$"))
-    facility_type = ma.fields.String(validate=ma.validate.Length(1, 64))
-    accreditation = ma.fields.String(validate=ma.validate.Length(1, 16))
+    facility_type = ma.fields.String(validate=ma.validate.Length(1, 64),
+                                     metadata={"enum": list(FACILITY_TYPES)})
+    accreditation = ma.fields.String(validate=ma.validate.Length(1, 16),
+                                     metadata={"enum": list(ACCREDITATIONS)})
     q = ma.fields.String(validate=ma.validate.Length(1, 100), metadata={
         "description": "fragment of the name (any case, with or without diacritics) or the "
                        "start of the facility code"})

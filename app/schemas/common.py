@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import marshmallow as ma
+
+
+#: The 34 province codes (app/data/provinces.csv, the table the database is seeded from): the
+#: ``enum`` of the fields whose unknown codes the server refuses.
+def _province_codes() -> tuple[str, ...]:
+    with (Path(__file__).parent.parent / "data" / "provinces.csv").open(encoding="utf-8") as f:
+        return tuple(sorted(row["code"] for row in csv.DictReader(f)))
+
+
+PROVINCE_CODES = _province_codes()
+
+# OpenAPI descriptions of rules the services check (so that the API and the command line
+# refuse with the same problem), stated in the document as the server applies them:
+#: a code of 5 ASCII digits (``app.facility_types.FACILITY_CODE``)
+FACILITY_CODE_RULE = {"pattern": "^[0-9]{5}$"}
+#: a member's PIN (``member_accounts.check_pin``; some 6-digit PINs are refused too)
+PIN_RULE = {"pattern": "^[0-9]{6}$"}
+#: a password (``accounts.check_password``: 12 code points or more, and more rules)
+PASSWORD_RULE = {"minLength": 12}
 
 
 class PageArgsSchema(ma.Schema):

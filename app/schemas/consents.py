@@ -6,8 +6,10 @@ from typing import Any
 
 import marshmallow as ma
 
+from app.facility_types import FACILITY_TYPES
 from app.models import ConsentVersion
 from app.models.consent import CONSENT_SCOPES, GRANTEE_KINDS, PURPOSES
+from app.schemas.common import FACILITY_CODE_RULE
 from app.services.health.consent import ConsentState, Evidence, Grantee
 from app.services.health.consent_notices import CURRENT_NOTICE
 
@@ -20,9 +22,11 @@ class GranteeSchema(ma.Schema):
 
     kind = ma.fields.String(required=True, metadata={"enum": list(GRANTEE_KINDS)})
     facility_type = ma.fields.String(validate=ma.validate.Length(1, 40),
-                                     metadata={"description": "with kind facility-type"})
+                                     metadata={"description": "with kind facility-type",
+                                               "enum": list(FACILITY_TYPES)})
     facility_code = ma.fields.String(validate=ma.validate.Length(1, 40),
-                                     metadata={"description": "with kind facility (5 digits)"})
+                                     metadata={"description": "with kind facility (5 digits)",
+                                               **FACILITY_CODE_RULE})
 
     @ma.validates_schema
     def _one_value(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -6,13 +6,16 @@ from typing import Any
 
 import marshmallow as ma
 
+from app.schemas.common import PROVINCE_CODES
+
 
 class CreateFeedSchema(ma.Schema):
     """A new feed client: its name and the provinces whose members it may push for."""
 
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     provinces = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Regexp(r"^\d{2}$")), required=True,
+        ma.fields.String(validate=ma.validate.Regexp(r"^\d{2}$"),
+                         metadata={"enum": list(PROVINCE_CODES)}), required=True,
         validate=ma.validate.Length(1, 34),
         metadata={"description": "2-digit province codes", "example": ["24", "79"]})
 

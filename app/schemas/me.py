@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import url_for
 
+from app.schemas.common import PASSWORD_RULE, PIN_RULE
 from app.services.access.member_accounts import PIN_LENGTH
 
 #: The card files a member may download.
@@ -22,10 +23,10 @@ class ActivateSchema(ma.Schema):
     password = ma.fields.String(required=True, load_only=True,
                                 validate=ma.validate.Length(1, 1024),
                                 metadata={"description": "12 or more characters; not common, "
-                                          "not containing the member number"})
+                                          "not containing the member number", **PASSWORD_RULE})
     pin = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(1, 16),
                            metadata={"description": f"{PIN_LENGTH} digits; not one digit "
-                                     "repeated, not a run, not the birth date"})
+                                     "repeated, not a run, not the birth date", **PIN_RULE})
 
 
 class ActivatedSchema(ma.Schema):
@@ -58,7 +59,7 @@ class PasswordChangeSchema(ma.Schema):
     password = ma.fields.String(required=True, load_only=True,
                                 validate=ma.validate.Length(1, 1024))
     new_password = ma.fields.String(required=True, load_only=True,
-                                    validate=ma.validate.Length(1, 1024))
+                                    validate=ma.validate.Length(1, 1024), metadata=PASSWORD_RULE)
 
 
 class PinChangeSchema(ma.Schema):
@@ -66,7 +67,8 @@ class PinChangeSchema(ma.Schema):
 
     password = ma.fields.String(required=True, load_only=True,
                                 validate=ma.validate.Length(1, 1024))
-    new_pin = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(1, 16))
+    new_pin = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(1, 16),
+                               metadata=PIN_RULE)
 
 
 def _member_links(card: object) -> dict[str, str]:

@@ -24,7 +24,9 @@ class HealthLinkSchema(ma.Schema):
     """The member's social-insurance / health ID (mã số BHXH, 10 digits)."""
 
     health_id = ma.fields.String(required=True, load_only=True,
-                                 validate=ma.validate.Length(1, 20))
+                                 validate=ma.validate.Length(1, 20), metadata={
+                                     "pattern": r"^[\s.-]*([0-9][\s.-]*){10}$",
+                                     "description": "10 digits (spaces, dots, '-' ignored)"})
 
 
 class MemberSchema(ma.Schema):

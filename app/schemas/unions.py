@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import PageArgsSchema, PageSchema
+from app.schemas.common import PROVINCE_CODES, PageArgsSchema, PageSchema
 
 
 class UnionSchema(ma.Schema):
@@ -23,9 +23,11 @@ class CreateUnionSchema(ma.Schema):
     """A new grassroots union."""
 
     code = ma.fields.String(required=True, validate=ma.validate.Length(2, 20),
-                            metadata={"example": "CDCS-24-QUEVO1"})
+                            metadata={"example": "CDCS-24-QUEVO1",
+                                      "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9-]{1,19}\s*$"})
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
-    province_code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{2}$"))
+    province_code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{2}$"),
+                                     metadata={"enum": list(PROVINCE_CODES)})
     employer = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
     industrial_park = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
 

@@ -21,7 +21,10 @@ class UserSchema(ma.Schema):
 class CreateUserSchema(ma.Schema):
     """A new staff account."""
 
-    username = ma.fields.String(required=True, validate=ma.validate.Length(3, 64))
+    username = ma.fields.String(required=True, validate=ma.validate.Length(3, 64), metadata={
+        "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9._-]{2,63}\s*$",
+        "description": "3-64 lowercase letters, digits, '.', '_' or '-', beginning with a letter "
+                       "or digit (capitals are made lowercase, surrounding spaces dropped)"})
     password = ma.fields.String(required=True, load_only=True,
                                 validate=ma.validate.Length(12, 1024))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(["admin", "officer"]))
