@@ -142,3 +142,109 @@ def test_the_edge_answers_what_it_documents(client: FlaskClient, factory) -> Non
     refused = client.post("/api/v1/auth/token", data="x", headers=big,
                           content_type="application/x-www-form-urlencoded")
     assert refused.status_code == 431 and refused.mimetype == "application/json"
+
+
+def _property(spec: dict[str, Any], schema: str, name: str) -> dict[str, Any]:
+    return dict(spec["components"]["schemas"][schema]["properties"][name])
+
+
+def test_documented_patterns_and_enums_are_the_servers_rules(client: FlaskClient,
+                                                             session: Any) -> None:
+    """Regression (schemathesis): requests valid by the document were refused for a username,
+    union code, health ID, facility code, PIN, province, facility type or report reason the
+    document allowed; each documented rule is now the service's own, both ways."""
+    import re
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from sqlalchemy import select
+
+    from app.facility_types import FACILITY_TYPES, is_facility_code
+    from app.models import Province
+    from app.models.access_report import REPORT_REASONS
+    from app.services.access.accounts import USERNAME_RE
+    from app.services.access.member_accounts import _PIN_RE
+    from app.services.errors import ValidationFailed
+    from app.services.health.store import normalise_health_id
+    from app.services.registry.unions import UNION_CODE_RE
+
+    spec = _spec(client)
+
+    def health_id_ok(value: str) -> bool:
+        try:
+            normalise_health_id(value)
+        except ValidationFailed:
+            return False
+        return True
+
+    rules = {
+        ("CreateUser", "username"): lambda v: bool(USERNAME_RE.match(v.strip().lower())),
+        ("CreateUnion", "code"): lambda v: bool(UNION_CODE_RE.match(v.strip().upper())),
+        ("HealthLink", "health_id"): health_id_ok,
+        ("CreateClinic", "facility_code"): is_facility_code,
+        ("Activate", "pin"): lambda v: bool(_PIN_RE.fullmatch(v)),
+    }
+    for (schema, name), server in rules.items():
+        pattern = _property(spec, schema, name)["pattern"]
+
+        @given(valid=st.from_regex(pattern, fullmatch=True), other=st.text(max_size=24))
+        @settings(max_examples=60, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def agree(valid: str, other: str) -> None:
+            assert server(valid), (schema, name, valid)
+            if not re.search(pattern, other):
+                assert not server(other), (schema, name, other)
+
+        agree()
+    provinces = sorted(session.scalars(select(Province.code)))
+    assert _property(spec, "CreateUnion", "province_code")["enum"] == provinces
+    assert _property(spec, "CreateClinic", "province_code")["enum"] == provinces
+    assert _property(spec, "CreateFeed", "provinces")["items"]["enum"] == provinces
+    assert _property(spec, "CreateClinic", "facility_type")["enum"] == list(FACILITY_TYPES)
+    assert _property(spec, "NewAccessReport", "reason")["enum"] == list(REPORT_REASONS)
+
+
+def test_every_string_of_the_document_refuses_a_nul(client: FlaskClient) -> None:
+    """Regression (schemathesis): strings the document allowed with a NUL were refused 400
+    (no database text can hold one)."""
+    import re
+
+    spec = _spec(client)
+
+    def strings(schema: Any) -> list[dict[str, Any]]:
+        if not isinstance(schema, dict):
+            return []
+        found = [schema] if schema.get("type") == "string" else []
+        for key in ("items", "additionalProperties"):
+            found += strings(schema.get(key))
+        for sub in schema.get("properties", {}).values():
+            found += strings(sub)
+        return found
+
+    checked = []
+    for name, schema in spec["components"]["schemas"].items():
+        checked += [(name, s) for s in strings(schema) if not s.get("readOnly")]
+    for item in spec["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) \
+                    else []:
+                checked += [(parameter["name"], s) for s in strings(parameter.get("schema"))]
+    assert len(checked) > 100
+    for name, schema in checked:
+        if "enum" in schema or "format" in schema:
+            continue
+        assert "pattern" in schema, name
+        assert not re.search(schema["pattern"], "a\x00b"), (name, schema["pattern"])
+
+
+def test_exactly_one_of_is_documented_as_the_server_checks_it(client: FlaskClient,
+                                                              factory) -> None:
+    spec = _spec(client)
+    schemas = spec["components"]["schemas"]
+    assert schemas["StartCardBatch"]["oneOf"] == [{"required": ["union_code"]},
+                                                  {"required": ["province_code"]}]
+    assert {"required": ["member_number"]} in schemas["TokenRequest"]["oneOf"]
+    assert schemas["Verify"]["oneOf"] == [{"required": ["uc1"]}, {"required": ["ndef_base64"]}]
+    both = client.post("/api/v1/card-batches", json={"union_code": "X", "province_code": "24"},
+                       headers=factory.headers(factory.user("admin")))
+    assert both.status_code == 422
