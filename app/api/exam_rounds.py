@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.api.blueprint import Blueprint
 from app.clock import now as utc_now
 from app.clock import today_in_vietnam
-from app.composition import access_log, data_cipher, on_summary_changed_for
+from app.composition import access_log, data_cipher, on_summary_changed_for, scan_limits
 from app.edge.auth import (
     STAFF,
     actor,
@@ -55,6 +55,10 @@ from app.services.registry import coverage
 
 JSON = "application/json"
 FHIR_JSON = "application/fhir+json"
+MULTIPART = "multipart/form-data"
+#: A photo upload's request-level bound (the configured photo limit is checked on the file).
+UPLOAD_MAX_BYTES = 16 * 1024 * 1024
+_CHECK_IN_BODY = CheckInSchema()
 #: The largest result Bundle accepted.
 RESULT_MAX_BYTES = 200_000
 _RESULT_BODY = ResultSchema()
@@ -160,12 +164,20 @@ class MyRounds(MethodView):
     @requires_member()
     @blp.response(200, MyRoundSchema(many=True))
     def get(self) -> Any:
-        """The rounds you are invited to, latest first: where, when, your answer, and whether
-        you can still answer."""
+        """The rounds you are invited to, latest first: where, when, your answer, whether
+        you can still answer, and your result once the clinic recorded it (yours in full:
+        health class, fitness, hazards, findings, recommendations)."""
         today = today_in_vietnam()
+        sealed = results.ExamResults(db.session, data_cipher())
+
+        def result(p: ExamParticipant) -> dict[str, Any] | None:
+            found = sealed.load(p.id) if p.state in ("examined", "delivered") else None
+            return None if found is None else found.to_dict()
+
         return [{**_round(r, c), "participant_state": p.state, "preferred_day": p.preferred_day,
                  "reply_note": p.reply_note,
-                 "can_answer": p.state in ANSWERABLE and today <= r.last_day}
+                 "can_answer": p.state in ANSWERABLE and today <= r.last_day,
+                 "result": result(p)}
                 for p, r, c in rounds().of_member(current_member_id())]
 
 
@@ -244,31 +256,65 @@ def _scanned(args: dict[str, Any]) -> str:
     return scan.from_ndef(args["ndef_base64"])
 
 
+def _check_in_scan(client_id: str) -> tuple[str, str | None]:
+    """What the desk scanned, from a JSON body or a photo (multipart/form-data), and the
+    device it names.
+
+    Raises:
+        ValidationFailed: wrong fields. ScanInvalid, CardUnreadable: not a card.
+    """
+    if request.mimetype == MULTIPART:
+        photo = request.files.get("photo")
+        if photo is None or not photo.filename:
+            raise ValidationFailed.field("photo", "Send the photo of the card.")
+        device_id = request.form.get("device_id") or None
+        if device_id is not None and len(device_id) > 64:
+            raise ValidationFailed.field("device_id", "At most 64 characters.")
+        data = photo.read(int(current_app.config["SCAN_MAX_BYTES"]) + 1)
+        return scan.from_photo(data, scan_limits(current_app.config),
+                               client=client_id), device_id
+    try:
+        args = dict(_CHECK_IN_BODY.load(request.get_json(silent=True) or {}))
+    except ma.ValidationError as exc:
+        raise ValidationFailed("Invalid fields.", errors=field_errors(
+            {"json": exc.messages})) from None
+    return _scanned(args), args.get("device_id")
+
+
 @blp.route("/clinic/exam-rounds/<int:round_id>/check-in")
 class CheckIn(MethodView):
     """Check a member in by card."""
 
+    @accepts(JSON, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
     @requires_clinic
-    @blp.arguments(CheckInSchema)
+    @blp.doc(requestBody={"required": True, "content": {
+        JSON: {"schema": CheckInSchema},
+        MULTIPART: {"schema": {"type": "object", "required": ["photo"], "properties": {
+            "photo": {"type": "string", "format": "binary",
+                      "description": "a photo of the card's QR code (JPEG, PNG or WebP)"},
+            "device_id": {"type": "string", "maxLength": 64}}}}}})
     @blp.response(200, CheckedInSchema, headers={
         "Cache-Control": {"description": "no-store", "schema": {"type": "string"}}})
     @blp.alt_response(403, schema=ProblemSchema, description=(
         "`card-not-usable`: the card is revoked, suspended, expired or not genuine "
-        "(`card_status`, `reason`)"))
+        "(`card_status`, `reason`); `device-not-registered`: the `device_id` is not one of "
+        "the clinic's active scanner devices"))
+    @blp.alt_response(413, schema=ProblemSchema, description="The body is too large")
+    @blp.alt_response(415, schema=ProblemSchema, description="Not JSON or multipart/form-data")
     @blp.alt_response(404, schema=ProblemSchema, description="No such round at your clinic")
     @blp.alt_response(409, schema=ProblemSchema, description=(
         "`conflict` with `reason`: `not-in-round` (the card's holder is not invited), "
         "`round-not-begun`, `round-over`"))
     @blp.alt_response(422, schema=ProblemSchema, description=(
         "`card-unreadable`, `scan-invalid`: what was scanned is not a card"))
-    def post(self, args: dict[str, Any], round_id: int) -> Any:
+    def post(self, round_id: int) -> Any:
         """Check the card's holder in for today: the card is checked as at the desk (any
-        way the desk takes it: the QR text as a handheld scanner types it, or the NFC
-        message), without the PIN, releasing nothing of the record; a second scan answers
+        way the desk takes it: the QR text as a handheld scanner types it, the NFC message,
+        or a photo), without the PIN, releasing nothing of the record; a second scan answers
         the first check-in. It is in the member's access log (checked the card)."""
         clinic = current_clinic()
-        done = checkin.check_in(db.session, clinic, round_id, _scanned(args),
-                                device_id=args.get("device_id"))
+        text, device_id = _check_in_scan(clinic.client_id)
+        done = checkin.check_in(db.session, clinic, round_id, text, device_id=device_id)
         if done.record is not None:
             access_log(db.session).record(done.record)
         p = done.participant

@@ -101,6 +101,9 @@ class MyRoundSchema(RoundSchema):
     preferred_day = ma.fields.Date(allow_none=True)
     reply_note = ma.fields.String()
     can_answer = ma.fields.Boolean()
+    result = ma.fields.Dict(allow_none=True, metadata={
+        "description": "her result once recorded: health_class, fitness, fitness_text, "
+                       "hazards, findings, recommendations, measurements, date, practitioner"})
 
 
 class ReplySchema(ma.Schema):

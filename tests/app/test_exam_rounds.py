@@ -116,8 +116,8 @@ def test_the_member_sees_her_invitation_and_asks_for_another_day_then_confirms(
     round_id = _planned(client, exam_scene)
     headers = exam_scene["member_headers"]
     notices = client.get("/api/v1/me/exam-rounds", headers=headers).get_json()
-    assert [(n["id"], n["participant_state"], n["can_answer"]) for n in notices] == [
-        (round_id, "invited", True)]
+    assert [(n["id"], n["participant_state"], n["can_answer"], n["result"]) for n in notices] \
+        == [(round_id, "invited", True, None)]
     assert notices[0]["clinic_name"] and notices[0]["clinic_address"]
     day = (today_in_vietnam() + timedelta(days=3)).isoformat()
     url = f"/api/v1/me/exam-rounds/{round_id}/reply"
@@ -221,6 +221,10 @@ def test_a_result_reaches_the_members_record_and_access_log_and_moves_her_exam_d
     assert len(ours) == 1 and ours[0]["health_class"] == "II"
     assert ours[0]["fitness"] == "fit-with-restrictions"
     assert "Đeo nút tai" in ours[0]["fitness_text"]
+    [notice] = client.get("/api/v1/me/exam-rounds", headers=exam_scene["member_headers"]
+                          ).get_json()
+    assert notice["participant_state"] == "examined"
+    assert notice["result"]["recommendations"] == NOISE_RESULT["recommendations"]
     detail = [e for e in mine.get_json()["sections"]["occ-exam-detail"]
               if e["exam"] == ours[0]["id"]][0]
     assert [f["code"] for f in detail["findings"]] == ["H83.3"]
@@ -446,3 +450,50 @@ def test_a_queue_of_workers_is_checked_in_quickly(
     # a worker at a handheld scanner: about 4 ms a check-in here (median of 12, SQLite); the
     # bound is generous for a loaded 2-core test machine
     assert statistics.median(took) < 0.5, took
+
+
+def test_a_photo_of_the_card_checks_in_too_and_an_unknown_device_is_refused(
+        client: FlaskClient, session: Session, exam_scene: Scene) -> None:
+    import io
+
+    from cards.qr import make_qr
+
+    round_id = _planned(client, exam_scene)
+    url = f"{CLINIC_ROUNDS}/{round_id}/check-in"
+    png = make_qr(exam_scene["texts"]["lan"]).png()
+    response = client.post(url, headers=exam_scene["clinic_headers"],
+                           data={"photo": (io.BytesIO(png), "card.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["full_name"] == "Phạm Thị Lan"
+    unknown = client.post(url, headers=exam_scene["clinic_headers"],
+                          json={"uc1": exam_scene["texts"]["yen"], "device_id": "nope"})
+    assert unknown.status_code == 403 and unknown.get_json()["reason"] == "device-not-registered"
+    no_photo = client.post(url, headers=exam_scene["clinic_headers"], data={},
+                           content_type="multipart/form-data")
+    assert no_photo.status_code == 422
+
+
+def test_a_transaction_bundle_from_the_clinic_is_read_as_its_resources(
+        client: FlaskClient, session: Session, exam_scene: Scene) -> None:
+    round_id = _planned(client, exam_scene)
+    yen = exam_scene["yen"]
+    pid = participant_id(client, exam_scene, round_id, yen)
+    check_in(client, exam_scene, round_id, exam_scene["texts"]["yen"])
+    bundle = fhir_result(yen.member_number, health_class="III")
+    bundle["type"] = "transaction"
+    for entry in bundle["entry"]:
+        entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
+    fhir = {**exam_scene["clinic_headers"], "Content-Type": "application/fhir+json"}
+    bundle["entry"][1]["request"] = {"method": "DELETE", "url": "Encounter/e1"}
+    refused = client.post(result_url(round_id, pid), data=json.dumps(bundle), headers=fhir)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"][0]["field"] == "Bundle.entry[1].request"
+    bundle["entry"][1]["request"] = {"method": "POST", "url": "Encounter"}
+    response = client.post(result_url(round_id, pid), data=json.dumps(bundle), headers=fhir)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["in_summary"] is True
+    mine = client.get("/api/v1/me/health-summary", headers=exam_scene["member_headers"])
+    [ours] = [e for e in mine.get_json()["sections"]["occ-exam-summary"]
+              if e["id"] == f"exam-round-{round_id}-{pid}"]
+    assert ours["health_class"] == "III"

@@ -18,8 +18,9 @@ from app.clock import today_in_vietnam
 from app.models.exam_round import ExamParticipant, ExamRound
 from app.services.access_events.log import AccessRecord
 from app.services.clinic_flow.card_check import CardCheck
+from app.services.clinics.devices import active_device
 from app.services.clinics.directory import ClinicIdentity
-from app.services.errors import CardNotUsable, NotFound
+from app.services.errors import CardNotUsable, DeviceNotRegistered, NotFound
 from app.services.exams.rounds import NotInRound, RoundClosed
 
 #: The purpose a check-in and a result are recorded under.
@@ -68,10 +69,15 @@ def check_in(session: Session, clinic: ClinicIdentity, round_id: int, text: str,
 
     Raises:
         NotFound: no such round at this clinic. RoundClosed: not one of its days.
+        DeviceNotRegistered: the named scanner device is not one of the clinic's.
         CardUnreadable: not a card. CardNotUsable: revoked, suspended, expired, invalid.
         NotInRound: a valid card whose member is not in this round.
     """
     round_ = clinic_round(session, clinic, round_id)
+    if device_id is not None and active_device(session, clinic.clinic_id, device_id) is None:
+        raise DeviceNotRegistered(
+            "This scanner device is not registered (or is disabled) for this clinic.",
+            reason="device-not-registered")
     ensure_open(round_, today_in_vietnam(clock()))
     outcome = (cards or CardCheck(session, clock=clock)).check(text)
     if not outcome.valid or outcome.member is None or outcome.card is None:

@@ -44,7 +44,8 @@ def _problem(path: str, detail: str) -> FhirInvalid:
 
 def findings_from_fhir(raw: Mapping[str, Any], *, member_number: str, health_id: str | None,
                        kind: str, clinic_code: str, received_at: datetime) -> ExamFindings:
-    """The result in a clinic's FHIR Bundle (``collection``), checked by the intake rules.
+    """The result in a clinic's FHIR Bundle (``collection``, or a ``transaction`` read as the
+    collection of its resources), checked by the intake rules.
 
     Raises:
         FhirInvalid: not valid FHIR, not one occupational Encounter of the round's kind,
@@ -57,6 +58,14 @@ def findings_from_fhir(raw: Mapping[str, Any], *, member_number: str, health_id:
     entries = bundle.get("entry")
     if not isinstance(entries, list):
         raise _problem("Bundle.entry", "The Bundle has no entries.")
+    if bundle.get("type") == "transaction":  # read as the collection of what it would create
+        bad = [i for i, e in enumerate(entries) if not isinstance(e, dict)
+               or (e.get("request") or {}).get("method") not in ("POST", "PUT")]
+        if bad:
+            raise _problem(f"Bundle.entry[{bad[0]}].request",
+                           "A transaction's entries create or update (POST or PUT).")
+        bundle["type"] = "collection"
+        entries = [{k: v for k, v in e.items() if k != "request"} for e in entries]
     recommendations = ""
     kept: list[Any] = []
     for i, entry in enumerate(entries):

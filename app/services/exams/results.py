@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -274,12 +274,3 @@ class ExamResults:
         return ExamFindings.from_dict(json.loads(self.cipher.decrypt(
             row.result_encrypted, RESULT_CONTEXT, str(participant_id))))
 
-
-def member_results(session: Session, cipher: DataCipher,
-                   member_id: int) -> Sequence[tuple[int, ExamFindings]]:
-    """The member's own results, by participant id (her own view: all of it)."""
-    ids = list(session.scalars(select(ExamResult.participant_id).join(
-        ExamParticipant, ExamParticipant.id == ExamResult.participant_id)
-        .where(ExamParticipant.member_id == member_id)))
-    results = ExamResults(session, cipher)
-    return [(i, r) for i in ids if (r := results.load(i)) is not None]
