@@ -101,6 +101,7 @@ def _register_views() -> None:
         access_reports,
         cards,
         dashboard,
+        exam_rounds,
         imports,
         members,
         signin,
