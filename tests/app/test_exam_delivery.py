@@ -127,6 +127,9 @@ def test_a_result_queued_while_the_server_is_down_is_delivered_once_when_it_is_b
     [patient] = fhir_server.search("Patient")
     assert encounter["subject"]["reference"] == f"Patient/{patient['id']}"
     assert encounter["type"][0]["coding"][0]["code"] == "periodic"
+    # the pull client finds the same Patient on the server (the searches it uses)
+    with FhirPullClient(fhir_server.base_url, retries=0) as puller:
+        assert puller.find_patient(HEALTH_ID) == patient["id"]
     # a sent row is never picked again
     assert delivery(app, fhir_server, clock=later).run().sent == 0
     assert fhir_server.get("/_admin/stats")["transactions"] == 1
