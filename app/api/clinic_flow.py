@@ -75,6 +75,15 @@ def _client_key(name: str) -> str:
     return f"{name}-client|{principal.subject if principal else request.remote_addr}"
 
 
+def _not_authenticated() -> bool:
+    """A caller without a valid token is not counted: the view refuses it (401) whatever
+    others did, never 429 first; nor can it spend a card's or a client's budget."""
+    try:
+        return current_principal(required=False) is None
+    except DomainError:
+        return True
+
+
 def _card_key(name: str) -> str:
     """The card a pull is about, as far as it can be told before it is checked: the grant's
     card claim (unverified: it only picks a counter). A verify counts its card once the scan
@@ -154,7 +163,8 @@ class Verify(MethodView):
     # per client here; per card once the scan is decoded (``count_card``)
     decorators = [
         limiter.limit(lambda: _limit("VERIFY_RATE_LIMIT"),
-                      key_func=lambda: _client_key("verify"), methods=["POST"])]
+                      key_func=lambda: _client_key("verify"), methods=["POST"],
+                      exempt_when=_not_authenticated)]
 
     @defers_writes  # reads, then the access event in a short transaction of its own
     @accepts(JSON, MULTIPART, max_bytes=UPLOAD_MAX_BYTES)
@@ -217,9 +227,10 @@ class Pull(MethodView):
 
     decorators = [
         limiter.limit(lambda: _limit("PULL_RATE_LIMIT"), key_func=lambda: _client_key("pull"),
-                      methods=["GET", "HEAD"]),
+                      methods=["GET", "HEAD"], exempt_when=_not_authenticated),
         limiter.limit(lambda: _limit("VERIFY_CARD_RATE_LIMIT"),
-                      key_func=lambda: _card_key("pull"), methods=["GET", "HEAD"])]
+                      key_func=lambda: _card_key("pull"), methods=["GET", "HEAD"],
+                      exempt_when=_not_authenticated)]
 
     @writes  # a GET that appends the access event (committed by ``finish``)
     @defers_writes  # reads, then the access event in a short transaction of its own
@@ -275,7 +286,8 @@ class EmergencyAccess(MethodView):
 
     decorators = [
         limiter.limit(lambda: _limit("EMERGENCY_RATE_LIMIT"),
-                      key_func=lambda: _client_key("emergency"), methods=["POST"])]
+                      key_func=lambda: _client_key("emergency"), methods=["POST"],
+                      exempt_when=_not_authenticated)]
 
     @defers_writes  # reads, then the access event in a short transaction of its own
     @requires_clinic_client  # accreditation: ``_unless_accredited``, logged

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
@@ -39,6 +40,24 @@ def test_the_export_without_a_token_is_401_however_often(app: Flask, client: Fla
     bad = {"Authorization": "Bearer not.a.token"}
     assert [client.get("/api/v1/me/export", headers=bad).status_code
             for _ in range(3)] == [401] * 3
+
+
+@pytest.mark.parametrize("method, path, limits", [
+    ("POST", "/api/v1/verify", ["VERIFY_RATE_LIMIT"]),
+    ("GET", "/api/v1/pull", ["PULL_RATE_LIMIT", "VERIFY_CARD_RATE_LIMIT"]),
+    ("POST", "/api/v1/emergency-access", ["EMERGENCY_RATE_LIMIT"]),
+])
+def test_clinic_calls_without_a_token_are_401_however_often(
+        app: Flask, client: FlaskClient, monkeypatch: Any, method: str, path: str,
+        limits: list[str]) -> None:
+    """Regression: the clinic endpoints counted callers without a token by address (and a
+    pull by the card its grant header names), so they met 429 before 401."""
+    for name in limits:
+        monkeypatch.setitem(app.config, name, "2 per hour")
+    headers = {"X-Pull-Grant": "x.y.z"}
+    statuses = [client.open(path, method=method, headers=headers, json={}).status_code
+                for _ in range(4)]
+    assert statuses == [401] * 4
 
 
 def _spec(client: FlaskClient) -> dict[str, Any]:
