@@ -17,6 +17,7 @@ from app.api.blueprint import Blueprint
 from app.clock import now as utc_now
 from app.clock import today_in_vietnam
 from app.composition import access_log, data_cipher, on_summary_changed_for, scan_limits
+from app.edge.access import record_access
 from app.edge.auth import (
     STAFF,
     actor,
@@ -47,7 +48,7 @@ from app.schemas.exam_rounds import (
     RoundSchema,
 )
 from app.services.clinic_flow import scan
-from app.services.errors import BodyTooLarge, FhirInvalid, ValidationFailed
+from app.services.errors import BodyTooLarge, DomainError, FhirInvalid, ValidationFailed
 from app.services.exams import checkin, results
 from app.services.exams.fhir import findings_from_fhir
 from app.services.exams.rounds import ANSWERABLE, ExamRounds, Plan
@@ -314,7 +315,13 @@ class CheckIn(MethodView):
         the first check-in. It is in the member's access log (checked the card)."""
         clinic = current_clinic()
         text, device_id = _check_in_scan(clinic.client_id)
-        done = checkin.check_in(db.session, clinic, round_id, text, device_id=device_id)
+        try:
+            done = checkin.check_in(db.session, clinic, round_id, text, device_id=device_id)
+        except DomainError as error:
+            denial = getattr(error, "denial", None)
+            if denial is not None:  # her card was scanned: her log says so
+                record_access(denial)
+            raise
         if done.record is not None:
             access_log(db.session).record(done.record)
         p = done.participant

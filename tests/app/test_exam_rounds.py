@@ -183,6 +183,11 @@ def test_a_card_not_in_the_round_revoked_unreadable_or_at_another_clinic_is_refu
     assert revoked.get_json()["card_status"] == "revoked"
     report = client.get(f"{ROUNDS}/{round_id}", headers=exam_scene["headers"]).get_json()
     assert report["unions"][0]["counts"]["checked-in"] == 0
+    # each refused scan of a member's card is in her access log
+    [tu] = _events(session, exam_scene["outsider"].id, "denial")
+    assert (tu.reason, tu.clinic_code, tu.released) == ("not-in-round", "27001", [])
+    [lan] = _events(session, exam_scene["lan"].id, "denial")
+    assert lan.outcome == "refused" and lan.card_serial == exam_scene["cards"]["lan"].serial
 
 
 def test_check_in_is_only_on_the_rounds_days(client: FlaskClient, exam_scene: Scene) -> None:

@@ -72,6 +72,8 @@ def check_in(session: Session, clinic: ClinicIdentity, round_id: int, text: str,
         DeviceNotRegistered: the named scanner device is not one of the clinic's.
         CardUnreadable: not a card. CardNotUsable: revoked, suspended, expired, invalid.
         NotInRound: a valid card whose member is not in this round.
+        A refusal of a stored card carries ``denial``: the access record of the refused scan
+        for the member's log (the caller appends it in a transaction of its own).
     """
     round_ = clinic_round(session, clinic, round_id)
     if device_id is not None and active_device(session, clinic.clinic_id, device_id) is None:
@@ -80,16 +82,33 @@ def check_in(session: Session, clinic: ClinicIdentity, round_id: int, text: str,
             reason="device-not-registered")
     ensure_open(round_, today_in_vietnam(clock()))
     outcome = (cards or CardCheck(session, clock=clock)).check(text)
+
+    def denial(reason: str) -> AccessRecord | None:
+        """The refusal as the member's access log keeps it (a scan of her card)."""
+        member = outcome.member
+        if member is None:
+            return None
+        return AccessRecord(
+            kind="denial", member_id=member.id, province_code=member.province_code,
+            card_serial=outcome.serial, clinic_code=clinic.facility_code,
+            clinic_name=clinic.name, client_id=clinic.client_id, device_id=device_id,
+            purpose=PURPOSE, outcome="refused", reason=reason)
+
     if not outcome.valid or outcome.member is None or outcome.card is None:
-        raise CardNotUsable(f"The card is {outcome.status}: no check-in.",
-                            card_status=outcome.status, reason=outcome.clinic_reason)
+        refused = CardNotUsable(f"The card is {outcome.status}: no check-in.",
+                                card_status=outcome.status, reason=outcome.clinic_reason)
+        refused.denial = denial(outcome.reason)  # type: ignore[attr-defined]
+        raise refused
     member = outcome.member
     participant = session.scalar(
         select(ExamParticipant).where(ExamParticipant.round_id == round_.id,
                                       ExamParticipant.member_id == member.id)
         .with_for_update())
     if participant is None:
-        raise NotInRound("This card's holder is not in this exam round.", reason="not-in-round")
+        error = NotInRound("This card's holder is not in this exam round.",
+                           reason="not-in-round")
+        error.denial = denial("not-in-round")  # type: ignore[attr-defined]
+        raise error
     if participant.state not in ("invited", "confirmed", "asked-another-day"):
         return CheckedIn(participant, member.full_name, member.member_number, True, None)
     participant.state = "checked-in"
