@@ -24,10 +24,11 @@ def worker(app: Flask, reap_seconds: float | None, poll_seconds: float) -> None:
     """Run background jobs off the queue until stopped (SIGTERM or Ctrl-C: after the batch
     in progress); a job whose worker died is put back on the queue and resumed. Beside the
     jobs (a thread of its own) it sends the e-mail outbox (with SMTP configured), makes the
-    hourly access-log checkpoint, the daily on-card refresh and the hourly pruning of expired
-    presence-code bindings and old wrong-PIN windows (UNIONCARD_NOTIFY_EVERY_SECONDS,
+    hourly access-log checkpoint, the daily on-card refresh, the hourly pruning of expired
+    presence-code bindings and old wrong-PIN windows, and sends exam results to the national
+    health record (with UNIONCARD_HEALTH_FHIR_URL) (UNIONCARD_NOTIFY_EVERY_SECONDS,
     UNIONCARD_AUDIT_CHECKPOINT_SECONDS, UNIONCARD_ON_CARD_REFRESH_SECONDS,
-    UNIONCARD_PIN_PRESENCE_PRUNE_SECONDS; 0: off)."""
+    UNIONCARD_PIN_PRESENCE_PRUNE_SECONDS, UNIONCARD_EXAM_DELIVERY_EVERY_SECONDS; 0: off)."""
     from app.composition import job_queue
     from app.duties import periodic_duties
     from app.queue import queue_target
