@@ -214,6 +214,13 @@ REASONS: Mapping[str, str] = {
     "severe-allergic-reaction": N_("A severe allergic reaction (anaphylaxis) is suspected."),
     "trauma": N_("Serious injury (a workplace accident, a road accident)."),
     "poisoning": N_("Poisoning or a chemical exposure at work."),
+    # an exam round (issue 26)
+    "not-in-round": N_("This card's holder is not in this exam round."),
+    "round-not-begun": N_("The round has not begun: check-in opens on its first day."),
+    "round-over": N_("This exam round is over."),
+    "checked-in": N_("Checked in already: the answer can no longer be changed."),
+    "not-checked-in": N_("Only a member the clinic checked in can have a result."),
+    "result-recorded": N_("This member's result is recorded already."),
 }
 
 #: What an audit entry of a member's history records, in words (the officer's console).
@@ -326,6 +333,28 @@ MESSAGES: tuple[str, ...] = (
     N_("Choose how many months."),
     N_("Send a camera frame."),
     N_("Scan the card, upload a photo of it or paste its text."),
+    # exam rounds (issue 26)
+    N_("The kind is one of %(kinds)s."),
+    N_("The first day is today or later."),
+    N_("A round is planned at most %(days)s days ahead."),
+    N_("The last day is the first day or later."),
+    N_("A round lasts at most %(days)s days."),
+    N_("Give the round a title (at most 200 characters)."),
+    N_("No clinic with this facility code in your province."),
+    N_("The clinic is not accredited now."),
+    N_("A round is held at an industrial-park clinic or an occupational-health centre."),
+    N_("Name the unions the round is for."),
+    N_("No union %(union)s in your scope."),
+    N_("Nobody to invite: the unions have no active members."),
+    N_("Nobody to invite: the unions have no active members due an exam."),
+    N_("%(count)s members: a round invites at most %(max)s; plan several rounds."),
+    N_("Give the day you prefer: from today to a month after the round's last day."),
+    N_("The answer is confirm or another-day."),
+    N_("The health class is I, II, III, IV or V (Decision 1613/BYT-QĐ)."),
+    N_("Fitness for the job is one of %(choices)s."),
+    N_("An ICD-10 code (e.g. H83.3, J62.8)."),
+    N_("A hazard code (noise, dust, solvents, ...)."),
+    N_("At most %(max)s findings and %(max2)s hazards."),
 )
 
 #: Words a field message carries as a value that are themselves English.

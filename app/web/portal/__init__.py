@@ -27,6 +27,7 @@ def _register_views() -> None:
         account,
         card,
         consents,
+        exam_rounds,
         health,
         offline,
         records,
