@@ -155,3 +155,85 @@ def test_a_member_cannot_answer_a_round_she_is_not_in(client: FlaskClient,
     refused = _reply(client, round_id, answer="confirm")
     assert refused.status_code == 404 and "Lê Văn Tú" not in refused.get_data(as_text=True)
     assert 'id="reply-error"' in refused.get_data(as_text=True)
+
+
+# -- the clinic desk ---------------------------------------------------------------------------
+def _desk(client: FlaskClient, factory: Any, scene: Scene) -> None:
+    from tests.web.test_scanner import desk_sign_in
+
+    login = factory.clinic_client(scene["clinic"], "desk")
+    assert desk_sign_in(client, login).status_code == 303
+
+
+def _scan(client: FlaskClient, round_id: int, text: str) -> Any:
+    page = f"/clinic/exam-rounds/{round_id}"
+    return client.post(f"{page}/check-in", data={"csrf_token": csrf(client, page), "uc1": text})
+
+
+def test_the_desk_checks_in_a_queue_by_handheld_scanner_text_and_releases_nothing(
+        client: FlaskClient, factory: Any, session: Any, exam_scene: Scene) -> None:
+    from sqlalchemy import select
+
+    from app.models.access_event import AccessEvent
+
+    round_id = int(plan(client, exam_scene).get_json()["id"])
+    _desk(client, factory, exam_scene)
+    rounds = client.get("/clinic/exam-rounds").get_data(as_text=True)
+    assert f'href="/clinic/exam-rounds/{round_id}"' in rounds
+    page = client.get(f"/clinic/exam-rounds/{round_id}").get_data(as_text=True)
+    assert 'id="checkin-form"' in page and 'id="checkin-count">0<' in page
+    texts = exam_scene["texts"]
+    for name in ("yen", "binh", "lan"):  # a handheld reader types the text and its Enter
+        answer = _scan(client, round_id, texts[name] + "\r\n")
+        assert answer.status_code == 303, answer.get_data(as_text=True)
+    shown = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert 'id="checkin-done"' in shown and "Phạm Thị Lan" in shown
+    assert 'id="checkin-count">3<' in shown
+    for name in ("Nguyễn Thị Kim Yến", "Trần Văn Bình", "Phạm Thị Lan"):
+        assert name in shown
+    # the same card again: said to be checked in already, nothing new recorded
+    again = _scan(client, round_id, texts["yen"] + "\n")
+    assert "already=1" in again.headers["Location"]
+    # someone not in the round: said so, the text kept, nothing checked in
+    outsider = _scan(client, round_id, texts["outsider"])
+    html = outsider.get_data(as_text=True)
+    assert outsider.status_code == 409 and 'id="checkin-refused"' in html
+    assert "Chủ thẻ này không có trong đợt khám này." in html
+    assert 'id="checkin-count">3<' in html and "Lê Văn Tú" not in html
+    junk = _scan(client, round_id, "not a card")
+    assert junk.status_code == 422 and 'id="checkin-refused"' in junk.get_data(as_text=True)
+    # nothing of the record: one verify event per member, released nothing
+    events = list(session.scalars(select(AccessEvent).where(
+        AccessEvent.member_id == exam_scene["yen"].id, AccessEvent.outcome == "checked-in")))
+    assert len(events) == 1 and not events[0].released
+
+
+def test_the_desk_records_a_result_with_its_slips_said_beside_the_fields(
+        client: FlaskClient, factory: Any, exam_scene: Scene) -> None:
+    round_id = int(plan(client, exam_scene).get_json()["id"])
+    _desk(client, factory, exam_scene)
+    assert _scan(client, round_id, exam_scene["texts"]["yen"]).status_code == 303
+    page = client.get(f"/clinic/exam-rounds/{round_id}").get_data(as_text=True)
+    link = re.search(r'href="(/clinic/exam-rounds/\d+/participants/\d+/result)"', page)
+    assert link is not None
+    form_page = link.group(1)
+    data = {"csrf_token": csrf(client, form_page), "health_class": "II",
+            "fitness": "fit-with-restrictions", "fitness_text": "Không làm ca đêm",
+            "hazards": "noise Tiếng ồn", "findings": "H83 Điếc\nXYZ Sai mã",
+            "recommendations": "Đo thính lực sau 6 tháng", "practitioner": "BS. Mai"}
+    slip = client.post(form_page, data=data)
+    html = slip.get_data(as_text=True)
+    assert slip.status_code == 422 and 'id="findings-error"' in html
+    assert "Mã ICD-10 (ví dụ H83.3, J62.8)." in html
+    assert "XYZ Sai mã" in html and 'value="Không làm ca đêm"' in html  # kept as typed
+    data["findings"] = "H83.3 Điếc nghề nghiệp do tiếng ồn"
+    done = client.post(form_page, data=data)
+    assert done.status_code == 303
+    assert 'id="result-recorded"' in client.get(done.headers["Location"]).get_data(as_text=True)
+    twice = client.post(form_page, data=data)  # sent again: recorded already, said so
+    assert twice.status_code == 409 and 'id="result-refused"' in twice.get_data(as_text=True)
+    # the office sees her examined, never the result
+    _console(client, exam_scene)
+    report = client.get(f"/console/exam-rounds/{round_id}").get_data(as_text=True)
+    assert dict(re.findall(r'data-state="([a-z-]+)">(\d+)</td>', report))["examined"] == "1"
+    assert "H83.3" not in report and "thính lực" not in report

@@ -23,7 +23,7 @@ guard_blueprint(bp, public=PUBLIC_ENDPOINTS, signed_in=page_clinic, login="scann
 
 
 def _register_views() -> None:
-    from app.web.scanner import desk, offline, signin  # noqa: F401
+    from app.web.scanner import desk, exam_rounds, offline, signin  # noqa: F401
 
 
 _register_views()
