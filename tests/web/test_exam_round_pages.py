@@ -237,3 +237,31 @@ def test_the_desk_records_a_result_with_its_slips_said_beside_the_fields(
     report = client.get(f"/console/exam-rounds/{round_id}").get_data(as_text=True)
     assert dict(re.findall(r'data-state="([a-z-]+)">(\d+)</td>', report))["examined"] == "1"
     assert "H83.3" not in report and "thính lực" not in report
+
+
+# -- the dashboard ------------------------------------------------------------------------------
+def test_the_dashboard_shows_coverage_against_the_targets_and_the_round_that_moved_it(
+        client: FlaskClient, factory: Any, exam_scene: Scene) -> None:
+    _console(client, exam_scene)
+
+    def examined_cell(html: str) -> str:
+        row = re.search(rf'id="targets-unions".*?data-code="{exam_scene["union"].code}"'
+                        r'(.*?)</tr>', html, re.S)
+        assert row is not None
+        cell = re.search(r'data-share="examined">(.*?)</td>', row.group(1), re.S)
+        assert cell is not None
+        return " ".join(cell.group(1).split())
+
+    before = client.get("/console/dashboard").get_data(as_text=True)
+    assert 'id="targets-provinces"' in before and 'id="no-moves"' in before
+    assert examined_cell(before).startswith("0 (0%)")
+    round_id = int(plan(client, exam_scene).get_json()["id"])
+    assert check_in(client, exam_scene, round_id, exam_scene["texts"]["yen"]).status_code == 200
+    pid = participant_id(client, exam_scene, round_id, exam_scene["yen"])
+    assert client.post(result_url(round_id, pid), json={**NOISE_RESULT, "findings": []},
+                       headers=exam_scene["clinic_headers"]).status_code == 201
+    after = client.get("/console/dashboard").get_data(as_text=True)
+    assert examined_cell(after).startswith("1 (33%)")  # Yến of Yến, Bình and Lan
+    moves = re.search(r'id="round-moves".*?</table>', after, re.S)
+    assert moves is not None and f'/console/exam-rounds/{round_id}"' in moves.group(0)
+    assert 'data-points="0.333' in moves.group(0)

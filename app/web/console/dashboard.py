@@ -49,9 +49,16 @@ def dashboard() -> Any:
                                  sum(r.linked for r in provinces),
                                  sum(r.exams_due for r in provinces))
     not_activated, _exact = worklists.count(db.session, scope, "not-activated", today=today)
+    # the provinces' targets (issue 26): linked records 80 %, routine exams 90 %, and the
+    # exam rounds of the last 12 months that moved the exam share
+    target_provinces, target_unions, moves = coverage.against_targets(db.session, scope,
+                                                                      today=today)
     return render_template(
         "console/dashboard.html", total=total, provinces=provinces, unions=union_rows,
-        not_activated=not_activated,
+        not_activated=not_activated, target_provinces=target_provinces,
+        target_unions=target_unions, moves=moves, targets={
+            "linked": coverage.TARGET_LINKED, "examined": coverage.TARGET_EXAMINED},
+        union_names={r.code: r.name for r in target_unions},
         months=months, labels=labels, trend=trend, due=due, due_labels=due_labels,
         due_chart=due_chart,
         province_chart=_coverage_bars(_("Coverage by province"), provinces),
