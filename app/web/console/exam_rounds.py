@@ -125,7 +125,18 @@ def exam_round(round_id: int) -> Any:
     """A round's page: per union in scope, counts per state and the people — never a
     result."""
     round_, clinic, union_reports = rounds().report(current_scope(), round_id)
-    totals = {s: sum(u.counts[s] for u in union_reports) for s in REPORT_STATES}
+    counts = {u.union_code: reached(u.counts) for u in union_reports}
+    totals = {s: sum(c[s] for c in counts.values()) for s in REPORT_STATES}
     return render_template("console/exam_round.html", round=round_, clinic=clinic,
-                           unions=union_reports, totals=totals, kinds=KINDS, states=STATES,
-                           delivery=DELIVERY, columns=REPORT_STATES)
+                           unions=union_reports, counts=counts, totals=totals, kinds=KINDS,
+                           states=STATES, delivery=DELIVERY, columns=REPORT_STATES)
+
+
+def reached(counts: dict[str, int]) -> dict[str, int]:
+    """The round page's counts: everyone invited; who confirmed, asked for another day or
+    did not come; and each step by everyone who reached it (a delivered result was also
+    examined and checked in)."""
+    return {"invited": counts["total"], "confirmed": counts["confirmed"],
+            "asked-another-day": counts["asked-another-day"],
+            "checked-in": counts["checked_in_total"], "examined": counts["examined_total"],
+            "delivered": counts["delivered"], "no-show": counts["no-show"]}
