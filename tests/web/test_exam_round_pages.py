@@ -267,3 +267,17 @@ def test_the_dashboard_shows_coverage_against_the_targets_and_the_round_that_mov
     moves = re.search(r'id="round-moves".*?</table>', after, re.S)
     assert moves is not None and f'/console/exam-rounds/{round_id}"' in moves.group(0)
     assert 'data-points="0.333' in moves.group(0)
+
+
+def test_the_pages_speak_english_when_asked(client: FlaskClient, factory: Any,
+                                            exam_scene: Scene) -> None:
+    _console(client, exam_scene)
+    token = csrf(client, "/console/exam-rounds")
+    assert client.post("/console/language", data={
+        "csrf_token": token, "lang": "en", "next": "/console/exam-rounds"}).status_code == 303
+    listed = client.get("/console/exam-rounds").get_data(as_text=True)
+    assert '<html lang="en">' in listed and "No exam rounds yet." in listed
+    past = _plan_form(client, exam_scene, first_day="01/01/2020")
+    assert "The first day is today or later." in past.get_data(as_text=True)
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    assert "Against the targets" in dashboard and "below target" in dashboard
