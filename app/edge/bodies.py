@@ -122,8 +122,9 @@ def _bad_request(detail: str) -> BadRequest:
     return error
 
 
-def _holds_nul(pairs: Iterable[tuple[str, Any]]) -> bool:
-    return any("\x00" in key or "\x00" in str(value) for key, value in pairs)
+def _holds_nul(pairs: Iterable[tuple[str | None, Any]]) -> bool:
+    # a multipart part whose name werkzeug cannot read (a line break in it) has None for a key
+    return any("\x00" in (key or "") or "\x00" in str(value) for key, value in pairs)
 
 
 def check_url_text() -> None:
@@ -149,7 +150,7 @@ def check_form_text() -> None:
     if request.mimetype not in FORM_TYPES:
         return
     if _holds_nul(request.form.items(multi=True)) or any(
-            "\x00" in name or "\x00" in (upload.filename or "")
+            "\x00" in (name or "") or "\x00" in (upload.filename or "")
             for name, upload in request.files.items(multi=True)):
         raise _bad_request("The form holds a NUL character (%00).")
 

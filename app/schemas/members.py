@@ -64,21 +64,41 @@ class MemberWithWarningsSchema(MemberSchema):
     warnings = ma.fields.List(ma.fields.Nested(WarningSchema), dump_only=True)
 
 
+#: The forms the register accepts (``app.services.registry.identity``), as OpenAPI patterns;
+#: the register also checks what a pattern cannot say (a real date, the age, the personal ID
+#: against the birth date and sex: ``errors`` names the field).
+_SEP = r"[\s.-]*"
+_PHONE_SEP = r"[\s.()-]*"
+MEMBER_RULES: dict[str, dict[str, str]] = {
+    "birth_date": {"pattern": r"^\s*([0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2})\s*$"},
+    "join_date": {"pattern": r"^\s*([0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2})\s*$"},
+    "sex": {"pattern": r"^\s*(M|m|Nam|NAM|nam|Male|MALE|male|F|f|Nữ|NỮ|nữ|Female|FEMALE|female)\s*$"},
+    "personal_id": {"pattern": rf"^{_SEP}([0-9]{_SEP}){{12}}$"},
+    "insurance_number": {"pattern": rf"^{_SEP}([0-9]{_SEP}){{10}}$"},
+    "phone": {"pattern": rf"^{_PHONE_SEP}(\+{_PHONE_SEP}8{_PHONE_SEP}4|8{_PHONE_SEP}4|0)"
+                         rf"{_PHONE_SEP}[35789]({_PHONE_SEP}[0-9]){{8}}{_PHONE_SEP}$"},
+}
+
+
 class CreateMemberSchema(ma.Schema):
     """A new member. Values are checked by the register's rules (see the field errors)."""
 
     full_name = ma.fields.String(required=True, metadata={"example": "Nguyễn Thị Kim Yến"})
     birth_date = ma.fields.String(required=True, metadata={
-        "description": "yyyy-mm-dd or dd/mm/yyyy", "example": "1994-03-12"})
-    sex = ma.fields.String(required=True, metadata={"description": "M/F or Nam/Nữ"})
+        "description": "yyyy-mm-dd or dd/mm/yyyy", "example": "1994-03-12",
+        **MEMBER_RULES["birth_date"]})
+    sex = ma.fields.String(required=True, metadata={"description": "M/F or Nam/Nữ",
+                                                    **MEMBER_RULES["sex"]})
     personal_id = ma.fields.String(required=True, load_only=True, metadata={
-        "description": "CCCD, 12 digits", "example": "024194001234"})
-    insurance_number = ma.fields.String(load_default=None, allow_none=True,
-                                        metadata={"description": "mã số BHXH, 10 digits"})
+        "description": "CCCD, 12 digits", "example": "024194001234",
+        **MEMBER_RULES["personal_id"]})
+    insurance_number = ma.fields.String(load_default=None, allow_none=True, metadata={
+        "description": "mã số BHXH, 10 digits", **MEMBER_RULES["insurance_number"]})
     phone = ma.fields.String(load_default=None, allow_none=True,
-                             metadata={"example": "0912345678"})
+                             metadata={"example": "0912345678", **MEMBER_RULES["phone"]})
     union_code = ma.fields.String(required=True)
-    join_date = ma.fields.String(load_default=None, allow_none=True)
+    join_date = ma.fields.String(load_default=None, allow_none=True,
+                                 metadata=MEMBER_RULES["join_date"])
     member_number = ma.fields.String(load_default=None, allow_none=True, metadata={
         "description": "assigned (province code + sequence) when omitted"})
 
@@ -87,13 +107,14 @@ class UpdateMemberSchema(ma.Schema):
     """Changes to a member; omitted fields stay as they are."""
 
     full_name = ma.fields.String()
-    birth_date = ma.fields.String()
-    sex = ma.fields.String()
-    personal_id = ma.fields.String(load_only=True)
-    insurance_number = ma.fields.String(allow_none=True)
-    phone = ma.fields.String(allow_none=True)
+    birth_date = ma.fields.String(metadata=MEMBER_RULES["birth_date"])
+    sex = ma.fields.String(metadata=MEMBER_RULES["sex"])
+    personal_id = ma.fields.String(load_only=True, metadata=MEMBER_RULES["personal_id"])
+    insurance_number = ma.fields.String(allow_none=True,
+                                        metadata=MEMBER_RULES["insurance_number"])
+    phone = ma.fields.String(allow_none=True, metadata=MEMBER_RULES["phone"])
     union_code = ma.fields.String()
-    join_date = ma.fields.String(allow_none=True)
+    join_date = ma.fields.String(allow_none=True, metadata=MEMBER_RULES["join_date"])
     member_number = ma.fields.String()
 
 

@@ -18,7 +18,7 @@ from tests.app.test_health_feeds import create_feed, feed_token
 from tests.app.test_member_accounts import yen  # noqa: F401
 
 #: examples per operation and token kind (UNIONCARD_FUZZ_EXAMPLES for a longer run)
-EXAMPLES = int(os.environ.get("UNIONCARD_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("UNIONCARD_FUZZ_EXAMPLES", "4"))
 
 
 @pytest.fixture

@@ -185,16 +185,21 @@ def test_documented_patterns_and_enums_are_the_servers_rules(client: FlaskClient
     from app.services.access.member_accounts import _PIN_RE
     from app.services.errors import ValidationFailed
     from app.services.health.store import normalise_health_id
+    from app.services.registry import identity
     from app.services.registry.unions import UNION_CODE_RE
 
     spec = _spec(client)
 
-    def health_id_ok(value: str) -> bool:
-        try:
-            normalise_health_id(value)
-        except ValidationFailed:
-            return False
-        return True
+    def accepted(check: Any) -> Any:
+        def server(value: str) -> bool:
+            try:
+                check(value)
+            except (ValidationFailed, identity.InvalidField):
+                return False
+            return True
+        return server
+
+    health_id_ok = accepted(normalise_health_id)
 
     rules = {
         ("CreateUser", "username"): lambda v: bool(USERNAME_RE.match(v.strip().lower())),
@@ -202,15 +207,24 @@ def test_documented_patterns_and_enums_are_the_servers_rules(client: FlaskClient
         ("HealthLink", "health_id"): health_id_ok,
         ("CreateClinic", "facility_code"): is_facility_code,
         ("Activate", "pin"): lambda v: bool(_PIN_RE.fullmatch(v)),
+        ("CreateMember", "sex"): accepted(identity.parse_sex),
+        ("CreateMember", "phone"): accepted(identity.normalize_phone),
+        ("CreateMember", "insurance_number"): accepted(identity.check_insurance_number),
+        ("CreateMember", "personal_id"): accepted(
+            lambda v: identity.check_personal_id(v, None, None)),
     }
-    for (schema, name), server in rules.items():
+    #: a pattern that states the form only (the register also checks the date is real)
+    form_only = {("CreateMember", "birth_date"): accepted(
+        lambda v: identity.parse_date(v, "birth_date"))}
+    for (schema, name), server in {**rules, **form_only}.items():
         pattern = _property(spec, schema, name)["pattern"]
 
         @given(valid=st.from_regex(pattern, fullmatch=True), other=st.text(max_size=24))
         @settings(max_examples=60, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def agree(valid: str, other: str) -> None:
-            assert server(valid), (schema, name, valid)
+            if (schema, name) in rules:
+                assert server(valid), (schema, name, valid)
             if not re.search(pattern, other):
                 assert not server(other), (schema, name, other)
 
@@ -267,3 +281,17 @@ def test_exactly_one_of_is_documented_as_the_server_checks_it(client: FlaskClien
     both = client.post("/api/v1/card-batches", json={"union_code": "X", "province_code": "24"},
                        headers=factory.headers(factory.user("admin")))
     assert both.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/api/v1/verify", "/api/v1/imports"])
+def test_a_multipart_part_whose_name_cannot_be_read_is_no_500(client: FlaskClient,
+                                                              path: str) -> None:
+    """Regression (schemathesis): a part named with a line break has no name for werkzeug,
+    and the edge's NUL check failed on it (a 500)."""
+    boundary = "0df03108069833fd888101eaa45d95b3"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="\n"\r\n\r\nnull\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p"\r\n'
+            f'\r\n\x00\r\n--{boundary}--\r\n').encode()
+    response = client.post(path, data=body,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 401, response.get_data(as_text=True)[:300]
