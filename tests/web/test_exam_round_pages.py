@@ -234,6 +234,10 @@ def test_the_desk_records_a_result_with_its_slips_said_beside_the_fields(
     assert 'id="result-recorded"' in client.get(done.headers["Location"]).get_data(as_text=True)
     twice = client.post(form_page, data=data)  # sent again: recorded already, said so
     assert twice.status_code == 409 and 'id="result-refused"' in twice.get_data(as_text=True)
+    # a member invited but not checked in: not named to the clinic (the office's to know)
+    lan = participant_id(client, exam_scene, round_id, exam_scene["lan"])
+    hidden = client.get(f"/clinic/exam-rounds/{round_id}/participants/{lan}/result")
+    assert hidden.status_code == 404 and "Phạm Thị Lan" not in hidden.get_data(as_text=True)
     # the office sees her examined, never the result
     _console(client, exam_scene)
     report = client.get(f"/console/exam-rounds/{round_id}").get_data(as_text=True)

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.models import Member, Union
 from app.models.exam_round import ExamParticipant, ExamRound
 from app.services.clinic_flow import scan as scans
-from app.services.errors import DomainError, ValidationFailed
+from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.exams import checkin, results
 from app.services.health import summary as s
 from app.web import wording
@@ -165,6 +165,8 @@ def exam_result(round_id: int, participant_id: int) -> Any:
     clinic = current_clinic()
     service = results.ExamResults(db.session, data_cipher())
     round_, participant, member = service.participant(clinic, round_id, participant_id)
+    if participant.checked_in_at is None:  # who else was invited is the office's, not the desk's
+        raise NotFound("No such participant in this round.")
     values: dict[str, str] = {"health_class": "", "fitness": "", "fitness_text": "",
                               "hazards": "", "findings": "", "recommendations": "",
                               "practitioner": ""}
