@@ -202,6 +202,9 @@ def test_the_desk_checks_in_a_queue_by_handheld_scanner_text_and_releases_nothin
     assert outsider.status_code == 409 and 'id="checkin-refused"' in html
     assert "Chủ thẻ này không có trong đợt khám này." in html
     assert 'id="checkin-count">3<' in html and "Lê Văn Tú" not in html
+    refused = list(session.scalars(select(AccessEvent).where(
+        AccessEvent.member_id == exam_scene["outsider"].id, AccessEvent.kind == "denial")))
+    assert [e.reason for e in refused] == ["not-in-round"]  # in her access log, as the API
     junk = _scan(client, round_id, "not a card")
     assert junk.status_code == 422 and 'id="checkin-refused"' in junk.get_data(as_text=True)
     # nothing of the record: one verify event per member, released nothing

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.clock import VIETNAM, today_in_vietnam
 from app.composition import access_log, data_cipher, on_summary_changed_for
+from app.edge.access import record_access
 from app.edge.auth import current_clinic
 from app.edge.bodies import accepts
 from app.edge.problems import error_problem
@@ -132,8 +133,12 @@ def exam_check_in(round_id: int) -> Any:
     try:
         text = scans.from_text(_one_line(sent))
         done = checkin.check_in(db.session, clinic, round_.id, text)
-    except DomainError as refused:  # the edge commits nothing of a refused request
-        return _checkin_page(round_, refusal=wording.problem(refused), text=sent.strip(),
+    except DomainError as refused:  # the edge commits nothing of a refused request...
+        denial = getattr(refused, "denial", None)
+        if denial is not None:  # ...but her card was scanned: her access log says so
+            record_access(denial)
+        return _checkin_page(_round(round_id), refusal=wording.problem(refused),
+                             text=sent.strip(),
                              status=error_problem(type(refused)).problem.status)
     if done.record is not None:
         access_log(db.session).record(done.record)
