@@ -155,10 +155,12 @@ def _check_form() -> None:
 
 
 def _other_grants(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer a form-encoded request for a grant other than ``password`` before the password
-    grant's arguments are parsed: the client credentials grant, or ``unsupported_grant_type``.
+    """Check a form-encoded request (``_check_form``) and answer one for a grant other than
+    ``password`` before the password grant's arguments are parsed: the client credentials
+    grant, or ``unsupported_grant_type``.
 
     Raises:
+        InvalidTokenRequest: a repeated parameter, or no ``grant_type``, in a form.
         UnsupportedGrantType: an unknown ``grant_type`` in a form.
     """
 
