@@ -235,3 +235,51 @@ def test_a_role_without_the_right_is_challenged_with_insufficient_scope(
     assert response.status_code == 403
     assert _challenge(response)[0] == "insufficient_scope"
     assert response.get_json()["error"] == "insufficient_scope"
+
+
+# --- a second independent client: requests-oauthlib (oauthlib's RFC 6749 parser) ------------
+
+@pytest.fixture
+def oauthlib_over_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the test server is plain HTTP
+
+
+def test_requests_oauthlib_gets_tokens_by_both_grants(served, oauthlib_over_http) -> None:
+    from oauthlib.oauth2 import BackendApplicationClient, LegacyApplicationClient
+    from requests_oauthlib import OAuth2Session
+
+    url = f"{served['base']}{TOKEN}"
+    with OAuth2Session(client=LegacyApplicationClient(client_id="portal")) as session:
+        token = session.fetch_token(url, username="lan.bn", password=PASSWORD,
+                                    include_client_id=True)
+        assert token["scope"] == ["officer"] and token["token_type"] == "Bearer"
+        assert session.get(f"{served['base']}/api/v1/auth/me").json()["role"] == "officer"
+    client_id, secret = served["clinic"]
+    with OAuth2Session(client=BackendApplicationClient(client_id=client_id),
+                       scope=["clinic"]) as session:
+        token = session.fetch_token(url, client_id=client_id, client_secret=secret)
+        assert token["scope"] == ["clinic"] and token["expires_in"] == 900
+
+
+def test_requests_oauthlib_reads_the_errors_by_their_rfc_codes(served,
+                                                               oauthlib_over_http) -> None:
+    from oauthlib.oauth2 import (
+        BackendApplicationClient,
+        InvalidClientError,
+        InvalidGrantError,
+        InvalidScopeError,
+        LegacyApplicationClient,
+    )
+    from requests_oauthlib import OAuth2Session
+
+    url = f"{served['base']}{TOKEN}"
+    with OAuth2Session(client=LegacyApplicationClient(client_id="portal")) as session, \
+            pytest.raises(InvalidGrantError):
+        session.fetch_token(url, username="lan.bn", password="not the password")
+    with OAuth2Session(client=LegacyApplicationClient(client_id="portal"),
+                       scope=["admin"]) as session, pytest.raises(InvalidScopeError):
+        session.fetch_token(url, username="lan.bn", password=PASSWORD, scope=["admin"])
+    client_id, _ = served["feed"]
+    with OAuth2Session(client=BackendApplicationClient(client_id=client_id)) as session, \
+            pytest.raises(InvalidClientError):
+        session.fetch_token(url, client_id=client_id, client_secret="not-the-secret")
