@@ -23,6 +23,12 @@ PROVINCE_CODES = _province_codes()
 FACILITY_CODE_RULE = {"pattern": "^[0-9]{5}$"}
 #: a member's PIN (``member_accounts.check_pin``; some 6-digit PINs are refused too)
 PIN_RULE = {"pattern": "^[0-9]{6}$"}
+#: a person's or a union's name (``identity.normalize_name``), in words: JSON Schema's patterns
+#: cannot name Unicode's categories
+NAME_RULE = {"description": "a name: no digits (of any script) or control, format or "
+                            "private-use characters; not beginning with =, +, - or @ (a "
+                            "spreadsheet formula); 200 characters at most after spaces are "
+                            "collapsed"}
 #: a password (``accounts.check_password``: 12 code points or more, and more rules)
 PASSWORD_RULE = {"minLength": 12}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import PageArgsSchema, PageSchema, WarningSchema
+from app.schemas.common import NAME_RULE, PageArgsSchema, PageSchema, WarningSchema
 from app.services.registry.members import SORTS, mask_insurance_number, mask_personal_id
 
 STATUSES = ["active", "suspended", "left"]
@@ -83,7 +83,8 @@ MEMBER_RULES: dict[str, dict[str, str]] = {
 class CreateMemberSchema(ma.Schema):
     """A new member. Values are checked by the register's rules (see the field errors)."""
 
-    full_name = ma.fields.String(required=True, metadata={"example": "Nguyễn Thị Kim Yến"})
+    full_name = ma.fields.String(required=True, metadata={"example": "Nguyễn Thị Kim Yến",
+                                                          **NAME_RULE})
     birth_date = ma.fields.String(required=True, metadata={
         "description": "yyyy-mm-dd or dd/mm/yyyy", "example": "1994-03-12",
         **MEMBER_RULES["birth_date"]})
@@ -106,7 +107,7 @@ class CreateMemberSchema(ma.Schema):
 class UpdateMemberSchema(ma.Schema):
     """Changes to a member; omitted fields stay as they are."""
 
-    full_name = ma.fields.String()
+    full_name = ma.fields.String(metadata=NAME_RULE)
     birth_date = ma.fields.String(metadata=MEMBER_RULES["birth_date"])
     sex = ma.fields.String(metadata=MEMBER_RULES["sex"])
     personal_id = ma.fields.String(load_only=True, metadata=MEMBER_RULES["personal_id"])

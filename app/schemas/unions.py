@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.schemas.common import PROVINCE_CODES, PageArgsSchema, PageSchema
+from app.schemas.common import NAME_RULE, PROVINCE_CODES, PageArgsSchema, PageSchema
 
 
 class UnionSchema(ma.Schema):
@@ -25,19 +25,22 @@ class CreateUnionSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(2, 20),
                             metadata={"example": "CDCS-24-QUEVO1",
                                       "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9-]{1,19}\s*$"})
-    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200),
+                            metadata=NAME_RULE)
     province_code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{2}$"),
                                      metadata={"enum": list(PROVINCE_CODES)})
-    employer = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
-    industrial_park = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
+    employer = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200),
+                                metadata=NAME_RULE)
+    industrial_park = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200),
+                                       metadata=NAME_RULE)
 
 
 class UpdateUnionSchema(ma.Schema):
     """Changes to a union (its code and province are fixed)."""
 
-    name = ma.fields.String(validate=ma.validate.Length(1, 200))
-    employer = ma.fields.String(validate=ma.validate.Length(0, 200))
-    industrial_park = ma.fields.String(validate=ma.validate.Length(0, 200))
+    name = ma.fields.String(validate=ma.validate.Length(1, 200), metadata=NAME_RULE)
+    employer = ma.fields.String(validate=ma.validate.Length(0, 200), metadata=NAME_RULE)
+    industrial_park = ma.fields.String(validate=ma.validate.Length(0, 200), metadata=NAME_RULE)
 
 
 class UnionQueryArgsSchema(PageArgsSchema):
