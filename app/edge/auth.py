@@ -186,8 +186,10 @@ def current_clinic() -> ClinicIdentity:
             its secret rotated). Forbidden: the caller is not a clinic client
             (``ClinicNotAccredited``: its clinic is suspended or withdrawn).
     """
-    # ``current_principal`` read the client and its clinic (one query) for this request
-    return ensure_accredited(db.session, current_clinic_client())
+    # ``current_principal`` read the client and its clinic (one query) for this request; the
+    # caller is checked before the request's session is opened (no token: no session at all)
+    client = current_clinic_client()
+    return ensure_accredited(db.session, client)
 
 
 def requires_member(*, sealed_summary: bool = False) -> Callable[[F], F]:
