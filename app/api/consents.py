@@ -30,7 +30,7 @@ from app.services.access import member_accounts
 from app.services.errors import ValidationFailed
 from app.services.health import consent_fhir
 from app.services.health.consent import ConsentState, status_at
-from app.services.health.consent_notices import notice
+from app.services.health.consent_notices import LANGUAGES, NOTICE_VERSIONS, notice
 
 FHIR_JSON = "application/fhir+json"
 
@@ -179,6 +179,11 @@ class Withdraw(MethodView):
 class Notice(MethodView):
     """One consent notice."""
 
+    @notices_blp.doc(parameters=[  # the shipped notices (others: 422)
+        {"in": "path", "name": "version", "required": True,
+         "schema": {"type": "string", "enum": list(NOTICE_VERSIONS)}},
+        {"in": "path", "name": "language", "required": True,
+         "schema": {"type": "string", "enum": list(LANGUAGES)}}])
     @notices_blp.response(200, NoticeSchema)
     @notices_blp.alt_response(422, schema=ProblemSchema, description="No such notice")
     def get(self, version: str, language: str) -> Any:

@@ -11,7 +11,7 @@ from app.models import ConsentVersion
 from app.models.consent import CONSENT_SCOPES, GRANTEE_KINDS, PURPOSES
 from app.schemas.common import FACILITY_CODE_RULE
 from app.services.health.consent import ConsentState, Evidence, Grantee
-from app.services.health.consent_notices import CURRENT_NOTICE
+from app.services.health.consent_notices import CURRENT_NOTICE, LANGUAGES, NOTICE_VERSIONS
 
 #: The method a member's own app records (paper and web consents come through other doors).
 MEMBER_METHODS = ("app",)
@@ -43,9 +43,10 @@ class NoticeShownSchema(ma.Schema):
     """The consent notice the member was shown."""
 
     version = ma.fields.String(required=True, validate=ma.validate.Length(1, 16),
-                               metadata={"example": CURRENT_NOTICE})
+                               metadata={"example": CURRENT_NOTICE,
+                                         "enum": list(NOTICE_VERSIONS)})
     language = ma.fields.String(required=True, validate=ma.validate.Length(1, 8),
-                                metadata={"example": "vi"})
+                                metadata={"example": "vi", "enum": list(LANGUAGES)})
     shown_sha256 = ma.fields.String(validate=ma.validate.Length(1, 128), metadata={
         "description": "SHA-256 (hex) of the exact text shown; checked when given"})
 

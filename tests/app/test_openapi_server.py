@@ -235,6 +235,13 @@ def test_documented_patterns_and_enums_are_the_servers_rules(client: FlaskClient
     assert _property(spec, "CreateFeed", "provinces")["items"]["enum"] == provinces
     assert _property(spec, "CreateClinic", "facility_type")["enum"] == list(FACILITY_TYPES)
     assert _property(spec, "NewAccessReport", "reason")["enum"] == list(REPORT_REASONS)
+    notices = {p["name"]: p["schema"]["enum"] for p in
+               spec["paths"]["/api/v1/consent-notices/{version}/{language}"]["get"]["parameters"]}
+    assert _property(spec, "NoticeShown", "version")["enum"] == notices["version"]
+    for version in notices["version"]:
+        for language in notices["language"]:
+            assert client.get(f"/api/v1/consent-notices/{version}/{language}").status_code == 200
+    assert client.get(f"/api/v1/consent-notices/{notices['version'][0]}/fr").status_code == 422
 
 
 def test_every_string_of_the_document_refuses_a_nul(client: FlaskClient) -> None:
