@@ -9,6 +9,7 @@ remember either; ``tests/app/test_openapi_contract.py`` walks the document to pr
 from __future__ import annotations
 
 import re
+from copy import deepcopy
 from http import HTTPStatus
 from typing import Any
 
@@ -94,6 +95,9 @@ class OperationDocPlugin(BasePlugin):
         one_of = getattr(schema, "EXACTLY_ONE_OF", None)
         if one_of:  # the schema's own check: exactly one of these members
             definition["oneOf"] = [{"required": [member]} for member in one_of]
+        variants = getattr(schema, "OPENAPI_ONE_OF", None)
+        if variants:  # the forms a body takes (checked by its view), e.g. per grant type
+            definition["oneOf"] = deepcopy(list(variants))
         for prop in definition.get("properties", {}).values():
             _without_nul(prop)
         return None

@@ -50,6 +50,14 @@ class TokenFormSchema(ma.Schema):
     """A token request as an OAuth 2 form (RFC 6749 §4.3 and §4.4; documentation only: each
     parameter at most once)."""
 
+    #: the password grant needs the password and exactly one login name; the client
+    #: credentials grant, the client (here or by HTTP Basic)
+    OPENAPI_ONE_OF = (
+        {"properties": {"grant_type": {"enum": ["password"]}}, "required": ["password"],
+         "oneOf": [{"required": [name]} for name in ("username", "member_number", "phone")]},
+        {"properties": {"grant_type": {"enum": ["client_credentials"]}}},
+    )
+
     grant_type = ma.fields.String(required=True, validate=ma.validate.OneOf(
         ["password", "client_credentials"]))
     username = ma.fields.String(validate=ma.validate.Length(1, 64), metadata={
