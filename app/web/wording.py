@@ -57,6 +57,8 @@ PROBLEMS: Mapping[str, str] = {
     "invalid-client": N_("The clinic's sign-in is wrong or disabled."),
     "unsupported-grant-type": N_("This way of signing in is not offered."),
     "invalid-token-request": N_("The sign-in request is incomplete."),
+    "invalid-grant": N_("The name or password is wrong, or the account is disabled."),
+    "invalid-scope": N_("The sign-in asked for a role this account does not have."),
     "bundle-too-large": N_("The health record sent is too large."),
     "activation-failed": N_("The member number, activation code or birth date is wrong."),
     "activation-code-expired": N_("This activation code has expired; ask your union office "
