@@ -109,7 +109,7 @@ def test_a_missing_body_is_refused_exactly_where_the_document_requires_one(
     assert checked >= 40
 
 
-def test_token_requests_valid_by_the_document_are_not_malformed(app: Any,
+def test_token_requests_valid_by_the_document_are_not_malformed(app: Any, client: Any,
                                                                 monkeypatch: Any) -> None:
     """Regression (schemathesis): token requests the document allowed (no password, two
     login names, none) were refused as ``invalid_request``; the document now states the
