@@ -82,7 +82,9 @@ def test_another_officers_patch_completes_while_a_roster_is_read(
         thread.join(timeout=60)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["phone"] == "+84912345678"
-    assert answers["patch_seconds"] < 1
+    # blocked by the upload it would wait the 15 s the upload is held; 5 s leaves room for a
+    # loaded machine (it took 1.5 s once while another suite ran beside it)
+    assert answers["patch_seconds"] < 5
     assert answers["upload"].status_code == 202, answers["upload"].get_json()
     job = _wait(app, answers["upload"].headers["Location"], uploader)
     assert job["status"] == "succeeded" and job["counts"]["created"] == 200, job
