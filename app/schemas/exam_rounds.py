@@ -11,6 +11,7 @@ from app.models.exam_round import (
     ROUND_KINDS,
     ROUND_STATUSES,
 )
+from app.schemas.clinic_flow import ScannedSchema
 from app.services.health.summary import FITNESS, HEALTH_CLASSES
 
 _CLINIC = {"description": "the clinic's facility code (5 digits)"}
@@ -116,18 +117,13 @@ class ReplySchema(ma.Schema):
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=300))
 
 
-class CheckInSchema(ma.Schema):
+class CheckInSchema(ScannedSchema):
     """What the desk scanned: exactly one of the QR text (a handheld scanner's line end is
-    allowed) and the NFC NDEF message."""
+    allowed) and the NFC NDEF message — the desk's scan (``ScannedSchema``) without the
+    practitioner (a check-in releases nothing)."""
 
-    uc1 = ma.fields.String(validate=ma.validate.Length(min=1, max=8192))
-    ndef_base64 = ma.fields.String(validate=ma.validate.Length(min=1, max=12000))
-    device_id = ma.fields.String(validate=ma.validate.Length(max=64), load_default=None)
-
-    @ma.validates_schema
-    def _one_scan(self, data: dict[str, object], **_: object) -> None:
-        if ("uc1" in data) == ("ndef_base64" in data):
-            raise ma.ValidationError("Give exactly one of uc1 and ndef_base64.", "uc1")
+    class Meta:
+        exclude = ("practitioner",)
 
 
 class CheckedInSchema(ma.Schema):
