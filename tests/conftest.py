@@ -7,7 +7,9 @@ import atexit
 import os
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -394,3 +396,19 @@ def committed_office(test_databases: ScratchDatabases, make_app: Any) -> Any:
         return application
 
     return build
+
+
+@contextmanager
+def served_over_http(application: Flask) -> Iterator[str]:
+    """``application`` served over HTTP by a thread on a free local port (for clients that
+    make real requests); yields its base URL, and stops the server after."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -4,7 +4,6 @@ endpoint's errors as OAuth 2 errors."""
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 from authlib.deprecate import AuthlibDeprecationWarning
 from authlib.integrations.base_client import OAuthError
-from werkzeug.serving import make_server
 
 with warnings.catch_warnings():
     # newer authlib releases prefer the httpx2 package and warn when they fall back to httpx
@@ -20,7 +18,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import OAuth2Client
 
-from tests.conftest import config_cipher
+from tests.conftest import config_cipher, served_over_http
 
 
 @pytest.fixture
@@ -46,14 +44,8 @@ def served(committed_office: Any) -> Iterator[dict[str, Any]]:
               "feed_id": feed_creds.feed.id}
     session.commit()
     session.close()
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"app": application, "base": f"http://127.0.0.1:{server.server_port}", **logins}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served_over_http(application) as base:
+        yield {"app": application, "base": base, **logins}
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])

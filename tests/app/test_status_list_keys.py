@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -18,7 +17,6 @@ import jwt
 import pytest
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
-from werkzeug.serving import make_server
 
 import cards
 from app.composition import key_store
@@ -31,6 +29,7 @@ from app.services.issuing.publication import (
 )
 from cards import testing
 from tests.app.cards_helpers import desk, office
+from tests.conftest import served_over_http
 
 
 def now() -> datetime:
@@ -57,14 +56,8 @@ def served(committed_office: Any) -> Iterator[dict[str, Any]]:
     StatusLists(session).allocate()  # creates list 1 (revocation and suspension)
     session.commit()
     session.close()
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"app": application, "base": f"http://127.0.0.1:{server.server_port}"}
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served_over_http(application) as base:
+        yield {"app": application, "base": base}
 
 
 def _get(url: str) -> tuple[str, dict[str, str]]:
