@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from app.services.health import fhir_out
 from app.services.health import sensitive as sv
 from app.services.health import summary as s
 from app.services.health import systems as sy
 
 PROV = s.Provenance("feed-1", "bundle-1", datetime(2025, 1, 2, tzinfo=UTC))
+NOW = datetime(2025, 1, 3, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("code, category", [
@@ -133,6 +137,38 @@ def test_the_occupational_exam_splits_into_summary_and_detail() -> None:
 def test_sensitive_entries_can_be_left_out() -> None:
     document = _summary().to_document(sensitive=False)
     assert [c["id"] for c in document["sections"]["conditions"]] == ["c1"]
+
+
+def test_a_sensitive_blood_group_is_left_out_too() -> None:
+    # a blood group classified sensitive (a component of a protected category, an unclassified
+    # code) is withheld like any other entry
+    summary = replace(_summary(), blood_group=_entry(  # type: ignore[arg-type]
+        s.Measurement, "abo", value_text="O+", sensitive=True, sensitivity="hiv-sti"))
+    core = summary.to_document(sensitive=False)["sections"]["emergency-core"]
+    assert core["blood_group"] is None
+    assert summary.to_document()["sections"]["emergency-core"]["blood_group"]["id"] == "abo"
+    bundle = json.dumps(fhir_out.build_document(summary, now=NOW, sensitive=False))
+    assert "O+" not in bundle
+
+
+def test_a_panel_names_no_withheld_member() -> None:
+    # a released panel refers to its released members only: a withheld one's id (chosen by
+    # the source, e.g. "hiv-viral-load") and its count stay out of the document and narrative
+    panel = _entry(s.Measurement, "panel", members=("v1", "hiv-viral-load"))
+    secret = _entry(s.Measurement, "hiv-viral-load", value=4000.0, sensitive=True)
+    exam = _summary().occ_exams[0]
+    summary = replace(_summary(), vitals_labs=(*_summary().vitals_labs, panel, secret),
+                      occ_exams=(replace(exam, measurements=(panel,)),))
+    withheld = summary.to_document(sensitive=False)
+    assert "hiv-viral-load" not in json.dumps(withheld)
+    again = s.HealthSummary.from_document(withheld)
+    assert [m.members for m in again.vitals_labs if m.id == "panel"] == [("v1",)]
+    assert summary.to_document()["sections"]["vitals-labs"][1]["members"] == [
+        "v1", "hiv-viral-load"]
+    bundle = json.dumps(fhir_out.build_document(summary, now=NOW, sensitive=False),
+                        ensure_ascii=False)
+    assert "hiv-viral-load" not in bundle and "2 kết quả thành phần" not in bundle
+    assert "1 kết quả thành phần" in bundle
 
 
 def test_invariants() -> None:

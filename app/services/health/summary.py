@@ -13,9 +13,9 @@ so a document stored under older, narrower tables never releases more than the t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from app.services.health.sensitive import (
     CATEGORIES,
@@ -690,13 +690,12 @@ class OccExam(Entry):
         return {**self._base(), "exam_type": self.exam_type, "health_class": self.health_class,
                 "fitness": self.fitness, "fitness_text": self.fitness_text}
 
-    def detail_dict(self, *, sensitive: bool = True) -> dict[str, Any]:
+    def detail_dict(self) -> dict[str, Any]:
         """JSON form of the ``occ-exam-detail`` part (keyed by the exam's id)."""
         return {**self._base(), "exam": self.id,
                 "hazards": [c.to_dict() for c in self.hazards],
                 "findings": [c.to_dict() for c in self.findings],
-                "measurements": [m.to_dict() for m in self.measurements
-                                 if sensitive or not m.sensitive]}
+                "measurements": [m.to_dict() for m in self.measurements]}
 
     @classmethod
     def _verdict(cls, d: Mapping[str, Any]) -> Verdict:
@@ -743,6 +742,9 @@ class Patient:
         """From the JSON form."""
         return cls(str(d["health_id"]), str(d.get("name", "")), d.get("birth_date"),
                    d.get("gender"))
+
+
+E = TypeVar("E", bound=Entry)
 
 
 @dataclass(frozen=True)
@@ -794,11 +796,12 @@ class HealthSummary:
             ValueError: a section id is not one of ``SECTIONS``.
         """
         wanted = check_sections(sections)
+        if not sensitive:
+            return self._released().to_document(wanted)
 
         def dicts(items: Iterable[Entry]) -> list[dict[str, Any]]:
-            return [e.to_dict() for e in items if sensitive or not e.sensitive]
+            return [e.to_dict() for e in items]
 
-        exams = [e for e in self.occ_exams if sensitive or not e.sensitive]
         everything: dict[str, Any] = {
             "emergency-core": {
                 "blood_group": self.blood_group.to_dict() if self.blood_group else None,
@@ -811,12 +814,35 @@ class HealthSummary:
             "medications": dicts(self.medications),
             "immunizations": dicts(self.immunizations),
             "vitals-labs": dicts(self.vitals_labs),
-            "occ-exam-summary": [e.summary_dict() for e in exams],
-            "occ-exam-detail": [e.detail_dict(sensitive=sensitive) for e in exams],
+            "occ-exam-summary": [e.summary_dict() for e in self.occ_exams],
+            "occ-exam-detail": [e.detail_dict() for e in self.occ_exams],
         }
         return {"version": DOCUMENT_VERSION, "health_id": self.health_id,
                 "patient": self.patient.to_dict(),
                 "sections": {k: v for k, v in everything.items() if k in wanted}}
+
+    def _released(self) -> HealthSummary:
+        """The summary without its sensitive entries (the blood group and the exams'
+        measurements too), and without any reference to them: a panel keeps only the members
+        released with it."""
+        released = {e.id for e in self.entries() if not e.sensitive}
+
+        def kept(items: Iterable[E]) -> tuple[E, ...]:
+            return tuple(shown(e) for e in items if not e.sensitive)
+
+        def shown(e: E) -> E:
+            if isinstance(e, Measurement) and e.members:
+                return replace(e, members=tuple(m for m in e.members if m in released))
+            return e
+
+        blood = kept((self.blood_group,) if self.blood_group else ())
+        return replace(
+            self, blood_group=blood[0] if blood else None,
+            allergies=kept(self.allergies), conditions=kept(self.conditions),
+            medications=kept(self.medications), immunizations=kept(self.immunizations),
+            vitals_labs=kept(self.vitals_labs),
+            occ_exams=tuple(replace(e, measurements=kept(e.measurements))
+                            for e in kept(self.occ_exams)))
 
     def sections_present(self) -> tuple[str, ...]:
         """The sections that hold at least one entry (coverage, not content)."""
