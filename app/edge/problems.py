@@ -704,9 +704,7 @@ def _handle_domain_error(error: DomainError) -> Response:
             extra[link.member] = url_for(link.endpoint, **{link.url_arg: value})
     headers = dict(answer.headers)
     code = extra.get("error")
-    if isinstance(error, ClinicClientRevoked):  # a token of a disabled client or old secret
-        code = extra["error"] = "invalid_token"
-    if code in _BEARER_ERRORS and (isinstance(error, (Unauthenticated, Forbidden))):
+    if code in _BEARER_ERRORS and isinstance(error, (Unauthenticated, Forbidden)):
         headers["WWW-Authenticate"] = bearer_challenge(code, error.detail)
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:

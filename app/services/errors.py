@@ -312,6 +312,9 @@ class ClinicClientRevoked(Unauthenticated):
     """The clinic API client named by a token is unknown or disabled, or the token was issued
     before the client's secret was rotated."""
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, error="invalid_token")  # RFC 6750 §3.1: a token of the past
+
 
 class AccessPeriodInvalid(ValidationFailed):
     """The period of an access-log aggregate does not end after it starts, or is too long."""
