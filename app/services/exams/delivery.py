@@ -152,17 +152,16 @@ class Delivery:
         """The transaction Bundle of a participant's result (None: the member is no longer
         linked, or the result is gone)."""
         row = session.execute(
-            select(ExamResult, ExamRound, Clinic)
+            select(ExamResult, ExamParticipant.member_id, ExamRound, Clinic)
             .join(ExamParticipant, ExamParticipant.id == ExamResult.participant_id)
             .join(ExamRound, ExamRound.id == ExamParticipant.round_id)
             .join(Clinic, Clinic.id == ExamRound.clinic_id)
             .where(ExamResult.participant_id == participant_id)).first()
-        participant = session.get(ExamParticipant, participant_id)
-        if row is None or participant is None:
+        if row is None:
             return None
-        result, round_, clinic = row
+        result, member_id, round_, clinic = row
         results = ExamResults(session, self.cipher)
-        health_id = results.health_id(participant.member_id)
+        health_id = results.health_id(member_id)
         findings = results.load(participant_id)
         if health_id is None or findings is None:
             return None
