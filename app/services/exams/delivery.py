@@ -14,7 +14,12 @@ The guarantees:
   identifier), so a repeat after a lost answer creates nothing new on the server; a ``sent``
   row is never picked again;
 - a member without a linked health ID has her row ``held``; it becomes ``pending`` on the first
-  run after she is linked.
+  run after she is linked;
+- **no consent is asked**: the national health record is the member's own record (kept under
+  her health ID), not a disclosure to a clinic, so the whole result goes there, sensitive and
+  unclassifiable findings included; what a clinic may see is decided on release from her
+  summary, where the exam is classified fail-closed (``results.exam_entry``) and a sensitive
+  one needs her consent to sensitive information.
 """
 
 from __future__ import annotations
