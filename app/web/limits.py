@@ -9,10 +9,8 @@ from typing import Any
 
 from flask import current_app, request
 
+from app.edge.problems import TOKEN_ENDPOINT  # its limits' bucket scope
 from app.extensions import limiter
-
-#: The endpoint of ``POST /api/v1/auth/token`` (its limits' bucket scope).
-TOKEN_ENDPOINT = "auth.TokenView"
 
 
 def _address_key() -> str:
