@@ -40,21 +40,30 @@ def member(factory) -> Any:
     return factory.member(factory.union(province="24"))
 
 
-def test_every_version_is_a_valid_consent(session, clock, member, clinic) -> None:
+def every_kind_of_version(session: Any, member_id: int, clock: Clock) -> Any:
+    """Six consent versions of every kind for the member, from ``clock.now``: a grant renewed a
+    day later, a paper grant of the occupational detail, a sensitive grant withdrawn and an
+    on-card grant; the service (its clock moved a day on) and the first grant."""
+    start = clock.now
     service = ConsentService(session, clock=clock, on_card_changed=lambda member_id: None)
-    first = service.grant(member.id, "allergies", Grantee.facility("27001"), "treatment",
-                          BY_APP, ends_at=add_months(NOW, 3))
-    clock.now = NOW + timedelta(days=1)
-    service.renew(member.id, first.consent_id, BY_APP, ends_at=add_months(clock.now, 6))
-    service.grant(member.id, "occ-exam-detail", Grantee.facility_type("industrial-park-clinic"),
+    first = service.grant(member_id, "allergies", Grantee.facility("27001"), "treatment",
+                          BY_APP, ends_at=add_months(start, 3))
+    clock.now = start + timedelta(days=1)
+    service.renew(member_id, first.consent_id, BY_APP, ends_at=add_months(clock.now, 6))
+    service.grant(member_id, "occ-exam-detail", Grantee.facility_type("industrial-park-clinic"),
                   "occupational-health", Evidence(method="paper-at-office", actor="user:4",
                                                   language="en"),
-                  ends_at=add_months(NOW, 12))
-    sensitive = service.grant(member.id, "sensitive", Grantee.all_accredited(), "treatment",
-                              BY_APP, ends_at=add_months(NOW, 1))
-    service.grant(member.id, "on-card", Grantee.all_accredited(), "treatment", BY_APP,
-                  ends_at=add_months(NOW, 1))
-    service.withdraw(member.id, sensitive.consent_id, BY_APP)
+                  ends_at=add_months(start, 12))
+    sensitive = service.grant(member_id, "sensitive", Grantee.all_accredited(), "treatment",
+                              BY_APP, ends_at=add_months(start, 1))
+    service.grant(member_id, "on-card", Grantee.all_accredited(), "treatment", BY_APP,
+                  ends_at=add_months(start, 1))
+    service.withdraw(member_id, sensitive.consent_id, BY_APP)
+    return service, first
+
+
+def test_every_version_is_a_valid_consent(session, clock, member, clinic) -> None:
+    service, first = every_kind_of_version(session, member.id, clock)
     history = service.history(member.id)
     resources = consent_resources(history, member_number=member.member_number, now=clock.now)
     parsed = [validated(r) for r in resources]

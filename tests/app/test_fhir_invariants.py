@@ -22,7 +22,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app.services.health.consent import ConsentService, Evidence, Grantee, add_months
 from app.services.health.consent_fhir import consent_resources
 from app.services.health.fhir_in import parse_bundle
 from app.services.health.fhir_out import build_document, build_export
@@ -31,6 +30,7 @@ from tests.app import fhir_invariants as fi
 from tests.app.clinic_scene import EMERGENCY, consent, pull, scene, verify  # noqa: F401
 from tests.app.fhir_fixtures import FIXTURES, NOW, raw
 from tests.app.test_consent import Clock
+from tests.app.test_consent_fhir import every_kind_of_version
 from tests.app.test_member_accounts import member_headers, yen  # noqa: F401
 
 #: (resourceType, key) of error-severity violations the service still emits: each entry is a
@@ -390,22 +390,9 @@ def test_the_whole_document_reaches_every_emitted_type() -> None:
 def test_consent_resources_keep_the_invariants(session: Session, member: Any,
                                                clinic: Any) -> None:
     clock = Clock(NOW)
-    service = ConsentService(session, clock=clock, on_card_changed=lambda member_id: None)
-    by_app = Evidence(method="app", actor="member:1")
-    first = service.grant(member.id, "allergies", Grantee.facility("27001"), "treatment",
-                          by_app, ends_at=add_months(NOW, 3))
-    service.renew(member.id, first.consent_id, by_app, ends_at=add_months(NOW, 6))
-    service.grant(member.id, "occ-exam-detail", Grantee.facility_type("industrial-park-clinic"),
-                  "occupational-health", Evidence(method="paper-at-office", actor="user:4",
-                                                  language="en"),
-                  ends_at=add_months(NOW, 12))
-    sensitive = service.grant(member.id, "sensitive", Grantee.all_accredited(), "treatment",
-                              by_app, ends_at=add_months(NOW, 1))
-    service.grant(member.id, "on-card", Grantee.all_accredited(), "treatment", by_app,
-                  ends_at=add_months(NOW, 1))
-    service.withdraw(member.id, sensitive.consent_id, by_app)
+    service, _ = every_kind_of_version(session, member.id, clock)
     resources = consent_resources(service.history(member.id),
-                                  member_number=member.member_number, now=NOW)
+                                  member_number=member.member_number, now=clock.now)
     assert len(resources) == 6
     for resource in resources:
         report = assert_valid(resource)
