@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import SITE_APP, WIDTHS, check_page, sign_in
-from tests.browser.portal_scene import new_letter
+from tests.browser.portal_scene import fill_activation, new_letter
 
 PASSWORD = "nhat-ky-truy-cap-2026"
 PIN = "592614"
@@ -136,12 +136,7 @@ def _emergency(api: Any, text: str) -> None:
 
 def _activate(page: Any, letter: Any) -> None:
     page.goto("/me/activate")
-    page.fill("#member_number", letter.member_number)
-    page.fill("#activation_code", letter.activation_code)
-    page.fill("#birth_date", letter.birth_date.isoformat())
-    page.fill("#password", PASSWORD)
-    page.fill("#pin", PIN)
-    page.fill("#pin_again", PIN)
+    fill_activation(page, letter, PASSWORD, PIN)
     page.locator("main button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/me/(?!activate).*"))
 

@@ -16,12 +16,10 @@ from typing import Any
 from urllib.parse import urldefrag
 
 import pytest
-from sqlalchemy import select
 
 from tests.browser.conftest import SCREENSHOTS, SITE_APP, check_page
-from tests.browser.portal_scene import Letter
+from tests.browser.portal_scene import Letter, fill_activation, new_letter, phone
 
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "mua-lua-chin-vang-2026"
 NEW_PASSWORD = "cay-tre-xanh-ben-song-2026"
 PIN = "593817"
@@ -47,43 +45,10 @@ WALKS = {
 }
 
 
-def letter_for(name: str) -> Letter:
-    """A new activation code for the named demo person's current card, as the office gives
-    one."""
-    from app.composition import card_desk_for
-    from app.extensions import db
-    from app.models import Member
-    from app.services.access import member_accounts
-    from app.services.access.scope import Scope
-    from app.services.access.tokens import Principal
-
-    app = SITE_APP["app"]
-    with app.app_context(), db.new_session(app, write=True) as session:
-        member = session.scalar(select(Member).where(Member.full_name == name))
-        assert member is not None
-        card = member_accounts.current_card(session, member.id)
-        desk = card_desk_for(app, session, "user:0")
-        code = desk.new_activation_code(Scope(Principal("user", 0, "admin")), card.serial)
-        session.commit()
-        return Letter(member.member_number, member.birth_date, code, card.serial)
-
-
 def check(page: Any, name: str) -> None:
     """axe-core finds no violation of any impact at both widths; screenshots (the page is
     left at the phone's size)."""
     check_page(page, name, any_impact=True, leave_at="phone")
-
-
-def _phone(browser: Any, site: str, locale: str, **options: Any) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(base_url=site, locale=locale, viewport=PHONE, is_mobile=True,
-                                  has_touch=True, **options)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
-            and not _refused_page(page, m) else None)
-    return context, page, errors
 
 
 def _refused_page(page: Any, message: Any) -> bool:
@@ -116,12 +81,7 @@ def _activate_with_a_slip(page: Any, letter: Letter, walk: Walk, lang: str) -> N
     check(page, f"portal-login-forgot-{lang}")
     page.locator("main a[href$='/me/activate']").first.click()
     page.wait_for_url("**/me/activate")
-    page.fill("#member_number", letter.member_number)
-    page.fill("#activation_code", letter.activation_code)
-    page.fill("#birth_date", letter.birth_date.isoformat())
-    page.fill("#password", PASSWORD)
-    page.fill("#pin", PIN)
-    page.fill("#pin_again", PIN[:-1] + "0")  # the slip
+    fill_activation(page, letter, PASSWORD, PIN, PIN[:-1] + "0")  # the slip
     page.press("#pin_again", "Enter")
     page.locator("#pin_again-error").wait_for()
     # kept: what she typed; emptied: the two PINs, and the page says why
@@ -250,8 +210,8 @@ def _account(page: Any, letter: Letter, lang: str) -> None:
 def test_a_new_member_activates_shares_with_one_clinic_and_sets_her_account(
         browser: Any, site: str, lang: str) -> None:
     walk = WALKS[lang]
-    letter = letter_for(walk.member)
-    context, page, errors = _phone(browser, site, walk.locale)
+    letter = new_letter(SITE_APP["app"], walk.member)
+    context, page, errors = phone(browser, site, walk.locale, expected=_refused_page)
     _activate_with_a_slip(page, letter, walk, lang)
     _welcome(page, walk, lang)
     _share_with_one_clinic(page, lang)
@@ -266,7 +226,8 @@ def test_the_facility_search_works_without_the_script(browser: Any, site: str) -
     page with every choice kept."""
     from app.services.demo import DEMO_MEMBER_PASSWORD
 
-    context, page, errors = _phone(browser, site, "vi-VN", java_script_enabled=False)
+    context, page, errors = phone(browser, site, "vi-VN", expected=_refused_page,
+                                   java_script_enabled=False)
     page.goto("/me/login")
     page.fill("#login", "2400000001")
     page.fill("#password", DEMO_MEMBER_PASSWORD)

@@ -19,9 +19,15 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import SITE_APP, check_page
-from tests.browser.portal_scene import CLINIC_CODE, new_letter, withdraw_all
+from tests.browser.portal_scene import (
+    CLINIC_CODE,
+    PHONE,
+    fill_activation,
+    new_letter,
+    phone,
+    withdraw_all,
+)
 
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "song-cau-bac-ninh-2026"
 PIN = "472915"
 #: The issue's budgets: each portal page, scripts and styles included, and its first render on
@@ -60,18 +66,6 @@ def check(page: Any, name: str) -> None:
     check_page(page, name, any_impact=True, leave_at="phone")
 
 
-def _phone(browser: Any, site: str, locale: str, **options: Any) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(base_url=site, locale=locale, viewport=PHONE, is_mobile=True,
-                                  has_touch=True, **options)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
-            and not _expected(page, m) else None)
-    return context, page, errors
-
-
 def _expected(page: Any, message: Any) -> bool:
     """Chromium's note on the page itself answering 4xx (the slip's refused sign-in), or on a
     request failing while the test has the browser offline."""
@@ -89,12 +83,7 @@ def _english(page: Any) -> None:
 def _activate(page: Any, letter: Any) -> None:
     """Activate with the card letter, by the keyboard (Enter submits)."""
     page.goto("/me/activate")
-    page.fill("#member_number", letter.member_number)
-    page.fill("#activation_code", letter.activation_code)
-    page.fill("#birth_date", letter.birth_date.isoformat())
-    page.fill("#password", PASSWORD)
-    page.fill("#pin", PIN)
-    page.fill("#pin_again", PIN)
+    fill_activation(page, letter, PASSWORD, PIN)
     page.press("#pin_again", "Enter")
     # signed in: the card, or a welcome page first (the account's part of issue 21)
     page.wait_for_url(lambda url: "/me/activate" not in url)
@@ -216,7 +205,7 @@ def _above_the_fold(page: Any, selector: str) -> None:
 
 def _walk(browser: Any, site: str, words: Words) -> None:
     lang = words.locale[:2]
-    context, page, errors = _phone(browser, site, words.locale)
+    context, page, errors = phone(browser, site, words.locale, expected=_expected)
     letter = new_letter(SITE_APP["app"])
     _grant(letter.member_number, fresh=True)
     if lang == "en":
@@ -311,7 +300,7 @@ def test_the_member_reads_her_record_and_shows_her_card_offline(
 
 def test_no_summary_yet_is_said_plainly(browser: Any, site: str) -> None:
     for words in (VI, EN):
-        context, page, errors = _phone(browser, site, words.locale)
+        context, page, errors = phone(browser, site, words.locale, expected=_expected)
         letter = _letter_without_summary()
         if words is EN:
             page.goto("/me/login")
@@ -376,7 +365,8 @@ def _load(context: Any, page: Any, path: str) -> tuple[int, float]:
 def test_every_portal_page_is_light_and_renders_fast_on_slow_3g(browser: Any, site: str) -> None:
     """Each portal page under 100 KB transferred, scripts and styles included, and first
     rendered within 1.5 s on slow 3G; a first visit (nothing cached, no service worker)."""
-    context, page, errors = _phone(browser, site, "vi-VN", service_workers="block")
+    context, page, errors = phone(browser, site, "vi-VN", expected=_expected,
+                                   service_workers="block")
     figures: dict[str, tuple[int, float]] = {}
     for path in ("/me/login", "/me/activate", "/me/offline"):
         figures[path] = _measure(context, page, path)

@@ -17,6 +17,7 @@ from tests.browser.portal_scene import (
     CLINIC_CODE,
     as_y4m,
     card_png,
+    fill_activation,
     new_letter,
     withdraw_all,
 )
@@ -34,12 +35,7 @@ def _member_activates_and_shares(page: Any) -> Any:
     check_page(page, "portal-login")
     page.locator("a[href$='/me/activate']").first.click()
     page.wait_for_url("**/me/activate")
-    page.fill("#member_number", letter.member_number)
-    page.fill("#activation_code", letter.activation_code)
-    page.fill("#birth_date", letter.birth_date.isoformat())
-    page.fill("#password", PASSWORD)
-    page.fill("#pin", PIN)
-    page.fill("#pin_again", PIN)
+    fill_activation(page, letter, PASSWORD, PIN)
     check_page(page, "portal-activate")
     page.locator("main button[type=submit]").click()
     page.wait_for_url("**/me/welcome")  # the first sign-in's guidance, then her card
@@ -150,12 +146,7 @@ def test_one_pass_in_english(page: Any, browser: Any, site: str) -> None:
     _english(page)
     page.get_by_role("heading", name="Sign in").wait_for()
     page.goto("/me/activate")
-    page.fill("#member_number", letter.member_number)
-    page.fill("#activation_code", letter.activation_code)
-    page.fill("#birth_date", letter.birth_date.isoformat())
-    page.fill("#password", PASSWORD)
-    page.fill("#pin", "111111")
-    page.fill("#pin_again", "111111")
+    fill_activation(page, letter, PASSWORD, "111111")
     page.locator("main button[type=submit]").click()
     assert page.locator(".field-error", has_text="The PIN must not be one digit repeated."
                         ).is_visible()
