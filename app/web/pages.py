@@ -34,8 +34,7 @@ def error_page(template: str, error: Exception) -> Any:
     else:
         assert isinstance(error, HTTPException)
         status, errors = error.code or 500, []
-        detail = str(csrf.EXPIRED) if isinstance(error, csrf.FormExpired) \
-            else wording.http_problem(status)
+        detail = wording.http_problem(error)
     headers = {}
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:

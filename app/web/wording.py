@@ -14,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
 
 from app.edge.problems import error_problem, for_status
 from app.services.errors import DomainError
+from app.web import csrf
 
 
 def N_(message: str) -> str:
@@ -427,10 +429,13 @@ def problem(error: DomainError) -> str:
     return _t(PROBLEMS[slug])
 
 
-def http_problem(status: int) -> str:
-    """An HTTP error's sentence (its status's problem type) in the page's language ('' when
-    the status has no documented type)."""
-    slug = for_status(status).slug
+def http_problem(error: HTTPException) -> str:
+    """An HTTP error's sentence in the page's language: a refused form's
+    (``csrf.FormExpired``), else its status's problem type's ('' when the status has no
+    documented type)."""
+    if isinstance(error, csrf.FormExpired):
+        return str(csrf.EXPIRED)
+    slug = for_status(error.code or 500).slug
     return _t(PROBLEMS[slug]) if slug in PROBLEMS else ""
 
 

@@ -92,8 +92,7 @@ def _http_error(error: HTTPException) -> Any:
     status = error.code or 500
     return render_template("console/error.html", status=status,
                            headline=str(HEADLINES.get(status, _("Something went wrong."))),
-                           detail=(str(csrf.EXPIRED) if isinstance(error, csrf.FormExpired)
-                                   else wording.http_problem(status))), status
+                           detail=wording.http_problem(error)), status
 
 
 def _register_views() -> None:
