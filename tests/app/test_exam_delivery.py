@@ -6,7 +6,6 @@ timeout."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,19 +35,10 @@ from tests.app.exam_scene import (
     result_url,
 )
 from tests.fhir_server.process import FhirServerProcess
+from tests.fhir_server.process import fhir_server as fhir_server  # the fixture
 
 exam_scene = scene_fixtures.exam_scene  # the fixture
 Scene = dict[str, Any]
-
-
-@pytest.fixture
-def fhir_server(tmp_path: Path) -> Iterator[FhirServerProcess]:
-    server = FhirServerProcess(tmp_path / "fhir-store.json")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class _Killed(BaseException):

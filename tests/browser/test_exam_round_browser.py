@@ -15,17 +15,15 @@ import re
 import secrets
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import SITE_APP, WIDTHS, check_page, sign_in
 from tests.browser.desk_scene import card_of
 from tests.browser.portal_scene import CLINIC_CODE
+from tests.fhir_server.process import fhir_server as fhir_server  # the fixture
 
 UNION = "CDCS-24-QUEVO1"
 #: The demo members linked to their health record in that union (app/services/demo.py): the
@@ -33,18 +31,6 @@ UNION = "CDCS-24-QUEVO1"
 WORKERS = ("Nguyễn Thị Kim Yến", "Trần Văn Hùng", "Lê Thị Hoa")
 MEMBER_LOGIN = ("2400000001", "demo-member-2026")
 CLINIC_LOGIN = (f"clinic-{CLINIC_CODE}-demo", f"demo-clinic-{CLINIC_CODE}-2026")
-
-
-@pytest.fixture
-def fhir_server(tmp_path: Path) -> Iterator[Any]:
-    from tests.fhir_server.process import FhirServerProcess
-
-    server = FhirServerProcess(tmp_path / "fhir-store.json")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _context(browser: Any, site: str, errors: list[str]) -> Any:

@@ -10,8 +10,11 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,3 +83,15 @@ class FhirServerProcess:
         path = f"/fhir/{kind}" + (f"?identifier={urllib.parse.quote(identifier, safe='')}"
                                   if identifier else "")
         return [e["resource"] for e in self.get(path).get("entry", [])]
+
+
+@pytest.fixture
+def fhir_server(tmp_path: Path) -> Iterator[FhirServerProcess]:
+    """A running server with its store in the test's directory, killed after the test (import
+    it into a test module to use it)."""
+    server = FhirServerProcess(tmp_path / "fhir-store.json")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
