@@ -50,6 +50,12 @@ def _without_nul(schema: dict[str, Any]) -> None:
         schema["pattern"] = NO_NUL
 
 
+def _token_error(description: str) -> dict[str, Any]:
+    """A response of the token endpoint: a problem in RFC 6749 §5.2's ``application/json``."""
+    return {"description": description,
+            "content": {TOKEN_ERROR_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
+
+
 class OperationDocPlugin(BasePlugin):
     """apispec plugin completing each operation as its path is registered."""
 
@@ -64,9 +70,8 @@ class OperationDocPlugin(BasePlugin):
                 continue
             operation.setdefault("operationId", operation_id(rule.endpoint, method))
             if rule.endpoint == TOKEN_ENDPOINT:  # RFC 6749 §5.2: every error application/json
-                operation.setdefault("responses", {})["default"] = {
-                    "description": "Any other error, with OAuth 2's `error` as well",
-                    "content": {TOKEN_ERROR_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
+                operation.setdefault("responses", {})["default"] = _token_error(
+                    "Any other error, with OAuth 2's `error` as well")
             if operation.get("security"):
                 responses = operation.setdefault("responses", {})
                 if "401" not in {str(status) for status in responses}:
@@ -133,8 +138,6 @@ class OperationDocPlugin(BasePlugin):
             if str(status) in {str(code) for code in responses}:
                 continue
             if token:
-                responses[str(status)] = {
-                    "description": HTTPStatus(status).phrase,
-                    "content": {TOKEN_ERROR_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
+                responses[str(status)] = _token_error(HTTPStatus(status).phrase)
             else:  # the shared problem+json component of the status (``ProblemApi``)
                 responses[str(status)] = HTTPStatus(status).name
