@@ -248,12 +248,8 @@ class ClinicParticipants(MethodView):
 
 
 def _scanned(args: dict[str, Any]) -> str:
-    if args.get("uc1") is not None:
-        text = str(args["uc1"])
-        for end in ("\r\n", "\n", "\r"):  # a handheld scanner types its line end
-            if text.endswith(end):
-                return scan.from_text(text[: -len(end)])
-        return scan.from_text(text)
+    if args.get("uc1") is not None:  # a handheld scanner types its line end
+        return scan.from_text(checkin.without_line_end(str(args["uc1"])))
     return scan.from_ndef(args["ndef_base64"])
 
 

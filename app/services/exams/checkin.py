@@ -39,6 +39,15 @@ class CheckedIn:
     record: AccessRecord | None
 
 
+def without_line_end(text: str) -> str:
+    """The scanned text without the one line end (CR LF, LF or CR) a handheld reader types
+    after it; the rest is checked as sent."""
+    for end in ("\r\n", "\n", "\r"):
+        if text.endswith(end):
+            return text[: -len(end)]
+    return text
+
+
 def clinic_round(session: Session, clinic: ClinicIdentity, round_id: int) -> ExamRound:
     """The round, if this clinic holds it.
 

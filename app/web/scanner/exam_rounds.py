@@ -53,14 +53,6 @@ def _round(round_id: int) -> ExamRound:
     return checkin.clinic_round(db.session, current_clinic(), round_id)
 
 
-def _one_line(text: str) -> str:
-    """The scanned text without the one line end a handheld reader types after it."""
-    for end in ("\r\n", "\n", "\r"):
-        if text.endswith(end):
-            return text[: -len(end)]
-    return text
-
-
 def checked_in_today(round_: ExamRound) -> list[dict[str, Any]]:
     """Today's check-ins of the round at this clinic, latest first: name, union, time, state
     (nothing of the record)."""
@@ -131,7 +123,7 @@ def exam_check_in(round_id: int) -> Any:
     clinic = current_clinic()
     sent = request.form.get("uc1", "")[:4096]
     try:
-        text = scans.from_text(_one_line(sent))
+        text = scans.from_text(checkin.without_line_end(sent))
         done = checkin.check_in(db.session, clinic, round_.id, text)
     except DomainError as refused:  # the edge commits nothing of a refused request...
         denial = getattr(refused, "denial", None)
