@@ -247,6 +247,19 @@ class ClinicParticipants(MethodView):
                  "examined_at": p.examined_at} for p, number, name in rows]
 
 
+def _loaded(schema: ma.Schema, body: Any) -> dict[str, Any]:
+    """A JSON body as its schema loads it.
+
+    Raises:
+        ValidationFailed: every field's problem.
+    """
+    try:
+        return dict(schema.load(body))
+    except ma.ValidationError as exc:
+        raise ValidationFailed("Invalid fields.", errors=field_errors(
+            {"json": exc.messages})) from None
+
+
 def _scanned(args: dict[str, Any]) -> str:
     if args.get("uc1") is not None:  # a handheld scanner types its line end
         return scan.from_text(checkin.without_line_end(str(args["uc1"])))
@@ -270,11 +283,7 @@ def _check_in_scan(client_id: str) -> tuple[str, str | None]:
         data = photo.read(int(current_app.config["SCAN_MAX_BYTES"]) + 1)
         return scan.from_photo(data, scan_limits(current_app.config),
                                client=client_id), device_id
-    try:
-        args = dict(_CHECK_IN_BODY.load(request.get_json(silent=True) or {}))
-    except ma.ValidationError as exc:
-        raise ValidationFailed("Invalid fields.", errors=field_errors(
-            {"json": exc.messages})) from None
+    args = _loaded(_CHECK_IN_BODY, request.get_json(silent=True) or {})
     return _scanned(args), args.get("device_id")
 
 
@@ -348,11 +357,7 @@ def _result_body() -> tuple[str, Any]:
                 "location": "fhir", "field": "Bundle", "pointer": "#", "detail": "not an "
                                                                            "object"}])
         return "fhir", body
-    try:
-        return "json", dict(_RESULT_BODY.load(body if isinstance(body, dict) else {}))
-    except ma.ValidationError as exc:
-        raise ValidationFailed("Invalid fields.", errors=field_errors(
-            {"json": exc.messages})) from None
+    return "json", _loaded(_RESULT_BODY, body if isinstance(body, dict) else {})
 
 
 @blp.route("/clinic/exam-rounds/<int:round_id>/participants/<int:participant_id>/result")
