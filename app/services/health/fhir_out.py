@@ -134,6 +134,9 @@ class _Builder:
         self.patient_url = _url(key, "Patient")
         self.facilities: dict[s.Facility, str] = {}
         self.done: dict[tuple[str, str, str], str] = {}
+        blood = (summary.blood_group,) if summary.blood_group else ()
+        #: (bundle, id) of the results the Bundle holds: the panels' members it may refer to
+        self.results = {(m.provenance.bundle, m.id) for m in (*blood, *summary.vitals_labs)}
 
     def add(self, resource: dict[str, Any], *parts: str) -> str:
         url = _url(self.key, *parts)
@@ -320,11 +323,8 @@ class _Builder:
         if encounter:
             r["encounter"] = _reference(encounter)
         # a panel's members: those this Bundle holds (a member withheld is not referred to)
-        blood = (self.summary.blood_group,) if self.summary.blood_group else ()
-        held = {m.id for m in (*blood, *self.summary.vitals_labs)
-                if m.provenance.bundle == e.provenance.bundle}
         members = [_reference(_url(self.key, "Measurement", e.provenance.bundle, m))
-                   for m in e.members if m in held]
+                   for m in e.members if (e.provenance.bundle, m) in self.results]
         if members:
             r["hasMember"] = members
         if e.components:
