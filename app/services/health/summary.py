@@ -825,7 +825,8 @@ class HealthSummary:
         """The summary without its sensitive entries (the blood group and the exams'
         measurements too), and without any reference to them: a panel keeps only the members
         released with it."""
-        released = {e.id for e in self.entries() if not e.sensitive}
+        released = {e.id for e in self.entries()
+                    if isinstance(e, Measurement) and not e.sensitive}
 
         def kept(items: Iterable[E]) -> tuple[E, ...]:
             return tuple(shown(e) for e in items if not e.sensitive)
