@@ -16,7 +16,7 @@ from app.services.access import member_accounts
 from app.services.access.scope import Scope
 from app.services.access.tokens import Principal
 from app.services.clinics.directory import ClinicIdentity, clinic_identity, ensure_accredited
-from app.services.errors import Forbidden, Unauthenticated
+from app.services.errors import INSUFFICIENT_SCOPE, INVALID_TOKEN, Forbidden, Unauthenticated
 from app.services.health.feeds import active_feed
 from app.services.health.store import HealthStore
 
@@ -36,12 +36,6 @@ MEMBER = "member"
 
 #: ``g`` flag of ``requires_member(sealed_summary=True)``, read by the member token's check
 _WANTS_SEALED_SUMMARY = "unioncard_wants_sealed_summary"
-
-#: RFC 6750 §3.1 error codes: a token that is malformed, forged, expired or revoked (401), and
-#: a valid token whose scope (its role, ``tokens.granted_scope``) does not allow the call (403);
-#: the problem's ``error`` member, and the ``WWW-Authenticate: Bearer`` challenge's
-INVALID_TOKEN = "invalid_token"
-INSUFFICIENT_SCOPE = "insufficient_scope"
 
 #: OpenAPI security requirement of every endpoint that ``requires`` a bearer token.
 #: (a JWT from the token endpoint, described both as HTTP bearer and as OAuth 2's flows)

@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from app.services.access.tokens import InvalidScope
 from app.services.errors import (
+    INSUFFICIENT_SCOPE,
+    INVALID_TOKEN,
     AccessPeriodInvalid,
     AccreditationUnchanged,
     ActivationCodeExpired,
@@ -603,7 +605,7 @@ def token_error(body: dict[str, Any], headers: dict[str, str]) -> str:
 
 
 #: RFC 6750 §3.1's error codes a bearer challenge carries (the problem's ``error`` member)
-_BEARER_ERRORS = frozenset({"invalid_token", "insufficient_scope", "invalid_request"})
+_BEARER_ERRORS = frozenset({INVALID_TOKEN, INSUFFICIENT_SCOPE, "invalid_request"})
 
 
 def bearer_challenge(error: str | None = None, description: str | None = None) -> str:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+#: RFC 6750 §3.1 error codes: a token that is malformed, forged, expired or revoked (401), and
+#: a valid token whose scope (its role, ``tokens.granted_scope``) does not allow the call (403);
+#: the problem's ``error`` member, and the ``WWW-Authenticate: Bearer`` challenge's
+INVALID_TOKEN = "invalid_token"
+INSUFFICIENT_SCOPE = "insufficient_scope"
+
 
 class DomainError(Exception):
     """Base of every expected failure of a service.
@@ -313,7 +319,7 @@ class ClinicClientRevoked(Unauthenticated):
     before the client's secret was rotated."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, error="invalid_token")  # RFC 6750 §3.1: a token of the past
+        super().__init__(detail, error=INVALID_TOKEN)
 
 
 class AccessPeriodInvalid(ValidationFailed):

@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 
 from app.clock import timestamp
-from app.services.errors import InvalidTokenRequest, Unauthenticated
+from app.services.errors import INVALID_TOKEN, InvalidTokenRequest, Unauthenticated
 
 ALGORITHM = "HS256"  # pinned: never read from the token
 AUDIENCE = "unioncard-api"
@@ -160,9 +160,9 @@ class TokenService:
                              union_code=union, token_version=version)
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("The access token has expired.",
-                                  error="invalid_token") from None
+                                  error=INVALID_TOKEN) from None
         except (jwt.InvalidTokenError, KeyError, ValueError, TypeError, OverflowError):
-            raise Unauthenticated("The access token is invalid.", error="invalid_token") from None
+            raise Unauthenticated("The access token is invalid.", error=INVALID_TOKEN) from None
 
 
 #: The kinds of subject a token may name, and the largest id (the INTEGER key columns).
