@@ -178,3 +178,30 @@ def test_intake_marks_an_exam_with_a_text_only_finding() -> None:
     exam = summary.occ_exams[0]
     assert exam.sensitive and exam.sensitivity == sv.UNCLASSIFIED
     assert summary.to_document(sensitive=False)["sections"]["occ-exam-summary"] == []
+
+
+def test_a_results_value_never_clears_a_result_whose_own_code_is_unknown() -> None:
+    """A value ("negative", an ordinary diagnosis) may name a protected category, but it is no
+    evidence of what was tested: a result coded only in a laboratory's own system stays
+    unclassified and is withheld without the sensitive consent (it was released when its value
+    was positively not sensitive)."""
+    local = ("http://lab.example.vn/codes", "HIV-VL")
+    ordinary_value = (sy.ICD10, "I10")
+    assert sv.classify("result", [local], qualifying=[ordinary_value]).category == \
+        sv.UNCLASSIFIED
+    assert sv.classify("result", [local], qualifying=[(sy.ICD10, "B20")]).category == "hiv-sti"
+    assert sv.classify("result", [(sy.LOINC, "2093-3")], qualifying=[ordinary_value]) \
+        .sensitive is False
+    b = bundle("7923456789")
+    result = next(r for r in (e["resource"] for e in b["entry"])
+                  if r["resourceType"] == "Observation" and "valueQuantity" in r)
+    result["code"] = {"coding": [{"system": local[0], "code": local[1]}], "text": "HIV VL"}
+    result.pop("valueQuantity")
+    result["valueCodeableConcept"] = {"coding": [{"system": sy.ICD10, "code": "I10"}]}
+    result.pop("component", None)
+    summary = parse_bundle(json.dumps(b).encode(), health_id="7923456789", feed="test",
+                           received_at=datetime(2025, 11, 5, tzinfo=UTC))
+    stored = next(r for r in summary.vitals_labs if r.id == result["id"])
+    assert stored.sensitive and stored.sensitivity == sv.UNCLASSIFIED
+    released = summary.to_document(sensitive=False)["sections"]
+    assert result["id"] not in json.dumps(released)

@@ -387,8 +387,9 @@ class _Mapper:
                               "cannot be understood (docs/fhir-mapping.md lists the systems).")
         security = [(x.system or "", x.code or "") for x in
                     (res.meta.security or () if res.meta is not None else ())]
-        verdict = combine((classify(kind, ((c.system, c.code) for c in (*codes, *value_codes)),
-                                    security), *parts))
+        verdict = combine((classify(kind, ((c.system, c.code) for c in codes), security,
+                                    qualifying=((c.system, c.code) for c in value_codes)),
+                           *parts))
         notes = [n.text for n in getattr(res, "note", None) or () if n.text]
         return {"id": res.id or f"entry-{i}", "codes": codes, "text": text,
                 "source": self._facility(*sources), "date": _iso(date),
@@ -560,7 +561,8 @@ class _Mapper:
                        for r in res.referenceRange or ())
         components = tuple(_component(c) for c in res.component or ())
         members = tuple(m for m in (self._member(r) for r in res.hasMember or ()) if m)
-        parts = [classify("result", ((c.system, c.code) for c in (*x.codes, *x.value_codes)))
+        parts = [classify("result", ((c.system, c.code) for c in x.codes),
+                          qualifying=((c.system, c.code) for c in x.value_codes))
                  for x in components]
         parts.append(s.qualifier_verdict((absent, *interpretation)))
         entry = self._entry(i, res, res.code, "code",

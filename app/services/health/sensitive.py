@@ -219,15 +219,20 @@ def label_category(system: str, code: str) -> str | None:
 
 
 def classify(kind: Kind, codings: Iterable[tuple[str, str]],
-             security: Iterable[tuple[str, str]] = ()) -> Verdict:
+             security: Iterable[tuple[str, str]] = (), *,
+             qualifying: Iterable[tuple[str, str]] = ()) -> Verdict:
     """The verdict on one entry of ``kind`` from its codings ``(system, code)`` (the concept's
     and its value's) and its ``meta.security`` labels. Sensitive when a label or a code says so,
     or (for the kinds in ``FAIL_CLOSED_KINDS``) when no coding is positively not sensitive; the
     category named is the first protected one a label or code gives, else ``unclassified``
-    where the codes cannot decide, else ``restricted`` for a confidentiality label."""
+    where the codes cannot decide, else ``restricted`` for a confidentiality label.
+    ``qualifying`` codings (a result's value: "positive", "negative") may name a protected
+    category but are never the positive evidence that clears an entry: a result whose own code
+    is unknown stays unclassified whatever its value says."""
     labels = [c for c in (label_category(s, x) for s, x in security) if c]
     verdicts = [category(system, code) for system, code in codings]
-    named = next((c for c in (*labels, *verdicts) if c in CATEGORIES), None)
+    qualified = [category(system, code) for system, code in qualifying]
+    named = next((c for c in (*labels, *verdicts, *qualified) if c in CATEGORIES), None)
     if named is not None:
         return Verdict(named)
     undecided = kind in FAIL_CLOSED_KINDS and not any(v is None for v in verdicts)

@@ -120,6 +120,11 @@ class Quantity:
         return " ".join(x for x in (self.comparator + value, self.unit or self.code) if x)
 
 
+def _pairs(codes: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """A stored entry's codings as ``(system, code)``."""
+    return [(str(c.get("system", "")), str(c.get("code", ""))) for c in codes]
+
+
 def qualifier_verdict(concepts: Iterable[Concept]) -> Verdict:
     """The verdict a qualifier's codes add (a severity, a route, a site, a reaction): sensitive
     when one of them is in a sensitive table, else nothing. A qualifier never counts as the
@@ -223,9 +228,8 @@ class Entry:
     def _verdict(cls, d: Mapping[str, Any]) -> Verdict:
         """Today's verdict on the stored entry ``d`` (its codes; a result's value codes too),
         with what its parts and qualifiers add (``part_verdicts``)."""
-        codes = (*d.get("codes", ()), *d.get("value_codes", ()))
-        own = classify(cls.KIND, ((str(c.get("system", "")), str(c.get("code", "")))
-                                  for c in codes))
+        own = classify(cls.KIND, _pairs(d.get("codes", ())),
+                       qualifying=_pairs(d.get("value_codes", ())))
         return combine((own, *cls.part_verdicts(d)))
 
     @classmethod
@@ -534,7 +538,8 @@ class Measurement(Entry):
         # no value are qualifiers
         qualifiers = (Concept.from_dict(d.get("absent_reason")),
                       *(Concept.from_dict(x) for x in d.get("interpretation", ())))
-        return (*(classify("result", ((c.system, c.code) for c in (*x.codes, *x.value_codes)))
+        return (*(classify("result", ((c.system, c.code) for c in x.codes),
+                           qualifying=((c.system, c.code) for c in x.value_codes))
                   for x in (Component.from_dict(c) for c in d.get("components", ()))),
                 qualifier_verdict(qualifiers))
 
