@@ -33,10 +33,6 @@ from tests.app.test_consent import Clock
 from tests.app.test_consent_fhir import every_kind_of_version
 from tests.app.test_member_accounts import member_headers, yen  # noqa: F401
 
-#: (resourceType, key) of error-severity violations the service still emits: each entry is a
-#: known bug being fixed (issue 23). test_known_failure_is_still_there is xfail(strict=True)
-#: for each: when the bug is fixed it XPASSes and fails, saying to remove the entry here.
-KNOWN_FAILURES: set[tuple[str, str]] = set()
 #: (resourceType, key) of the warnings the service may emit (the validator warns, accepts):
 #: dom-6, no resource-level narrative (IPS asks for narrative on the Composition's sections).
 KNOWN_WARNINGS: set[tuple[str, str]] = {
@@ -337,11 +333,9 @@ def service_outputs() -> dict[str, dict[str, Any]]:
 
 
 def assert_valid(resource: dict[str, Any]) -> fi.Report:
-    """No error-severity violation other than the known ones; the report for more checks."""
+    """No error-severity violation; the report for more checks."""
     report = fi.check(resource)
-    unexpected = [v for v in report.errors
-                  if (v.resource_type, v.key) not in KNOWN_FAILURES]
-    assert unexpected == [], "\n".join(map(str, unexpected))
+    assert report.errors == [], "\n".join(map(str, report.errors))
     new_warnings = [v for v in report.warnings
                     if (v.resource_type, v.key) not in KNOWN_WARNINGS]
     assert new_warnings == [], "\n".join(map(str, new_warnings))
@@ -368,18 +362,6 @@ def _resource_types(resource: Any) -> list[str]:
 def test_every_document_the_service_builds_keeps_the_invariants(name: str) -> None:
     report = assert_valid(service_outputs()[name])
     assert report.evaluated["ele-1"] > 0 and report.evaluated["bdl-7"] == 1
-
-
-@pytest.mark.parametrize("known", [
-    pytest.param(k, id="-".join(k), marks=pytest.mark.xfail(
-        strict=True, reason=f"{k[0]} {k[1]} is a known failure (issue 23): when it passes, "
-                            "remove it from KNOWN_FAILURES"))
-    for k in sorted(KNOWN_FAILURES)])
-def test_known_failure_is_still_there(known: tuple[str, str]) -> None:
-    """Fails (xfail) while the service still emits the violation; passes once it is fixed,
-    which strict xfail turns into a failure until the entry leaves KNOWN_FAILURES."""
-    for name, resource in service_outputs().items():
-        assert known not in fi.check(resource).keys(), name
 
 
 def test_the_whole_document_reaches_every_emitted_type() -> None:
